@@ -1,0 +1,427 @@
+//! One `Config` for the whole server: CLI flag > environment > `.env` > default.
+//!
+//! `main` loads `.env` (without overriding the real environment) and then parses the
+//! command line with clap, whose `env` attributes supply the environment layer. Nothing
+//! else in the crate reads environment variables. Every setting here is documented in
+//! `.env.example` with the same default.
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Shortest bearer token accepted; shorter ones are guessable.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// The command line of the `crawlium` binary.
+#[derive(Debug, Parser)]
+#[command(
+    name = "crawlium",
+    version,
+    about = "An MCP server that gives LLM clients a real browser and a real crawler.",
+    long_about = "An MCP server that gives LLM clients a real browser and a real crawler.\n\n\
+        With no subcommand it serves MCP on stdio (for Claude Desktop and other local clients). \
+        With --port it serves MCP over HTTP instead: Streamable HTTP at /mcp (both the \
+        2025-xx session protocol and the stateless 2026-07-28 protocol), the legacy HTTP+SSE \
+        transport at /sse and /message, and /health, /ready and /metrics for operators.\n\n\
+        Every flag can also be set by the environment variable shown, or in a .env file."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// Subcommands; no subcommand means "serve".
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve MCP (the default): on stdio, or over HTTP when --port is given.
+    Serve,
+    /// Check the environment (Chromium, data dir, database, Redis) and print fixes.
+    Doctor,
+}
+
+/// Every setting of the server.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Serve MCP over HTTP on this port instead of stdio (0 picks a free port and logs it).
+    #[arg(long, env = "CRAWLIUM_PORT", global = true)]
+    pub port: Option<u16>,
+
+    /// Address to bind for HTTP. Anything but loopback requires CRAWLIUM_AUTH_TOKENS or
+    /// --allow-unauthenticated.
+    #[arg(
+        long,
+        env = "CRAWLIUM_HOST",
+        default_value = "127.0.0.1",
+        global = true
+    )]
+    pub host: IpAddr,
+
+    /// Serve a non-loopback address without bearer tokens (anyone who can reach it can
+    /// use the server).
+    #[arg(long, env = "CRAWLIUM_ALLOW_UNAUTHENTICATED", global = true)]
+    pub allow_unauthenticated: bool,
+
+    /// Bearer tokens accepted on /mcp, /sse and /message, comma-separated, each at least 16
+    /// characters. Empty: no authentication (loopback only, unless --allow-unauthenticated).
+    #[arg(
+        long,
+        env = "CRAWLIUM_AUTH_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true,
+        global = true
+    )]
+    pub auth_tokens: Vec<String>,
+
+    /// Host header values accepted on the MCP endpoints (DNS-rebinding protection),
+    /// comma-separated, `host` or `host:port`; `*` accepts any. Loopback names and the bound
+    /// address are always accepted.
+    #[arg(
+        long,
+        env = "CRAWLIUM_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_hosts: Vec<String>,
+
+    /// Browser Origins accepted on the MCP endpoints, comma-separated full origins such as
+    /// `https://app.example.com`; `*` accepts any. Origins whose host is an accepted Host are
+    /// always accepted; requests without Origin are not browser requests and pass.
+    #[arg(
+        long,
+        env = "CRAWLIUM_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Origins for which CORS headers are sent, comma-separated (`*` for any). Empty: CORS off.
+    #[arg(
+        long,
+        env = "CRAWLIUM_CORS_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Largest accepted request body on /mcp and /message, in bytes.
+    #[arg(long, env = "CRAWLIUM_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024), global = true)]
+    pub max_body_bytes: u64,
+
+    /// Seconds between keep-alive comments on SSE streams (1-3600).
+    #[arg(long, env = "CRAWLIUM_SSE_KEEPALIVE_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub sse_keepalive_secs: u64,
+
+    /// Require a bearer token on /metrics too.
+    #[arg(long, env = "METRICS_REQUIRE_AUTH", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
+    pub metrics_require_auth: bool,
+
+    /// Seconds that in-flight tool calls get to finish after SIGTERM/SIGINT before they are
+    /// cancelled.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(0..=3600), global = true)]
+    pub shutdown_grace_secs: u64,
+
+    /// Log format on stderr.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    pub log_format: LogFormat,
+
+    /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `crawlium=debug,info`).
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
+    pub log_filter: String,
+
+    /// Where Crawlium keeps its files (SQLite database, artifacts). Default: the platform data
+    /// dir, e.g. ~/.local/share/crawlium.
+    #[arg(long, env = "CRAWLIUM_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Database URL: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`. Default: a SQLite file
+    /// in the data dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// Redis URL (`redis://HOST:PORT/DB`) for state shared between replicas. Default: none
+    /// (single process, in-memory).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
+    pub redis_url: Option<String>,
+
+    /// Chromium/Chrome binary. Default: the first of chromium, chromium-browser,
+    /// google-chrome on PATH.
+    #[arg(long, env = "CHROME_PATH", global = true)]
+    pub chrome_path: Option<PathBuf>,
+}
+
+/// How logs are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        other => Err(format!("'{other}' is not a boolean (use true or false)")),
+    }
+}
+
+/// A setting that parsed but makes no sense; the message names it and says what is accepted.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Checks the relations between settings that clap cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(bad) = self.auth_tokens.iter().find(|t| t.len() < MIN_TOKEN_LEN) {
+            return Err(ConfigError(format!(
+                "CRAWLIUM_AUTH_TOKENS: a token of {} characters is too short; every token must \
+                 have at least {MIN_TOKEN_LEN} characters (generate one with `openssl rand -hex 32`)",
+                bad.len()
+            )));
+        }
+        if self.port.is_some()
+            && !self.host.is_loopback()
+            && self.auth_tokens.is_empty()
+            && !self.allow_unauthenticated
+        {
+            return Err(ConfigError(format!(
+                "CRAWLIUM_HOST: refusing to serve {} without authentication; set \
+                 CRAWLIUM_AUTH_TOKENS, or pass --allow-unauthenticated if that is really meant",
+                self.host
+            )));
+        }
+        for origin in self.allowed_origins.iter().chain(&self.cors_origins) {
+            if origin != "*" && url::Url::parse(origin).map_or(true, |u| u.host().is_none()) {
+                return Err(ConfigError(format!(
+                    "CRAWLIUM_ALLOWED_ORIGINS/CRAWLIUM_CORS_ORIGINS: '{origin}' is not an origin; \
+                     use scheme://host[:port] such as https://app.example.com, or *"
+                )));
+            }
+        }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError(
+                "DATABASE_URL: unsupported scheme; accepted: sqlite://PATH, postgres://..., \
+                 postgresql://..."
+                    .into(),
+            ));
+        }
+        if let Some(url) = &self.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError(
+                "REDIS_URL: unsupported scheme; accepted: redis://HOST:PORT[/DB], rediss://..."
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Grace period for in-flight calls at shutdown.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// Interval between SSE keep-alive comments.
+    pub fn sse_keepalive(&self) -> Duration {
+        Duration::from_secs(self.sse_keepalive_secs)
+    }
+
+    /// The data dir: the configured one, or the platform default.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            dirs::data_dir()
+                .unwrap_or_else(std::env::temp_dir)
+                .join("crawlium")
+        })
+    }
+
+    /// The database URL in force (the default SQLite file when none is configured).
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir().join("crawlium.db").display())
+        })
+    }
+
+    /// True when HTTP requests must carry a bearer token.
+    pub fn auth_required(&self) -> bool {
+        !self.auth_tokens.is_empty()
+    }
+}
+
+/// Parses the command line (after `.env` has been loaded), turning clap's value errors into
+/// one line that names the flag, its environment variable and the accepted values.
+pub fn parse_cli<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let mut command = Cli::command();
+    let matches = command.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// Renders a clap error as the single line printed before exiting (help and version are
+/// returned unchanged by the caller).
+pub fn one_line_error(error: &clap::Error) -> String {
+    use clap::{
+        CommandFactory,
+        error::{ContextKind, ContextValue},
+    };
+    let arg = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => Some(arg.clone()),
+        _ => None,
+    };
+    let value = match error.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let accepted = match error.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(values)) => Some(values.join(", ")),
+        _ => None,
+    };
+    let (Some(arg), Some(value)) = (arg, value) else {
+        // Not a value error (unknown flag, missing subcommand...): clap's first line says it.
+        let text = error.render().to_string();
+        return text
+            .lines()
+            .next()
+            .unwrap_or("invalid arguments")
+            .to_string();
+    };
+    let long = arg
+        .trim_start_matches('-')
+        .split([' ', '='])
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let env = Cli::command()
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long.as_str()))
+        .and_then(|a| a.get_env())
+        .map(|e| format!(" (env {})", e.to_string_lossy()))
+        .unwrap_or_default();
+    let reason = match (accepted, error.get(ContextKind::Custom)) {
+        (Some(accepted), _) => format!("accepted values: {accepted}"),
+        (None, Some(ContextValue::String(reason))) => reason.clone(),
+        _ => error
+            .source_message()
+            .unwrap_or_else(|| "see --help".to_string()),
+    };
+    format!("error: invalid value '{value}' for --{long}{env}: {reason}")
+}
+
+trait SourceMessage {
+    fn source_message(&self) -> Option<String>;
+}
+
+impl SourceMessage for clap::Error {
+    fn source_message(&self) -> Option<String> {
+        std::error::Error::source(self).map(|s| s.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        parse_cli(std::iter::once("crawlium").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_are_loopback_stdio() {
+        let cli = parse(&[]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.config.port, None);
+        assert!(cli.config.host.is_loopback());
+        assert_eq!(cli.config.shutdown_grace_secs, 20);
+        cli.config.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_enum_value_is_one_line_naming_the_setting() {
+        let err = parse(&["--log-format", "xml"]).unwrap_err();
+        let line = one_line_error(&err);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("--log-format"), "{line}");
+        assert!(line.contains("LOG_FORMAT"), "{line}");
+        assert!(line.contains("pretty, json"), "{line}");
+    }
+
+    #[test]
+    fn bad_number_is_one_line() {
+        let err = parse(&["--port", "99999"]).unwrap_err();
+        let line = one_line_error(&err);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.contains("--port") && line.contains("CRAWLIUM_PORT"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn public_bind_needs_tokens_or_explicit_opt_out() {
+        let cli = parse(&["--port", "8931", "--host", "0.0.0.0"]).unwrap();
+        let err = cli.config.validate().unwrap_err().to_string();
+        assert!(err.contains("CRAWLIUM_HOST") && err.contains("--allow-unauthenticated"));
+        let cli = parse(&[
+            "--port",
+            "1",
+            "--host",
+            "0.0.0.0",
+            "--allow-unauthenticated",
+        ])
+        .unwrap();
+        cli.config.validate().unwrap();
+        let token = "x".repeat(MIN_TOKEN_LEN);
+        let cli = parse(&["--port", "1", "--host", "0.0.0.0", "--auth-tokens", &token]).unwrap();
+        cli.config.validate().unwrap();
+    }
+
+    #[test]
+    fn short_tokens_are_rejected_without_echoing_them() {
+        let cli = parse(&["--auth-tokens", "short-secret,aaaaaaaaaaaaaaaaaaaa"]).unwrap();
+        let err = cli.config.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("too short") && !err.contains("short-secret"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn origins_must_be_origins() {
+        let cli = parse(&["--allowed-origins", "example.com"]).unwrap();
+        assert!(cli.config.validate().is_err());
+        let cli = parse(&["--allowed-origins", "https://example.com,*"]).unwrap();
+        cli.config.validate().unwrap();
+    }
+
+    #[test]
+    fn booleans_accept_common_spellings() {
+        assert!(
+            parse(&["--metrics-require-auth", "yes"])
+                .unwrap()
+                .config
+                .metrics_require_auth
+        );
+        let err = parse(&["--metrics-require-auth", "maybe"]).unwrap_err();
+        let line = one_line_error(&err);
+        assert!(
+            line.contains("METRICS_REQUIRE_AUTH") && line.contains("true or false"),
+            "{line}"
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! Errors a user can see.
+//!
+//! Domain modules have their own `thiserror` enums; at the MCP face every failure the model
+//! should read and act on becomes a [`ToolError`], which rmcp turns into a tool result with
+//! `isError: true` (a JSON-RPC error would never reach the model). Messages say what
+//! happened and what to do next.
+
+use rmcp::model::{ContentBlock, IntoContents};
+
+/// A failed tool call, as the model reads it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ToolError(pub String);
+
+impl ToolError {
+    /// A tool error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+
+    /// The call was cancelled by the client.
+    pub fn cancelled() -> Self {
+        Self::new("cancelled: the client cancelled this call")
+    }
+
+    /// The call was cut off because the server is shutting down.
+    pub fn shutting_down() -> Self {
+        Self::new(
+            "the server is shutting down and cancelled this call; retry it (another replica, or \
+             this server once it is back)",
+        )
+    }
+}
+
+impl IntoContents for ToolError {
+    fn into_contents(self) -> Vec<ContentBlock> {
+        vec![ContentBlock::text(self.0)]
+    }
+}
+
+impl From<ToolError> for rmcp::model::CallToolResult {
+    fn from(error: ToolError) -> Self {
+        rmcp::model::CallToolResult::error(error.into_contents())
+    }
+}

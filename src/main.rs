@@ -1,0 +1,108 @@
+//! The `crawlium` binary: parses the configuration, sets up logging and runs a subcommand.
+//! Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use crawlium::{
+    App, TransportKind,
+    config::{Command, Config, LogFormat, one_line_error, parse_cli},
+    doctor,
+    transport::{http::HttpServer, stdio},
+};
+
+fn main() -> ExitCode {
+    // `.env` fills in what the real environment does not set; a missing file is fine.
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("error: cannot read .env: {error}");
+        return ExitCode::from(2);
+    }
+    let cli = match parse_cli(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(error) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) {
+                let _ = error.print();
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("{}", one_line_error(&error));
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(error) = cli.config.validate() {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
+    if let Err(error) = init_logging(&cli.config) {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(cli.config).await.map(|()| ExitCode::SUCCESS),
+            Command::Doctor => {
+                let checks = doctor::run(&cli.config).await;
+                print!("{}", doctor::render(&checks));
+                let failed = checks.iter().any(|c| c.level == doctor::Level::Fail);
+                Ok(if failed {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                })
+            }
+        }
+    });
+    // Do not wait for blocking tasks (e.g. the stdin reader) that cannot be interrupted.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    if config.port.is_some() {
+        let app = App::new(config, TransportKind::Http);
+        HttpServer::bind(app).await?.serve().await
+    } else {
+        let app = App::new(config, TransportKind::Stdio);
+        stdio::serve(app).await
+    }
+}
+
+fn init_logging(config: &Config) -> Result<(), String> {
+    use tracing_subscriber::{EnvFilter, fmt};
+    let filter = EnvFilter::try_new(&config.log_filter)
+        .map_err(|e| format!("invalid RUST_LOG / --log '{}': {e}", config.log_filter))?;
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match config.log_format {
+        LogFormat::Pretty => builder.with_ansi(false).compact().init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+    }
+    Ok(())
+}

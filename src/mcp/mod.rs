@@ -1,0 +1,11 @@
+//! The protocol face: the `ServerHandler`, one file per tool group, and the helpers tools use
+//! to talk back to the client (progress, log messages). Handlers here are thin: they check
+//! arguments, call one domain function and map its result or error.
+
+mod notify;
+mod ops_tools;
+mod server;
+
+pub use notify::{ClientLog, Progress};
+pub use ops_tools::{ConfiguredSummary, ServerStatus};
+pub use server::{CrawliumServer, INSTRUCTIONS};

@@ -1,0 +1,163 @@
+//! The MCP `ServerHandler`: composes the tool groups, states the instructions and
+//! capabilities, and wraps every tool call in the same envelope — principal, span, metrics,
+//! cancellation (by the client or by shutdown) and the shutdown guard.
+
+use std::{
+    borrow::Cow,
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
+
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler,
+    handler::server::{router::tool::ToolRouter, tool::ToolCallContext},
+    model::{
+        CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ProtocolVersion,
+        ServerCapabilities, ServerConfig,
+    },
+    service::RequestContext,
+    tool_handler,
+};
+use tracing::Instrument;
+
+use super::notify::ClientLog;
+use crate::{App, Principal, error::ToolError, metrics::Outcome};
+
+/// What the tool groups are for, sent to the client at initialize/discover.
+pub const INSTRUCTIONS: &str = "Crawlium gives you a real headless browser and a real web \
+crawler, and remembers what it crawled.\n\
+- ops: `server_status` tells what this server runs and what is configured.\n\
+Tools that take a long time report progress when you send a progressToken. State that spans \
+calls is always an explicit id returned by a tool (browserId, jobId, pageId): pass it back on \
+later calls.";
+
+/// One MCP server instance. Cheap to create: the stateless HTTP transport makes one per
+/// request, the session transports one per session; the shared state lives in [`App`].
+#[derive(Clone)]
+pub struct CrawliumServer {
+    pub(crate) app: Arc<App>,
+    tools: Arc<ToolRouter<Self>>,
+    /// The principal of a connection-bound transport (stdio, legacy SSE); HTTP requests carry
+    /// theirs in the request extensions instead.
+    principal: Option<Principal>,
+    pub(crate) client_log: ClientLog,
+}
+
+impl CrawliumServer {
+    /// A server for a transport whose caller is known for the whole connection.
+    pub fn new(app: Arc<App>, principal: Option<Principal>) -> Self {
+        static TOOLS: OnceLock<Arc<ToolRouter<CrawliumServer>>> = OnceLock::new();
+        let tools = TOOLS.get_or_init(|| Arc::new(Self::all_tools())).clone();
+        Self {
+            app,
+            tools,
+            principal,
+            client_log: ClientLog::default(),
+        }
+    }
+
+    fn all_tools() -> ToolRouter<Self> {
+        #[allow(unused_mut)]
+        let mut router = Self::ops_router();
+        #[cfg(feature = "test-tools")]
+        {
+            router = router + Self::debug_router();
+        }
+        router
+    }
+
+    /// The caller of a request: from the HTTP request (set by the auth layer), else the
+    /// connection's principal, else `local`.
+    pub fn principal(&self, context: &RequestContext<RoleServer>) -> Principal {
+        context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Principal>().cloned())
+            .or_else(|| self.principal.clone())
+            .unwrap_or_else(Principal::local)
+    }
+}
+
+#[tool_handler(router = self.tools)]
+impl ServerHandler for CrawliumServer {
+    fn get_info(&self) -> ServerConfig {
+        #[allow(deprecated)] // logging: see notify.rs
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_logging()
+            .build();
+        ServerConfig::new(capabilities)
+            .with_server_info(
+                Implementation::new("crawlium", env!("CARGO_PKG_VERSION")).with_title("Crawlium"),
+            )
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS)
+    }
+
+    #[allow(deprecated)] // logging: see notify.rs
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.client_log.set_level(request.level);
+        Ok(())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        mut context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        // Unknown names are labelled as one value so junk cannot blow up metric cardinality.
+        let tool = if self.tools.has_route(&request.name) {
+            request.name.to_string()
+        } else {
+            "unknown".to_string()
+        };
+        let principal = self.principal(&context);
+        let span = tracing::info_span!(
+            "tool_call",
+            tool = %tool,
+            principal = %principal,
+            outcome = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let (result, outcome) = async {
+            let Some(_guard) = self.app.shutdown.begin_call() else {
+                return (Ok(CallToolResult::from(ToolError::shutting_down()).into()), Outcome::Error);
+            };
+            let cancelled = context.ct.clone();
+            context.extensions.insert(principal);
+            let call = self.tools.call(ToolCallContext::new(self, request, context));
+            tokio::select! {
+                result = call => {
+                    let outcome = match &result {
+                        Ok(CallToolResponse::Complete(r)) if r.is_error != Some(true) => Outcome::Ok,
+                        Ok(CallToolResponse::InputRequired(_)) => Outcome::Ok,
+                        _ => Outcome::Error,
+                    };
+                    (result, outcome)
+                }
+                _ = cancelled.cancelled() => {
+                    (Ok(CallToolResult::from(ToolError::cancelled()).into()), Outcome::Cancelled)
+                }
+                _ = self.app.shutdown.aborted().cancelled() => {
+                    (Ok(CallToolResult::from(ToolError::shutting_down()).into()), Outcome::Cancelled)
+                }
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        let elapsed = started.elapsed();
+        self.app.metrics.record_tool_call(&tool, outcome, elapsed);
+        span.record("outcome", outcome.as_str());
+        span.record("duration_ms", elapsed.as_secs_f64() * 1000.0);
+        span.in_scope(|| tracing::info!("tool call finished"));
+        result
+    }
+}

@@ -1,0 +1,220 @@
+//! Prometheus metrics: one registry owned by the `App`, rendered at `/metrics`.
+//!
+//! The registry is per `App` rather than global so tests can run several servers in one
+//! process. Names are prefixed `crawlium_`; later modules register their own families here.
+
+use std::time::{Duration, Instant};
+
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+
+/// How a tool call ended.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum Outcome {
+    /// The tool returned a result.
+    Ok,
+    /// The tool returned an error result (isError) or a protocol error.
+    Error,
+    /// The client or the shutdown cancelled the call.
+    Cancelled,
+}
+
+impl Outcome {
+    /// The label value, also used in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ToolLabels {
+    tool: String,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ToolNameLabel {
+    tool: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportLabel {
+    transport: &'static str,
+}
+
+/// The server's metric families.
+pub struct Metrics {
+    registry: Registry,
+    tool_calls: Family<ToolLabels, Counter>,
+    tool_duration: Family<ToolNameLabel, Histogram>,
+    http_in_flight: Gauge,
+    sessions: Family<TransportLabel, Gauge>,
+    resident_memory: Gauge,
+    virtual_memory: Gauge,
+    uptime: Gauge<f64, std::sync::atomic::AtomicU64>,
+    started: Instant,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates the registry with every family registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("crawlium");
+        let tool_calls = Family::<ToolLabels, Counter>::default();
+        registry.register(
+            "tool_calls",
+            "MCP tool calls by tool and outcome",
+            tool_calls.clone(),
+        );
+        let tool_duration = Family::<ToolNameLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                60.0, 120.0, 300.0,
+            ])
+        });
+        registry.register(
+            "tool_call_duration_seconds",
+            "MCP tool call duration in seconds",
+            tool_duration.clone(),
+        );
+        let http_in_flight = Gauge::default();
+        registry.register(
+            "http_requests_in_flight",
+            "HTTP requests being served (open SSE streams included)",
+            http_in_flight.clone(),
+        );
+        let sessions = Family::<TransportLabel, Gauge>::default();
+        registry.register(
+            "mcp_sessions_active",
+            "Open MCP sessions by transport (streamable_http legacy sessions, sse connections)",
+            sessions.clone(),
+        );
+        let resident_memory = Gauge::default();
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory of the crawlium process in bytes",
+            resident_memory.clone(),
+        );
+        let virtual_memory = Gauge::default();
+        registry.register(
+            "process_virtual_memory_bytes",
+            "Virtual memory of the crawlium process in bytes",
+            virtual_memory.clone(),
+        );
+        let uptime = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register("uptime_seconds", "Seconds since start-up", uptime.clone());
+        Self {
+            registry,
+            tool_calls,
+            tool_duration,
+            http_in_flight,
+            sessions,
+            resident_memory,
+            virtual_memory,
+            uptime,
+            started: Instant::now(),
+        }
+    }
+
+    /// Records one finished tool call.
+    pub fn record_tool_call(&self, tool: &str, outcome: Outcome, elapsed: Duration) {
+        self.tool_calls
+            .get_or_create(&ToolLabels {
+                tool: tool.to_string(),
+                outcome: outcome.as_str(),
+            })
+            .inc();
+        self.tool_duration
+            .get_or_create(&ToolNameLabel {
+                tool: tool.to_string(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The in-flight HTTP request gauge (incremented by the HTTP layer).
+    pub fn http_in_flight(&self) -> &Gauge {
+        &self.http_in_flight
+    }
+
+    /// Sets the number of open sessions of one transport.
+    pub fn set_sessions(&self, transport: &'static str, count: usize) {
+        self.sessions
+            .get_or_create(&TransportLabel { transport })
+            .set(count as i64);
+    }
+
+    /// Seconds since the metrics (and so the server) were created.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Renders the Prometheus text format, refreshing the sampled gauges first.
+    pub fn render(&self) -> String {
+        if let Some(memory) = ProcessMemory::sample() {
+            self.resident_memory.set(memory.resident_bytes as i64);
+            self.virtual_memory.set(memory.virtual_bytes as i64);
+        }
+        self.uptime.set(self.uptime().as_secs_f64());
+        let mut out = String::with_capacity(4096);
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Memory use of this process, read from `/proc/self/statm` (Linux).
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessMemory {
+    /// Resident set size in bytes.
+    pub resident_bytes: u64,
+    /// Virtual size in bytes.
+    pub virtual_bytes: u64,
+}
+
+impl ProcessMemory {
+    /// Samples the current process; `None` where `/proc` is unavailable.
+    pub fn sample() -> Option<Self> {
+        let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+        let mut fields = statm.split_whitespace().map(|f| f.parse::<u64>().ok());
+        let pages = fields.next()??;
+        let resident = fields.next()??;
+        // Linux x86_64 and aarch64 servers use 4 KiB pages; statm counts pages.
+        const PAGE: u64 = 4096;
+        Some(Self {
+            resident_bytes: resident * PAGE,
+            virtual_bytes: pages * PAGE,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_tool_calls_and_memory() {
+        let metrics = Metrics::new();
+        metrics.record_tool_call("server_status", Outcome::Ok, Duration::from_millis(3));
+        metrics.set_sessions("sse", 2);
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"crawlium_tool_calls_total{tool="server_status",outcome="ok"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"crawlium_mcp_sessions_active{transport="sse"} 2"#));
+        assert!(text.contains("crawlium_process_resident_memory_bytes "));
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

@@ -1,0 +1,171 @@
+//! Graceful shutdown: stop taking work, let in-flight tool calls finish, then cancel them.
+//!
+//! One `Shutdown` per process. Every tool call holds a [`CallGuard`] while it runs. When a
+//! signal arrives, [`Shutdown::drain`] marks the server as draining (transports stop
+//! accepting, new calls are refused, `/ready` turns 503), waits up to the grace period for
+//! the guards to drop, then trips the abort token so the calls still running end with a
+//! clear "shutting down" error instead of being dropped mid-way.
+
+use std::time::Duration;
+
+use tokio_util::{
+    sync::CancellationToken,
+    task::{TaskTracker, task_tracker::TaskTrackerToken},
+};
+
+/// How long calls get to notice the abort token before shutdown stops waiting for them.
+const ABORT_SETTLE: Duration = Duration::from_secs(3);
+
+/// The process-wide shutdown state.
+#[derive(Debug, Default)]
+pub struct Shutdown {
+    draining: CancellationToken,
+    aborted: CancellationToken,
+    calls: TaskTracker,
+}
+
+/// Held by a running tool call; shutdown waits for all guards to drop.
+#[derive(Debug)]
+pub struct CallGuard {
+    _token: TaskTrackerToken,
+}
+
+/// What happened to the calls that were running when shutdown began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Calls running when draining started.
+    pub in_flight: usize,
+    /// Calls still running when the grace period ended (they were cancelled).
+    pub cancelled: usize,
+}
+
+impl Shutdown {
+    /// A server that is running normally.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a tool call; `None` once the server is draining.
+    pub fn begin_call(&self) -> Option<CallGuard> {
+        if self.draining.is_cancelled() {
+            return None;
+        }
+        Some(CallGuard {
+            _token: self.calls.token(),
+        })
+    }
+
+    /// True once shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.is_cancelled()
+    }
+
+    /// Cancelled when shutdown begins: transports stop accepting.
+    pub fn draining(&self) -> &CancellationToken {
+        &self.draining
+    }
+
+    /// Cancelled when the grace period is over: running calls must stop.
+    pub fn aborted(&self) -> &CancellationToken {
+        &self.aborted
+    }
+
+    /// Number of tool calls running now.
+    pub fn calls_in_flight(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Begins shutdown and waits for in-flight calls: up to `grace` for them to finish, then
+    /// cancels the rest and gives them a moment to return their error.
+    pub async fn drain(&self, grace: Duration) -> DrainReport {
+        self.draining.cancel();
+        self.calls.close();
+        let in_flight = self.calls.len();
+        if tokio::time::timeout(grace, self.calls.wait()).await.is_ok() {
+            return DrainReport {
+                in_flight,
+                cancelled: 0,
+            };
+        }
+        let cancelled = self.calls.len();
+        self.aborted.cancel();
+        let _ = tokio::time::timeout(ABORT_SETTLE, self.calls.wait()).await;
+        DrainReport {
+            in_flight,
+            cancelled,
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn drain_waits_for_calls_within_grace() {
+        let shutdown = std::sync::Arc::new(Shutdown::new());
+        let guard = shutdown.begin_call().unwrap();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(guard);
+        });
+        let report = shutdown.drain(Duration::from_secs(5)).await;
+        assert_eq!(
+            report,
+            DrainReport {
+                in_flight: 1,
+                cancelled: 0
+            }
+        );
+        assert!(!shutdown.aborted().is_cancelled());
+        assert!(
+            shutdown.begin_call().is_none(),
+            "draining refuses new calls"
+        );
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn drain_aborts_calls_past_grace() {
+        let shutdown = std::sync::Arc::new(Shutdown::new());
+        let guard = shutdown.begin_call().unwrap();
+        let aborted = shutdown.aborted().clone();
+        let task = tokio::spawn(async move {
+            aborted.cancelled().await;
+            drop(guard);
+        });
+        let report = shutdown.drain(Duration::from_millis(50)).await;
+        assert_eq!(
+            report,
+            DrainReport {
+                in_flight: 1,
+                cancelled: 1
+            }
+        );
+        task.await.unwrap();
+    }
+}

@@ -1,0 +1,235 @@
+//! The HTTP face: Streamable HTTP at `/mcp` (both protocol eras, via rmcp), legacy SSE at
+//! `/sse` + `/message`, and `/health`, `/ready`, `/metrics` for operators.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request, State},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use super::{
+    guard::{self, Guard},
+    sse::{self, SseSessions},
+};
+use crate::{App, mcp::CrawliumServer};
+
+/// Headers an MCP browser client sends and must be allowed to read.
+const MCP_HEADERS: [&str; 6] = [
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+    "last-event-id",
+    "authorization",
+];
+
+/// A bound, not yet serving HTTP server.
+pub struct HttpServer {
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    router: Router,
+    /// Cancelled after the drain: closes rmcp sessions and SSE streams.
+    transports: CancellationToken,
+}
+
+impl HttpServer {
+    /// Binds the configured address and builds the routes.
+    pub async fn bind(app: Arc<App>) -> anyhow::Result<Self> {
+        let port = app.config.port.unwrap_or(0);
+        let addr = SocketAddr::new(app.config.host, port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (CRAWLIUM_HOST/CRAWLIUM_PORT)"))?;
+        let transports = CancellationToken::new();
+        let router = router(app.clone(), transports.clone());
+        Ok(Self {
+            app,
+            listener,
+            router,
+            transports,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until SIGTERM/SIGINT, then shuts down gracefully: stop accepting, let in-flight
+    /// calls finish within the grace period, cancel the rest, close sessions.
+    pub async fn serve(self) -> anyhow::Result<()> {
+        let Self {
+            app,
+            listener,
+            router,
+            transports,
+        } = self;
+        let addr = listener.local_addr()?;
+        tracing::info!("crawlium listening on http://{addr} (MCP at /mcp, legacy SSE at /sse)");
+        let stop_accepting = app.shutdown.draining().clone();
+        let server = tokio::spawn(
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stop_accepting.cancelled_owned())
+                .into_future(),
+        );
+        crate::shutdown::signal().await;
+        let report = app.shutdown.drain(app.config.shutdown_grace()).await;
+        tracing::info!(
+            in_flight = report.in_flight,
+            cancelled = report.cancelled,
+            "in-flight tool calls drained"
+        );
+        transports.cancel();
+        match tokio::time::timeout(std::time::Duration::from_secs(5), server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::warn!(%error, "HTTP server ended with an error"),
+            Ok(Err(error)) => tracing::warn!(%error, "HTTP server task failed"),
+            Err(_) => tracing::warn!("connections still open after shutdown; closing them"),
+        }
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+}
+
+/// All routes of the HTTP server.
+pub fn router(app: Arc<App>, transports: CancellationToken) -> Router {
+    let guard = Arc::new(Guard::new(&app.config));
+    let sessions = Arc::new(LocalSessionManager::default());
+    let mcp_config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(true)
+        .with_json_response(true)
+        .with_sse_keep_alive(Some(app.config.sse_keepalive()))
+        .with_cancellation_token(transports.clone())
+        .with_max_request_body_bytes(app.config.max_body_bytes as usize)
+        // Host and Origin are checked by `guard` for every MCP endpoint, in one place.
+        .disable_allowed_hosts()
+        .disable_allowed_origins();
+    let mcp = {
+        let app = app.clone();
+        StreamableHttpService::new(
+            move || Ok(CrawliumServer::new(app.clone(), None)),
+            sessions.clone(),
+            mcp_config,
+        )
+    };
+    let sse_sessions = SseSessions::new(app.clone(), transports);
+
+    let mcp_routes = Router::new()
+        .nest_service("/mcp", mcp)
+        .merge(
+            Router::new()
+                .route("/sse", get(sse::open))
+                .route("/message", post(sse::post))
+                .layer(DefaultBodyLimit::max(app.config.max_body_bytes as usize))
+                .with_state(sse_sessions),
+        )
+        .layer(middleware::from_fn_with_state(guard.clone(), guard::admit));
+
+    let mut metrics_route = Router::new().route(
+        "/metrics",
+        get(metrics).with_state(MetricsState {
+            app: app.clone(),
+            sessions,
+        }),
+    );
+    if app.config.metrics_require_auth {
+        metrics_route =
+            metrics_route.layer(middleware::from_fn_with_state(guard, guard::authenticate));
+    }
+
+    let mut router = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .with_state(app.clone())
+        .merge(metrics_route)
+        .merge(mcp_routes)
+        .layer(middleware::from_fn_with_state(app.clone(), count_in_flight));
+    if let Some(cors) = cors(&app.config.cors_origins) {
+        router = router.layer(cors);
+    }
+    router
+}
+
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    let mcp_headers = MCP_HEADERS.map(HeaderName::from_static);
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+            .allow_headers(
+                mcp_headers
+                    .iter()
+                    .cloned()
+                    .chain([header::CONTENT_TYPE, header::ACCEPT])
+                    .collect::<Vec<_>>(),
+            )
+            .expose_headers(mcp_headers),
+    )
+}
+
+async fn count_in_flight(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let gauge = app.metrics.http_in_flight().clone();
+    gauge.inc();
+    let response = next.run(request).await;
+    gauge.dec();
+    response
+}
+
+async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptimeSeconds": app.uptime().as_secs_f64(),
+    }))
+}
+
+async fn ready(State(app): State<Arc<App>>) -> impl IntoResponse {
+    let components = app.components();
+    let ready = components.iter().all(|c| c.ok || !c.required);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({ "ready": ready, "components": components })),
+    )
+}
+
+#[derive(Clone)]
+struct MetricsState {
+    app: Arc<App>,
+    sessions: Arc<LocalSessionManager>,
+}
+
+async fn metrics(State(state): State<MetricsState>) -> impl IntoResponse {
+    let open = state.sessions.sessions.read().await.len();
+    state.app.metrics.set_sessions("streamable_http", open);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.app.metrics.render(),
+    )
+}

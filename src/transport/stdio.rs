@@ -1,0 +1,49 @@
+//! MCP over stdin/stdout, for local clients such as Claude Desktop.
+//!
+//! stdout carries only protocol messages (logs go to stderr). The server exits when the
+//! client closes stdin, or on SIGTERM/SIGINT after draining in-flight calls.
+
+use std::{sync::Arc, time::Duration};
+
+use rmcp::ServiceExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::{App, Principal, mcp::CrawliumServer};
+
+/// Serves one MCP session on stdio until the client goes away or a signal arrives.
+pub async fn serve(app: Arc<App>) -> anyhow::Result<()> {
+    let ct = CancellationToken::new();
+    let server = CrawliumServer::new(app.clone(), Some(Principal::local()));
+    let running = tokio::select! {
+        running = server.serve_with_ct(rmcp::transport::stdio(), ct.clone()) => match running {
+            Ok(running) => running,
+            Err(error) => {
+                // A client that disconnects before the handshake is not a server failure.
+                tracing::info!(%error, "stdio client left before the MCP handshake");
+                return Ok(());
+            }
+        },
+        _ = crate::shutdown::signal() => return Ok(()),
+    };
+    tracing::info!("serving MCP on stdio");
+    let waiting = running.waiting();
+    tokio::pin!(waiting);
+    tokio::select! {
+        _ = &mut waiting => {
+            tracing::info!("stdio client closed the connection");
+            return Ok(());
+        }
+        _ = crate::shutdown::signal() => {}
+    }
+    tokio::select! {
+        report = app.shutdown.drain(app.config.shutdown_grace()) => {
+            tracing::info!(in_flight = report.in_flight, cancelled = report.cancelled,
+                "in-flight tool calls drained");
+        }
+        _ = &mut waiting => return Ok(()),
+    }
+    ct.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(2), waiting).await;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
