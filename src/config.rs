@@ -131,7 +131,12 @@ pub struct Config {
     pub log_format: LogFormat,
 
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `crawlium=debug,info`).
-    #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
+    #[arg(
+        long = "log",
+        env = "RUST_LOG",
+        default_value = "info,rmcp=warn",
+        global = true
+    )]
     pub log_filter: String,
 
     /// Where Crawlium keeps its files (SQLite database, artifacts). Default: the platform data

@@ -156,7 +156,7 @@ impl ServerHandler for CrawliumServer {
         let elapsed = started.elapsed();
         self.app.metrics.record_tool_call(&tool, outcome, elapsed);
         span.record("outcome", outcome.as_str());
-        span.record("duration_ms", elapsed.as_secs_f64() * 1000.0);
+        span.record("duration_ms", (elapsed.as_secs_f64() * 1e6).round() / 1e3);
         span.in_scope(|| tracing::info!("tool call finished"));
         result
     }

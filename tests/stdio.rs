@@ -1,0 +1,99 @@
+//! MCP over stdio with rmcp's client: the legacy handshake and 2026-07-28 discovery, tool
+//! listing and a structured `server_status` call; the server exits when stdin closes.
+
+mod support;
+
+use std::time::Duration;
+
+use rmcp::{
+    ClientLifecycleMode, ClientServiceExt, ServiceExt,
+    model::{CallToolRequestParams, ProtocolVersion},
+    service::RunningService,
+    transport::TokioChildProcess,
+};
+use serde_json::Value;
+
+fn child(dir: &std::path::Path) -> TokioChildProcess {
+    let mut cmd = support::command(dir);
+    cmd.env("RUST_LOG", "warn");
+    TokioChildProcess::new(cmd).expect("spawn crawlium")
+}
+
+async fn check_status(client: &RunningService<rmcp::RoleClient, ()>, version: &str) {
+    let tools = client.list_all_tools().await.unwrap();
+    let status_tool = tools.iter().find(|t| t.name == "server_status").unwrap();
+    assert!(
+        status_tool.output_schema.is_some(),
+        "server_status has an outputSchema"
+    );
+    let annotations = status_tool.annotations.as_ref().unwrap();
+    assert_eq!(annotations.read_only_hint, Some(true));
+
+    let result = client
+        .call_tool(CallToolRequestParams::new("server_status"))
+        .await
+        .unwrap();
+    assert_ne!(result.is_error, Some(true));
+    let status: Value = result.structured_content.expect("structured output");
+    assert_eq!(status["transport"], "stdio");
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(status["negotiatedProtocolVersion"], version);
+    let versions: Vec<&str> = status["protocolVersions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(versions.contains(&"2025-03-26") && versions.contains(&"2026-07-28"));
+    assert!(status["uptimeSeconds"].as_f64().unwrap() >= 0.0);
+}
+
+#[tokio::test]
+async fn legacy_initialize_over_stdio() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = ().serve(child(dir.path())).await.expect("initialize");
+    let info = client.peer_info().expect("server info");
+    assert_eq!(info.server_info.as_ref().unwrap().name, "crawlium");
+    assert_eq!(info.protocol_version, ProtocolVersion::V_2025_11_25);
+    assert!(
+        info.instructions
+            .as_deref()
+            .unwrap()
+            .contains("server_status")
+    );
+    check_status(&client, "2025-11-25").await;
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn discover_over_stdio() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = ()
+        .serve_with_lifecycle(
+            child(dir.path()),
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("discover");
+    check_status(&client, "2026-07-28").await;
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn exits_when_stdin_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = support::command(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdin.take());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("server exits after stdin closes")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}

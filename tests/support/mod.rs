@@ -1,0 +1,188 @@
+//! Shared test support: run the real `crawlium` binary (stdio or HTTP), find the Python venv
+//! that `tools/test.sh` prepares, and small helpers for MCP over raw HTTP.
+#![allow(dead_code)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+
+/// A bearer token long enough to be accepted.
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_crawlium")
+}
+
+/// The repository root.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Python interpreter of the venv with the official `mcp` SDK (made by tools/test.sh).
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("CRAWLIUM_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/bin/python"));
+    assert!(
+        path.exists(),
+        "{} is missing: run tools/test.sh (it creates the venv with the mcp SDK)",
+        path.display()
+    );
+    path
+}
+
+/// A `crawlium` command isolated from the developer's environment: its own data dir and
+/// working directory (so no `.env` is read), loopback only.
+pub fn command(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(bin());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CRAWLIUM_") || key == "DATABASE_URL" || key == "REDIS_URL" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.current_dir(data_dir)
+        .env("CRAWLIUM_DATA_DIR", data_dir)
+        .env("RUST_LOG", "info,rmcp=warn")
+        .env("LOG_FORMAT", "pretty")
+        .kill_on_drop(true);
+    cmd
+}
+
+/// A running HTTP server process.
+pub struct HttpServer {
+    pub child: Child,
+    pub addr: String,
+    pub stderr: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl HttpServer {
+    /// Starts `crawlium --port 0` with extra args/env and waits until it listens.
+    pub async fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = command(dir.path());
+        cmd.args(["--port", "0"]).args(args);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn crawlium");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            let mut tx = Some(tx);
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(rest) = line.split("listening on http://").nth(1)
+                    && let Some(tx) = tx.take()
+                {
+                    let addr = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    let _ = tx.send(addr);
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = tokio::time::timeout(Duration::from_secs(20), rx)
+            .await
+            .unwrap_or_else(|_| panic!("server did not start: {:?}", stderr.lock().unwrap()))
+            .unwrap_or_else(|_| panic!("server exited: {:?}", stderr.lock().unwrap()));
+        Self {
+            child,
+            addr,
+            stderr,
+            _dir: dir,
+        }
+    }
+
+    /// `http://ADDR{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends SIGTERM.
+    pub fn sigterm(&self) {
+        signal(self.child.id().unwrap(), "TERM");
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn logs(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+}
+
+/// Sends a signal to a process with `kill`.
+pub fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// PIDs of the direct children of `pid`.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// The `_meta` a 2026-07-28 request carries.
+pub fn modern_meta() -> serde_json::Value {
+    serde_json::json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-test", "version": "1.0"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    })
+}
+
+/// POSTs one JSON-RPC message to `/mcp` with the headers a modern client sends.
+pub fn mcp_post(
+    client: &reqwest::Client,
+    server: &HttpServer,
+    body: &serde_json::Value,
+) -> reqwest::RequestBuilder {
+    let method = body["method"].as_str().unwrap_or_default().to_string();
+    client
+        .post(server.url("/mcp"))
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2026-07-28")
+        .header("Mcp-Method", method)
+        .json(body)
+}
+
+/// Reads a JSON-RPC response from a JSON or SSE response body.
+pub async fn json_rpc_body(response: reqwest::Response) -> serde_json::Value {
+    let is_sse = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/event-stream"));
+    let text = response.text().await.unwrap();
+    if !is_sse {
+        return serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    }
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d.trim()).ok())
+        .find(|v| v.get("id").is_some())
+        .unwrap_or_else(|| panic!("no response in SSE body: {text}"))
+}
