@@ -167,7 +167,6 @@ async fn raw_stateless_2026_flow() {
         &json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{
             "name":"server_status","arguments":{},"_meta": modern_meta()}}),
     )
-    .header("Mcp-Name", "server_status")
     .send()
     .await
     .unwrap();

@@ -161,13 +161,16 @@ pub fn mcp_post(
     body: &serde_json::Value,
 ) -> reqwest::RequestBuilder {
     let method = body["method"].as_str().unwrap_or_default().to_string();
-    client
+    let mut request = client
         .post(server.url("/mcp"))
         .header("Content-Type", "application/json")
         .header("Accept", "application/json, text/event-stream")
         .header("MCP-Protocol-Version", "2026-07-28")
-        .header("Mcp-Method", method)
-        .json(body)
+        .header("Mcp-Method", method);
+    if let Some(name) = body["params"]["name"].as_str() {
+        request = request.header("Mcp-Name", name);
+    }
+    request.json(body)
 }
 
 /// Reads a JSON-RPC response from a JSON or SSE response body.

@@ -1,0 +1,73 @@
+//! The official Python `mcp` SDK against the real binary: stdio, Streamable HTTP with
+//! `initialize()` (legacy session) and `discover()` (2026-07-28), and legacy SSE.
+
+mod support;
+
+use serde_json::Value;
+use support::{HttpServer, TOKEN};
+
+async fn run_client(args: &[&str]) -> Value {
+    let script = support::root().join("tests/python/mcp_client.py");
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::process::Command::new(support::python())
+            .arg(script)
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("python client finished in time")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "python client failed:\n{stdout}\n{stderr}"
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn assert_session_extras(out: &Value) {
+    assert!(out["progress"].as_u64().unwrap() >= 2, "{out}");
+    let logs = out["logs"].as_array().unwrap();
+    assert!(
+        logs.iter().any(|l| l.as_str().unwrap().contains("info")),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn python_stdio_initialize_and_discover() {
+    let out = run_client(&["stdio-initialize", support::bin()]).await;
+    assert_eq!(out["negotiated"], "2025-11-25");
+    assert_session_extras(&out);
+    let out = run_client(&["stdio-discover", support::bin()]).await;
+    assert_eq!(out["negotiated"], "2026-07-28");
+}
+
+#[tokio::test]
+async fn python_streamable_http_initialize_and_discover() {
+    let server = HttpServer::start(&["--auth-tokens", TOKEN], &[]).await;
+    let base = server.url("");
+    let out = run_client(&["http-initialize", &base, TOKEN]).await;
+    assert_eq!(out["negotiated"], "2025-11-25");
+    assert_session_extras(&out);
+    let out = run_client(&["http-discover", &base, TOKEN]).await;
+    assert_eq!(out["negotiated"], "2026-07-28");
+}
+
+#[tokio::test]
+async fn python_legacy_sse() {
+    let server = HttpServer::start(&["--auth-tokens", TOKEN], &[]).await;
+    let out = run_client(&["sse", &server.url(""), TOKEN]).await;
+    assert!(
+        out["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "server_status")
+    );
+    assert_session_extras(&out);
+}
