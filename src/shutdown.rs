@@ -1,10 +1,12 @@
 //! Graceful shutdown: stop taking work, let in-flight tool calls finish, then cancel them.
 //!
-//! One `Shutdown` per process. Every tool call holds a [`CallGuard`] while it runs. When a
-//! signal arrives, [`Shutdown::drain`] marks the server as draining (transports stop
-//! accepting, new calls are refused, `/ready` turns 503), waits up to the grace period for
-//! the guards to drop, then trips the abort token so the calls still running end with a
-//! clear "shutting down" error instead of being dropped mid-way.
+//! One `Shutdown` per process. Every tool call holds a [`CallGuard`] while it runs, and every
+//! HTTP request that can carry a tool result holds a [`ResponseGuard`] until its response
+//! body is written. When a signal arrives, [`Shutdown::drain`] marks the server as draining
+//! (transports stop accepting, new calls are refused, `/ready` turns 503), waits up to the
+//! grace period for the calls, then trips the abort token so the calls still running end
+//! with a clear "shutting down" error instead of being dropped mid-way; last it waits for
+//! the responses carrying those results to be written.
 
 use std::time::Duration;
 
@@ -22,11 +24,18 @@ pub struct Shutdown {
     draining: CancellationToken,
     aborted: CancellationToken,
     calls: TaskTracker,
+    responses: TaskTracker,
 }
 
 /// Held by a running tool call; shutdown waits for all guards to drop.
 #[derive(Debug)]
 pub struct CallGuard {
+    _token: TaskTrackerToken,
+}
+
+/// Held by an HTTP request until its response body is written.
+#[derive(Debug)]
+pub struct ResponseGuard {
     _token: TaskTrackerToken,
 }
 
@@ -55,6 +64,13 @@ impl Shutdown {
         })
     }
 
+    /// Registers a response being produced; shutdown waits for it after the calls.
+    pub fn begin_response(&self) -> ResponseGuard {
+        ResponseGuard {
+            _token: self.responses.token(),
+        }
+    }
+
     /// True once shutdown has begun.
     pub fn is_draining(&self) -> bool {
         self.draining.is_cancelled()
@@ -76,20 +92,23 @@ impl Shutdown {
     }
 
     /// Begins shutdown and waits for in-flight calls: up to `grace` for them to finish, then
-    /// cancels the rest and gives them a moment to return their error.
+    /// cancels the rest and gives them a moment to return their error; then waits (briefly)
+    /// for the responses that carry the results to be written.
     pub async fn drain(&self, grace: Duration) -> DrainReport {
         self.draining.cancel();
         self.calls.close();
+        self.responses.close();
         let in_flight = self.calls.len();
-        if tokio::time::timeout(grace, self.calls.wait()).await.is_ok() {
-            return DrainReport {
-                in_flight,
-                cancelled: 0,
-            };
+        let mut cancelled = 0;
+        if tokio::time::timeout(grace, self.calls.wait())
+            .await
+            .is_err()
+        {
+            cancelled = self.calls.len();
+            self.aborted.cancel();
+            let _ = tokio::time::timeout(ABORT_SETTLE, self.calls.wait()).await;
         }
-        let cancelled = self.calls.len();
-        self.aborted.cancel();
-        let _ = tokio::time::timeout(ABORT_SETTLE, self.calls.wait()).await;
+        let _ = tokio::time::timeout(ABORT_SETTLE, self.responses.wait()).await;
         DrainReport {
             in_flight,
             cancelled,

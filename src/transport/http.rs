@@ -186,12 +186,50 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
+/// Counts requests in flight, and keeps shutdown waiting until the response of every
+/// request that may carry a tool result (any POST) has been written.
 async fn count_in_flight(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let gauge = app.metrics.http_in_flight().clone();
+    let tracked = request.method() == Method::POST;
     gauge.inc();
     let response = next.run(request).await;
     gauge.dec();
-    response
+    if !tracked {
+        return response;
+    }
+    let guard = app.shutdown.begin_response();
+    response.map(|body| {
+        axum::body::Body::new(TrackedBody {
+            inner: body,
+            _guard: guard,
+        })
+    })
+}
+
+/// A response body that holds a shutdown guard until it is fully written or dropped.
+struct TrackedBody {
+    inner: axum::body::Body,
+    _guard: crate::shutdown::ResponseGuard,
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
