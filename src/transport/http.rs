@@ -190,20 +190,21 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 /// request that may carry a tool result (any POST) has been written.
 async fn count_in_flight(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let gauge = app.metrics.http_in_flight().clone();
-    let tracked = request.method() == Method::POST;
+    // Taken before the handler runs: the tool call finishes (and drops its own guard) before
+    // its response exists, and shutdown must not close the transports in between.
+    let guard = (request.method() == Method::POST).then(|| app.shutdown.begin_response());
     gauge.inc();
     let response = next.run(request).await;
     gauge.dec();
-    if !tracked {
-        return response;
+    match guard {
+        Some(guard) => response.map(|body| {
+            axum::body::Body::new(TrackedBody {
+                inner: body,
+                _guard: guard,
+            })
+        }),
+        None => response,
     }
-    let guard = app.shutdown.begin_response();
-    response.map(|body| {
-        axum::body::Body::new(TrackedBody {
-            inner: body,
-            _guard: guard,
-        })
-    })
 }
 
 /// A response body that holds a shutdown guard until it is fully written or dropped.
