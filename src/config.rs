@@ -23,7 +23,8 @@ pub const MIN_TOKEN_LEN: usize = 16;
         With --port it serves MCP over HTTP instead: Streamable HTTP at /mcp (both the \
         2025-xx session protocol and the stateless 2026-07-28 protocol), the legacy HTTP+SSE \
         transport at /sse and /message, and /health, /ready and /metrics for operators.\n\n\
-        Every flag can also be set by the environment variable shown, or in a .env file."
+        Every flag can also be set by the environment variable shown, or in a .env file. \
+        Flags go before the subcommand: `crawlium --redis-url redis://... doctor`."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -45,7 +46,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Serve MCP over HTTP on this port instead of stdio (0 picks a free port and logs it).
-    #[arg(long, env = "CRAWLIUM_PORT", global = true)]
+    #[arg(long, env = "CRAWLIUM_PORT")]
     pub port: Option<u16>,
 
     /// Address to bind for HTTP. Anything but loopback requires CRAWLIUM_AUTH_TOKENS or
@@ -53,14 +54,13 @@ pub struct Config {
     #[arg(
         long,
         env = "CRAWLIUM_HOST",
-        default_value = "127.0.0.1",
-        global = true
+        default_value = "127.0.0.1"
     )]
     pub host: IpAddr,
 
     /// Serve a non-loopback address without bearer tokens (anyone who can reach it can
     /// use the server).
-    #[arg(long, env = "CRAWLIUM_ALLOW_UNAUTHENTICATED", global = true)]
+    #[arg(long, env = "CRAWLIUM_ALLOW_UNAUTHENTICATED")]
     pub allow_unauthenticated: bool,
 
     /// Bearer tokens accepted on /mcp, /sse and /message, comma-separated, each at least 16
@@ -69,8 +69,7 @@ pub struct Config {
         long,
         env = "CRAWLIUM_AUTH_TOKENS",
         value_delimiter = ',',
-        hide_env_values = true,
-        global = true
+        hide_env_values = true
     )]
     pub auth_tokens: Vec<String>,
 
@@ -80,8 +79,7 @@ pub struct Config {
     #[arg(
         long,
         env = "CRAWLIUM_ALLOWED_HOSTS",
-        value_delimiter = ',',
-        global = true
+        value_delimiter = ','
     )]
     pub allowed_hosts: Vec<String>,
 
@@ -91,8 +89,7 @@ pub struct Config {
     #[arg(
         long,
         env = "CRAWLIUM_ALLOWED_ORIGINS",
-        value_delimiter = ',',
-        global = true
+        value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
 
@@ -100,63 +97,61 @@ pub struct Config {
     #[arg(
         long,
         env = "CRAWLIUM_CORS_ORIGINS",
-        value_delimiter = ',',
-        global = true
+        value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
 
     /// Largest accepted request body on /mcp and /message, in bytes.
     #[arg(long, env = "CRAWLIUM_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024,
-          value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024), global = true)]
+          value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
     pub max_body_bytes: u64,
 
     /// Seconds between keep-alive comments on SSE streams (1-3600).
     #[arg(long, env = "CRAWLIUM_SSE_KEEPALIVE_SECS", default_value_t = 15,
-          value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub sse_keepalive_secs: u64,
 
     /// Require a bearer token on /metrics too.
     #[arg(long, env = "METRICS_REQUIRE_AUTH", default_value_t = false,
-          action = clap::ArgAction::Set, value_parser = parse_bool, global = true)]
+          action = clap::ArgAction::Set, value_parser = parse_bool)]
     pub metrics_require_auth: bool,
 
     /// Seconds that in-flight tool calls get to finish after SIGTERM/SIGINT before they are
     /// cancelled.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 20,
-          value_parser = clap::value_parser!(u64).range(0..=3600), global = true)]
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_grace_secs: u64,
 
     /// Log format on stderr.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
 
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `crawlium=debug,info`).
     #[arg(
         long = "log",
         env = "RUST_LOG",
-        default_value = "info,rmcp=warn",
-        global = true
+        default_value = "info,rmcp=warn"
     )]
     pub log_filter: String,
 
     /// Where Crawlium keeps its files (SQLite database, artifacts). Default: the platform data
     /// dir, e.g. ~/.local/share/crawlium.
-    #[arg(long, env = "CRAWLIUM_DATA_DIR", global = true)]
+    #[arg(long, env = "CRAWLIUM_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
     /// Database URL: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`. Default: a SQLite file
     /// in the data dir.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
     /// Redis URL (`redis://HOST:PORT/DB`) for state shared between replicas. Default: none
     /// (single process, in-memory).
-    #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
     /// Chromium/Chrome binary. Default: the first of chromium, chromium-browser,
     /// google-chrome on PATH.
-    #[arg(long, env = "CHROME_PATH", global = true)]
+    #[arg(long, env = "CHROME_PATH")]
     pub chrome_path: Option<PathBuf>,
 }
 

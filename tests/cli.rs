@@ -1,0 +1,113 @@
+//! The command line: --help and --version, one-line errors for bad settings, the refusal to
+//! serve a public address unauthenticated, precedence of flags over env over .env, doctor.
+
+mod support;
+
+use std::process::Output;
+
+async fn run(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = support::command(dir);
+    cmd.args(args).stdin(std::process::Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(30), cmd.output())
+        .await
+        .expect("finished in time")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn help_documents_every_flag_and_env_var() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["--help"], &[]).await;
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "--port", "CRAWLIUM_PORT", "--host", "--allow-unauthenticated", "CRAWLIUM_AUTH_TOKENS",
+        "CRAWLIUM_ALLOWED_HOSTS", "CRAWLIUM_ALLOWED_ORIGINS", "CRAWLIUM_CORS_ORIGINS",
+        "CRAWLIUM_MAX_BODY_BYTES", "METRICS_REQUIRE_AUTH", "SHUTDOWN_GRACE_SECS", "LOG_FORMAT",
+        "RUST_LOG", "CRAWLIUM_DATA_DIR", "DATABASE_URL", "REDIS_URL", "CHROME_PATH", "doctor",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}");
+    }
+    let out = run(dir.path(), &["--version"], &[]).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[tokio::test]
+async fn every_documented_setting_is_in_env_example() {
+    let example = std::fs::read_to_string(support::root().join(".env.example")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let help = String::from_utf8_lossy(&run(dir.path(), &["--help"], &[]).await.stdout).to_string();
+    let vars: Vec<&str> = help
+        .split("[env: ")
+        .skip(1)
+        .map(|rest| rest.split(['=', ']']).next().unwrap())
+        .collect();
+    assert!(vars.len() >= 15, "{vars:?}");
+    for var in vars {
+        assert!(example.contains(&format!("{var}=")), ".env.example lacks {var}");
+    }
+}
+
+#[tokio::test]
+async fn bad_settings_fail_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &[], &[("LOG_FORMAT", "xml")]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("LOG_FORMAT") && err.contains("pretty, json"), "{err}");
+
+    let out = run(dir.path(), &["--port", "0", "--host", "0.0.0.0"], &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("--allow-unauthenticated"), "{err}");
+
+    let out = run(dir.path(), &[], &[("CRAWLIUM_AUTH_TOKENS", "tooshort")]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("CRAWLIUM_AUTH_TOKENS") && !err.contains("tooshort"), "{err}");
+}
+
+#[tokio::test]
+async fn flag_beats_env_beats_dotenv() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "LOG_FORMAT=xml\nSHUTDOWN_GRACE_SECS=oops\n").unwrap();
+    // .env alone is read (and its bad value reported)...
+    let out = run(dir.path(), &["doctor"], &[]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    // ...the environment overrides .env...
+    let out = run(dir.path(), &["doctor"], &[("LOG_FORMAT", "json"), ("SHUTDOWN_GRACE_SECS", "3")]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // ...and a flag overrides the environment.
+    let out = run(dir.path(), &["--log-format", "pretty", "--shutdown-grace-secs", "3", "doctor"], &[
+        ("LOG_FORMAT", "xml"),
+    ])
+    .await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn doctor_prints_a_table_with_fixes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["doctor"], &[
+        ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"),
+    ])
+    .await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for row in ["config", "data dir", "chromium", "database", "redis"] {
+        assert!(text.contains(row), "{text}");
+    }
+    assert!(text.contains("answers PING"), "{text}");
+    assert!(text.contains("PostgreSQL at 127.0.0.1:5432 accepts connections"), "{text}");
+
+    let out = run(dir.path(), &["doctor"], &[("REDIS_URL", "redis://127.0.0.1:1")]).await;
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FAIL") && text.contains("Fixes:") && text.contains("REDIS_URL"), "{text}");
+}
