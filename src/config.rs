@@ -51,11 +51,7 @@ pub struct Config {
 
     /// Address to bind for HTTP. Anything but loopback requires CRAWLIUM_AUTH_TOKENS or
     /// --allow-unauthenticated.
-    #[arg(
-        long,
-        env = "CRAWLIUM_HOST",
-        default_value = "127.0.0.1"
-    )]
+    #[arg(long, env = "CRAWLIUM_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
 
     /// Serve a non-loopback address without bearer tokens (anyone who can reach it can
@@ -76,29 +72,17 @@ pub struct Config {
     /// Host header values accepted on the MCP endpoints (DNS-rebinding protection),
     /// comma-separated, `host` or `host:port`; `*` accepts any. Loopback names and the bound
     /// address are always accepted.
-    #[arg(
-        long,
-        env = "CRAWLIUM_ALLOWED_HOSTS",
-        value_delimiter = ','
-    )]
+    #[arg(long, env = "CRAWLIUM_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
 
     /// Browser Origins accepted on the MCP endpoints, comma-separated full origins such as
     /// `https://app.example.com`; `*` accepts any. Origins whose host is an accepted Host are
     /// always accepted; requests without Origin are not browser requests and pass.
-    #[arg(
-        long,
-        env = "CRAWLIUM_ALLOWED_ORIGINS",
-        value_delimiter = ','
-    )]
+    #[arg(long, env = "CRAWLIUM_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
     /// Origins for which CORS headers are sent, comma-separated (`*` for any). Empty: CORS off.
-    #[arg(
-        long,
-        env = "CRAWLIUM_CORS_ORIGINS",
-        value_delimiter = ','
-    )]
+    #[arg(long, env = "CRAWLIUM_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
     /// Largest accepted request body on /mcp and /message, in bytes.
@@ -127,11 +111,7 @@ pub struct Config {
     pub log_format: LogFormat,
 
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `crawlium=debug,info`).
-    #[arg(
-        long = "log",
-        env = "RUST_LOG",
-        default_value = "info,rmcp=warn"
-    )]
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info,rmcp=warn")]
     pub log_filter: String,
 
     /// Where Crawlium keeps its files (SQLite database, artifacts). Default: the platform data

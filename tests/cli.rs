@@ -24,10 +24,24 @@ async fn help_documents_every_flag_and_env_var() {
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for needle in [
-        "--port", "CRAWLIUM_PORT", "--host", "--allow-unauthenticated", "CRAWLIUM_AUTH_TOKENS",
-        "CRAWLIUM_ALLOWED_HOSTS", "CRAWLIUM_ALLOWED_ORIGINS", "CRAWLIUM_CORS_ORIGINS",
-        "CRAWLIUM_MAX_BODY_BYTES", "METRICS_REQUIRE_AUTH", "SHUTDOWN_GRACE_SECS", "LOG_FORMAT",
-        "RUST_LOG", "CRAWLIUM_DATA_DIR", "DATABASE_URL", "REDIS_URL", "CHROME_PATH", "doctor",
+        "--port",
+        "CRAWLIUM_PORT",
+        "--host",
+        "--allow-unauthenticated",
+        "CRAWLIUM_AUTH_TOKENS",
+        "CRAWLIUM_ALLOWED_HOSTS",
+        "CRAWLIUM_ALLOWED_ORIGINS",
+        "CRAWLIUM_CORS_ORIGINS",
+        "CRAWLIUM_MAX_BODY_BYTES",
+        "METRICS_REQUIRE_AUTH",
+        "SHUTDOWN_GRACE_SECS",
+        "LOG_FORMAT",
+        "RUST_LOG",
+        "CRAWLIUM_DATA_DIR",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "CHROME_PATH",
+        "doctor",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}");
     }
@@ -47,7 +61,10 @@ async fn every_documented_setting_is_in_env_example() {
         .collect();
     assert!(vars.len() >= 15, "{vars:?}");
     for var in vars {
-        assert!(example.contains(&format!("{var}=")), ".env.example lacks {var}");
+        assert!(
+            example.contains(&format!("{var}=")),
+            ".env.example lacks {var}"
+        );
     }
 }
 
@@ -58,7 +75,10 @@ async fn bad_settings_fail_with_one_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains("LOG_FORMAT") && err.contains("pretty, json"), "{err}");
+    assert!(
+        err.contains("LOG_FORMAT") && err.contains("pretty, json"),
+        "{err}"
+    );
 
     let out = run(dir.path(), &["--port", "0", "--host", "0.0.0.0"], &[]).await;
     assert_eq!(out.status.code(), Some(2));
@@ -69,34 +89,71 @@ async fn bad_settings_fail_with_one_line() {
     let out = run(dir.path(), &[], &[("CRAWLIUM_AUTH_TOKENS", "tooshort")]).await;
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("CRAWLIUM_AUTH_TOKENS") && !err.contains("tooshort"), "{err}");
+    assert!(
+        err.contains("CRAWLIUM_AUTH_TOKENS") && !err.contains("tooshort"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn flag_beats_env_beats_dotenv() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(".env"), "LOG_FORMAT=xml\nSHUTDOWN_GRACE_SECS=oops\n").unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "LOG_FORMAT=xml\nSHUTDOWN_GRACE_SECS=oops\n",
+    )
+    .unwrap();
     // .env alone is read (and its bad value reported)...
     let out = run(dir.path(), &["doctor"], &[]).await;
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // ...the environment overrides .env...
-    let out = run(dir.path(), &["doctor"], &[("LOG_FORMAT", "json"), ("SHUTDOWN_GRACE_SECS", "3")]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // ...and a flag overrides the environment.
-    let out = run(dir.path(), &["--log-format", "pretty", "--shutdown-grace-secs", "3", "doctor"], &[
-        ("LOG_FORMAT", "xml"),
-    ])
+    let out = run(
+        dir.path(),
+        &["doctor"],
+        &[("LOG_FORMAT", "json"), ("SHUTDOWN_GRACE_SECS", "3")],
+    )
     .await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // ...and a flag overrides the environment.
+    let out = run(
+        dir.path(),
+        &[
+            "--log-format",
+            "pretty",
+            "--shutdown-grace-secs",
+            "3",
+            "doctor",
+        ],
+        &[("LOG_FORMAT", "xml")],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]
 async fn doctor_prints_a_table_with_fixes() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &["doctor"], &[
-        ("REDIS_URL", "redis://127.0.0.1:6379"),
-        ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"),
-    ])
+    let redis = std::env::var("TEST_REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into());
+    let database = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or("postgres://postgres@127.0.0.1:5432/test".into());
+    let out = run(
+        dir.path(),
+        &["doctor"],
+        &[("REDIS_URL", &redis), ("DATABASE_URL", &database)],
+    )
     .await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
@@ -104,10 +161,18 @@ async fn doctor_prints_a_table_with_fixes() {
         assert!(text.contains(row), "{text}");
     }
     assert!(text.contains("answers PING"), "{text}");
-    assert!(text.contains("PostgreSQL at 127.0.0.1:5432 accepts connections"), "{text}");
+    assert!(text.contains("accepts connections"), "{text}");
 
-    let out = run(dir.path(), &["doctor"], &[("REDIS_URL", "redis://127.0.0.1:1")]).await;
+    let out = run(
+        dir.path(),
+        &["doctor"],
+        &[("REDIS_URL", "redis://127.0.0.1:1")],
+    )
+    .await;
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("FAIL") && text.contains("Fixes:") && text.contains("REDIS_URL"), "{text}");
+    assert!(
+        text.contains("FAIL") && text.contains("Fixes:") && text.contains("REDIS_URL"),
+        "{text}"
+    );
 }

@@ -521,3 +521,46 @@ async fn legacy_sse_raw_flow_and_cleanup() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn legacy_session_belongs_to_its_principal() {
+    let other = "another-token-abcdef0123456789";
+    let server = HttpServer::start(&["--auth-tokens", &format!("{TOKEN},{other}")], &[]).await;
+    let http = reqwest::Client::new();
+    let post = |token: &'static str, body: Value, session: Option<String>| {
+        let mut req = http
+            .post(server.url("/mcp"))
+            .bearer_auth(token)
+            .header("Accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(id) = session {
+            req = req
+                .header("Mcp-Session-Id", id)
+                .header("MCP-Protocol-Version", "2025-06-18");
+        }
+        req.send()
+    };
+    let init = post(
+        TOKEN,
+        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"a","version":"1"}}}),
+        None,
+    )
+    .await
+    .unwrap();
+    let session = init.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let list = json!({"jsonrpc":"2.0","id":2,"method":"tools/list"});
+    let stolen = post(other, list.clone(), Some(session.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        stolen.status(),
+        404,
+        "another principal cannot use the session"
+    );
+    let own = post(TOKEN, list, Some(session)).await.unwrap();
+    assert_eq!(own.status(), 200);
+}

@@ -39,7 +39,9 @@ async fn run(args: &[&str]) -> Value {
         "inspector failed: {stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let start = stdout.find('{').unwrap_or_else(|| panic!("no JSON in {stdout}"));
+    let start = stdout
+        .find('{')
+        .unwrap_or_else(|| panic!("no JSON in {stdout}"));
     serde_json::from_str(&stdout[start..]).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
@@ -55,8 +57,18 @@ fn tool_names(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn inspector_cli_over_stdio() {
     let list = run(&[support::bin(), "--method", "tools/list"]).await;
-    assert!(tool_names(&list).contains(&"server_status".to_string()), "{list}");
-    let call = run(&[support::bin(), "--method", "tools/call", "--tool-name", "server_status"]).await;
+    assert!(
+        tool_names(&list).contains(&"server_status".to_string()),
+        "{list}"
+    );
+    let call = run(&[
+        support::bin(),
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "server_status",
+    ])
+    .await;
     assert_eq!(call["structuredContent"]["transport"], "stdio", "{call}");
 }
 
@@ -65,15 +77,46 @@ async fn inspector_cli_over_http_and_sse() {
     let server = HttpServer::start(&["--auth-tokens", TOKEN], &[]).await;
     let auth = format!("Authorization: Bearer {TOKEN}");
     let mcp = server.url("/mcp");
-    let list = run(&[&mcp, "--transport", "http", "--header", &auth, "--method", "tools/list"]).await;
-    assert!(tool_names(&list).contains(&"server_status".to_string()), "{list}");
+    let list = run(&[
+        &mcp,
+        "--transport",
+        "http",
+        "--header",
+        &auth,
+        "--method",
+        "tools/list",
+    ])
+    .await;
+    assert!(
+        tool_names(&list).contains(&"server_status".to_string()),
+        "{list}"
+    );
     let call = run(&[
-        &mcp, "--transport", "http", "--header", &auth, "--method", "tools/call", "--tool-name",
+        &mcp,
+        "--transport",
+        "http",
+        "--header",
+        &auth,
+        "--method",
+        "tools/call",
+        "--tool-name",
         "server_status",
     ])
     .await;
     assert_eq!(call["structuredContent"]["transport"], "http", "{call}");
     let sse = server.url("/sse");
-    let list = run(&[&sse, "--transport", "sse", "--header", &auth, "--method", "tools/list"]).await;
-    assert!(tool_names(&list).contains(&"server_status".to_string()), "{list}");
+    let list = run(&[
+        &sse,
+        "--transport",
+        "sse",
+        "--header",
+        &auth,
+        "--method",
+        "tools/list",
+    ])
+    .await;
+    assert!(
+        tool_names(&list).contains(&"server_status".to_string()),
+        "{list}"
+    );
 }

@@ -157,7 +157,10 @@ impl ServerHandler for CrawliumServer {
         self.app.metrics.record_tool_call(&tool, outcome, elapsed);
         span.record("outcome", outcome.as_str());
         span.record("duration_ms", (elapsed.as_secs_f64() * 1e6).round() / 1e3);
-        span.in_scope(|| tracing::info!("tool call finished"));
+        span.in_scope(|| match outcome {
+            Outcome::Ok => tracing::debug!("tool call finished"),
+            _ => tracing::info!("tool call finished"),
+        });
         result
     }
 }

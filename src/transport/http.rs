@@ -1,7 +1,11 @@
 //! The HTTP face: Streamable HTTP at `/mcp` (both protocol eras, via rmcp), legacy SSE at
 //! `/sse` + `/message`, and `/health`, `/ready`, `/metrics` for operators.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
 
 use anyhow::Context;
 use axum::{
@@ -22,7 +26,7 @@ use super::{
     guard::{self, Guard},
     sse::{self, SseSessions},
 };
-use crate::{App, mcp::CrawliumServer};
+use crate::{App, Principal, mcp::CrawliumServer};
 
 /// Headers an MCP browser client sends and must be allowed to read.
 const MCP_HEADERS: [&str; 6] = [
@@ -125,8 +129,13 @@ pub fn router(app: Arc<App>, transports: CancellationToken) -> Router {
     };
     let sse_sessions = SseSessions::new(app.clone(), transports);
 
+    let owners = Arc::new(SessionOwners {
+        owners: Mutex::new(HashMap::new()),
+        sessions: sessions.clone(),
+    });
     let mcp_routes = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(owners, bind_session_owner))
         .merge(
             Router::new()
                 .route("/sse", get(sse::open))
@@ -184,6 +193,75 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             )
             .expose_headers(mcp_headers),
     )
+}
+
+/// Which principal opened each legacy Streamable HTTP session: a session id is usable only
+/// by the principal that initialized it (another token sees "session not found").
+struct SessionOwners {
+    owners: Mutex<HashMap<String, Principal>>,
+    sessions: Arc<LocalSessionManager>,
+}
+
+impl SessionOwners {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Principal>> {
+        self.owners.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets the owners of sessions rmcp has closed (idle expiry, DELETE, shutdown).
+    async fn prune(&self) {
+        let live = self.sessions.sessions.read().await;
+        self.lock().retain(|id, _| live.contains_key(id.as_str()));
+    }
+}
+
+async fn bind_session_owner(
+    State(owners): State<Arc<SessionOwners>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let principal = request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or_else(Principal::local);
+    let session = request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let Some(session) = session {
+        let foreign = owners
+            .lock()
+            .get(&session)
+            .is_some_and(|owner| *owner != principal);
+        if foreign {
+            return (
+                StatusCode::NOT_FOUND,
+                axum::Json(
+                    serde_json::json!({ "error": "session not found; initialize a new one" }),
+                ),
+            )
+                .into_response();
+        }
+        return next.run(request).await;
+    }
+    let response = next.run(request).await;
+    if let Some(id) = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        let count = {
+            let mut map = owners.lock();
+            map.insert(id.to_string(), principal);
+            map.len()
+        };
+        // Keep the map bounded by the live sessions, pruning now and then.
+        if count % 64 == 0 {
+            owners.prune().await;
+        }
+    }
+    response
 }
 
 /// Counts requests in flight, and keeps shutdown waiting until the response of every

@@ -51,7 +51,7 @@ pub fn command(data_dir: &Path) -> Command {
     }
     cmd.current_dir(data_dir)
         .env("CRAWLIUM_DATA_DIR", data_dir)
-        .env("RUST_LOG", "info,rmcp=warn")
+        .env("RUST_LOG", "info,rmcp=warn,crawlium=debug")
         .env("LOG_FORMAT", "pretty")
         .kill_on_drop(true);
     cmd
