@@ -81,7 +81,8 @@ pub struct Config {
     #[arg(long, env = "CRAWLIUM_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
-    /// Origins for which CORS headers are sent, comma-separated (`*` for any). Empty: CORS off.
+    /// Origins for which CORS headers are sent (and which are accepted as Origins),
+    /// comma-separated (`*` for any). Empty: CORS off.
     #[arg(long, env = "CRAWLIUM_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 

@@ -564,3 +564,98 @@ async fn legacy_session_belongs_to_its_principal() {
     let own = post(TOKEN, list, Some(session)).await.unwrap();
     assert_eq!(own.status(), 200);
 }
+
+#[tokio::test]
+async fn cors_and_body_limit() {
+    let server = HttpServer::start(
+        &[
+            "--cors-origins",
+            "https://app.example.com",
+            "--max-body-bytes",
+            "65536",
+        ],
+        &[],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, server.url("/mcp"))
+        .header("Origin", "https://app.example.com")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "content-type,mcp-protocol-version,authorization",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let discover = json!({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta": modern_meta()}});
+    let call = mcp_post(&http, &server, &discover)
+        .header("Origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call.status(), 200);
+    assert_eq!(
+        call.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert!(
+        call.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("mcp-session-id")
+    );
+
+    let huge = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{
+        "name":"server_status","arguments":{"pad": "x".repeat(100_000)},"_meta": modern_meta()}});
+    let too_big = mcp_post(&http, &server, &huge).send().await.unwrap();
+    assert_eq!(too_big.status(), 413);
+    let sse_too_big = http
+        .post(server.url("/message?sessionId=x"))
+        .body("x".repeat(100_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse_too_big.status(), 413);
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_tool_call_span() {
+    let server = HttpServer::start(&[], &[("LOG_FORMAT", "json")]).await;
+    let http = reqwest::Client::new();
+    let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{
+        "name":"server_status","arguments":{},"_meta": modern_meta()}});
+    assert_eq!(
+        mcp_post(&http, &server, &call)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let mut found = None;
+    for _ in 0..50 {
+        let logs = server.logs();
+        for line in logs.lines() {
+            let value: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+            if value["span"]["tool"] == "server_status" {
+                found = Some(value);
+            }
+        }
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let line = found.expect("a log line for the tool call");
+    assert_eq!(line["span"]["principal"], "local", "{line}");
+    assert_eq!(line["span"]["outcome"], "ok", "{line}");
+    assert!(line["span"]["duration_ms"].as_f64().is_some(), "{line}");
+}

@@ -84,6 +84,9 @@ impl CrawliumServer {
     /// component health and configuration (secrets omitted).
     #[tool(
         name = "server_status",
+        description = "Report this Crawlium server's version, transport (stdio or http), supported \
+                       MCP protocol versions, uptime in seconds, tool calls in flight, component \
+                       health and configuration (secrets omitted). No arguments; read-only.",
         annotations(
             title = "Server status",
             read_only_hint = true,
@@ -127,7 +130,12 @@ pub struct DebugSleepArgs {
 impl CrawliumServer {
     /// Test-only: sleeps `ms` milliseconds, reporting progress every 100 ms and sending an
     /// info log message when it starts. Compiled only with the `test-tools` feature.
-    #[tool(name = "debug_sleep", annotations(read_only_hint = true))]
+    #[tool(
+        name = "debug_sleep",
+        description = "Test-only: sleep `ms` milliseconds (max 600000), reporting progress every \
+                       100 ms.",
+        annotations(read_only_hint = true)
+    )]
     pub async fn debug_sleep(
         &self,
         rmcp::handler::server::wrapper::Parameters(args): rmcp::handler::server::wrapper::Parameters<

@@ -61,7 +61,7 @@ impl CrawliumServer {
         let mut router = Self::ops_router();
         #[cfg(feature = "test-tools")]
         {
-            router = router + Self::debug_router();
+            router += Self::debug_router();
         }
         router
     }

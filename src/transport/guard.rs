@@ -62,7 +62,8 @@ impl Guard {
         }
         let mut any_origin = false;
         let mut origins = Vec::new();
-        for origin in &config.allowed_origins {
+        // Origins granted CORS are meant to call the server from a browser, so they pass too.
+        for origin in config.allowed_origins.iter().chain(&config.cors_origins) {
             match origin.trim() {
                 "" => {}
                 "*" => any_origin = true,

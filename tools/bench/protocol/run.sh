@@ -22,7 +22,7 @@ curl -sf "http://127.0.0.1:$port/mcp" -H 'Content-Type: application/json' \
   -H 'Mcp-Method: tools/call' -H 'Mcp-Name: server_status' -d "$lua_body" | grep -q structuredContent
 echo "== wrk: stateless HTTP tools/call server_status, ${secs}s, 1 thread, $conns connections (release build)"
 wrk -t1 -c"$conns" -d"${secs}s" --latency -s tools/bench/protocol/call.lua "http://127.0.0.1:$port/mcp" \
-  | grep -E "Requests/sec|Latency|50%|99%|Non-2xx|Socket errors|requests in"
+  | grep -E "Requests/sec|Latency|50%|99%|Non-2xx|Socket errors|requests in|wrong answers"
 kill $pid; wait $pid 2>/dev/null || true
 echo "== Rust client benchmark (cargo bench --bench protocol)"
 BENCH_SECS=${BENCH_SECS:-5} cargo bench --quiet --bench protocol
