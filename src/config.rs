@@ -297,21 +297,11 @@ pub fn one_line_error(error: &clap::Error) -> String {
     let reason = match (accepted, error.get(ContextKind::Custom)) {
         (Some(accepted), _) => format!("accepted values: {accepted}"),
         (None, Some(ContextValue::String(reason))) => reason.clone(),
-        _ => error
-            .source_message()
+        _ => std::error::Error::source(error)
+            .map(|s| s.to_string())
             .unwrap_or_else(|| "see --help".to_string()),
     };
     format!("error: invalid value '{value}' for --{long}{env}: {reason}")
-}
-
-trait SourceMessage {
-    fn source_message(&self) -> Option<String>;
-}
-
-impl SourceMessage for clap::Error {
-    fn source_message(&self) -> Option<String> {
-        std::error::Error::source(self).map(|s| s.to_string())
-    }
 }
 
 #[cfg(test)]

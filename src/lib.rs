@@ -74,6 +74,15 @@ pub struct ComponentStatus {
     pub detail: String,
 }
 
+/// What `/ready` reports: ready when every required component works.
+#[derive(Debug, Clone, Serialize)]
+pub struct Readiness {
+    /// True when every required component works.
+    pub ready: bool,
+    /// Each component's status.
+    pub components: Vec<ComponentStatus>,
+}
+
 /// The shared services of one server process.
 pub struct App {
     /// The settings in force.
@@ -119,8 +128,37 @@ impl App {
         }]
     }
 
-    /// True when every required component works.
-    pub fn is_ready(&self) -> bool {
-        self.components().iter().all(|c| c.ok || !c.required)
+    /// Whether the server can take work, with every component's status (for `/ready`).
+    pub fn readiness(&self) -> Readiness {
+        let components = self.components();
+        Readiness {
+            ready: components.iter().all(|c| c.ok || !c.required),
+            components,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn not_ready_once_draining() {
+        let cli = config::parse_cli(["crawlium"]).unwrap();
+        let app = App::new(cli.config, TransportKind::Http);
+        assert!(app.readiness().ready);
+        app.shutdown.drain(std::time::Duration::ZERO).await;
+        let readiness = app.readiness();
+        assert!(!readiness.ready);
+        assert_eq!(readiness.components[0].detail, "shutting down");
+    }
+
+    #[test]
+    fn principals_hide_tokens() {
+        let principal = Principal::for_token("secret-token-0123456789");
+        assert!(principal.as_str().starts_with("token:"));
+        assert_eq!(principal.as_str().len(), "token:".len() + 12);
+        assert!(!principal.as_str().contains("secret"));
+        assert_ne!(principal, Principal::for_token("secret-token-0123456780"));
     }
 }

@@ -92,7 +92,7 @@ impl Metrics {
         let http_in_flight = Gauge::default();
         registry.register(
             "http_requests_in_flight",
-            "HTTP requests being served (open SSE streams included)",
+            "HTTP requests whose handler is running (bodies still streaming, such as SSE, not included)",
             http_in_flight.clone(),
         );
         let sessions = Family::<TransportLabel, Gauge>::default();

@@ -226,34 +226,23 @@ async fn auth_host_and_origin() {
         .unwrap();
     assert_eq!(message.status(), 401);
 
-    let right = mcp_post(&http, &server, &discover)
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(right.status(), 200);
-
-    let foreign_origin = mcp_post(&http, &server, &discover)
-        .bearer_auth(TOKEN)
-        .header("Origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(foreign_origin.status(), 403);
-    let local_origin = mcp_post(&http, &server, &discover)
-        .bearer_auth(TOKEN)
-        .header("Origin", "http://localhost:6274")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(local_origin.status(), 200);
-    let bad_host = mcp_post(&http, &server, &discover)
-        .bearer_auth(TOKEN)
-        .header("Host", "attacker.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad_host.status(), 403);
+    let authorised = |header: Option<(&'static str, &'static str)>| {
+        let mut request = mcp_post(&http, &server, &discover).bearer_auth(TOKEN);
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(authorised(None).await, 200);
+    assert_eq!(
+        authorised(Some(("Origin", "https://evil.example"))).await,
+        403
+    );
+    assert_eq!(
+        authorised(Some(("Origin", "http://localhost:6274"))).await,
+        200
+    );
+    assert_eq!(authorised(Some(("Host", "attacker.example"))).await, 403);
 
     // rmcp's client with the token works end to end.
     let client = ().serve(transport(&server, Some(TOKEN))).await.expect("initialize with token");

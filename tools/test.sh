@@ -75,4 +75,11 @@ export CRAWLIUM_TEST_INSPECTOR="$PWD/.test-deps/npm/node_modules/.bin/mcp-inspec
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 log "cargo test"
-cargo test --locked --features test-tools "$@"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+status=0
+cargo test --locked --features test-tools "$@" 2>&1 | tee "$out" || status=$?
+# One closing line for the whole suite, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$out"
+exit "$status"

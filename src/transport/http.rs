@@ -320,17 +320,13 @@ async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
 }
 
 async fn ready(State(app): State<Arc<App>>) -> impl IntoResponse {
-    let components = app.components();
-    let ready = components.iter().all(|c| c.ok || !c.required);
-    let status = if ready {
+    let readiness = app.readiness();
+    let status = if readiness.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        axum::Json(serde_json::json!({ "ready": ready, "components": components })),
-    )
+    (status, axum::Json(readiness))
 }
 
 #[derive(Clone)]

@@ -88,16 +88,6 @@ impl SseSessions {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
-
-    /// Number of open sessions.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// True when no session is open.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// `GET /sse`: opens a session and streams its messages.
