@@ -40,6 +40,8 @@ pub enum Command {
     Serve,
     /// Check the environment (Chromium, data dir, database, Redis) and print fixes.
     Doctor,
+    /// Apply pending database migrations and exit (serving applies them too).
+    Migrate,
 }
 
 /// Every setting of the server.
@@ -124,6 +126,11 @@ pub struct Config {
     /// in the data dir.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// Most database connections this process opens (PostgreSQL pool size; SQLite readers).
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_max_connections: u32,
 
     /// Redis URL (`redis://HOST:PORT/DB`) for state shared between replicas. Default: none
     /// (single process, in-memory).

@@ -13,7 +13,7 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::config::Config;
+use crate::{config::Config, store::Store};
 
 /// How long a network or process check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -188,49 +188,32 @@ async fn check_chromium(config: &Config) -> Check {
 
 async fn check_database(config: &Config) -> Check {
     let url = config.database_url();
-    if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .or(url.strip_prefix("sqlite:"))
-    {
-        let parent = Path::new(path).parent().unwrap_or(Path::new("."));
-        let mut check = check_data_dir(parent);
-        check.name = "database";
-        if check.level == Level::Ok {
-            check.detail = format!("SQLite file {path} (directory writable)");
-        } else {
-            check.fix = Some("set DATABASE_URL to a SQLite path in a writable directory".into());
-        }
-        return check;
-    }
-    let Ok(parsed) = url::Url::parse(&url) else {
-        return Check {
-            name: "database",
-            level: Level::Fail,
-            detail: "DATABASE_URL is not a URL".into(),
-            fix: Some("use postgres://USER@HOST:PORT/DB".into()),
-        };
+    let connect = async {
+        let store = Store::connect(&url, 1).await?;
+        let health = store.health().await;
+        let target = store.target().to_string();
+        store.close().await;
+        health.map(|()| target)
     };
-    let host = parsed.host_str().unwrap_or("localhost").to_string();
-    let port = parsed.port().unwrap_or(5432);
-    match tokio::time::timeout(CHECK_TIMEOUT, TcpStream::connect((host.as_str(), port))).await {
-        Ok(Ok(_)) => Check {
+    match tokio::time::timeout(2 * CHECK_TIMEOUT, connect).await {
+        Ok(Ok(target)) => Check {
             name: "database",
             level: Level::Ok,
-            detail: format!("PostgreSQL at {host}:{port} accepts connections"),
+            detail: format!("{target} answers"),
             fix: None,
         },
-        Ok(Err(e)) => unreachable_check(
-            "database",
-            &format!("PostgreSQL at {host}:{port}"),
-            &e.to_string(),
-            "start PostgreSQL or correct DATABASE_URL",
-        ),
-        Err(_) => unreachable_check(
-            "database",
-            &format!("PostgreSQL at {host}:{port}"),
-            "timed out",
-            "start PostgreSQL or correct DATABASE_URL",
-        ),
+        Ok(Err(e)) => Check {
+            name: "database",
+            level: Level::Fail,
+            detail: e.to_string(),
+            fix: Some("start the database or correct DATABASE_URL".into()),
+        },
+        Err(_) => Check {
+            name: "database",
+            level: Level::Fail,
+            detail: format!("{} did not answer within 10 s", crate::store::redact(&url)),
+            fix: Some("start the database or correct DATABASE_URL".into()),
+        },
     }
 }
 

@@ -6,18 +6,25 @@
 //! know nothing of MCP.
 
 pub mod config;
+pub mod crawl;
 pub mod doctor;
 pub mod error;
 pub mod mcp;
 pub mod metrics;
 pub mod shutdown;
+pub mod store;
 pub mod transport;
 
 use std::{sync::Arc, time::Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{config::Config, metrics::Metrics, shutdown::Shutdown};
+use crate::{
+    config::Config,
+    metrics::Metrics,
+    shutdown::Shutdown,
+    store::{Store, StoreError},
+};
 
 /// The transport a server process is serving MCP on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -93,19 +100,24 @@ pub struct App {
     pub metrics: Metrics,
     /// Graceful-shutdown state.
     pub shutdown: Shutdown,
+    /// Everything persisted.
+    pub store: Store,
     started: Instant,
 }
 
 impl App {
-    /// Builds the services for a validated config.
-    pub fn new(config: Config, transport: TransportKind) -> Arc<Self> {
-        Arc::new(Self {
+    /// Builds the services for a validated config: opens the store and applies migrations.
+    pub async fn open(config: Config, transport: TransportKind) -> Result<Arc<Self>, StoreError> {
+        let store = Store::open(&config.database_url(), config.database_max_connections).await?;
+        tracing::info!(database = store.target(), "store open");
+        Ok(Arc::new(Self {
             config,
             transport,
             metrics: Metrics::new(),
             shutdown: Shutdown::new(),
+            store,
             started: Instant::now(),
-        })
+        }))
     }
 
     /// Time since start-up.
@@ -114,23 +126,35 @@ impl App {
     }
 
     /// Each component's health, for `/ready` and `server_status`.
-    pub fn components(&self) -> Vec<ComponentStatus> {
+    pub async fn components(&self) -> Vec<ComponentStatus> {
         let draining = self.shutdown.is_draining();
-        vec![ComponentStatus {
-            name: "server".into(),
-            required: true,
-            ok: !draining,
-            detail: if draining {
-                "shutting down".into()
-            } else {
-                format!("serving MCP over {:?}", self.transport).to_lowercase()
+        let store = self.store.health().await;
+        vec![
+            ComponentStatus {
+                name: "server".into(),
+                required: true,
+                ok: !draining,
+                detail: if draining {
+                    "shutting down".into()
+                } else {
+                    format!("serving MCP over {:?}", self.transport).to_lowercase()
+                },
             },
-        }]
+            ComponentStatus {
+                name: "store".into(),
+                required: true,
+                ok: store.is_ok(),
+                detail: match store {
+                    Ok(()) => format!("{} answers", self.store.target()),
+                    Err(e) => e.to_string(),
+                },
+            },
+        ]
     }
 
     /// Whether the server can take work, with every component's status (for `/ready`).
-    pub fn readiness(&self) -> Readiness {
-        let components = self.components();
+    pub async fn readiness(&self) -> Readiness {
+        let components = self.components().await;
         Readiness {
             ready: components.iter().all(|c| c.ok || !c.required),
             components,
@@ -143,13 +167,18 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn not_ready_once_draining() {
-        let cli = config::parse_cli(["crawlium"]).unwrap();
-        let app = App::new(cli.config, TransportKind::Http);
-        assert!(app.readiness().ready);
+    async fn ready_until_draining_or_store_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_str().unwrap();
+        let cli = config::parse_cli(["crawlium", "--data-dir", data_dir]).unwrap();
+        let app = App::open(cli.config, TransportKind::Http).await.unwrap();
+        assert!(app.readiness().await.ready);
+        app.store.close().await;
+        let readiness = app.readiness().await;
+        assert!(!readiness.ready, "a closed store is not ready");
+        assert!(!readiness.components[1].ok);
         app.shutdown.drain(std::time::Duration::ZERO).await;
-        let readiness = app.readiness();
-        assert!(!readiness.ready);
+        let readiness = app.readiness().await;
         assert_eq!(readiness.components[0].detail, "shutting down");
     }
 

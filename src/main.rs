@@ -7,6 +7,7 @@ use crawlium::{
     App, TransportKind,
     config::{Command, Config, LogFormat, one_line_error, parse_cli},
     doctor,
+    store::Store,
     transport::{http::HttpServer, stdio},
 };
 
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(cli.config).await.map(|()| ExitCode::SUCCESS),
+            Command::Migrate => migrate(cli.config).await.map(|()| ExitCode::SUCCESS),
             Command::Doctor => {
                 let checks = doctor::run(&cli.config).await;
                 print!("{}", doctor::render(&checks));
@@ -79,13 +81,29 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    if config.port.is_some() {
-        let app = App::new(config, TransportKind::Http);
-        HttpServer::bind(app).await?.serve().await
+    let transport = if config.port.is_some() {
+        TransportKind::Http
     } else {
-        let app = App::new(config, TransportKind::Stdio);
-        stdio::serve(app).await
-    }
+        TransportKind::Stdio
+    };
+    let app = App::open(config, transport).await?;
+    let result = match transport {
+        TransportKind::Http => HttpServer::bind(app.clone()).await?.serve().await,
+        TransportKind::Stdio => stdio::serve(app.clone()).await,
+    };
+    app.store.close().await;
+    result
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database_url(), 1).await?;
+    let applied = store.migrate().await?;
+    println!(
+        "{}: {applied} migration(s) applied, schema up to date",
+        store.target()
+    );
+    store.close().await;
+    Ok(())
 }
 
 fn init_logging(config: &Config) -> Result<(), String> {

@@ -47,6 +47,8 @@ pub struct ConfiguredSummary {
     pub data_dir: String,
     /// Database backend: sqlite or postgres.
     pub database: String,
+    /// The database, without credentials.
+    pub database_target: String,
     /// Whether Redis is configured (state shared between replicas).
     pub redis: bool,
     /// Chromium binary configured, if any.
@@ -66,11 +68,8 @@ impl ConfiguredSummary {
             allowed_hosts: c.allowed_hosts.clone(),
             allowed_origins: c.allowed_origins.clone(),
             data_dir: c.data_dir().display().to_string(),
-            database: if c.database_url().starts_with("sqlite:") {
-                "sqlite".into()
-            } else {
-                "postgres".into()
-            },
+            database: app.store.kind().as_str().into(),
+            database_target: app.store.target().into(),
             redis: c.redis_url.is_some(),
             chrome_path: c.chrome_path.as_ref().map(|p| p.display().to_string()),
             shutdown_grace_seconds: c.shutdown_grace_secs,
@@ -110,7 +109,7 @@ impl CrawliumServer {
             negotiated_protocol_version: context.protocol_version().map(|v| v.to_string()),
             uptime_seconds: app.uptime().as_secs_f64(),
             calls_in_flight: app.shutdown.calls_in_flight(),
-            components: app.components(),
+            components: app.components().await,
             configured: ConfiguredSummary::of(app),
         }))
     }

@@ -320,7 +320,7 @@ async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
 }
 
 async fn ready(State(app): State<Arc<App>>) -> impl IntoResponse {
-    let readiness = app.readiness();
+    let readiness = app.readiness().await;
     let status = if readiness.ready {
         StatusCode::OK
     } else {

@@ -189,3 +189,81 @@ pub async fn json_rpc_body(response: reqwest::Response) -> serde_json::Value {
         .find(|v| v.get("id").is_some())
         .unwrap_or_else(|| panic!("no response in SSE body: {text}"))
 }
+
+/// The PostgreSQL server the tests use (tools/test.sh sets TEST_DATABASE_URL).
+pub fn pg_base_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A fresh PostgreSQL schema for one test; its URL points the search_path at it.
+pub struct PgSchema {
+    pub name: String,
+    pub url: String,
+}
+
+impl PgSchema {
+    /// Creates `crawlium_t_<random>`.
+    pub async fn create() -> Self {
+        use sqlx::Connection;
+        let name = format!("crawlium_t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&pg_base_url())
+            .await
+            .expect("PostgreSQL at TEST_DATABASE_URL (tools/test.sh starts it)");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let separator = if pg_base_url().contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let url = format!(
+            "{}{separator}options=-c%20search_path%3D{name}",
+            pg_base_url()
+        );
+        Self { name, url }
+    }
+
+    /// Drops the schema and everything in it.
+    pub async fn drop(self) {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&pg_base_url()).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA {} CASCADE",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+}
+
+/// Builds a page of `chunks` chunks about `topic` for store tests.
+pub fn page(url: &str, topic: &str, chunks: usize) -> crawlium::store::NewPage {
+    use crawlium::store::{NewChunk, NewCodeBlock, NewPage};
+    NewPage {
+        url: url.to_string(),
+        final_url: url.to_string(),
+        status: 200,
+        title: Some(format!("All about {topic}")),
+        description: Some(format!("A page about {topic}")),
+        language: Some("en".into()),
+        markdown: (0..chunks)
+            .map(|i| format!("## Part {i}\n\n{topic} paragraph {i}.\n"))
+            .collect(),
+        chunks: (0..chunks)
+            .map(|i| NewChunk {
+                heading_path: format!("All about {topic} > Part {i}"),
+                text: format!("{topic} paragraph {i}."),
+            })
+            .collect(),
+        code_blocks: vec![NewCodeBlock {
+            language: Some("rust".into()),
+            code: format!("fn {}() {{}}", topic.replace(' ', "_")),
+            context: format!("Example for {topic}"),
+        }],
+        ..Default::default()
+    }
+}

@@ -1,0 +1,97 @@
+//! Markdown to plain text, for readers that asked for `format: text`.
+//!
+//! Line by line: heading marks, emphasis, inline-code ticks, fences, blockquote marks and
+//! link/image syntax go; the words, list bullets and code stay.
+
+/// Plain text of a markdown document.
+pub fn to_plain_text(markdown: &str) -> String {
+    let mut out = String::with_capacity(markdown.len());
+    for line in markdown.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            continue;
+        }
+        let mut text = trimmed;
+        while let Some(rest) = text.strip_prefix('>') {
+            text = rest.trim_start();
+        }
+        let heading = text.trim_start_matches('#');
+        if heading.len() < text.len() && (heading.is_empty() || heading.starts_with(' ')) {
+            text = heading.trim_start();
+        }
+        let indent = &line[..line.len() - trimmed.len()];
+        out.push_str(indent);
+        out.push_str(&strip_inline(text));
+        out.push('\n');
+    }
+    out
+}
+
+/// Removes inline markup: `![alt](src)` → alt, `[text](href)` → text, `**`, `__`, `~~`, `` ` ``.
+fn strip_inline(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let image = c == '!' && chars.get(i + 1) == Some(&'[');
+        if c == '[' || image {
+            let open = if image { i + 1 } else { i };
+            if let Some(close) = find(&chars, open + 1, ']')
+                && chars.get(close + 1) == Some(&'(')
+                && let Some(end) = find(&chars, close + 2, ')')
+            {
+                out.extend(&chars[open + 1..close]);
+                i = end + 1;
+                continue;
+            }
+        }
+        let prev = i.checked_sub(1).map(|p| chars[p]);
+        let next = chars.get(i + 1).copied();
+        let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+        match c {
+            '`' => {}
+            // `**`, `__`, `~~` delimit emphasis or strike-through.
+            '*' | '_' | '~' if next == Some(c) => i += 1,
+            // Inside a word (`snake_case`) or standing alone (`2 * 3`, a bullet) it is text.
+            '*' | '_' if (word(prev) && word(next)) || !(word(prev) || word(next)) => out.push(c),
+            '*' | '_' => {}
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn find(chars: &[char], from: usize, target: char) -> Option<usize> {
+    chars
+        .iter()
+        .skip(from)
+        .position(|&c| c == target)
+        .map(|p| p + from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_plain_text;
+
+    #[test]
+    fn strips_markup_keeps_words() {
+        let md = "# Title\n\nSome **bold** and _em_ and `code` with a [link](https://x.y).\n\
+                  ![logo](a.png)\n> quoted\n\n```rust\nfn main() {}\n```\n- item one\n* item two\n";
+        let text = to_plain_text(md);
+        assert_eq!(
+            text,
+            "Title\n\nSome bold and em and code with a link.\nlogo\nquoted\n\nfn main() {}\n- item one\n* item two\n"
+        );
+    }
+
+    #[test]
+    fn keeps_snake_case_and_arithmetic() {
+        assert_eq!(
+            to_plain_text("use snake_case_name\n"),
+            "use snake_case_name\n"
+        );
+        assert_eq!(to_plain_text("2 * 3 = 6\n"), "2 * 3 = 6\n");
+    }
+}

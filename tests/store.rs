@@ -1,0 +1,356 @@
+//! The store suite, run on SQLite (a temp file) and on PostgreSQL (a schema per test).
+
+mod support;
+
+use crawlium::store::{
+    CodeQuery, NewChunk, PageKey, PageQuery, PageWrite, SourceKind, Store, StoreError,
+};
+use support::{PgSchema, page};
+
+/// Runs each case against both backends.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let url = format!("sqlite://{}", dir.path().join("crawlium.db").display());
+                    let store = crawlium::store::Store::open(&url, 4).await.unwrap();
+                    super::$case(&store, &url).await;
+                    store.close().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let schema = super::PgSchema::create().await;
+                    let store = crawlium::store::Store::open(&schema.url, 8).await.unwrap();
+                    super::$case(&store, &schema.url).await;
+                    store.close().await;
+                    schema.drop().await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    migrations_are_idempotent,
+    upsert_dedupes_and_skips_unchanged_content,
+    concurrent_writers_lose_nothing,
+    search_ranks_and_survives_hostile_queries,
+    code_search_filters_by_language,
+    delete_source_cascades,
+);
+
+async fn migrations_are_idempotent(store: &Store, url: &str) {
+    assert_eq!(store.migrate().await.unwrap(), 0, "already applied at open");
+    let again = Store::open(url, 2).await.unwrap();
+    assert_eq!(again.migrate().await.unwrap(), 0);
+    again.close().await;
+    assert!(store.list_sources().await.unwrap().is_empty());
+}
+
+async fn upsert_dedupes_and_skips_unchanged_content(store: &Store, _: &str) {
+    let source = store
+        .upsert_source(SourceKind::Site, "docs.example", "https://docs.example/")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .upsert_source(SourceKind::Site, "docs.example", "https://docs.example/")
+            .await
+            .unwrap(),
+        source,
+        "same name, same source"
+    );
+    let first = page("https://docs.example/a", "tokio", 3);
+    let [PageWrite::Inserted(id)] = store
+        .store_pages(source, std::slice::from_ref(&first))
+        .await
+        .unwrap()[..]
+    else {
+        panic!("first store inserts");
+    };
+    let chunk_ids = store.chunk_ids(id).await.unwrap();
+    assert_eq!(chunk_ids.len(), 3);
+
+    let mut refetched = first.clone();
+    refetched.fetched_at = 42;
+    refetched.status = 200;
+    assert_eq!(
+        store.store_pages(source, &[refetched]).await.unwrap(),
+        vec![PageWrite::Unchanged(id)]
+    );
+    assert_eq!(
+        store.chunk_ids(id).await.unwrap(),
+        chunk_ids,
+        "chunks not rewritten"
+    );
+    assert_eq!(
+        store.get_page(&PageKey::Id(id)).await.unwrap().fetched_at,
+        42
+    );
+
+    let mut changed = first.clone();
+    changed.chunks.push(NewChunk {
+        heading_path: "New".into(),
+        text: "new text".into(),
+    });
+    assert_eq!(
+        store.store_pages(source, &[changed]).await.unwrap(),
+        vec![PageWrite::Updated(id)]
+    );
+    let new_ids = store.chunk_ids(id).await.unwrap();
+    assert_eq!(new_ids.len(), 4);
+    assert!(
+        new_ids.iter().all(|i| !chunk_ids.contains(i)),
+        "chunks replaced"
+    );
+
+    let by_url = store
+        .get_page(&PageKey::Url("https://docs.example/a".into()))
+        .await
+        .unwrap();
+    assert_eq!(by_url.id, id);
+    assert_eq!(by_url.source, "docs.example");
+    let missing = store.get_page(&PageKey::Id(id + 1000)).await.unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound(ref m) if m.contains("search_pages")));
+}
+
+async fn concurrent_writers_lose_nothing(store: &Store, _: &str) {
+    let source = store
+        .upsert_source(SourceKind::Site, "load.example", "https://load.example/")
+        .await
+        .unwrap();
+    let store = std::sync::Arc::new(store.clone());
+    let mut writers = Vec::new();
+    for writer in 0..8 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            for batch in 0..20 {
+                let pages: Vec<_> = (0..25)
+                    .map(|i| {
+                        let n = batch * 25 + i;
+                        page(
+                            &format!("https://load.example/w{writer}/p{n}"),
+                            "load test",
+                            2,
+                        )
+                    })
+                    .collect();
+                store.store_pages(source, &pages).await.unwrap();
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let summary = store.find_source("load.example").await.unwrap();
+    assert_eq!(summary.pages, 8 * 500);
+    assert_eq!(summary.chunks, 8 * 500 * 2);
+    assert_eq!(summary.code_blocks, 8 * 500);
+}
+
+async fn search_ranks_and_survives_hostile_queries(store: &Store, _: &str) {
+    let docs = store
+        .upsert_source(SourceKind::Site, "docs.example", "https://docs.example/")
+        .await
+        .unwrap();
+    let blog = store
+        .upsert_source(SourceKind::Site, "blog.example", "https://blog.example/")
+        .await
+        .unwrap();
+    let mut focused = page("https://docs.example/scheduler", "scheduler", 1);
+    focused.chunks[0].text =
+        "The tokio scheduler runs tasks. The scheduler steals work; a scheduler tick polls tasks."
+            .into();
+    let mut passing = page("https://docs.example/misc", "misc", 1);
+    passing.chunks[0].text = "Unrelated notes that mention the scheduler once among many other words about cooking, gardens and travel.".into();
+    store.store_pages(docs, &[focused, passing]).await.unwrap();
+    let mut other = page("https://blog.example/post", "post", 1);
+    other.chunks[0].text = "A blog post about the tokio scheduler.".into();
+    store.store_pages(blog, &[other]).await.unwrap();
+
+    let query = |text: &str, source: Option<&str>| PageQuery {
+        text: text.into(),
+        source: source.map(str::to_string),
+        limit: 10,
+        offset: 0,
+    };
+    let hits = store
+        .search_pages(&query("scheduler", Some("docs.example")))
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert_eq!(hits[0].url, "https://docs.example/scheduler", "{hits:?}");
+    assert!(hits[0].score > hits[1].score);
+    assert!(hits[0].snippet.contains("**"), "{:?}", hits[0].snippet);
+
+    let all = store.search_pages(&query("scheduler", None)).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let second_page = store
+        .search_pages(&PageQuery {
+            offset: 2,
+            ..query("scheduler", None)
+        })
+        .await
+        .unwrap();
+    assert_eq!(second_page.len(), 1);
+    assert_eq!(second_page[0].url, all[2].url);
+    let phrase = store
+        .search_pages(&query("\"tokio scheduler\" -blog", None))
+        .await
+        .unwrap();
+    assert!(phrase.iter().all(|h| !h.url.contains("blog")), "{phrase:?}");
+
+    for hostile in [
+        "\"",
+        "*",
+        "-",
+        ":",
+        "()",
+        "NEAR(a b)",
+        "a:b",
+        "x*",
+        "\"unterminated",
+        "-only",
+        "OR",
+        "AND NOT",
+        "'; DROP TABLE pages; --",
+        "^start",
+        "{a b}",
+        "a\"b",
+        "c++",
+        "\\",
+        "%_%",
+        "scheduler:*",
+        "!!!",
+        "&|",
+        "<script>",
+        "",
+    ] {
+        store
+            .search_pages(&query(hostile, None))
+            .await
+            .unwrap_or_else(|e| panic!("{hostile:?} failed: {e}"));
+    }
+    assert_eq!(
+        store
+            .search_pages(&query("scheduler", None))
+            .await
+            .unwrap()
+            .len(),
+        3,
+        "nothing dropped"
+    );
+}
+
+async fn code_search_filters_by_language(store: &Store, _: &str) {
+    let source = store
+        .upsert_source(SourceKind::Site, "code.example", "https://code.example/")
+        .await
+        .unwrap();
+    let mut p = page("https://code.example/a", "spawn tasks", 1);
+    p.code_blocks.push(crawlium::store::NewCodeBlock {
+        language: Some("python".into()),
+        code: "import asyncio\nasyncio.create_task(spawn_tasks())".into(),
+        context: "Python version".into(),
+    });
+    store.store_pages(source, &[p]).await.unwrap();
+    let query = |language: Option<&str>| CodeQuery {
+        text: "spawn_tasks".into(),
+        language: language.map(str::to_string),
+        source: None,
+        limit: 10,
+    };
+    assert_eq!(store.search_code(&query(None)).await.unwrap().len(), 2);
+    let rust = store.search_code(&query(Some("Rust"))).await.unwrap();
+    assert_eq!(rust.len(), 1);
+    assert!(rust[0].code.contains("fn spawn_tasks"));
+    assert_eq!(rust[0].language.as_deref(), Some("rust"));
+}
+
+async fn delete_source_cascades(store: &Store, _: &str) {
+    let source = store
+        .upsert_source(SourceKind::Site, "gone.example", "https://gone.example/")
+        .await
+        .unwrap();
+    let kept = store
+        .upsert_source(SourceKind::Site, "kept.example", "https://kept.example/")
+        .await
+        .unwrap();
+    let writes = store
+        .store_pages(
+            source,
+            &[
+                page("https://gone.example/1", "vanishing", 2),
+                page("https://gone.example/2", "vanishing", 3),
+            ],
+        )
+        .await
+        .unwrap();
+    store
+        .store_pages(kept, &[page("https://kept.example/1", "vanishing", 1)])
+        .await
+        .unwrap();
+    let deleted = store.delete_source("gone.example").await.unwrap();
+    assert_eq!(
+        (deleted.pages, deleted.chunks, deleted.code_blocks),
+        (2, 5, 2)
+    );
+    assert!(store.get_page(&PageKey::Id(writes[0].id())).await.is_err());
+    let hits = store
+        .search_pages(&PageQuery {
+            text: "vanishing".into(),
+            source: None,
+            limit: 10,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    assert!(
+        hits.iter()
+            .all(|h| h.url.starts_with("https://kept.example")),
+        "{hits:?}"
+    );
+    assert_eq!(store.list_sources().await.unwrap().len(), 1);
+    let err = store.delete_source("gone.example").await.unwrap_err();
+    assert!(err.to_string().contains("list_sources"), "{err}");
+}
+
+#[tokio::test]
+async fn open_errors_are_clear() {
+    let err = Store::open("mysql://localhost/db", 1)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("DATABASE_URL") && err.contains("sqlite://"),
+        "{err}"
+    );
+    let err = Store::open("sqlite:///proc/crawlium-nope/x.db", 1)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("/proc/crawlium-nope") && err.contains("writable"),
+        "{err}"
+    );
+    let started = std::time::Instant::now();
+    let err = Store::open("postgres://postgres:secret@127.0.0.1:1/test", 1)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("start PostgreSQL") && !err.contains("secret"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "fails fast"
+    );
+}
