@@ -43,3 +43,19 @@ impl From<ToolError> for rmcp::model::CallToolResult {
         rmcp::model::CallToolResult::error(error.into_contents())
     }
 }
+
+impl From<crate::store::StoreError> for ToolError {
+    fn from(error: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match error {
+            StoreError::NotFound(message) | StoreError::Invalid(message) => Self(message),
+            other => {
+                tracing::warn!(error = %other, "store failure in a tool call");
+                Self(format!(
+                    "the store failed: {other}. Retry shortly; if it keeps failing the database \
+                     is down (server_status and /ready show its state)"
+                ))
+            }
+        }
+    }
+}

@@ -5,6 +5,7 @@
 mod notify;
 mod ops_tools;
 mod server;
+mod store_tools;
 
 pub use notify::{ClientLog, Progress};
 pub use ops_tools::{ConfiguredSummary, ServerStatus};

@@ -26,6 +26,9 @@ use crate::{App, Principal, error::ToolError, metrics::Outcome};
 /// What the tool groups are for, sent to the client at initialize/discover.
 pub const INSTRUCTIONS: &str = "Crawlium gives you a real headless browser and a real web \
 crawler, and remembers what it crawled.\n\
+- store: `search_pages` and `search_code` search everything crawled so far; `get_page` \
+reads a stored page (in parts when long); `list_sources` and `delete_source` manage what is \
+kept.\n\
 - ops: `server_status` tells what this server runs and what is configured.\n\
 Tools that take a long time report progress when you send a progressToken. State that spans \
 calls is always an explicit id returned by a tool (browserId, jobId, pageId): pass it back on \
@@ -58,7 +61,7 @@ impl CrawliumServer {
 
     fn all_tools() -> ToolRouter<Self> {
         #[allow(unused_mut)]
-        let mut router = Self::ops_router();
+        let mut router = Self::ops_router() + Self::store_router();
         #[cfg(feature = "test-tools")]
         {
             router += Self::debug_router();

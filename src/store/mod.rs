@@ -27,7 +27,7 @@ pub use search::{CodeHit, CodeQuery, PageHit, PageQuery, fts5_query};
 pub use sources::{DeletedSource, SourceKind, SourceSummary};
 
 /// How long a connection may be waited for before a call fails.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest a health check may take.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -212,7 +212,7 @@ impl Store {
             <sqlx::PgConnection as sqlx::Connection>::connect_with(&options),
         )
         .await
-        .map_err(|_| open_error("no answer within 10 s".into()))?;
+        .map_err(|_| open_error("no answer within 5 s".into()))?;
         let probe = probe.map_err(|e| open_error(e.to_string()))?;
         let _ = sqlx::Connection::close(probe).await;
         let pool = PgPoolOptions::new()

@@ -1,0 +1,361 @@
+//! Store tools: search what was crawled, read stored pages, list and delete sources.
+
+use rmcp::{Json, handler::server::wrapper::Parameters, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::CrawliumServer;
+use crate::{
+    crawl::{markdown, url::normalise},
+    error::ToolError,
+    store::{CodeHit, CodeQuery, DeletedSource, PageHit, PageKey, PageQuery, SourceSummary},
+};
+
+/// Most results one search returns.
+const MAX_LIMIT: u32 = 100;
+/// Most characters one get_page call returns.
+const MAX_CHARS: usize = 200_000;
+
+fn default_limit() -> u32 {
+    10
+}
+
+fn check_limit(limit: u32) -> Result<u32, ToolError> {
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ToolError::new(format!(
+            "limit must be between 1 and {MAX_LIMIT} (got {limit})"
+        )))
+    }
+}
+
+fn check_query(query: &str) -> Result<(), ToolError> {
+    if query.trim().is_empty() {
+        return Err(ToolError::new(
+            "query is empty: pass the words to search for (\"quoted phrases\", -excluded, OR work)",
+        ));
+    }
+    Ok(())
+}
+
+/// Arguments of `search_pages`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SearchPagesArgs {
+    /// Words to search for; "quoted phrases", -excluded words and OR are understood.
+    pub query: String,
+    /// Only search this source (a name from list_sources, e.g. a host).
+    pub source: Option<String>,
+    /// Results to return, 1-100 (default 10).
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+    /// Results to skip, for paging (default 0).
+    #[serde(default)]
+    pub offset: u32,
+}
+
+/// What `search_pages` returns.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchPagesResult {
+    /// Matching chunks, best first.
+    pub results: Vec<PageHit>,
+    /// Pass as `offset` to get the next results; absent when there are no more.
+    pub next_offset: Option<u32>,
+}
+
+/// Arguments of `search_code`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SearchCodeArgs {
+    /// Identifiers or words to search for in code and the text around it.
+    pub query: String,
+    /// Only blocks tagged with this language (e.g. rust, python; case-insensitive).
+    pub language: Option<String>,
+    /// Only search this source (a name from list_sources).
+    pub source: Option<String>,
+    /// Results to return, 1-100 (default 10).
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+}
+
+/// What `search_code` returns.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchCodeResult {
+    /// Matching code blocks, best first.
+    pub results: Vec<CodeHit>,
+}
+
+/// How `get_page` renders content.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PageFormat {
+    /// Markdown as stored.
+    #[default]
+    Markdown,
+    /// Plain text (markup removed).
+    Text,
+}
+
+fn default_max_chars() -> usize {
+    20_000
+}
+
+/// Arguments of `get_page`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GetPageArgs {
+    /// The page's URL (give this or pageId).
+    pub url: Option<String>,
+    /// The page's id from search_pages (give this or url).
+    pub page_id: Option<i64>,
+    /// markdown (default) or text.
+    #[serde(default)]
+    pub format: PageFormat,
+    /// Character offset to start from, for reading long pages in parts (default 0).
+    #[serde(default)]
+    pub offset: usize,
+    /// Most characters to return, 1-200000 (default 20000).
+    #[serde(default = "default_max_chars")]
+    pub max_chars: usize,
+}
+
+/// What `get_page` returns.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GetPageResult {
+    /// Page id.
+    pub page_id: i64,
+    /// Source name.
+    pub source: String,
+    /// Page URL.
+    pub url: String,
+    /// URL after redirects.
+    pub final_url: String,
+    /// HTTP status when fetched.
+    pub status: i64,
+    /// Title.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Language.
+    pub language: Option<String>,
+    /// When it was fetched, Unix epoch milliseconds.
+    pub fetched_at: i64,
+    /// Format of `content`.
+    pub format: PageFormat,
+    /// The requested part of the content.
+    pub content: String,
+    /// Character offset of `content` in the whole.
+    pub offset: usize,
+    /// Characters in the whole content.
+    pub total_chars: usize,
+    /// Pass as `offset` to read on; absent at the end.
+    pub next_offset: Option<usize>,
+}
+
+/// What `list_sources` returns.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListSourcesResult {
+    /// Every source, most recently crawled first.
+    pub sources: Vec<SourceSummary>,
+}
+
+/// Arguments of `delete_source`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteSourceArgs {
+    /// The source's name (from list_sources) or its numeric id.
+    pub source: String,
+}
+
+/// The part `[offset, offset + max)` of `text` in characters, and the total length.
+fn char_window(text: &str, offset: usize, max: usize) -> (String, usize) {
+    let total = text.chars().count();
+    let part = text.chars().skip(offset).take(max).collect();
+    (part, total)
+}
+
+#[tool_router(router = store_router, vis = "pub(crate)")]
+impl CrawliumServer {
+    #[tool(
+        name = "search_pages",
+        description = "Full-text search over every stored (crawled) page. Returns the best \
+                       matching chunks with pageId, url, title, a snippet with hits in **bold**, \
+                       score (higher is better) and chunk position. query understands words, \
+                       \"quoted phrases\", -excluded words and OR; source restricts to one \
+                       source; limit 1-100 (default 10); offset pages through results.",
+        annotations(
+            title = "Search stored pages",
+            read_only_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub async fn search_pages(
+        &self,
+        Parameters(args): Parameters<SearchPagesArgs>,
+    ) -> Result<Json<SearchPagesResult>, ToolError> {
+        check_query(&args.query)?;
+        let limit = check_limit(args.limit)?;
+        let results = self
+            .app
+            .store
+            .search_pages(&PageQuery {
+                text: args.query,
+                source: args.source,
+                limit,
+                offset: args.offset,
+            })
+            .await?;
+        let next_offset = (results.len() == limit as usize).then(|| args.offset + limit);
+        Ok(Json(SearchPagesResult {
+            results,
+            next_offset,
+        }))
+    }
+
+    #[tool(
+        name = "search_code",
+        description = "Full-text search over code blocks found in stored pages. Returns code \
+                       (up to 4000 characters each), language, surrounding text, page URL and \
+                       score. language filters by the block's tag (e.g. rust, python); source \
+                       restricts to one source; limit 1-100 (default 10).",
+        annotations(
+            title = "Search stored code",
+            read_only_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub async fn search_code(
+        &self,
+        Parameters(args): Parameters<SearchCodeArgs>,
+    ) -> Result<Json<SearchCodeResult>, ToolError> {
+        check_query(&args.query)?;
+        let limit = check_limit(args.limit)?;
+        let results = self
+            .app
+            .store
+            .search_code(&CodeQuery {
+                text: args.query,
+                language: args.language,
+                source: args.source,
+                limit,
+            })
+            .await?;
+        Ok(Json(SearchCodeResult { results }))
+    }
+
+    #[tool(
+        name = "get_page",
+        description = "Read a stored page by url or pageId, as markdown (default) or plain \
+                       text. Returns at most maxChars characters (default 20000, max 200000) \
+                       from offset (default 0) plus totalChars; when more remains, nextOffset \
+                       says where to continue.",
+        annotations(
+            title = "Read a stored page",
+            read_only_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub async fn get_page(
+        &self,
+        Parameters(args): Parameters<GetPageArgs>,
+    ) -> Result<Json<GetPageResult>, ToolError> {
+        let key = match (args.url, args.page_id) {
+            (Some(url), None) => PageKey::Url(
+                normalise(&url)
+                    .map_err(|e| ToolError::new(format!("{e}; pass the page's http(s) URL")))?
+                    .to_string(),
+            ),
+            (None, Some(id)) => PageKey::Id(id),
+            _ => {
+                return Err(ToolError::new(
+                    "give exactly one of url or pageId (pageId comes from search_pages)",
+                ));
+            }
+        };
+        if !(1..=MAX_CHARS).contains(&args.max_chars) {
+            return Err(ToolError::new(format!(
+                "maxChars must be between 1 and {MAX_CHARS} (got {})",
+                args.max_chars
+            )));
+        }
+        let page = self.app.store.get_page(&key).await?;
+        let full = match args.format {
+            PageFormat::Markdown => page.markdown,
+            PageFormat::Text => markdown::to_plain_text(&page.markdown),
+        };
+        let (content, total_chars) = char_window(&full, args.offset, args.max_chars);
+        if args.offset > total_chars {
+            return Err(ToolError::new(format!(
+                "offset {} is past the end of the page ({total_chars} characters)",
+                args.offset
+            )));
+        }
+        let end = args.offset + content.chars().count();
+        Ok(Json(GetPageResult {
+            page_id: page.id,
+            source: page.source,
+            url: page.url,
+            final_url: page.final_url,
+            status: page.status,
+            title: page.title,
+            description: page.description,
+            language: page.language,
+            fetched_at: page.fetched_at,
+            format: args.format,
+            content,
+            offset: args.offset,
+            total_chars,
+            next_offset: (end < total_chars).then_some(end),
+        }))
+    }
+
+    #[tool(
+        name = "list_sources",
+        description = "List every stored source (crawled site or indexed repository) with its \
+                       kind, name, URL, page/chunk/code-block counts and last crawl time (Unix \
+                       epoch ms). Source names are what the other tools' source argument takes.",
+        annotations(title = "List sources", read_only_hint = true, open_world_hint = false)
+    )]
+    pub async fn list_sources(&self) -> Result<Json<ListSourcesResult>, ToolError> {
+        let sources = self.app.store.list_sources().await?;
+        Ok(Json(ListSourcesResult { sources }))
+    }
+
+    #[tool(
+        name = "delete_source",
+        description = "Permanently delete a source (by name from list_sources, or id) and \
+                       everything stored under it: pages, chunks, code blocks. Returns what was \
+                       removed.",
+        annotations(
+            title = "Delete a source",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    pub async fn delete_source(
+        &self,
+        Parameters(args): Parameters<DeleteSourceArgs>,
+    ) -> Result<Json<DeletedSource>, ToolError> {
+        Ok(Json(self.app.store.delete_source(&args.source).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::char_window;
+
+    #[test]
+    fn windows_count_characters_not_bytes() {
+        let text = "ééé abc";
+        assert_eq!(char_window(text, 1, 2), ("éé".to_string(), 7));
+        assert_eq!(char_window(text, 6, 10), ("c".to_string(), 7));
+        assert_eq!(char_window(text, 7, 10), (String::new(), 7));
+    }
+}
