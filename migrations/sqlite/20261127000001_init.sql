@@ -56,6 +56,8 @@ CREATE TABLE chunks (
 CREATE VIRTUAL TABLE chunks_fts USING fts5 (
     text, heading_path, content = 'chunks', content_rowid = 'id', tokenize = 'porter unicode61'
 );
+-- `rank` is BM25 with the heading path weighted double.
+INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('rank', 'bm25(1.0, 2.0)');
 CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts (rowid, text, heading_path) VALUES (new.id, new.text, new.heading_path);
 END;

@@ -150,26 +150,32 @@ pub fn fts5_query(input: &str) -> Option<String> {
     Some(query)
 }
 
+/// `rank` is the table's configured BM25 (heading path weighted double, see the migration).
 const SQLITE_PAGES: &str = "SELECT c.page_id, p.url, p.title, c.heading_path,
         CAST(c.position AS INTEGER) AS chunk_position,
         snippet(chunks_fts, 0, '**', '**', '…', 32) AS snippet,
-        -bm25(chunks_fts, 1.0, 2.0) AS score
+        -chunks_fts.rank AS score
      FROM chunks_fts
      JOIN chunks c ON c.id = chunks_fts.rowid
      JOIN pages p ON p.id = c.page_id
      JOIN sources s ON s.id = p.source_id
      WHERE chunks_fts MATCH $1 AND ($2 IS NULL OR s.name = $2)
-     ORDER BY bm25(chunks_fts, 1.0, 2.0)
+     ORDER BY chunks_fts.rank
      LIMIT $3 OFFSET $4";
 
+/// Ranking reads every candidate's tsvector, so a query matching most of a large corpus is
+/// ranked over its first `PG_CANDIDATES` matches only (documented in the README).
 const POSTGRES_PAGES: &str = "WITH query AS (SELECT websearch_to_tsquery('english', $1) AS q),
+     candidates AS (
+        SELECT c.id FROM chunks c CROSS JOIN query
+        WHERE c.tsv @@ query.q
+          AND ($2::TEXT IS NULL OR c.page_id IN (
+                SELECT p.id FROM pages p JOIN sources s ON s.id = p.source_id WHERE s.name = $2))
+        LIMIT 10000),
      hits AS (
         SELECT c.id, c.page_id, c.heading_path, c.position, c.text,
                CAST(ts_rank_cd(c.tsv, query.q, 32) AS DOUBLE PRECISION) AS score
-        FROM chunks c CROSS JOIN query
-        JOIN pages p ON p.id = c.page_id
-        JOIN sources s ON s.id = p.source_id
-        WHERE c.tsv @@ query.q AND ($2::TEXT IS NULL OR s.name = $2)
+        FROM candidates JOIN chunks c ON c.id = candidates.id CROSS JOIN query
         ORDER BY score DESC, c.id
         LIMIT $3 OFFSET $4)
      SELECT h.page_id, p.url, p.title, h.heading_path,
@@ -182,14 +188,14 @@ const POSTGRES_PAGES: &str = "WITH query AS (SELECT websearch_to_tsquery('englis
      ORDER BY h.score DESC, h.id";
 
 const SQLITE_CODE: &str = "SELECT b.id AS code_block_id, b.page_id, p.url, p.title, b.language,
-        substr(b.code, 1, 4000) AS code, b.context, -bm25(code_fts) AS score
+        substr(b.code, 1, 4000) AS code, b.context, -code_fts.rank AS score
      FROM code_fts
      JOIN code_blocks b ON b.id = code_fts.rowid
      JOIN pages p ON p.id = b.page_id
      JOIN sources s ON s.id = p.source_id
      WHERE code_fts MATCH $1 AND ($2 IS NULL OR lower(b.language) = lower($2))
        AND ($3 IS NULL OR s.name = $3)
-     ORDER BY bm25(code_fts)
+     ORDER BY code_fts.rank
      LIMIT $4";
 
 const POSTGRES_CODE: &str = "WITH query AS (SELECT websearch_to_tsquery('simple', $1) AS q)
