@@ -56,20 +56,31 @@ fn tool_names(list: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn inspector_cli_over_stdio() {
-    let list = run(&[support::bin(), "--method", "tools/list"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = format!("CRAWLIUM_DATA_DIR={}", dir.path().display());
+    let stdio = |extra: &[&'static str]| {
+        let mut args = vec![support::bin(), "-e", data_dir.as_str()];
+        args.extend_from_slice(extra);
+        args
+    };
+    let list = run(&stdio(&["--method", "tools/list"])).await;
     assert!(
         tool_names(&list).contains(&"server_status".to_string()),
         "{list}"
     );
-    let call = run(&[
-        support::bin(),
+    let call = run(&stdio(&[
         "--method",
         "tools/call",
         "--tool-name",
         "server_status",
-    ])
+    ]))
     .await;
     assert_eq!(call["structuredContent"]["transport"], "stdio", "{call}");
+    assert_eq!(
+        call["structuredContent"]["configured"]["dataDir"],
+        dir.path().to_str().unwrap(),
+        "the server runs in the test's own data dir"
+    );
 }
 
 #[tokio::test]

@@ -8,11 +8,13 @@ use support::{HttpServer, TOKEN};
 
 async fn run_client(args: &[&str]) -> Value {
     let script = support::root().join("tests/python/mcp_client.py");
+    let data_dir = tempfile::tempdir().unwrap();
     let output = tokio::time::timeout(
         std::time::Duration::from_secs(60),
         tokio::process::Command::new(support::python())
             .arg(script)
             .args(args)
+            .env("CRAWLIUM_DATA_DIR", data_dir.path())
             .kill_on_drop(true)
             .output(),
     )

@@ -128,7 +128,7 @@ impl Store {
 
     /// Every source with its counts, most recently crawled first.
     pub async fn list_sources(&self) -> Result<Vec<SourceSummary>, StoreError> {
-        let sql = format!("{SUMMARY_SQL} ORDER BY s.last_crawled_at DESC, s.name");
+        let sql = format!("{SUMMARY_SQL} ORDER BY COALESCE(s.last_crawled_at, 0) DESC, s.name");
         let rows = on_backend!(self, read, pool => {
             sqlx::query_as::<_, SourceRow>(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?
         });

@@ -8,6 +8,7 @@ Prints one JSON line with what it saw; exits non-zero when an expectation fails.
 
 import asyncio
 import json
+import os
 import sys
 
 import httpx2
@@ -78,7 +79,8 @@ async def main() -> None:
 
     transport, handshake = mode.split("-") if "-" in mode else (mode, "initialize")
     if transport == "stdio":
-        params = StdioServerParameters(command=target, args=[], env={"RUST_LOG": "warn"})
+        env = {"RUST_LOG": "warn", "CRAWLIUM_DATA_DIR": os.environ["CRAWLIUM_DATA_DIR"]}
+        params = StdioServerParameters(command=target, args=[], env=env)
         async with stdio_client(params) as (read, write):
             async with ClientSession(read, write, logging_callback=on_log) as session:
                 out = await exercise(session, handshake, "stdio")

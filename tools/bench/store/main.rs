@@ -63,7 +63,11 @@ fn pages(count: usize, words: &[String], rng: &mut Rng) -> Vec<NewPage> {
                 url: format!("https://bench.example/page/{p}"),
                 status: 200,
                 title: Some(format!("Page {p}")),
-                markdown: chunks.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join("\n\n"),
+                markdown: chunks
+                    .iter()
+                    .map(|c| c.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n\n"),
                 chunks,
                 ..Default::default()
             }
@@ -123,15 +127,26 @@ async fn bench(name: &str, url: &str, page_count: usize) {
     );
 
     // Searches: 1-3 word queries drawn from the same distribution, 10 results each.
-    let queries: usize = std::env::var("BENCH_QUERIES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let queries: usize = std::env::var("BENCH_QUERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let mut latencies = Vec::new();
     let mut hits = 0usize;
     for i in 0..queries {
         let terms = 1 + i % 3;
-        let text = (0..terms).map(|_| words[rng.word()].as_str()).collect::<Vec<_>>().join(" ");
+        let text = (0..terms)
+            .map(|_| words[rng.word()].as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         let t = Instant::now();
         let results = store
-            .search_pages(&PageQuery { text, source: None, limit: 10, offset: 0 })
+            .search_pages(&PageQuery {
+                text,
+                source: None,
+                limit: 10,
+                offset: 0,
+            })
             .await
             .unwrap();
         latencies.push(t.elapsed());
@@ -171,7 +186,9 @@ async fn main() {
         let base = std::env::var("TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let schema = format!("crawlium_bench_{}", std::process::id());
-        let mut admin = sqlx::PgConnection::connect(&base).await.expect("PostgreSQL");
+        let mut admin = sqlx::PgConnection::connect(&base)
+            .await
+            .expect("PostgreSQL");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
             .execute(&mut admin)
             .await
