@@ -102,8 +102,14 @@ pub struct App {
     pub shutdown: Shutdown,
     /// Everything persisted.
     pub store: Store,
+    /// The last store health check: `/ready` and `server_status` reuse it for a second, so
+    /// a busy status endpoint does not turn into a database load.
+    store_health: std::sync::Mutex<Option<(Instant, Result<(), String>)>>,
     started: Instant,
 }
+
+/// How long a store health check result is reused.
+const HEALTH_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl App {
     /// Builds the services for a validated config: opens the store and applies migrations.
@@ -116,6 +122,7 @@ impl App {
             metrics: Metrics::new(),
             shutdown: Shutdown::new(),
             store,
+            store_health: std::sync::Mutex::new(None),
             started: Instant::now(),
         }))
     }
@@ -128,7 +135,7 @@ impl App {
     /// Each component's health, for `/ready` and `server_status`.
     pub async fn components(&self) -> Vec<ComponentStatus> {
         let draining = self.shutdown.is_draining();
-        let store = self.store.health().await;
+        let store = self.store_health().await;
         vec![
             ComponentStatus {
                 name: "server".into(),
@@ -146,10 +153,23 @@ impl App {
                 ok: store.is_ok(),
                 detail: match store {
                     Ok(()) => format!("{} answers", self.store.target()),
-                    Err(e) => e.to_string(),
+                    Err(e) => e,
                 },
             },
         ]
+    }
+
+    /// The store's health, checked at most once per [`HEALTH_TTL`].
+    async fn store_health(&self) -> Result<(), String> {
+        let lock = || self.store_health.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, result)) = lock().as_ref()
+            && at.elapsed() < HEALTH_TTL
+        {
+            return result.clone();
+        }
+        let result = self.store.health().await.map_err(|e| e.to_string());
+        *lock() = Some((Instant::now(), result.clone()));
+        result
     }
 
     /// Whether the server can take work, with every component's status (for `/ready`).
@@ -174,6 +194,7 @@ mod tests {
         let app = App::open(cli.config, TransportKind::Http).await.unwrap();
         assert!(app.readiness().await.ready);
         app.store.close().await;
+        tokio::time::sleep(HEALTH_TTL).await;
         let readiness = app.readiness().await;
         assert!(!readiness.ready, "a closed store is not ready");
         assert!(!readiness.components[1].ok);
