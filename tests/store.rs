@@ -44,6 +44,7 @@ on_both_backends!(
     search_ranks_and_survives_hostile_queries,
     code_search_filters_by_language,
     delete_source_cascades,
+    artifacts_are_files_with_rows_owned_by_their_principal,
 );
 
 async fn migrations_are_idempotent(store: &Store, url: &str) {
@@ -320,6 +321,45 @@ async fn delete_source_cascades(store: &Store, _: &str) {
     assert_eq!(store.list_sources().await.unwrap().len(), 1);
     let err = store.delete_source("gone.example").await.unwrap_err();
     assert!(err.to_string().contains("list_sources"), "{err}");
+}
+
+async fn artifacts_are_files_with_rows_owned_by_their_principal(store: &Store, _: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let png = b"\x89PNG\r\n\x1a\nnot really";
+    let saved = store
+        .save_artifact(
+            &dir.path().join("artifacts"),
+            crawlium::store::NewArtifact {
+                kind: "screenshot",
+                mime_type: "image/png",
+                bytes: png,
+                owner: "token:abc",
+                page_url: Some("https://a.example/"),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(saved.path.ends_with(".png"));
+    assert_eq!(std::fs::read(&saved.path).unwrap(), png);
+    assert_eq!(saved.bytes, png.len() as i64);
+    let read = store.get_artifact(&saved.id, "token:abc").await.unwrap();
+    assert_eq!(
+        (read.path, read.page_url),
+        (saved.path.clone(), saved.page_url)
+    );
+    assert!(matches!(
+        store.get_artifact(&saved.id, "token:other").await,
+        Err(StoreError::NotFound(_))
+    ));
+    let no_partials = std::fs::read_dir(dir.path().join("artifacts"))
+        .unwrap()
+        .all(|e| {
+            !e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".partial")
+        });
+    assert!(no_partials);
 }
 
 #[tokio::test]

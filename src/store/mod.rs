@@ -8,8 +8,10 @@
 //! instead of failing with `SQLITE_BUSY`; reads use a separate pool (WAL lets them run
 //! beside the writer). Migrations are embedded and applied at open and by `crawlium migrate`.
 //!
-//! File map: `pages.rs` (pages, chunks, code blocks), `sources.rs`, `search.rs`.
+//! File map: `pages.rs` (pages, chunks, code blocks), `sources.rs`, `search.rs`,
+//! `artifacts.rs` (files under the data dir with a row each).
 
+mod artifacts;
 mod pages;
 mod search;
 mod sources;
@@ -22,6 +24,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+pub use artifacts::{Artifact, NewArtifact};
 pub use pages::{NewChunk, NewCodeBlock, NewPage, PageKey, PageWrite, StoredPage};
 pub use search::{CodeHit, CodeQuery, PageHit, PageQuery, fts5_query};
 pub use sources::{DeletedSource, SourceKind, SourceSummary};
