@@ -14,7 +14,9 @@ use rmcp::{
     },
 };
 use serde_json::{Value, json};
-use support::{HttpServer, TOKEN, json_rpc_body, mcp_post, modern_meta};
+use support::{
+    HttpServer, TOKEN, json_rpc_body, legacy_initialize, legacy_post, mcp_post, modern_meta,
+};
 
 fn transport(
     server: &HttpServer,
@@ -71,26 +73,9 @@ async fn rmcp_client_legacy_session_and_modern_discover() {
 async fn raw_legacy_session_flow() {
     let server = HttpServer::start(&[], &[]).await;
     let http = reqwest::Client::new();
-    let post = |body: Value, session: Option<&str>| {
-        let mut req = http
-            .post(server.url("/mcp"))
-            .header("Accept", "application/json, text/event-stream")
-            .json(&body);
-        if let Some(id) = session {
-            req = req
-                .header("Mcp-Session-Id", id)
-                .header("MCP-Protocol-Version", "2025-06-18");
-        }
-        req.send()
-    };
-    let init = post(
-        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-            "protocolVersion":"2025-06-18","capabilities":{},
-            "clientInfo":{"name":"raw","version":"1"}}}),
-        None,
-    )
-    .await
-    .unwrap();
+    let post =
+        |body: Value, session: Option<&str>| legacy_post(&http, &server, &body, session).send();
+    let init = post(legacy_initialize(), None).await.unwrap();
     assert_eq!(init.status(), 200);
     let session = init
         .headers()
@@ -517,26 +502,11 @@ async fn legacy_session_belongs_to_its_principal() {
     let server = HttpServer::start(&["--auth-tokens", &format!("{TOKEN},{other}")], &[]).await;
     let http = reqwest::Client::new();
     let post = |token: &'static str, body: Value, session: Option<String>| {
-        let mut req = http
-            .post(server.url("/mcp"))
+        legacy_post(&http, &server, &body, session.as_deref())
             .bearer_auth(token)
-            .header("Accept", "application/json, text/event-stream")
-            .json(&body);
-        if let Some(id) = session {
-            req = req
-                .header("Mcp-Session-Id", id)
-                .header("MCP-Protocol-Version", "2025-06-18");
-        }
-        req.send()
+            .send()
     };
-    let init = post(
-        TOKEN,
-        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-            "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"a","version":"1"}}}),
-        None,
-    )
-    .await
-    .unwrap();
+    let init = post(TOKEN, legacy_initialize(), None).await.unwrap();
     let session = init.headers()["mcp-session-id"]
         .to_str()
         .unwrap()

@@ -173,6 +173,32 @@ pub fn mcp_post(
     request.json(body)
 }
 
+/// POSTs one JSON-RPC message the way a 2025-06-18 client does, inside `session` if given.
+pub fn legacy_post(
+    client: &reqwest::Client,
+    server: &HttpServer,
+    body: &serde_json::Value,
+    session: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let mut request = client
+        .post(server.url("/mcp"))
+        .header("Accept", "application/json, text/event-stream")
+        .json(body);
+    if let Some(id) = session {
+        request = request
+            .header("Mcp-Session-Id", id)
+            .header("MCP-Protocol-Version", "2025-06-18");
+    }
+    request
+}
+
+/// The `initialize` request of a 2025-06-18 client.
+pub fn legacy_initialize() -> serde_json::Value {
+    serde_json::json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-06-18","capabilities":{},
+        "clientInfo":{"name":"raw","version":"1"}}})
+}
+
 /// Reads a JSON-RPC response from a JSON or SSE response body.
 pub async fn json_rpc_body(response: reqwest::Response) -> serde_json::Value {
     let is_sse = response
