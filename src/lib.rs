@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod error;
 pub mod mcp;
 pub mod metrics;
+pub mod net_policy;
 pub mod shutdown;
 pub mod store;
 pub mod transport;
