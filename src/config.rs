@@ -137,6 +137,32 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// Let the crawler fetch from private networks and this machine (loopback, 10/8,
+    /// 192.168/16, link-local, ...). Off: such URLs are refused (SSRF protection).
+    #[arg(long, env = "CRAWLIUM_ALLOW_PRIVATE_NETWORKS", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = parse_bool)]
+    pub allow_private_networks: bool,
+
+    /// User-Agent the crawler sends.
+    #[arg(long, env = "CRAWLIUM_USER_AGENT",
+          default_value = concat!("Crawlium/", env!("CARGO_PKG_VERSION"), " (MCP web crawler)"))]
+    pub user_agent: String,
+
+    /// Largest page body the crawler reads (after decompression), in bytes.
+    #[arg(long, env = "CRAWL_MAX_PAGE_BYTES", default_value_t = 10 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
+    pub crawl_max_page_bytes: u64,
+
+    /// Seconds one page fetch may take, redirects included.
+    #[arg(long, env = "CRAWL_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub crawl_timeout_secs: u64,
+
+    /// Largest chunk of page text indexed for search, in characters.
+    #[arg(long, env = "CHUNK_MAX_CHARS", default_value_t = 4000,
+          value_parser = clap::value_parser!(u64).range(200..=100_000))]
+    pub chunk_max_chars: u64,
+
     /// Chromium/Chrome binary. Default: the first of chromium, chromium-browser,
     /// google-chrome on PATH.
     #[arg(long, env = "CHROME_PATH")]
@@ -233,6 +259,20 @@ impl Config {
                 .unwrap_or_else(std::env::temp_dir)
                 .join("crawlium")
         })
+    }
+
+    /// The crawler's fetch settings.
+    pub fn fetch_config(&self) -> crate::crawl::fetch::FetchConfig {
+        crate::crawl::fetch::FetchConfig {
+            user_agent: self.user_agent.clone(),
+            total_timeout: Duration::from_secs(self.crawl_timeout_secs),
+            max_body_bytes: self.crawl_max_page_bytes as usize,
+            policy: crate::net_policy::NetPolicy {
+                allow_private: self.allow_private_networks,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
     }
 
     /// The database URL in force (the default SQLite file when none is configured).

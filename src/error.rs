@@ -59,3 +59,14 @@ impl From<crate::store::StoreError> for ToolError {
         }
     }
 }
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The crawler's HTTP client could not be built.
+    #[error("cannot build the crawler's HTTP client: {0}")]
+    Fetcher(#[from] crate::crawl::fetch::FetchError),
+}

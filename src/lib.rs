@@ -20,12 +20,7 @@ use std::{sync::Arc, time::Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    config::Config,
-    metrics::Metrics,
-    shutdown::Shutdown,
-    store::{Store, StoreError},
-};
+use crate::{config::Config, metrics::Metrics, shutdown::Shutdown, store::Store};
 
 /// The transport a server process is serving MCP on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -103,6 +98,8 @@ pub struct App {
     pub shutdown: Shutdown,
     /// Everything persisted.
     pub store: Store,
+    /// The crawler's HTTP client.
+    pub fetcher: crate::crawl::fetch::Fetcher,
     /// The last store health check: `/ready` and `server_status` reuse it for a second, so
     /// a busy status endpoint does not turn into a database load.
     store_health: std::sync::Mutex<Option<(Instant, Result<(), String>)>>,
@@ -114,7 +111,11 @@ const HEALTH_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl App {
     /// Builds the services for a validated config: opens the store and applies migrations.
-    pub async fn open(config: Config, transport: TransportKind) -> Result<Arc<Self>, StoreError> {
+    pub async fn open(
+        config: Config,
+        transport: TransportKind,
+    ) -> Result<Arc<Self>, crate::error::StartError> {
+        let fetcher = crate::crawl::fetch::Fetcher::new(config.fetch_config())?;
         let store = Store::open(&config.database_url(), config.database_max_connections).await?;
         tracing::info!(database = store.target(), "store open");
         Ok(Arc::new(Self {
@@ -123,6 +124,7 @@ impl App {
             metrics: Metrics::new(),
             shutdown: Shutdown::new(),
             store,
+            fetcher,
             store_health: std::sync::Mutex::new(None),
             started: Instant::now(),
         }))

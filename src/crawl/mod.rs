@@ -1,5 +1,8 @@
-//! The crawler. So far: URL normalisation (which also keys stored pages) and markdown to
-//! plain text.
+//! The crawler: fetching, URL normalisation, HTML extraction, chunking, markdown to plain text.
 
+pub mod chunk;
+pub mod extract;
+pub mod fetch;
 pub mod markdown;
+pub mod page;
 pub mod url;

@@ -2,6 +2,7 @@
 //! to talk back to the client (progress, log messages). Handlers here are thin: they check
 //! arguments, call one domain function and map its result or error.
 
+mod crawl_tools;
 mod notify;
 mod ops_tools;
 mod server;

@@ -26,6 +26,8 @@ use crate::{App, Principal, error::ToolError, metrics::Outcome};
 /// What the tool groups are for, sent to the client at initialize/discover.
 pub const INSTRUCTIONS: &str = "Crawlium gives you a real headless browser and a real web \
 crawler, and remembers what it crawled.\n\
+- crawl: `crawl_page` fetches one page, returns its main content as markdown and stores it \
+for search.\n\
 - store: `search_pages` and `search_code` search everything crawled so far; `get_page` \
 reads a stored page (in parts when long); `list_sources` and `delete_source` manage what is \
 kept.\n\
@@ -61,7 +63,7 @@ impl CrawliumServer {
 
     fn all_tools() -> ToolRouter<Self> {
         #[allow(unused_mut)]
-        let mut router = Self::ops_router() + Self::store_router();
+        let mut router = Self::crawl_router() + Self::store_router() + Self::ops_router();
         #[cfg(feature = "test-tools")]
         {
             router += Self::debug_router();

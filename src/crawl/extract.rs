@@ -1,0 +1,1135 @@
+//! One HTML page turned into what the crawler keeps: metadata, links, the main content as
+//! markdown, search chunks and code blocks.
+//!
+//! The page is parsed once (html5ever, through htmd) into an rcdom tree that this module
+//! owns and may rewrite. A walk over the whole document collects metadata and every link
+//! (navigation included: the crawler decides what to follow). The main content is the first
+//! `<main>` or `role="main"` element that has text, else the `<article>` with the most text,
+//! else `<body>`. That subtree is cut loose from the page and cleaned (boilerplate blocks
+//! named by id/class words and permalink anchors go, links become absolute; see
+//! `Outline::clean`), its `<pre>` blocks become code blocks, and htmd converts it, skipping
+//! page chrome ([`SKIPPED_TAGS`]). `<pre>` goes through our own handler so the markdown
+//! fence, its language and the stored code block always agree.
+//!
+//! Hostile input cannot crash it: every walk here is iterative, and htmd's recursive
+//! converter only sees a tree at most [`MAX_DEPTH`] deep (deeper content is flattened to its
+//! text, code blocks and images).
+
+use std::{
+    collections::HashMap,
+    panic::{AssertUnwindSafe, catch_unwind},
+    rc::Rc,
+    sync::OnceLock,
+};
+
+use htmd::{
+    Element, HtmlToMarkdown,
+    element_handler::{HandlerResult, Handlers},
+};
+use markup5ever_rcdom::{Node, NodeData};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::{chunk::chunk_markdown, url::normalise};
+use crate::store::{NewChunk, NewCodeBlock};
+
+/// Elements that are page chrome or not content: htmd drops them with their subtree.
+const SKIPPED_TAGS: [&str; 19] = [
+    "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed",
+    "form", "button", "input", "select", "textarea", "nav", "header", "footer", "aside", "dialog",
+];
+
+/// Id/class words (whole, or a part between `-`/`_`) that mark a boilerplate block.
+const BOILERPLATE_WORDS: [&str; 14] = [
+    "cookie",
+    "consent",
+    "banner",
+    "breadcrumb",
+    "sidebar",
+    "newsletter",
+    "share",
+    "social",
+    "comments",
+    "related",
+    "advert",
+    "ads",
+    "popup",
+    "modal",
+];
+
+/// Deepest nesting below the main content handed to htmd, whose walk recurses about five
+/// frames per level (a debug build overflows a 2 MiB stack near 500 levels).
+const MAX_DEPTH: usize = 128;
+
+/// A `<form>` with more text than this wraps page content rather than being a form.
+const FORM_WRAPPER_MIN_CHARS: usize = 500;
+
+/// Longest code block context, in chars.
+const MAX_CONTEXT_CHARS: usize = 300;
+
+/// Longest link text kept, in chars.
+const MAX_LINK_TEXT_CHARS: usize = 200;
+
+/// Everything taken from one HTML page.
+#[derive(Debug, Clone, Default)]
+pub struct Extracted {
+    /// `<title>`, whitespace collapsed; else the first `<h1>`.
+    pub title: Option<String>,
+    /// `<meta name="description">`, else `og:description`.
+    pub description: Option<String>,
+    /// `<link rel="canonical">`, resolved and normalised.
+    pub canonical: Option<String>,
+    /// `<html lang>`, else `<meta http-equiv="content-language">`.
+    pub language: Option<String>,
+    /// Every http(s) link of the whole document, normalised, first occurrence first.
+    pub links: Vec<Link>,
+    /// The main content as markdown.
+    pub markdown: String,
+    /// `markdown` split for search (see [`chunk_markdown`]).
+    pub chunks: Vec<NewChunk>,
+    /// Every `<pre>` of the main content, in document order.
+    pub code_blocks: Vec<NewCodeBlock>,
+}
+
+/// A link found in a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Link {
+    /// Normalised absolute URL (`crawl::url::normalise`).
+    pub url: String,
+    /// Anchor text, whitespace collapsed (at most 200 chars; may be empty).
+    pub text: String,
+}
+
+/// Extracts metadata, links, markdown, chunks (at most `chunk_max_chars` each, fenced code
+/// excepted) and code blocks from `html`, fetched from `base`. Never fails: unusable input
+/// gives an empty result.
+pub fn extract(html: &str, base: &Url, chunk_max_chars: usize) -> Extracted {
+    let Ok(document) = converter().html_to_tree(html) else {
+        return Extracted::default();
+    };
+    let page = PageFacts::collect(&document);
+    let doc_base = page
+        .base_href
+        .as_deref()
+        .and_then(|href| base.join(href.trim()).ok())
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .unwrap_or_else(|| base.clone());
+
+    let root = main_content(&document, &doc_base);
+    let code_blocks = code_blocks(&root);
+    flatten_below(&root, MAX_DEPTH);
+    let markdown = to_markdown(&root);
+    let chunks = chunk_markdown(&markdown, chunk_max_chars);
+
+    Extracted {
+        title: page.title.or(page.first_h1),
+        description: page.description.or(page.og_description),
+        canonical: page
+            .canonical_href
+            .and_then(|href| resolve_link(&doc_base, &href)),
+        language: page.html_lang.or(page.content_language),
+        links: dedupe_links(&doc_base, page.anchors),
+        markdown,
+        chunks,
+        code_blocks,
+    }
+}
+
+/// The converter, built once: htmd's defaults, chrome tags skipped, `<pre>` fenced by us.
+fn converter() -> &'static HtmlToMarkdown {
+    static CONVERTER: OnceLock<HtmlToMarkdown> = OnceLock::new();
+    CONVERTER.get_or_init(|| {
+        HtmlToMarkdown::builder()
+            .skip_tags(SKIPPED_TAGS.to_vec())
+            .add_handler(vec!["pre"], fenced_pre)
+            .build()
+    })
+}
+
+/// htmd handler for `<pre>`: a fenced block with the same code and language as the
+/// extracted code block; an empty `<pre>` gives nothing.
+fn fenced_pre(_: &dyn Handlers, element: Element) -> Option<HandlerResult> {
+    let code = pre_code(element.node)?;
+    let language = pre_language(element.node).unwrap_or_default();
+    let longest_run = code
+        .split(|c: char| c != '`')
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest_run.max(2) + 1);
+    Some(format!("\n\n{fence}{language}\n{code}\n{fence}\n\n").into())
+}
+
+/// Converts the tree under `root` to markdown. htmd has `unwrap`s of its own; should one
+/// ever fire on a strange page, the page degrades to its plain text instead of failing.
+fn to_markdown(root: &Rc<Node>) -> String {
+    let converter = converter();
+    catch_unwind(AssertUnwindSafe(|| converter.tree_to_markdown(root)))
+        .unwrap_or_else(|_| collapsed_text(root, usize::MAX))
+}
+
+/// Metadata and anchors found in the whole document (first occurrence of each wins).
+#[derive(Default)]
+struct PageFacts {
+    title: Option<String>,
+    first_h1: Option<String>,
+    description: Option<String>,
+    og_description: Option<String>,
+    canonical_href: Option<String>,
+    html_lang: Option<String>,
+    content_language: Option<String>,
+    base_href: Option<String>,
+    /// `(href, anchor text)` in document order.
+    anchors: Vec<(String, String)>,
+}
+
+impl PageFacts {
+    fn collect(document: &Rc<Node>) -> Self {
+        let mut facts = PageFacts::default();
+        walk(document, |node, _| {
+            let Some(tag) = tag(node) else {
+                return true;
+            };
+            match tag {
+                "title" => set_once(&mut facts.title, collapsed_text(node, usize::MAX)),
+                "h1" => set_once(&mut facts.first_h1, collapsed_text(node, usize::MAX)),
+                "html" => set_once(&mut facts.html_lang, attr(node, "lang").unwrap_or_default()),
+                "base" => set_once(&mut facts.base_href, attr(node, "href").unwrap_or_default()),
+                "meta" => facts.read_meta(node),
+                "link" if has_token(node, "rel", "canonical") => {
+                    set_once(
+                        &mut facts.canonical_href,
+                        attr(node, "href").unwrap_or_default(),
+                    );
+                }
+                "a" => {
+                    if let Some(href) = attr(node, "href") {
+                        let text = collapsed_text(node, MAX_LINK_TEXT_CHARS);
+                        facts.anchors.push((href, text));
+                    }
+                }
+                _ => {}
+            }
+            // SVG and MathML have `<title>` and `<a>` of their own.
+            !matches!(tag, "svg" | "math" | "script" | "style" | "title")
+        });
+        facts
+    }
+
+    fn read_meta(&mut self, node: &Node) {
+        let content = attr(node, "content").unwrap_or_default();
+        let name = attr(node, "name")
+            .or_else(|| attr(node, "property"))
+            .unwrap_or_default();
+        if name.eq_ignore_ascii_case("description") {
+            set_once(&mut self.description, collapse_whitespace(&content));
+        } else if name.eq_ignore_ascii_case("og:description") {
+            set_once(&mut self.og_description, collapse_whitespace(&content));
+        }
+        let http_equiv = attr(node, "http-equiv").unwrap_or_default();
+        if http_equiv.eq_ignore_ascii_case("content-language") {
+            let first = content.split(',').next().unwrap_or_default();
+            set_once(&mut self.content_language, first.trim().to_string());
+        }
+    }
+}
+
+/// Sets `slot` to `value` unless it is already set or `value` is blank.
+fn set_once(slot: &mut Option<String>, value: String) {
+    let value = value.trim();
+    if slot.is_none() && !value.is_empty() {
+        *slot = Some(value.to_string());
+    }
+}
+
+/// Resolves `href` against `base` into a normalised http(s) URL. Same-document references
+/// (`#top`, empty) and other schemes (`mailto:`, `javascript:`, …) give `None`.
+fn resolve_link(base: &Url, href: &str) -> Option<String> {
+    let href = href.trim();
+    if href.is_empty() || href.starts_with('#') {
+        return None;
+    }
+    let joined = base.join(href).ok()?;
+    normalise(joined.as_str()).ok().map(String::from)
+}
+
+/// Resolved, normalised links, one per URL in first-seen order, each with the first
+/// non-empty anchor text found for it.
+fn dedupe_links(base: &Url, anchors: Vec<(String, String)>) -> Vec<Link> {
+    let mut links: Vec<Link> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (href, text) in anchors {
+        let Some(url) = resolve_link(base, &href) else {
+            continue;
+        };
+        match seen.get(&url) {
+            Some(&i) => {
+                if links[i].text.is_empty() {
+                    links[i].text = text;
+                }
+            }
+            None => {
+                seen.insert(url.clone(), links.len());
+                links.push(Link { url, text });
+            }
+        }
+    }
+    links
+}
+
+/// The main content, detached from the rest of the page, cleaned (see [`Outline::clean`]),
+/// with its links made absolute against `base`.
+fn main_content(document: &Rc<Node>, base: &Url) -> Rc<Node> {
+    let outline = Outline::of(document);
+    let index = outline.main_content_index();
+    let root = Rc::clone(&outline.nodes[index]);
+    // Cut loose, htmd's ancestor checks stop here instead of climbing a deep page.
+    root.parent.set(None);
+    outline.clean(index, base);
+    root
+}
+
+/// A subtree in document order, with each node's subtree size and text length (non-blank
+/// chars). Subtrees of [`SKIPPED_TAGS`] other than `<form>` and `<header>` (which may turn
+/// out to be content) are not entered: their text does not count.
+struct Outline {
+    nodes: Vec<Rc<Node>>,
+    /// Nodes in the subtree, the node included: `nodes[i..i + sizes[i]]` is that subtree.
+    sizes: Vec<usize>,
+    text: Vec<usize>,
+    /// Whether the node is inside an `<article>` or main element.
+    in_article: Vec<bool>,
+}
+
+impl Outline {
+    fn of(root: &Rc<Node>) -> Self {
+        let mut nodes = Vec::new();
+        let mut parents: Vec<Option<usize>> = Vec::new();
+        let mut text = Vec::new();
+        let mut in_article = Vec::new();
+        let mut stack = vec![(Rc::clone(root), None, false)];
+        while let Some((node, parent, inside)) = stack.pop() {
+            let index = nodes.len();
+            let own_text = match &node.data {
+                NodeData::Text { contents } => contents
+                    .borrow()
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .count(),
+                _ => 0,
+            };
+            let enter = match tag(&node) {
+                Some("form" | "header") => true,
+                Some(tag) => !SKIPPED_TAGS.contains(&tag),
+                None => true,
+            };
+            if enter {
+                let below = inside || is_main(&node) || tag(&node) == Some("article");
+                let children = node.children.borrow();
+                stack.extend(
+                    children
+                        .iter()
+                        .rev()
+                        .map(|c| (Rc::clone(c), Some(index), below)),
+                );
+            }
+            nodes.push(node);
+            parents.push(parent);
+            text.push(own_text);
+            in_article.push(inside);
+        }
+        let mut sizes = vec![1; nodes.len()];
+        for i in (1..nodes.len()).rev() {
+            if let Some(parent) = parents[i] {
+                sizes[parent] += sizes[i];
+                text[parent] += text[i];
+            }
+        }
+        Outline {
+            nodes,
+            sizes,
+            text,
+            in_article,
+        }
+    }
+
+    /// The first `<main>`/`role="main"` with text, else the `<article>` with the most text,
+    /// else `<body>`, else the root.
+    fn main_content_index(&self) -> usize {
+        let has_text = |i: &usize| self.text[*i] > 0;
+        let indices = 0..self.nodes.len();
+        if let Some(i) = indices
+            .clone()
+            .filter(has_text)
+            .find(|&i| is_main(&self.nodes[i]))
+        {
+            return i;
+        }
+        let mut best: Option<usize> = None;
+        for i in indices.clone().filter(has_text) {
+            if tag(&self.nodes[i]) == Some("article")
+                && best.is_none_or(|b| self.text[i] > self.text[b])
+            {
+                best = Some(i);
+            }
+        }
+        best.or_else(|| {
+            indices
+                .clone()
+                .find(|&i| tag(&self.nodes[i]) == Some("body"))
+        })
+        .unwrap_or(0)
+    }
+
+    /// Cleans the content under `nodes[root]`:
+    /// - detaches boilerplate blocks (see [`is_boilerplate`]), unless one holds more than
+    ///   half the content's text: that is a layout wrapper (`has-sidebar`), not boilerplate;
+    /// - detaches permalink anchors (`<a href="#install">¶</a>`);
+    /// - unwraps a `<form>` wrapping the page (ASP.NET style) and an article's own
+    ///   `<header>` when it holds a heading (the article title), which htmd would skip;
+    /// - makes `href` and `src` absolute, so the markdown's links work out of context.
+    fn clean(&self, root: usize, base: &Url) {
+        let end = root + self.sizes[root];
+        let mut i = root + 1;
+        while i < end {
+            let node = &self.nodes[i];
+            if (is_boilerplate(node) && self.text[i] * 2 <= self.text[root]) || is_permalink(node) {
+                detach(node);
+                i += self.sizes[i];
+                continue;
+            }
+            match tag(node) {
+                Some("form") if self.text[i] > FORM_WRAPPER_MIN_CHARS => {
+                    replace_with_children(node);
+                }
+                Some("header") if self.in_article[i] && self.has_heading(i) => {
+                    replace_with_children(node);
+                }
+                Some("a") => make_absolute(node, "href", base),
+                Some("img") => make_absolute(node, "src", base),
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+
+    /// Whether an `h1`–`h6` is below `nodes[i]`.
+    fn has_heading(&self, i: usize) -> bool {
+        self.nodes[i + 1..i + self.sizes[i]]
+            .iter()
+            .any(|node| matches!(tag(node), Some("h1" | "h2" | "h3" | "h4" | "h5" | "h6")))
+    }
+}
+
+/// Whether `node` is a `<main>` or has `role="main"`.
+fn is_main(node: &Node) -> bool {
+    tag(node) == Some("main")
+        || attr(node, "role").is_some_and(|role| role.trim().eq_ignore_ascii_case("main"))
+}
+
+/// Whether `node` is an in-page anchor without words (`¶`, `#`, an icon): a permalink.
+fn is_permalink(node: &Rc<Node>) -> bool {
+    tag(node) == Some("a")
+        && attr(node, "href").is_some_and(|href| href.trim_start().starts_with('#'))
+        && !collapsed_text(node, 16).chars().any(char::is_alphanumeric)
+}
+
+/// Rewrites a relative URL attribute as an absolute http(s) URL; in-page references
+/// (`#x`) and what does not resolve stay as they are.
+fn make_absolute(node: &Node, name: &str, base: &Url) {
+    let NodeData::Element { attrs, .. } = &node.data else {
+        return;
+    };
+    for attribute in attrs.borrow_mut().iter_mut() {
+        if &*attribute.name.local != name || attribute.value.trim_start().starts_with('#') {
+            continue;
+        }
+        if let Ok(url) = base.join(attribute.value.trim())
+            && matches!(url.scheme(), "http" | "https")
+        {
+            attribute.value = url.as_str().into();
+        }
+    }
+}
+
+/// Whether an element's id or class names it as boilerplate (see [`BOILERPLATE_WORDS`]).
+fn is_boilerplate(node: &Node) -> bool {
+    ["id", "class"].iter().any(|name| {
+        attr(node, name).is_some_and(|value| {
+            value
+                .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+                .any(|part| {
+                    BOILERPLATE_WORDS
+                        .iter()
+                        .any(|word| part.eq_ignore_ascii_case(word))
+                })
+        })
+    })
+}
+
+/// Removes `node` from its parent's children.
+fn detach(node: &Rc<Node>) {
+    if let Some(parent) = parent_of(node) {
+        parent
+            .children
+            .borrow_mut()
+            .retain(|child| !Rc::ptr_eq(child, node));
+    }
+    node.parent.set(None);
+}
+
+/// Replaces `node` in its parent's children with its own children.
+fn replace_with_children(node: &Rc<Node>) {
+    let Some(parent) = parent_of(node) else {
+        return;
+    };
+    let children = std::mem::take(&mut *node.children.borrow_mut());
+    for child in &children {
+        child.parent.set(Some(Rc::downgrade(&parent)));
+    }
+    let mut siblings = parent.children.borrow_mut();
+    if let Some(at) = siblings.iter().position(|child| Rc::ptr_eq(child, node)) {
+        siblings.splice(at..=at, children);
+    }
+    drop(siblings);
+    node.parent.set(None);
+}
+
+/// Flattens every element `max_depth` levels below `root`: its subtree is replaced by the
+/// text, `<pre>`, `<img>` and `<br>` nodes it contained, in order (chrome tags dropped).
+fn flatten_below(root: &Rc<Node>, max_depth: usize) {
+    walk(root, |node, depth| {
+        if depth < max_depth {
+            return true;
+        }
+        if matches!(node.data, NodeData::Element { .. }) {
+            let kept = leaves(node);
+            for child in &kept {
+                child.parent.set(Some(Rc::downgrade(node)));
+            }
+            *node.children.borrow_mut() = kept;
+        }
+        false
+    });
+}
+
+/// Takes `node`'s subtree apart and returns its text, `<pre>`, `<img>` and `<br>` nodes.
+///
+/// Children are taken out of every discarded element before it drops: rcdom's `Drop`
+/// empties the children of everything below a dropped node, even of nodes still kept.
+fn leaves(node: &Rc<Node>) -> Vec<Rc<Node>> {
+    let mut kept = Vec::new();
+    let mut stack: Vec<Rc<Node>> = std::mem::take(&mut *node.children.borrow_mut());
+    stack.reverse();
+    while let Some(child) = stack.pop() {
+        let is_text = matches!(child.data, NodeData::Text { .. });
+        let name = tag(&child);
+        if is_text || matches!(name, Some("pre" | "img" | "br")) {
+            kept.push(child);
+        } else if !name.is_some_and(|name| SKIPPED_TAGS.contains(&name)) {
+            let mut children = std::mem::take(&mut *child.children.borrow_mut());
+            children.reverse();
+            stack.extend(children);
+        }
+    }
+    kept
+}
+
+/// Every non-empty `<pre>` under `root` (outside chrome tags), with its context: the
+/// nearest heading above it and the last paragraph since that heading.
+fn code_blocks(root: &Rc<Node>) -> Vec<NewCodeBlock> {
+    let mut blocks = Vec::new();
+    let mut heading = String::new();
+    let mut paragraph = String::new();
+    walk(root, |node, _| match tag(node) {
+        Some("h1" | "h2" | "h3" | "h4" | "h5" | "h6") => {
+            heading = collapsed_text(node, MAX_CONTEXT_CHARS);
+            paragraph.clear();
+            false
+        }
+        Some("p") => {
+            paragraph = collapsed_text(node, MAX_CONTEXT_CHARS);
+            false
+        }
+        Some("pre") => {
+            if let Some(code) = pre_code(node) {
+                blocks.push(NewCodeBlock {
+                    language: pre_language(node),
+                    code,
+                    context: code_context(&heading, &paragraph),
+                });
+            }
+            false
+        }
+        Some(tag) => !SKIPPED_TAGS.contains(&tag),
+        None => true,
+    });
+    blocks
+}
+
+/// Heading and paragraph joined with " — ", at most [`MAX_CONTEXT_CHARS`] chars.
+fn code_context(heading: &str, paragraph: &str) -> String {
+    let joined = [heading, paragraph]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" — ");
+    truncate_chars(&joined, MAX_CONTEXT_CHARS)
+        .trim_end()
+        .to_string()
+}
+
+/// The text of a `<pre>` exactly (`<br>` as a newline) minus one trailing newline; `None`
+/// when it is blank.
+fn pre_code(pre: &Rc<Node>) -> Option<String> {
+    let mut code = String::new();
+    walk(pre, |node, _| match &node.data {
+        NodeData::Text { contents } => {
+            code.push_str(&contents.borrow());
+            false
+        }
+        NodeData::Element { .. } if tag(node) == Some("br") => {
+            code.push('\n');
+            false
+        }
+        _ => true,
+    });
+    if code.ends_with('\n') {
+        code.pop();
+    }
+    (!code.trim().is_empty()).then_some(code)
+}
+
+/// The language of a `<pre>`, lowercased: from `data-lang`/`data-language` or a class
+/// (`language-X`, `lang-X`, `highlight-source-X`, `highlight-X`, `sourceCode X`) on its first
+/// `<code>` or on itself, else from a `highlight-…` class on its parent or grandparent (as
+/// GitHub and Sphinx mark them).
+fn pre_language(pre: &Rc<Node>) -> Option<String> {
+    let inner_code = first_descendant(pre, "code");
+    let own = inner_code
+        .iter()
+        .chain(std::iter::once(pre))
+        .find_map(|node| {
+            ["data-lang", "data-language"]
+                .iter()
+                .find_map(|name| attr(node, name).and_then(|value| clean_language(&value)))
+                .or_else(|| {
+                    attr(node, "class").and_then(|class| language_from_class(&class, false))
+                })
+        });
+    own.or_else(|| {
+        let parent = parent_of(pre)?;
+        let grandparent = parent_of(&parent);
+        std::iter::once(parent).chain(grandparent).find_map(|node| {
+            attr(&node, "class").and_then(|class| language_from_class(&class, true))
+        })
+    })
+}
+
+/// A language named by a class list. On a wrapper element only `highlight-…` counts:
+/// `lang-en` on a layout `<div>` names a human language.
+fn language_from_class(class: &str, wrapper: bool) -> Option<String> {
+    let prefixes: &[&str] = if wrapper {
+        &["highlight-source-", "highlight-"]
+    } else {
+        &["language-", "lang-", "highlight-source-", "highlight-"]
+    };
+    let tokens: Vec<&str> = class.split_whitespace().collect();
+    let prefixed = tokens.iter().find_map(|token| {
+        let lower = token.to_ascii_lowercase();
+        prefixes
+            .iter()
+            .find_map(|prefix| lower.strip_prefix(prefix).and_then(clean_language))
+    });
+    if prefixed.is_some() || wrapper {
+        return prefixed;
+    }
+    // Pandoc: `class="sourceCode rust"` (with `numberSource`/`numberLines` at times).
+    let pandoc_marks = ["sourcecode", "numbersource", "numberlines"];
+    if !tokens.iter().any(|t| t.eq_ignore_ascii_case("sourcecode")) {
+        return None;
+    }
+    tokens
+        .iter()
+        .map(|t| t.to_ascii_lowercase())
+        .filter(|t| !pandoc_marks.contains(&t.as_str()))
+        .find_map(|t| clean_language(&t))
+}
+
+/// A plausible language name, lowercased (`rust`, `c++`, `objective-c`, `f#`), or `None`.
+fn clean_language(name: &str) -> Option<String> {
+    let name = name.trim().trim_end_matches(';').to_ascii_lowercase();
+    let plausible = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+#-._".contains(c))
+        && !matches!(name.as_str(), "none" | "default" | "nohighlight");
+    plausible.then_some(name)
+}
+
+/// Visits `root` and everything below it in document order, without recursion. `visit`
+/// gets each node and its depth below `root` and returns whether to enter its children.
+fn walk(root: &Rc<Node>, mut visit: impl FnMut(&Rc<Node>, usize) -> bool) {
+    let mut stack = vec![(Rc::clone(root), 0usize)];
+    while let Some((node, depth)) = stack.pop() {
+        if visit(&node, depth) {
+            let children = node.children.borrow();
+            stack.extend(children.iter().rev().map(|c| (Rc::clone(c), depth + 1)));
+        }
+    }
+}
+
+/// The first element named `name` below `root` in document order.
+fn first_descendant(root: &Rc<Node>, name: &str) -> Option<Rc<Node>> {
+    let mut found = None;
+    walk(root, |node, depth| {
+        if found.is_some() {
+            return false;
+        }
+        if depth > 0 && tag(node) == Some(name) {
+            found = Some(Rc::clone(node));
+            return false;
+        }
+        true
+    });
+    found
+}
+
+/// The text under `node` with whitespace runs collapsed to one space and trimmed, at most
+/// `max_chars` chars; script, style and template text left out.
+fn collapsed_text(node: &Rc<Node>, max_chars: usize) -> String {
+    let mut out = String::new();
+    let mut chars = 0;
+    let mut space_pending = false;
+    walk(node, |node, _| {
+        if chars >= max_chars {
+            return false;
+        }
+        match &node.data {
+            NodeData::Text { contents } => {
+                for c in contents.borrow().chars() {
+                    if c.is_whitespace() {
+                        space_pending = !out.is_empty();
+                        continue;
+                    }
+                    if chars >= max_chars {
+                        break;
+                    }
+                    if space_pending {
+                        out.push(' ');
+                        chars += 1;
+                        space_pending = false;
+                    }
+                    out.push(c);
+                    chars += 1;
+                }
+                false
+            }
+            _ => !matches!(
+                tag(node),
+                Some("script" | "style" | "noscript" | "template")
+            ),
+        }
+    });
+    out.trim_end().to_string()
+}
+
+/// `text` with whitespace runs collapsed to one space and trimmed.
+fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The first `max_chars` chars of `text`.
+fn truncate_chars(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
+/// An element's local name.
+fn tag(node: &Node) -> Option<&str> {
+    match &node.data {
+        NodeData::Element { name, .. } => Some(&*name.local),
+        _ => None,
+    }
+}
+
+/// An attribute's value.
+fn attr(node: &Node, name: &str) -> Option<String> {
+    let NodeData::Element { attrs, .. } = &node.data else {
+        return None;
+    };
+    attrs
+        .borrow()
+        .iter()
+        .find(|a| &*a.name.local == name)
+        .map(|a| a.value.to_string())
+}
+
+/// Whether a space-separated attribute (`rel`, `class`) holds `token`, ignoring case.
+fn has_token(node: &Node, name: &str, token: &str) -> bool {
+    attr(node, name).is_some_and(|value| {
+        value
+            .split_whitespace()
+            .any(|t| t.eq_ignore_ascii_case(token))
+    })
+}
+
+/// A node's parent, if it has one and it is alive.
+fn parent_of(node: &Node) -> Option<Rc<Node>> {
+    // `Cell<Option<Weak>>` cannot be read in place: take it, upgrade, put it back.
+    let weak = node.parent.take();
+    let parent = weak.as_ref().and_then(|w| w.upgrade());
+    node.parent.set(weak);
+    parent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Url {
+        Url::parse("https://example.com/docs/page.html").unwrap()
+    }
+
+    fn run(html: &str) -> Extracted {
+        extract(html, &base(), 4000)
+    }
+
+    fn urls(extracted: &Extracted) -> Vec<&str> {
+        extracted.links.iter().map(|l| l.url.as_str()).collect()
+    }
+
+    #[test]
+    fn metadata_from_head() {
+        let page = run(r#"<html lang="en-GB"><head>
+            <title>  My
+               Page </title>
+            <meta name="Description" content=" About  things ">
+            <meta property="og:description" content="OG">
+            <link rel="alternate canonical" href="/docs/page.html?utm_source=x#top">
+            </head><body><h1>Heading</h1><p>x</p></body></html>"#);
+        assert_eq!(page.title.as_deref(), Some("My Page"));
+        assert_eq!(page.description.as_deref(), Some("About things"));
+        assert_eq!(
+            page.canonical.as_deref(),
+            Some("https://example.com/docs/page.html")
+        );
+        assert_eq!(page.language.as_deref(), Some("en-GB"));
+    }
+
+    #[test]
+    fn metadata_fallbacks() {
+        let page = run(r#"<html><head><title> </title>
+            <meta property="og:description" content="From OG">
+            <meta http-equiv="Content-Language" content="de, en">
+            </head><body><svg><title>icon</title></svg><h1> First
+            heading </h1><h1>Second</h1></body></html>"#);
+        assert_eq!(page.title.as_deref(), Some("First heading"));
+        assert_eq!(page.description.as_deref(), Some("From OG"));
+        assert_eq!(page.language.as_deref(), Some("de"));
+        assert_eq!(page.canonical, None);
+
+        let bare = run("<p>nothing</p>");
+        assert_eq!(
+            (bare.title, bare.description, bare.language),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn links_are_resolved_normalised_and_deduped() {
+        let page = run(r##"<body>
+            <a href="other.html#section">Other</a>
+            <a href="/abs?utm_source=news&id=2">Abs</a>
+            <a href="https://Elsewhere.ORG:443/x">  Else
+               where </a>
+            <a href="//cdn.example.net/y">Proto-relative</a>
+            <a href="#top">Top</a><a href="">Empty</a><a>No href</a>
+            <a href="mailto:a@b.c">Mail</a><a href="javascript:void(0)">JS</a>
+            <a href="tel:+123">Tel</a><a href="data:text/html,hi">Data</a>
+            <a href="ftp://example.com/f">FTP</a>
+            <a href="other.html"><img src="i.png"></a>
+            <a href="/img-first"><img src="i.png"></a><a href="/img-first">Named later</a>
+            <a href="other.html?fbclid=z" rel="nofollow">Other again</a>
+            </body>"##);
+        assert_eq!(
+            urls(&page),
+            [
+                "https://example.com/docs/other.html",
+                "https://example.com/abs?id=2",
+                "https://elsewhere.org/x",
+                "https://cdn.example.net/y",
+                "https://example.com/img-first",
+            ]
+        );
+        assert_eq!(page.links[0].text, "Other");
+        assert_eq!(page.links[2].text, "Else where");
+        assert_eq!(page.links[4].text, "Named later");
+    }
+
+    #[test]
+    fn links_honour_base_href() {
+        let page = run(r#"<head><base href="/v2/"></head><body>
+            <a href="guide">Guide</a><a href="https://x.org/">X</a></body>"#);
+        assert_eq!(
+            urls(&page),
+            ["https://example.com/v2/guide", "https://x.org/"]
+        );
+        let bad_base = run(r#"<base href="javascript:alert(1)"><a href="a">A</a>"#);
+        assert_eq!(urls(&bad_base), ["https://example.com/docs/a"]);
+    }
+
+    #[test]
+    fn chrome_is_left_out_of_markdown_but_its_links_are_kept() {
+        let page = run(r#"<body>
+            <header><a href="/home">Home</a> Site header</header>
+            <nav><a href="/nav-link">Nav link</a></nav>
+            <div id="cookie-banner">We use cookies <a href="/privacy">Privacy</a></div>
+            <div class="share_buttons">Share this</div>
+            <p>Real content here.</p>
+            <script>var x = "script text";</script>
+            <aside>Aside text</aside>
+            <footer>Footer text <a href="/legal">Legal</a></footer>
+            </body>"#);
+        assert_eq!(page.markdown, "Real content here.");
+        for link in ["/home", "/nav-link", "/privacy", "/legal"] {
+            let url = format!("https://example.com{link}");
+            assert!(urls(&page).contains(&url.as_str()), "{link} missing");
+        }
+    }
+
+    #[test]
+    fn boilerplate_words_match_whole_parts_only() {
+        let page = run(r#"<body><main>
+            <div class="uploads shared-state">Kept: no whole word.</div>
+            <div class="post-comments">Dropped comments.</div>
+            <div id="Related_Posts">Dropped related.</div>
+            <p>Main text long enough to outweigh the rest of the blocks here.</p>
+            </main></body>"#);
+        assert!(page.markdown.contains("Kept: no whole word."));
+        assert!(!page.markdown.contains("Dropped"));
+        assert!(page.markdown.contains("Main text"));
+    }
+
+    #[test]
+    fn layout_wrapper_named_like_boilerplate_is_kept() {
+        let page = run(r#"<body><div class="layout has-sidebar">
+            <p>All of the article text lives inside this wrapper.</p></div>
+            <div class="sidebar">Side</div></body>"#);
+        assert_eq!(
+            page.markdown,
+            "All of the article text lives inside this wrapper."
+        );
+    }
+
+    #[test]
+    fn article_header_kept_site_header_skipped() {
+        let page = run(r#"<body><header><h1>Site name</h1></header>
+            <article><header><h1>Post title</h1><p class="byline">By me</p></header>
+            <p>Post body.</p></article></body>"#);
+        assert_eq!(page.markdown, "# Post title\n\nBy me\n\nPost body.");
+        assert_eq!(page.title.as_deref(), Some("Site name"));
+    }
+
+    #[test]
+    fn permalinks_dropped_links_made_absolute() {
+        let page = run(
+            r##"<main><h2 id="x">Install <a class="headerlink" href="#x">¶</a></h2>
+            <p>See <a href="../guide?utm_source=a#part">the guide</a>, <a href="#fn1">1</a>
+            and <img src="img/a.png" alt="pic">.</p><pre>code</pre></main>"##,
+        );
+        assert_eq!(
+            page.markdown,
+            "## Install\n\nSee [the guide](https://example.com/guide?utm_source=a#part), \
+             [1](#fn1) and ![pic](https://example.com/docs/img/a.png).\n\n```\ncode\n```"
+        );
+        assert_eq!(page.chunks[0].heading_path, "Install");
+        assert!(
+            page.code_blocks[0]
+                .context
+                .starts_with("Install — See the guide")
+        );
+    }
+
+    #[test]
+    fn main_content_selection() {
+        let main = run(r#"<body><p>Outside</p><main></main>
+            <div role="main"><p>Role main</p></div><main><p>Second main</p></main></body>"#);
+        assert_eq!(main.markdown, "Role main");
+
+        let article = run(r#"<body><p>Outside</p>
+            <article><p>Short</p></article>
+            <article><h2>Long</h2><p>The longest article wins.</p></article>
+            <article><p>Mid sized one</p></article></body>"#);
+        assert_eq!(article.markdown, "## Long\n\nThe longest article wins.");
+
+        let body = run("<body><h1>Title</h1><p>Body text</p></body>");
+        assert_eq!(body.markdown, "# Title\n\nBody text");
+    }
+
+    #[test]
+    fn page_wrapping_form_is_unwrapped_small_forms_skipped() {
+        let text = "Plenty of words in this page. ".repeat(30);
+        let page = run(&format!(
+            r#"<body><form id="aspnetForm"><p>{text}</p></form>
+            <form><label>Search</label><input name="q"></form></body>"#
+        ));
+        assert!(page.markdown.starts_with("Plenty of words"));
+        assert!(!page.markdown.contains("Search"));
+    }
+
+    #[test]
+    fn code_blocks_language_and_context() {
+        let page = run(r#"<body><main>
+            <h2>Install  it</h2><p>First paragraph.</p><p>Run this:</p>
+            <pre><code class="hljs language-Rust">fn main() {
+    println!("hi");
+}
+</code></pre>
+            <pre class="lang-py">print(1)</pre>
+            <h3>Next</h3>
+            <div class="highlight highlight-source-shell"><pre>echo   a<br>echo b</pre></div>
+            <pre class="sourceCode numberSource haskell"><code>main = pure ()</code></pre>
+            <pre data-lang="Go"><code>x := 1</code></pre>
+            <div class="lang-en"><pre>plain</pre></div>
+            <pre>   </pre>
+            <nav><pre>nav code</pre></nav>
+            </main></body>"#);
+        let blocks: Vec<(Option<&str>, &str, &str)> = page
+            .code_blocks
+            .iter()
+            .map(|b| (b.language.as_deref(), b.code.as_str(), b.context.as_str()))
+            .collect();
+        assert_eq!(
+            blocks,
+            [
+                (
+                    Some("rust"),
+                    "fn main() {\n    println!(\"hi\");\n}",
+                    "Install it — Run this:"
+                ),
+                (Some("py"), "print(1)", "Install it — Run this:"),
+                (Some("shell"), "echo   a\necho b", "Next"),
+                (Some("haskell"), "main = pure ()", "Next"),
+                (Some("go"), "x := 1", "Next"),
+                (None, "plain", "Next"),
+            ]
+        );
+        assert!(
+            page.markdown
+                .contains("```rust\nfn main() {\n    println!(\"hi\");\n}\n```")
+        );
+        assert!(page.markdown.contains("```shell\necho   a\necho b\n```"));
+        assert!(page.markdown.contains("```\nplain\n```"));
+        assert!(!page.markdown.contains("nav code"));
+    }
+
+    #[test]
+    fn code_fence_outlasts_backticks_in_the_code() {
+        let page = run("<pre><code>a ``` b\n````\n</code></pre>");
+        assert_eq!(page.markdown, "`````\na ``` b\n````\n`````");
+        assert_eq!(page.code_blocks[0].code, "a ``` b\n````");
+    }
+
+    #[test]
+    fn context_is_capped() {
+        let long = "word ".repeat(200);
+        let page = run(&format!("<h2>{long}</h2><p>{long}</p><pre>x</pre>"));
+        assert!(page.code_blocks[0].context.chars().count() <= MAX_CONTEXT_CHARS);
+    }
+
+    #[test]
+    fn chunks_come_from_the_markdown() {
+        let page = extract(
+            "<h1>Guide</h1><p>Intro.</p><h2>Linux</h2><p>Steps.</p><pre>a\n\nb</pre>",
+            &base(),
+            4000,
+        );
+        let chunks: Vec<(&str, &str)> = page
+            .chunks
+            .iter()
+            .map(|c| (c.heading_path.as_str(), c.text.as_str()))
+            .collect();
+        assert_eq!(
+            chunks,
+            [
+                ("Guide", "# Guide\n\nIntro."),
+                ("Guide > Linux", "## Linux\n\nSteps.\n\n```\na\n\nb\n```")
+            ]
+        );
+    }
+
+    #[test]
+    fn ten_thousand_nested_divs() {
+        let depth = 10_000;
+        let html = format!(
+            "<body>{}<p>deep text</p><pre class=\"language-c\">int x;</pre>{}<a href=\"/deep\">d</a></body>",
+            "<div>".repeat(depth),
+            "</div>".repeat(depth)
+        );
+        // Run on a thread with the default 2 MiB stack, as tokio's blocking pool does.
+        let page = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || extract(&html, &base(), 4000))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(page.markdown.contains("deep text"), "{}", page.markdown);
+        assert!(page.markdown.contains("```c\nint x;\n```"));
+        assert_eq!(page.code_blocks.len(), 1);
+        assert_eq!(urls(&page), ["https://example.com/deep"]);
+    }
+
+    #[test]
+    fn main_deep_in_the_page() {
+        let depth = 5_000;
+        let html = format!(
+            "{}<main><h1>T</h1><p>inside</p></main>{}",
+            "<div><span>".repeat(depth),
+            "</span></div>".repeat(depth)
+        );
+        let page = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || extract(&html, &base(), 4000))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(page.markdown, "# T\n\ninside");
+    }
+
+    #[test]
+    fn empty_and_garbage_input() {
+        let empty = run("");
+        assert!(empty.markdown.is_empty() && empty.links.is_empty() && empty.chunks.is_empty());
+        assert_eq!(empty.title, None);
+
+        let garbage: String = (0u32..5000)
+            .filter_map(|i| char::from_u32((i * 7919) % 0x11000))
+            .collect();
+        let _ = run(&garbage);
+        let _ = run("<<<>>><a href=\"\u{0}\"></a><pre><code class=\"language-\u{1F600}\">x");
+        let huge_attr = format!(
+            "<a href=\"/{}\" class=\"{}\">x</a>",
+            "a".repeat(100_000),
+            "b ".repeat(50_000)
+        );
+        assert_eq!(run(&huge_attr).links.len(), 1);
+        let _ =
+            run("<table><tr><td><pre>x</pre></td></tr></table><ul><li><pre>y\n\nz</pre></li></ul>");
+    }
+
+    #[test]
+    fn converter_is_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<HtmlToMarkdown>();
+        let handles: Vec<_> = (0..4)
+            .map(|i| std::thread::spawn(move || run(&format!("<p>thread {i}</p>")).markdown))
+            .collect();
+        for (i, handle) in handles.into_iter().enumerate() {
+            assert_eq!(handle.join().unwrap(), format!("thread {i}"));
+        }
+    }
+}

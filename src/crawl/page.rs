@@ -1,0 +1,115 @@
+//! One page, end to end: fetch, extract (off the async runtime), store.
+
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+use super::{
+    chunk,
+    extract::{self, Extracted},
+    fetch::{FetchError, Fetched, Fetcher},
+};
+use crate::store::{NewPage, PageWrite, SourceKind, Store, StoreError};
+
+/// Why a page could not be crawled.
+#[derive(Debug, thiserror::Error)]
+pub enum CrawlError {
+    /// Fetching failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// Storing failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A crawled page.
+#[derive(Debug)]
+pub struct CrawledPage {
+    /// What the server answered.
+    pub fetched: Fetched,
+    /// What was taken from it.
+    pub extracted: Extracted,
+    /// How it was stored, when it was.
+    pub stored: Option<PageWrite>,
+    /// Time spent fetching.
+    pub fetch_time: Duration,
+    /// Time spent extracting.
+    pub extract_time: Duration,
+    /// Time spent storing.
+    pub store_time: Duration,
+}
+
+/// True when the content type is HTML or XHTML (or not given, as browsers assume).
+fn is_html(content_type: Option<&str>) -> bool {
+    content_type.is_none_or(|ct| {
+        let ct = ct.to_ascii_lowercase();
+        ct.starts_with("text/html") || ct.starts_with("application/xhtml+xml")
+    })
+}
+
+/// Fetches, extracts and (when `store` is set and the answer is a 2xx) stores one page.
+pub async fn crawl_page(
+    fetcher: &Fetcher,
+    store: &Store,
+    url: &Url,
+    store_it: bool,
+    chunk_max_chars: usize,
+) -> Result<CrawledPage, CrawlError> {
+    let started = Instant::now();
+    let fetched = fetcher.fetch(url).await?;
+    let fetch_time = started.elapsed();
+
+    let started = Instant::now();
+    let (body, final_url, html) = (
+        fetched.body.clone(),
+        fetched.final_url.clone(),
+        is_html(fetched.content_type.as_deref()),
+    );
+    let extracted = tokio::task::spawn_blocking(move || {
+        if html {
+            extract::extract(&body, &final_url, chunk_max_chars)
+        } else {
+            Extracted {
+                chunks: chunk::chunk_markdown(&body, chunk_max_chars),
+                markdown: body,
+                ..Default::default()
+            }
+        }
+    })
+    .await
+    .map_err(|e| FetchError::Network(url.to_string(), format!("extraction failed: {e}")))?;
+    let extract_time = started.elapsed();
+
+    let started = Instant::now();
+    let stored = if store_it && (200..300).contains(&fetched.status) {
+        let host = fetched.final_url.host_str().unwrap_or_default().to_string();
+        let origin = fetched.final_url.origin().ascii_serialization();
+        let source = store
+            .upsert_source(SourceKind::Site, &host, &origin)
+            .await?;
+        let page = NewPage {
+            url: url.to_string(),
+            final_url: fetched.final_url.to_string(),
+            status: fetched.status,
+            title: extracted.title.clone(),
+            description: extracted.description.clone(),
+            language: extracted.language.clone(),
+            markdown: extracted.markdown.clone(),
+            fetched_at: 0,
+            job_id: None,
+            chunks: extracted.chunks.clone(),
+            code_blocks: extracted.code_blocks.clone(),
+        };
+        store.store_pages(source, &[page]).await?.first().copied()
+    } else {
+        None
+    };
+    Ok(CrawledPage {
+        fetched,
+        extracted,
+        stored,
+        fetch_time,
+        extract_time,
+        store_time: started.elapsed(),
+    })
+}

@@ -1,0 +1,220 @@
+//! `crawl_page` through MCP against pages served on 127.0.0.1: content, links, storage and
+//! search, redirects and their limits, the URL policy, size and type gates, charsets.
+
+mod support;
+
+use rmcp::{
+    ServiceExt,
+    model::{CallToolRequestParams, CallToolResult},
+    service::RunningService,
+    transport::StreamableHttpClientTransport,
+};
+use serde_json::{Value, json};
+use support::{FixtureSite, HttpServer};
+
+type Client = RunningService<rmcp::RoleClient, ()>;
+
+async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResult {
+    let Value::Object(args) = args else {
+        panic!("arguments must be an object")
+    };
+    client
+        .call_tool(CallToolRequestParams::new(tool).with_arguments(args))
+        .await
+        .unwrap()
+}
+
+async fn ok(client: &Client, tool: &'static str, args: Value) -> Value {
+    let result = call(client, tool, args).await;
+    assert_ne!(result.is_error, Some(true), "{tool} failed: {result:?}");
+    result.structured_content.unwrap()
+}
+
+async fn error_text(client: &Client, tool: &'static str, args: Value) -> String {
+    let result = call(client, tool, args).await;
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "{tool} should fail: {result:?}"
+    );
+    result.content[0].as_text().unwrap().text.clone()
+}
+
+async fn connect(server: &HttpServer) -> Client {
+    ().serve(StreamableHttpClientTransport::from_uri(server.url("/mcp")))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn crawls_extracts_stores_and_searches() {
+    let site = FixtureSite::start().await;
+    let server = HttpServer::start(&[], &[("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true")]).await;
+    let client = connect(&server).await;
+
+    let page = ok(
+        &client,
+        "crawl_page",
+        json!({"url": site.url("/article"), "includeLinks": true}),
+    )
+    .await;
+    assert_eq!(page["status"], 200);
+    assert_eq!(page["title"], "Tokio scheduler guide");
+    assert_eq!(page["description"], "How the tokio scheduler steals work");
+    assert_eq!(page["language"], "en");
+    assert_eq!(page["canonical"], site.url("/article"));
+    assert_eq!(page["stored"], "inserted");
+    let content = page["content"].as_str().unwrap();
+    assert!(content.contains("# Tokio scheduler guide"), "{content}");
+    assert!(content.contains("```"), "code fence kept: {content}");
+    assert!(
+        !content.contains("cookies") && !content.contains("Footer"),
+        "boilerplate dropped: {content}"
+    );
+    let links: Vec<&str> = page["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["url"].as_str().unwrap())
+        .collect();
+    assert!(
+        links.contains(&site.url("/docs").as_str()),
+        "tracking and fragment dropped: {links:?}"
+    );
+    assert!(links.contains(&"https://example.com/external"), "{links:?}");
+    assert_eq!(page["linkCount"], links.len());
+
+    // Stored: searchable, readable, and unchanged on a second crawl.
+    let page_id = page["pageId"].as_i64().unwrap();
+    let hits = ok(&client, "search_pages", json!({"query": "steals work"})).await;
+    assert_eq!(hits["results"][0]["pageId"], page_id);
+    let code = ok(
+        &client,
+        "search_code",
+        json!({"query": "spawn", "language": "rust"}),
+    )
+    .await;
+    assert!(
+        code["results"][0]["code"]
+            .as_str()
+            .unwrap()
+            .contains("tokio::spawn"),
+        "{code}"
+    );
+    let again = ok(
+        &client,
+        "crawl_page",
+        json!({"url": site.url("/article"), "format": "text"}),
+    )
+    .await;
+    assert_eq!(
+        (again["stored"].as_str(), again["pageId"].as_i64()),
+        (Some("unchanged"), Some(page_id))
+    );
+    assert!(
+        again["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Tokio scheduler guide")
+    );
+    let sources = ok(&client, "list_sources", json!({})).await;
+    assert_eq!(sources["sources"][0]["name"], "127.0.0.1");
+
+    let html = ok(
+        &client,
+        "crawl_page",
+        json!({"url": site.url("/article"), "format": "html", "maxChars": 50, "store": false}),
+    )
+    .await;
+    assert_eq!(html["content"].as_str().unwrap().chars().count(), 50);
+    assert_eq!(html["truncated"], true);
+    assert_eq!(html["stored"], "not_stored");
+
+    // Redirects are followed and reported.
+    let redirected = ok(
+        &client,
+        "crawl_page",
+        json!({"url": site.url("/redirect"), "store": false}),
+    )
+    .await;
+    assert_eq!(redirected["finalUrl"], site.url("/article"));
+    let chained = ok(
+        &client,
+        "crawl_page",
+        json!({"url": site.url("/chain/10"), "store": false}),
+    )
+    .await;
+    assert_eq!(chained["status"], 200);
+
+    // Other answers and charsets.
+    let missing = ok(&client, "crawl_page", json!({"url": site.url("/missing")})).await;
+    assert_eq!(
+        (missing["status"].as_u64(), missing["stored"].as_str()),
+        (Some(404), Some("not_stored"))
+    );
+    let latin1 = ok(
+        &client,
+        "crawl_page",
+        json!({"url": site.url("/latin1"), "store": false}),
+    )
+    .await;
+    assert_eq!(latin1["title"], "Café");
+    assert!(latin1["content"].as_str().unwrap().contains("Café crème"));
+    let plain = ok(
+        &client,
+        "crawl_page",
+        json!({"url": site.url("/plain.txt")}),
+    )
+    .await;
+    assert!(
+        plain["content"]
+            .as_str()
+            .unwrap()
+            .contains("Two paragraphs.")
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn refuses_what_it_must_with_clear_errors() {
+    let site = FixtureSite::start().await;
+    let server = HttpServer::start(&[], &[("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true")]).await;
+    let client = connect(&server).await;
+    let error =
+        |url: String| error_text(&client, "crawl_page", json!({"url": url, "store": false}));
+
+    assert!(error(site.url("/loop-a")).await.contains("redirect loop"));
+    assert!(
+        error(site.url("/chain/11"))
+            .await
+            .contains("more than 10 redirects")
+    );
+    assert!(error(site.url("/big")).await.contains("larger than"));
+    assert!(error(site.url("/image.png")).await.contains("not a page"));
+    assert!(error("ftp://example.com/".into()).await.contains("http(s)"));
+    assert!(error("not a url".into()).await.contains("not a valid URL"));
+    let render = error_text(
+        &client,
+        "crawl_page",
+        json!({"url": site.url("/article"), "render": true}),
+    )
+    .await;
+    assert!(render.contains("browser pool"), "{render}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn private_networks_are_refused_by_default() {
+    let site = FixtureSite::start().await;
+    let server = HttpServer::start(&[], &[]).await;
+    let client = connect(&server).await;
+    let message = error_text(&client, "crawl_page", json!({"url": site.url("/article")})).await;
+    assert!(
+        message.contains("CRAWLIUM_ALLOW_PRIVATE_NETWORKS"),
+        "{message}"
+    );
+    assert_eq!(site.hits("/article"), 0, "nothing was requested");
+    let message = error_text(&client, "crawl_page", json!({"url": "http://localhost:1/"})).await;
+    assert!(message.contains("not a public address"), "{message}");
+    client.cancel().await.unwrap();
+}
