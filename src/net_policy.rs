@@ -6,7 +6,7 @@
 //! `0x7f.1`, is normalised by the WHATWG parser first), and [`NetPolicy::check_addr`] on every
 //! address a host name resolves to, at connect time, so DNS answers that change between check
 //! and connect (rebinding) are caught too. Callers run both on every redirect hop.
-//! Not yet wired: the crawler (fetch) and the browser (navigation) call it.
+//! The crawler uses it in `crawl::fetch`; the browser will check navigations with it too.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

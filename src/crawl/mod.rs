@@ -1,4 +1,5 @@
-//! The crawler: fetching, URL normalisation, HTML extraction, chunking, markdown to plain text.
+//! The crawler: fetching, URL normalisation, HTML extraction, chunking, markdown to plain text,
+//! and `page` which runs one page through all of them.
 
 pub mod chunk;
 pub mod extract;
