@@ -190,6 +190,9 @@ async fn refuses_what_it_must_with_clear_errors() {
             .contains("more than 10 redirects")
     );
     assert!(error(site.url("/big")).await.contains("larger than"));
+    // A gzip bomb is stopped by the same cap, counted after decompression while streaming.
+    let bomb = error(site.url("/bomb")).await;
+    assert!(bomb.contains("larger than 10485760 bytes"), "{bomb}");
     assert!(error(site.url("/image.png")).await.contains("not a page"));
     assert!(error("ftp://example.com/".into()).await.contains("http(s)"));
     assert!(error("not a url".into()).await.contains("not a valid URL"));

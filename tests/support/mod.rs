@@ -396,6 +396,20 @@ impl FixtureSite {
                 )
                     .into_response(),
                 "image.png" => ([(header::CONTENT_TYPE, "image/png")], vec![0u8; 64]).into_response(),
+                "bomb" => {
+                    // 64 MiB of HTML that compresses to about 64 KiB.
+                    use std::io::Write;
+                    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                    let block = "<p>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa</p>".repeat(1024);
+                    for _ in 0..(64 * 1024 * 1024 / block.len()) {
+                        gz.write_all(block.as_bytes()).unwrap();
+                    }
+                    (
+                        [(header::CONTENT_TYPE, "text/html"), (header::CONTENT_ENCODING, "gzip")],
+                        gz.finish().unwrap(),
+                    )
+                        .into_response()
+                }
                 "latin1" => (
                     [(header::CONTENT_TYPE, "text/html; charset=iso-8859-1")],
                     b"<html><head><title>Caf\xe9</title></head><body><main><p>Caf\xe9 cr\xe8me</p></main></body></html>".to_vec(),
