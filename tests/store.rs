@@ -112,6 +112,16 @@ async fn upsert_dedupes_and_skips_unchanged_content(store: &Store, _: &str) {
         "chunks replaced"
     );
 
+    // The same URL twice in one batch: the last copy wins, both report the same page.
+    let mut newest = first.clone();
+    newest.chunks.truncate(1);
+    let twice = store
+        .store_pages(source, &[first.clone(), newest])
+        .await
+        .unwrap();
+    assert_eq!(twice, vec![PageWrite::Updated(id), PageWrite::Updated(id)]);
+    assert_eq!(store.chunk_ids(id).await.unwrap().len(), 1);
+
     let by_url = store
         .get_page(&PageKey::Url("https://docs.example/a".into()))
         .await

@@ -4,6 +4,8 @@
 //! A page whose content hash has not changed keeps its chunks and code blocks untouched
 //! (only fetch metadata is refreshed), so re-crawling an unchanged site rewrites nothing.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::QueryBuilder;
@@ -151,7 +153,6 @@ fn content_hash(page: &NewPage) -> String {
 }
 
 /// Statements of one page upsert, identical on both backends.
-const FIND_PAGE: &str = "SELECT id, content_hash FROM pages WHERE url = $1";
 const INSERT_PAGE: &str = "INSERT INTO pages (source_id, url, final_url, status, title,
         description, language, markdown, content_hash, fetched_at, job_id)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
@@ -177,21 +178,39 @@ impl Store {
         source_id: i64,
         pages: &[NewPage],
     ) -> Result<Vec<PageWrite>, StoreError> {
+        if pages.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = now_ms();
+        let hashes: Vec<String> = pages.iter().map(content_hash).collect();
         let writes = on_backend!(self, write, pool => {
             let mut tx = pool.begin().await?;
+            // One lookup for the whole batch instead of one per page.
+            let mut existing: HashMap<String, (i64, String)> = HashMap::new();
+            for batch in pages.chunks(ROWS_PER_INSERT) {
+                let mut find = QueryBuilder::new("SELECT id, url, content_hash FROM pages WHERE url IN (");
+                let mut urls = find.separated(", ");
+                for page in batch {
+                    urls.push_bind(page.url.clone());
+                }
+                find.push(")");
+                let rows: Vec<(i64, String, String)> = find.build_query_as().fetch_all(&mut *tx).await?;
+                existing.extend(rows.into_iter().map(|(id, url, hash)| (url, (id, hash))));
+            }
+            // A URL twice in one batch: only its last copy (the newest fetch) is written.
+            let last: HashMap<&str, usize> =
+                pages.iter().enumerate().map(|(i, p)| (p.url.as_str(), i)).collect();
             let mut writes = Vec::with_capacity(pages.len());
             let mut newest = 0i64;
-            for page in pages {
-                let hash = content_hash(page);
+            for (i, (page, hash)) in pages.iter().zip(&hashes).enumerate() {
+                if last[page.url.as_str()] != i {
+                    writes.push(None);
+                    continue;
+                }
                 let fetched_at = if page.fetched_at > 0 { page.fetched_at } else { now };
                 newest = newest.max(fetched_at);
                 let final_url = if page.final_url.is_empty() { &page.url } else { &page.final_url };
-                let existing: Option<(i64, String)> = sqlx::query_as(FIND_PAGE)
-                    .bind(&page.url)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let write = match existing {
+                let write = match existing.get(&page.url) {
                     Some((id, old_hash)) if old_hash == hash => {
                         sqlx::query(TOUCH_PAGE)
                             .bind(source_id)
@@ -202,7 +221,7 @@ impl Store {
                             .bind(id)
                             .execute(&mut *tx)
                             .await?;
-                        PageWrite::Unchanged(id)
+                        PageWrite::Unchanged(*id)
                     }
                     Some((id, _)) => {
                         sqlx::query(REWRITE_PAGE)
@@ -213,7 +232,7 @@ impl Store {
                             .bind(&page.description)
                             .bind(&page.language)
                             .bind(&page.markdown)
-                            .bind(&hash)
+                            .bind(hash)
                             .bind(fetched_at)
                             .bind(&page.job_id)
                             .bind(id)
@@ -221,7 +240,7 @@ impl Store {
                             .await?;
                         sqlx::query(CLEAR_CHUNKS).bind(id).execute(&mut *tx).await?;
                         sqlx::query(CLEAR_CODE).bind(id).execute(&mut *tx).await?;
-                        PageWrite::Updated(id)
+                        PageWrite::Updated(*id)
                     }
                     None => {
                         let id: i64 = sqlx::query_scalar(INSERT_PAGE)
@@ -233,7 +252,7 @@ impl Store {
                             .bind(&page.description)
                             .bind(&page.language)
                             .bind(&page.markdown)
-                            .bind(&hash)
+                            .bind(hash)
                             .bind(fetched_at)
                             .bind(&page.job_id)
                             .fetch_one(&mut *tx)
@@ -241,41 +260,57 @@ impl Store {
                         PageWrite::Inserted(id)
                     }
                 };
-                if !matches!(write, PageWrite::Unchanged(_)) {
-                    let id = write.id();
-                    let chunks: Vec<_> = page.chunks.iter().enumerate().collect();
-                    for batch in chunks.chunks(ROWS_PER_INSERT) {
-                        let mut insert = QueryBuilder::new(
-                            "INSERT INTO chunks (page_id, position, heading_path, text) ",
-                        );
-                        insert.push_values(batch, |mut row, (position, chunk)| {
-                            row.push_bind(id)
-                                .push_bind(*position as i32)
-                                .push_bind(chunk.heading_path.clone())
-                                .push_bind(chunk.text.clone());
-                        });
-                        insert.build().execute(&mut *tx).await?;
-                    }
-                    let blocks: Vec<_> = page.code_blocks.iter().enumerate().collect();
-                    for batch in blocks.chunks(ROWS_PER_INSERT) {
-                        let mut insert = QueryBuilder::new(
-                            "INSERT INTO code_blocks (page_id, position, language, code, context) ",
-                        );
-                        insert.push_values(batch, |mut row, (position, block)| {
-                            row.push_bind(id)
-                                .push_bind(*position as i32)
-                                .push_bind(block.language.clone())
-                                .push_bind(block.code.clone())
-                                .push_bind(block.context.clone());
-                        });
-                        insert.build().execute(&mut *tx).await?;
-                    }
-                }
-                writes.push(write);
+                writes.push(Some(write));
             }
-            if !pages.is_empty() {
-                sqlx::query(TOUCH_SOURCE).bind(newest).bind(source_id).execute(&mut *tx).await?;
+            let writes: Vec<PageWrite> = pages
+                .iter()
+                .zip(&writes)
+                .filter_map(|(page, write)| write.or(writes[last[page.url.as_str()]]))
+                .collect();
+            // Chunks and code blocks of every new or changed page, in multi-row inserts.
+            let rewritten = || {
+                pages
+                    .iter()
+                    .zip(&writes)
+                    .enumerate()
+                    .filter(|(i, (page, write))| {
+                        last[page.url.as_str()] == *i && !matches!(write, PageWrite::Unchanged(_))
+                    })
+                    .map(|(_, (page, write))| (page, write.id()))
+            };
+            let chunks: Vec<_> = rewritten()
+                .flat_map(|(page, id)| page.chunks.iter().enumerate().map(move |(i, c)| (id, i, c)))
+                .collect();
+            for batch in chunks.chunks(ROWS_PER_INSERT) {
+                let mut insert =
+                    QueryBuilder::new("INSERT INTO chunks (page_id, position, heading_path, text) ");
+                insert.push_values(batch, |mut row, (id, position, chunk)| {
+                    row.push_bind(*id)
+                        .push_bind(*position as i32)
+                        .push_bind(chunk.heading_path.clone())
+                        .push_bind(chunk.text.clone());
+                });
+                insert.build().execute(&mut *tx).await?;
             }
+            let blocks: Vec<_> = rewritten()
+                .flat_map(|(page, id)| {
+                    page.code_blocks.iter().enumerate().map(move |(i, b)| (id, i, b))
+                })
+                .collect();
+            for batch in blocks.chunks(ROWS_PER_INSERT) {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO code_blocks (page_id, position, language, code, context) ",
+                );
+                insert.push_values(batch, |mut row, (id, position, block)| {
+                    row.push_bind(*id)
+                        .push_bind(*position as i32)
+                        .push_bind(block.language.clone())
+                        .push_bind(block.code.clone())
+                        .push_bind(block.context.clone());
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            sqlx::query(TOUCH_SOURCE).bind(newest).bind(source_id).execute(&mut *tx).await?;
             tx.commit().await?;
             writes
         });
