@@ -3,48 +3,8 @@
 
 mod support;
 
-use rmcp::{
-    ServiceExt,
-    model::{CallToolRequestParams, CallToolResult},
-    service::RunningService,
-    transport::StreamableHttpClientTransport,
-};
-use serde_json::{Value, json};
-use support::{FixtureSite, HttpServer};
-
-type Client = RunningService<rmcp::RoleClient, ()>;
-
-async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResult {
-    let Value::Object(args) = args else {
-        panic!("arguments must be an object")
-    };
-    client
-        .call_tool(CallToolRequestParams::new(tool).with_arguments(args))
-        .await
-        .unwrap()
-}
-
-async fn ok(client: &Client, tool: &'static str, args: Value) -> Value {
-    let result = call(client, tool, args).await;
-    assert_ne!(result.is_error, Some(true), "{tool} failed: {result:?}");
-    result.structured_content.unwrap()
-}
-
-async fn error_text(client: &Client, tool: &'static str, args: Value) -> String {
-    let result = call(client, tool, args).await;
-    assert_eq!(
-        result.is_error,
-        Some(true),
-        "{tool} should fail: {result:?}"
-    );
-    result.content[0].as_text().unwrap().text.clone()
-}
-
-async fn connect(server: &HttpServer) -> Client {
-    ().serve(StreamableHttpClientTransport::from_uri(server.url("/mcp")))
-        .await
-        .unwrap()
-}
+use serde_json::json;
+use support::{FixtureSite, HttpServer, connect, error_text, ok};
 
 #[tokio::test]
 async fn crawls_extracts_stores_and_searches() {

@@ -6,42 +6,8 @@ mod support;
 use std::time::Duration;
 
 use crawlium::store::{SourceKind, Store};
-use rmcp::{
-    ServiceExt,
-    model::{CallToolRequestParams, CallToolResult},
-    service::RunningService,
-    transport::StreamableHttpClientTransport,
-};
 use serde_json::{Value, json};
-use support::{HttpServer, PgSchema, TcpProxy, page};
-
-type Client = RunningService<rmcp::RoleClient, ()>;
-
-async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResult {
-    let Value::Object(args) = args else {
-        panic!("arguments must be an object")
-    };
-    client
-        .call_tool(CallToolRequestParams::new(tool).with_arguments(args))
-        .await
-        .unwrap()
-}
-
-async fn ok(client: &Client, tool: &'static str, args: Value) -> Value {
-    let result = call(client, tool, args).await;
-    assert_ne!(result.is_error, Some(true), "{tool} failed: {result:?}");
-    result.structured_content.unwrap()
-}
-
-async fn error_text(client: &Client, tool: &'static str, args: Value) -> String {
-    let result = call(client, tool, args).await;
-    assert_eq!(
-        result.is_error,
-        Some(true),
-        "{tool} should fail: {result:?}"
-    );
-    result.content[0].as_text().unwrap().text.clone()
-}
+use support::{HttpServer, PgSchema, TcpProxy, connect, error_text, ok, page};
 
 /// Seeds a store: one long page, one short, under docs.example.
 async fn seed(url: &str) -> String {
@@ -68,10 +34,7 @@ async fn seed(url: &str) -> String {
 async fn exercise_store_tools(database_url: &str) {
     let markdown = seed(database_url).await;
     let server = HttpServer::start(&[], &[("DATABASE_URL", database_url)]).await;
-    let client =
-        ().serve(StreamableHttpClientTransport::from_uri(server.url("/mcp")))
-            .await
-            .unwrap();
+    let client = connect(&server).await;
 
     let sources = ok(&client, "list_sources", json!({})).await;
     let docs = &sources["sources"][0];
@@ -243,10 +206,7 @@ async fn database_going_down_is_a_clear_tool_error_and_not_ready() {
             .status(),
         200
     );
-    let client =
-        ().serve(StreamableHttpClientTransport::from_uri(server.url("/mcp")))
-            .await
-            .unwrap();
+    let client = connect(&server).await;
     ok(&client, "list_sources", json!({})).await;
 
     proxy.stop();

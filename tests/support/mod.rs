@@ -456,3 +456,49 @@ impl Drop for FixtureSite {
         self.task.abort();
     }
 }
+
+/// An rmcp client session, as the tool tests use it.
+pub type Client = rmcp::service::RunningService<rmcp::RoleClient, ()>;
+
+/// Connects rmcp's client to the server's `/mcp` (legacy session handshake).
+pub async fn connect(server: &HttpServer) -> Client {
+    use rmcp::ServiceExt;
+    ().serve(rmcp::transport::StreamableHttpClientTransport::from_uri(
+        server.url("/mcp"),
+    ))
+    .await
+    .unwrap()
+}
+
+/// Calls a tool with JSON object arguments.
+pub async fn call(
+    client: &Client,
+    tool: &'static str,
+    args: serde_json::Value,
+) -> rmcp::model::CallToolResult {
+    let serde_json::Value::Object(args) = args else {
+        panic!("arguments must be an object")
+    };
+    client
+        .call_tool(rmcp::model::CallToolRequestParams::new(tool).with_arguments(args))
+        .await
+        .unwrap()
+}
+
+/// Calls a tool that must succeed; returns its structured content.
+pub async fn ok(client: &Client, tool: &'static str, args: serde_json::Value) -> serde_json::Value {
+    let result = call(client, tool, args).await;
+    assert_ne!(result.is_error, Some(true), "{tool} failed: {result:?}");
+    result.structured_content.unwrap()
+}
+
+/// Calls a tool that must fail; returns the error text the model reads.
+pub async fn error_text(client: &Client, tool: &'static str, args: serde_json::Value) -> String {
+    let result = call(client, tool, args).await;
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "{tool} should fail: {result:?}"
+    );
+    result.content[0].as_text().unwrap().text.clone()
+}
