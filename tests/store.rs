@@ -92,7 +92,12 @@ async fn upsert_dedupes_and_skips_unchanged_content(store: &Store, _: &str) {
         "chunks not rewritten"
     );
     assert_eq!(
-        store.get_page(&PageKey::Id(id)).await.unwrap().fetched_at,
+        store
+            .get_page(&PageKey::Id(id))
+            .await
+            .unwrap()
+            .meta
+            .fetched_at,
         42
     );
 
@@ -126,8 +131,8 @@ async fn upsert_dedupes_and_skips_unchanged_content(store: &Store, _: &str) {
         .get_page(&PageKey::Url("https://docs.example/a".into()))
         .await
         .unwrap();
-    assert_eq!(by_url.id, id);
-    assert_eq!(by_url.source, "docs.example");
+    assert_eq!(by_url.meta.id, id);
+    assert_eq!(by_url.meta.source, "docs.example");
     let missing = store.get_page(&PageKey::Id(id + 1000)).await.unwrap_err();
     assert!(matches!(missing, StoreError::NotFound(ref m) if m.contains("search_pages")));
 }

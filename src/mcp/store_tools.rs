@@ -8,7 +8,9 @@ use super::CrawliumServer;
 use crate::{
     crawl::{markdown, url::normalise},
     error::ToolError,
-    store::{CodeHit, CodeQuery, DeletedSource, PageHit, PageKey, PageQuery, SourceSummary},
+    store::{
+        CodeHit, CodeQuery, DeletedSource, PageHit, PageKey, PageMeta, PageQuery, SourceSummary,
+    },
 };
 
 /// Most results one search returns.
@@ -126,24 +128,9 @@ pub struct GetPageArgs {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GetPageResult {
-    /// Page id.
-    pub page_id: i64,
-    /// Source name.
-    pub source: String,
-    /// Page URL.
-    pub url: String,
-    /// URL after redirects.
-    pub final_url: String,
-    /// HTTP status when fetched.
-    pub status: i64,
-    /// Title.
-    pub title: Option<String>,
-    /// Description.
-    pub description: Option<String>,
-    /// Language.
-    pub language: Option<String>,
-    /// When it was fetched, Unix epoch milliseconds.
-    pub fetched_at: i64,
+    /// The page's metadata.
+    #[serde(flatten)]
+    pub page: PageMeta,
     /// Format of `content`.
     pub format: PageFormat,
     /// The requested part of the content.
@@ -297,15 +284,7 @@ impl CrawliumServer {
         }
         let end = args.offset + content.chars().count();
         Ok(Json(GetPageResult {
-            page_id: page.id,
-            source: page.source,
-            url: page.url,
-            final_url: page.final_url,
-            status: page.status,
-            title: page.title,
-            description: page.description,
-            language: page.language,
-            fetched_at: page.fetched_at,
+            page: page.meta,
             format: args.format,
             content,
             offset: args.offset,

@@ -25,7 +25,7 @@ use sqlx::{
 };
 
 pub use artifacts::{Artifact, NewArtifact};
-pub use pages::{NewChunk, NewCodeBlock, NewPage, PageKey, PageWrite, StoredPage};
+pub use pages::{NewChunk, NewCodeBlock, NewPage, PageKey, PageMeta, PageWrite, StoredPage};
 pub use search::{CodeHit, CodeQuery, PageHit, PageQuery, fts5_query};
 pub use sources::{DeletedSource, SourceKind, SourceSummary};
 

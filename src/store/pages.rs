@@ -91,11 +91,12 @@ pub enum PageKey {
     Url(String),
 }
 
-/// A stored page.
-#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
+/// What is known about a stored page, besides its content.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
-pub struct StoredPage {
-    /// Page id.
+pub struct PageMeta {
+    /// Page id (for get_page).
+    #[serde(rename = "pageId")]
     pub id: i64,
     /// The source's name.
     pub source: String,
@@ -103,7 +104,7 @@ pub struct StoredPage {
     pub url: String,
     /// URL after redirects.
     pub final_url: String,
-    /// HTTP status.
+    /// HTTP status when fetched.
     pub status: i64,
     /// Title.
     pub title: Option<String>,
@@ -111,12 +112,20 @@ pub struct StoredPage {
     pub description: Option<String>,
     /// Language.
     pub language: Option<String>,
+    /// When it was fetched, Unix epoch milliseconds.
+    pub fetched_at: i64,
+}
+
+/// A stored page: its metadata and content.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredPage {
+    /// Metadata.
+    #[sqlx(flatten)]
+    pub meta: PageMeta,
     /// Markdown content.
     pub markdown: String,
     /// SHA-256 of the content.
     pub content_hash: String,
-    /// Fetch time, Unix epoch ms.
-    pub fetched_at: i64,
 }
 
 /// SHA-256 over everything that is stored as content.
