@@ -14,7 +14,7 @@ use rmcp::{
     transport::{StreamableHttpClientTransport, TokioChildProcess},
 };
 use serde_json::json;
-use support::{HttpServer, mcp_post, modern_meta};
+use support::{HttpServer, mcp_post, modern_call};
 
 const CANCELLED: &str = r#"crawlium_tool_calls_total{tool="debug_sleep",outcome="cancelled"} 1"#;
 
@@ -28,17 +28,8 @@ fn long_sleep() -> ClientRequest {
 
 /// Waits until /metrics shows the cancelled call.
 async fn wait_cancelled(server: &HttpServer) {
-    let http = reqwest::Client::new();
     for _ in 0..50 {
-        let text = http
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if text.contains(CANCELLED) {
+        if server.metrics().await.contains(CANCELLED) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -50,8 +41,7 @@ async fn wait_cancelled(server: &HttpServer) {
 async fn stateless_http_closing_the_stream_cancels() {
     let server = HttpServer::start(&[], &[]).await;
     let http = reqwest::Client::new();
-    let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{
-        "name":"debug_sleep","arguments":{"ms":30000},"_meta": modern_meta()}});
+    let call = modern_call(1, "debug_sleep", json!({"ms": 30000}));
     let request = tokio::spawn(mcp_post(&http, &server, &call).send());
     tokio::time::sleep(Duration::from_millis(300)).await;
     request.abort();

@@ -15,7 +15,8 @@ use rmcp::{
 };
 use serde_json::{Value, json};
 use support::{
-    HttpServer, TOKEN, json_rpc_body, legacy_initialize, legacy_post, mcp_post, modern_meta,
+    HttpServer, TOKEN, json_rpc_body, legacy_initialize, legacy_post, mcp_post, modern_call,
+    modern_discover,
 };
 
 fn transport(
@@ -125,14 +126,10 @@ async fn raw_legacy_session_flow() {
 async fn raw_stateless_2026_flow() {
     let server = HttpServer::start(&[], &[]).await;
     let http = reqwest::Client::new();
-    let discover = mcp_post(
-        &http,
-        &server,
-        &json!({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta": modern_meta()}}),
-    )
-    .send()
-    .await
-    .unwrap();
+    let discover = mcp_post(&http, &server, &modern_discover())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(discover.status(), 200);
     assert!(discover.headers().get("mcp-session-id").is_none());
     let body = json_rpc_body(discover).await;
@@ -146,15 +143,10 @@ async fn raw_stateless_2026_flow() {
             .contains("server_status")
     );
 
-    let call = mcp_post(
-        &http,
-        &server,
-        &json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{
-            "name":"server_status","arguments":{},"_meta": modern_meta()}}),
-    )
-    .send()
-    .await
-    .unwrap();
+    let call = mcp_post(&http, &server, &modern_call(2, "server_status", json!({})))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(call.status(), 200);
     assert!(call.headers().get("mcp-session-id").is_none());
     let body = json_rpc_body(call).await;
@@ -165,15 +157,10 @@ async fn raw_stateless_2026_flow() {
     assert_eq!(body["result"]["resultType"], "complete");
 
     // Bad arguments are an error the caller can read, not a crash.
-    let bad = mcp_post(
-        &http,
-        &server,
-        &json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{
-            "name":"no_such_tool","arguments":{},"_meta": modern_meta()}}),
-    )
-    .send()
-    .await
-    .unwrap();
+    let bad = mcp_post(&http, &server, &modern_call(3, "no_such_tool", json!({})))
+        .send()
+        .await
+        .unwrap();
     let body = json_rpc_body(bad).await;
     assert!(
         body.get("error").is_some() || body["result"]["isError"] == true,
@@ -185,7 +172,7 @@ async fn raw_stateless_2026_flow() {
 async fn auth_host_and_origin() {
     let server = HttpServer::start(&["--auth-tokens", TOKEN], &[]).await;
     let http = reqwest::Client::new();
-    let discover = json!({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta": modern_meta()}});
+    let discover = modern_discover();
 
     let none = mcp_post(&http, &server, &discover).send().await.unwrap();
     assert_eq!(none.status(), 401);
@@ -350,14 +337,7 @@ async fn health_ready_and_metrics() {
 
     let counter = r#"crawlium_tool_calls_total{tool="server_status",outcome="ok"}"#;
     let scrape = || async {
-        let text = http
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = server.metrics().await;
         assert!(text.ends_with("# EOF\n"));
         parse_prometheus(&text)
     };
@@ -482,14 +462,7 @@ async fn legacy_sse_raw_flow_and_cleanup() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(gone, "session removed after disconnect");
-    let metrics = http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains(r#"crawlium_mcp_sessions_active{transport="sse"} 0"#),
         "{metrics}"
@@ -553,7 +526,7 @@ async fn cors_and_body_limit() {
         preflight.headers()["access-control-allow-origin"],
         "https://app.example.com"
     );
-    let discover = json!({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta": modern_meta()}});
+    let discover = modern_discover();
     let call = mcp_post(&http, &server, &discover)
         .header("Origin", "https://app.example.com")
         .send()
@@ -571,8 +544,7 @@ async fn cors_and_body_limit() {
             .contains("mcp-session-id")
     );
 
-    let huge = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{
-        "name":"server_status","arguments":{"pad": "x".repeat(100_000)},"_meta": modern_meta()}});
+    let huge = modern_call(2, "server_status", json!({"pad": "x".repeat(100_000)}));
     let too_big = mcp_post(&http, &server, &huge).send().await.unwrap();
     assert_eq!(too_big.status(), 413);
     let sse_too_big = http
@@ -588,8 +560,7 @@ async fn cors_and_body_limit() {
 async fn json_logs_carry_the_tool_call_span() {
     let server = HttpServer::start(&[], &[("LOG_FORMAT", "json")]).await;
     let http = reqwest::Client::new();
-    let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{
-        "name":"server_status","arguments":{},"_meta": modern_meta()}});
+    let call = modern_call(1, "server_status", json!({}));
     assert_eq!(
         mcp_post(&http, &server, &call)
             .send()

@@ -8,12 +8,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{HttpServer, json_rpc_body, mcp_post, modern_meta};
+use support::{HttpServer, json_rpc_body, mcp_post, modern_call};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 fn sleep_call(ms: u64) -> Value {
-    json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{
-        "name":"debug_sleep","arguments":{"ms": ms},"_meta": modern_meta()}})
+    modern_call(7, "debug_sleep", json!({ "ms": ms }))
 }
 
 async fn wait_exit(server: &mut HttpServer, limit: Duration) -> std::process::ExitStatus {

@@ -115,6 +115,16 @@ impl HttpServer {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The text of `/metrics` (no token).
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Sends SIGTERM.
     pub fn sigterm(&self) {
         signal(self.child.id().unwrap(), "TERM");
@@ -152,6 +162,17 @@ pub fn modern_meta() -> serde_json::Value {
         "io.modelcontextprotocol/clientInfo": {"name": "raw-test", "version": "1.0"},
         "io.modelcontextprotocol/clientCapabilities": {}
     })
+}
+
+/// A `server/discover` request (2026-07-28).
+pub fn modern_discover() -> serde_json::Value {
+    serde_json::json!({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta": modern_meta()}})
+}
+
+/// A stateless (2026-07-28) `tools/call` request.
+pub fn modern_call(id: u64, tool: &str, arguments: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{
+        "name":tool,"arguments":arguments,"_meta":modern_meta()}})
 }
 
 /// POSTs one JSON-RPC message to `/mcp` with the headers a modern client sends.
