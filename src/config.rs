@@ -42,6 +42,43 @@ pub enum Command {
     Doctor,
     /// Apply pending database migrations and exit (serving applies them too).
     Migrate,
+    /// Crawl a site (or, with --sitemap, a sitemap) from the command line, with a live
+    /// progress bar and a summary; exits non-zero if the job failed.
+    Crawl(CrawlCommand),
+}
+
+/// Arguments of `crawlium crawl`.
+#[derive(Debug, Clone, Args)]
+pub struct CrawlCommand {
+    /// Start URL: a page (site crawl), or a sitemap, sitemap index or site root (--sitemap).
+    pub url: String,
+    /// Crawl the URLs of the site's sitemaps instead of following links.
+    #[arg(long)]
+    pub sitemap: bool,
+    /// Most pages fetched.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_pages: u64,
+    /// Links followed from the start page (site crawl).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub max_depth: u32,
+    /// Most requests in flight.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub max_concurrent: u64,
+    /// Regex on the path; only matching URLs are crawled (repeatable).
+    #[arg(long = "include")]
+    pub include_paths: Vec<String>,
+    /// Regex on the path; matching URLs are not crawled (repeatable).
+    #[arg(long = "exclude")]
+    pub exclude_paths: Vec<String>,
+    /// Ignore robots.txt (only for sites you own).
+    #[arg(long)]
+    pub ignore_robots: bool,
+    /// Render pages in the browser pool first.
+    #[arg(long)]
+    pub render: bool,
+    /// Print the finished job as JSON on stdout instead of the summary table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Every setting of the server.
@@ -157,6 +194,17 @@ pub struct Config {
     #[arg(long, env = "CRAWL_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub crawl_timeout_secs: u64,
+
+    /// Concurrent requests per host (politeness), shared by every crawl of this process.
+    #[arg(long, env = "CRAWL_HOST_CONCURRENCY", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub crawl_host_concurrency: u64,
+
+    /// Default memory threshold of crawl jobs, in MB of resident memory: above it a job
+    /// admits no new work until memory is back under 90% of it (memoryThresholdMb overrides).
+    #[arg(long, env = "CRAWL_MEMORY_THRESHOLD_MB", default_value_t = 2048,
+          value_parser = clap::value_parser!(u64).range(16..=1024 * 1024))]
+    pub crawl_memory_threshold_mb: u64,
 
     /// Largest chunk of page text indexed for search, in characters.
     #[arg(long, env = "CHUNK_MAX_CHARS", default_value_t = 4000,

@@ -60,6 +60,15 @@ impl From<crate::store::StoreError> for ToolError {
     }
 }
 
+impl From<crate::jobs::JobError> for ToolError {
+    fn from(error: crate::jobs::JobError) -> Self {
+        match error {
+            crate::jobs::JobError::Store(e) => e.into(),
+            other => Self(other.to_string()),
+        }
+    }
+}
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

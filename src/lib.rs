@@ -5,10 +5,12 @@
 //! The MCP face (`mcp`) turns tool calls into calls on the domain modules; domain modules
 //! know nothing of MCP.
 
+pub mod cli;
 pub mod config;
 pub mod crawl;
 pub mod doctor;
 pub mod error;
+pub mod jobs;
 pub mod mcp;
 pub mod metrics;
 pub mod net_policy;
@@ -30,6 +32,8 @@ pub enum TransportKind {
     Stdio,
     /// MCP over HTTP: Streamable HTTP at /mcp and legacy SSE at /sse.
     Http,
+    /// No MCP: a command-line job (`crawlium crawl`).
+    Cli,
 }
 
 /// Who is calling: the bearer token's fingerprint on authenticated HTTP, else `local`.
@@ -98,8 +102,10 @@ pub struct App {
     pub shutdown: Shutdown,
     /// Everything persisted.
     pub store: Store,
-    /// The crawler's HTTP client.
-    pub fetcher: crate::crawl::fetch::Fetcher,
+    /// The crawler: HTTP client, robots.txt cache, per-host politeness.
+    pub crawler: Arc<crate::crawl::scheduler::Crawler>,
+    /// Background crawl jobs.
+    pub jobs: Arc<crate::jobs::Jobs>,
     /// The last store health check: `/ready` and `server_status` reuse it for a second, so
     /// a busy status endpoint does not turn into a database load.
     store_health: std::sync::Mutex<Option<(Instant, Result<(), String>)>>,
@@ -118,13 +124,25 @@ impl App {
         let fetcher = crate::crawl::fetch::Fetcher::new(config.fetch_config())?;
         let store = Store::open(&config.database_url(), config.database_max_connections).await?;
         tracing::info!(database = store.target(), "store open");
+        let crawler = Arc::new(crate::crawl::scheduler::Crawler {
+            robots: crate::crawl::robots::RobotsCache::new(fetcher.clone()),
+            politeness: crate::crawl::politeness::Politeness::new(
+                config.crawl_host_concurrency as usize,
+            ),
+            chunk_max_chars: config.chunk_max_chars as usize,
+            extra_memory: None,
+            fetcher,
+            store: store.clone(),
+        });
+        let jobs = crate::jobs::Jobs::new(crawler.clone());
         Ok(Arc::new(Self {
             config,
             transport,
             metrics: Metrics::new(),
             shutdown: Shutdown::new(),
             store,
-            fetcher,
+            crawler,
+            jobs,
             store_health: std::sync::Mutex::new(None),
             started: Instant::now(),
         }))

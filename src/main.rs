@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use crawlium::{
-    App, TransportKind,
-    config::{Command, Config, LogFormat, one_line_error, parse_cli},
+    App, TransportKind, cli,
+    config::{Command, Config, CrawlCommand, LogFormat, one_line_error, parse_cli},
     doctor,
     store::Store,
     transport::{http::HttpServer, stdio},
@@ -56,6 +56,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(cli.config).await.map(|()| ExitCode::SUCCESS),
             Command::Migrate => migrate(cli.config).await.map(|()| ExitCode::SUCCESS),
+            Command::Crawl(args) => crawl(cli.config, args).await,
             Command::Doctor => {
                 let checks = doctor::run(&cli.config).await;
                 print!("{}", doctor::render(&checks));
@@ -87,12 +88,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         TransportKind::Stdio
     };
     let app = App::open(config, transport).await?;
-    let result = match transport {
-        TransportKind::Http => HttpServer::bind(app.clone()).await?.serve().await,
-        TransportKind::Stdio => stdio::serve(app.clone()).await,
+    // Resume unfinished jobs (crashed, or released at the last shutdown) and watch for more.
+    app.jobs.watch();
+    let result = if transport == TransportKind::Http {
+        HttpServer::bind(app.clone()).await?.serve().await
+    } else {
+        stdio::serve(app.clone()).await
     };
+    app.jobs.shutdown(app.config.shutdown_grace()).await;
     app.store.close().await;
     result
+}
+
+async fn crawl(config: Config, args: CrawlCommand) -> anyhow::Result<ExitCode> {
+    let app = App::open(config, TransportKind::Cli).await?;
+    let code = cli::crawl(&app, args).await;
+    app.store.close().await;
+    code
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

@@ -104,6 +104,61 @@ pub struct Fetched {
     pub elapsed: Duration,
 }
 
+/// An answer whose body has not been read yet (see [`Fetcher::open`]).
+pub struct Opened {
+    /// The URL asked for.
+    pub url: Url,
+    /// The URL answered, after redirects.
+    pub final_url: Url,
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Retry-After`.
+    pub retry_after: Option<String>,
+    response: reqwest::Response,
+    fetcher: Fetcher,
+    started: Instant,
+    bytes: usize,
+}
+
+impl Opened {
+    /// The next piece of the (decompressed) body, or `None` at its end. Each read waits at
+    /// most the fetch timeout.
+    pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, FetchError> {
+        let timeout = self.fetcher.config.total_timeout;
+        let chunk = tokio::time::timeout(timeout, self.response.chunk())
+            .await
+            .map_err(|_| FetchError::Timeout(self.final_url.to_string(), timeout.as_secs()))?
+            .map_err(|e| self.fetcher.network_error(&self.final_url, e))?;
+        self.bytes += chunk.as_ref().map_or(0, |c| c.len());
+        Ok(chunk)
+    }
+
+    /// Body bytes read so far.
+    pub fn bytes_read(&self) -> usize {
+        self.bytes
+    }
+
+    /// Time since the request was first sent.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn into_fetched(self, body: Vec<u8>) -> Fetched {
+        Fetched {
+            body: decode(&body, self.content_type.as_deref()),
+            bytes: body.len(),
+            elapsed: self.started.elapsed(),
+            url: self.url,
+            final_url: self.final_url,
+            status: self.status,
+            content_type: self.content_type,
+            retry_after: self.retry_after,
+        }
+    }
+}
+
 /// An HTTP client for pages. Cheap to clone.
 #[derive(Clone)]
 pub struct Fetcher {
@@ -169,14 +224,37 @@ impl Fetcher {
 
     /// Fetches `url`, following redirects; non-2xx answers are returned, not errors.
     pub async fn fetch(&self, url: &Url) -> Result<Fetched, FetchError> {
-        let started = Instant::now();
         let total = self.config.total_timeout;
-        tokio::time::timeout(total, self.fetch_inner(url, started))
-            .await
-            .map_err(|_| FetchError::Timeout(url.to_string(), total.as_secs()))?
+        tokio::time::timeout(total, async {
+            let cap = self.config.max_body_bytes;
+            let mut opened = self.open(url, cap).await?;
+            if let Some(ct) = &opened.content_type
+                && !is_page(ct)
+            {
+                return Err(FetchError::NotAPage(
+                    opened.final_url.to_string(),
+                    ct.clone(),
+                ));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = opened.chunk().await? {
+                if body.len() + chunk.len() > cap {
+                    return Err(FetchError::TooLarge(opened.final_url.to_string(), cap));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(opened.into_fetched(body))
+        })
+        .await
+        .map_err(|_| FetchError::Timeout(url.to_string(), total.as_secs()))?
     }
 
-    async fn fetch_inner(&self, url: &Url, started: Instant) -> Result<Fetched, FetchError> {
+    /// Sends the request and follows redirects (each hop checked against the URL policy),
+    /// returning the final answer with its body still unread. Any content type is accepted;
+    /// a `Content-Length` over `max_bytes` is refused before reading (the caller still counts
+    /// what it reads). Each read of the body has the fetch timeout; the caller bounds the whole.
+    pub async fn open(&self, url: &Url, max_bytes: usize) -> Result<Opened, FetchError> {
+        let started = Instant::now();
         let mut current = url.clone();
         let mut visited = HashSet::new();
         let mut redirects = 0;
@@ -219,61 +297,31 @@ impl Fetcher {
                 current = next;
                 continue;
             }
-            return self.read(url, current, response, started).await;
-        }
-    }
-
-    async fn read(
-        &self,
-        url: &Url,
-        final_url: Url,
-        mut response: reqwest::Response,
-        started: Instant,
-    ) -> Result<Fetched, FetchError> {
-        let status = response.status().as_u16();
-        let headers = response.headers();
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let retry_after = headers
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        if let Some(ct) = &content_type
-            && !is_page(ct)
-        {
-            return Err(FetchError::NotAPage(final_url.to_string(), ct.clone()));
-        }
-        let cap = self.config.max_body_bytes;
-        if response
-            .content_length()
-            .is_some_and(|len| len as usize > cap)
-        {
-            return Err(FetchError::TooLarge(final_url.to_string(), cap));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| self.network_error(&final_url, e))?
-        {
-            if body.len() + chunk.len() > cap {
-                return Err(FetchError::TooLarge(final_url.to_string(), cap));
+            if response
+                .content_length()
+                .is_some_and(|len| len as usize > max_bytes)
+            {
+                return Err(FetchError::TooLarge(current.to_string(), max_bytes));
             }
-            body.extend_from_slice(&chunk);
+            let header = |name| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v: &header::HeaderValue| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            return Ok(Opened {
+                url: url.clone(),
+                status: status.as_u16(),
+                content_type: header(header::CONTENT_TYPE),
+                retry_after: header(header::RETRY_AFTER),
+                final_url: current,
+                response,
+                fetcher: self.clone(),
+                started,
+                bytes: 0,
+            });
         }
-        let bytes = body.len();
-        Ok(Fetched {
-            url: url.clone(),
-            final_url,
-            status,
-            body: decode(&body, content_type.as_deref()),
-            content_type,
-            bytes,
-            retry_after,
-            elapsed: started.elapsed(),
-        })
     }
 
     fn network_error(&self, url: &Url, error: reqwest::Error) -> FetchError {

@@ -47,6 +47,54 @@ fn is_html(content_type: Option<&str>) -> bool {
     })
 }
 
+/// Extracts a fetched page off the async runtime: HTML through the extractor, anything else
+/// (plain text, XML) as text chunks.
+pub async fn extract_fetched(
+    fetched: &Fetched,
+    chunk_max_chars: usize,
+) -> Result<Extracted, FetchError> {
+    let (body, final_url, html) = (
+        fetched.body.clone(),
+        fetched.final_url.clone(),
+        is_html(fetched.content_type.as_deref()),
+    );
+    tokio::task::spawn_blocking(move || {
+        if html {
+            extract::extract(&body, &final_url, chunk_max_chars)
+        } else {
+            Extracted {
+                chunks: chunk::chunk_markdown(&body, chunk_max_chars),
+                markdown: body,
+                ..Default::default()
+            }
+        }
+    })
+    .await
+    .map_err(|e| FetchError::Network(fetched.url.to_string(), format!("extraction failed: {e}")))
+}
+
+/// The page to store for a fetched and extracted answer, under `url`.
+pub fn new_page(
+    url: String,
+    fetched: &Fetched,
+    extracted: &Extracted,
+    job_id: Option<String>,
+) -> NewPage {
+    NewPage {
+        url,
+        final_url: fetched.final_url.to_string(),
+        status: fetched.status,
+        title: extracted.title.clone(),
+        description: extracted.description.clone(),
+        language: extracted.language.clone(),
+        markdown: extracted.markdown.clone(),
+        fetched_at: 0,
+        job_id,
+        chunks: extracted.chunks.clone(),
+        code_blocks: extracted.code_blocks.clone(),
+    }
+}
+
 /// Fetches, extracts and (when `store` is set and the answer is a 2xx) stores one page.
 pub async fn crawl_page(
     fetcher: &Fetcher,
@@ -60,24 +108,7 @@ pub async fn crawl_page(
     let fetch_time = started.elapsed();
 
     let started = Instant::now();
-    let (body, final_url, html) = (
-        fetched.body.clone(),
-        fetched.final_url.clone(),
-        is_html(fetched.content_type.as_deref()),
-    );
-    let extracted = tokio::task::spawn_blocking(move || {
-        if html {
-            extract::extract(&body, &final_url, chunk_max_chars)
-        } else {
-            Extracted {
-                chunks: chunk::chunk_markdown(&body, chunk_max_chars),
-                markdown: body,
-                ..Default::default()
-            }
-        }
-    })
-    .await
-    .map_err(|e| FetchError::Network(url.to_string(), format!("extraction failed: {e}")))?;
+    let extracted = extract_fetched(&fetched, chunk_max_chars).await?;
     let extract_time = started.elapsed();
 
     let started = Instant::now();
@@ -87,19 +118,7 @@ pub async fn crawl_page(
         let source = store
             .upsert_source(SourceKind::Site, &host, &origin)
             .await?;
-        let page = NewPage {
-            url: url.to_string(),
-            final_url: fetched.final_url.to_string(),
-            status: fetched.status,
-            title: extracted.title.clone(),
-            description: extracted.description.clone(),
-            language: extracted.language.clone(),
-            markdown: extracted.markdown.clone(),
-            fetched_at: 0,
-            job_id: None,
-            chunks: extracted.chunks.clone(),
-            code_blocks: extracted.code_blocks.clone(),
-        };
+        let page = new_page(url.to_string(), &fetched, &extracted, None);
         store.store_pages(source, &[page]).await?.first().copied()
     } else {
         None

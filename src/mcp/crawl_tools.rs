@@ -1,18 +1,35 @@
-//! Crawl tools. So far `crawl_page`; the site and sitemap crawls come with the scheduler.
+//! Crawl tools: `crawl_page` and `map_site` answer inline; `crawl_site` and `crawl_sitemap`
+//! start a durable job and by default wait for it (with progress notifications), returning the
+//! job's id when the wait runs out while the job carries on.
 
-use rmcp::{Json, handler::server::wrapper::Parameters, tool, tool_router};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use rmcp::{
+    Json, RoleServer, handler::server::wrapper::Parameters, service::RequestContext, tool,
+    tool_router,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::CrawliumServer;
+use super::{CrawliumServer, Progress};
 use crate::{
     crawl::{
         extract::Link,
+        map::{MapOptions, map_site},
         markdown,
         page::{CrawlError, crawl_page},
+        scheduler::{CrawlMode, CrawlSpec, RENDER_UNAVAILABLE},
+        sitemap::parse_w3c_datetime,
         url::normalise,
     },
     error::ToolError,
+    jobs::JobSummary,
     store::PageWrite,
 };
 
@@ -117,6 +134,212 @@ pub struct CrawlPageResult {
     pub timings: Timings,
 }
 
+fn default_max_depth() -> u32 {
+    2
+}
+
+fn default_site_pages() -> u64 {
+    100
+}
+
+fn default_sitemap_pages() -> u64 {
+    1000
+}
+
+fn default_concurrency() -> usize {
+    8
+}
+
+fn default_wait_seconds() -> u64 {
+    120
+}
+
+fn default_map_limit() -> usize {
+    5000
+}
+
+/// Longest waitSeconds.
+const MAX_WAIT_SECONDS: u64 = 3600;
+/// Largest map_site limit.
+const MAX_MAP_LIMIT: usize = 100_000;
+
+/// Arguments of `crawl_site`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CrawlSiteArgs {
+    /// The http(s) URL to start from.
+    pub url: String,
+    /// Links to follow from the start page, 0-100 (default 2; 0 = only the start page).
+    #[serde(default = "default_max_depth")]
+    pub max_depth: u32,
+    /// Most pages to fetch, 1-100000 (default 100).
+    #[serde(default = "default_site_pages")]
+    pub max_pages: u64,
+    /// Regexes on the URL path; only matching pages are crawled (the start page always is).
+    #[serde(default)]
+    pub include_paths: Vec<String>,
+    /// Regexes on the URL path; matching pages are not crawled.
+    #[serde(default)]
+    pub exclude_paths: Vec<String>,
+    /// Also follow links to subdomains of the start host (default false).
+    #[serde(default)]
+    pub allow_subdomains: bool,
+    /// Also follow links to other sites (default false).
+    #[serde(default)]
+    pub allow_external: bool,
+    /// Render pages in the browser pool first (default false).
+    #[serde(default)]
+    pub render: bool,
+    /// Obey robots.txt (default true; only turn off for sites you own).
+    #[serde(default = "yes")]
+    pub respect_robots: bool,
+    /// Most requests in flight, 1-64 (default 8; adapted down on errors and slow answers).
+    #[serde(default = "default_concurrency")]
+    pub max_concurrent: usize,
+    /// Resident memory (MB) above which no new pages are admitted (default
+    /// CRAWL_MEMORY_THRESHOLD_MB, 2048).
+    pub memory_threshold_mb: Option<u64>,
+    /// Wait for the job to finish, with progress notifications (default true).
+    #[serde(default = "yes")]
+    pub wait: bool,
+    /// Longest wait in seconds, 0-3600 (default 120); the job carries on after it.
+    #[serde(default = "default_wait_seconds")]
+    pub wait_seconds: u64,
+}
+
+/// Arguments of `crawl_sitemap`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CrawlSitemapArgs {
+    /// A sitemap, a sitemap index, or a site root (then robots.txt Sitemap: lines, else
+    /// /sitemap.xml).
+    pub url: String,
+    /// Most pages to fetch, 1-100000 (default 1000).
+    #[serde(default = "default_sitemap_pages")]
+    pub max_pages: u64,
+    /// Regexes on the URL path; only matching pages are crawled.
+    #[serde(default)]
+    pub include_paths: Vec<String>,
+    /// Regexes on the URL path; matching pages are not crawled.
+    #[serde(default)]
+    pub exclude_paths: Vec<String>,
+    /// Only pages whose sitemap lastmod is at or after this date (e.g. 2026-01-31 or
+    /// 2026-01-31T12:00:00Z); pages without lastmod are kept.
+    pub lastmod_since: Option<String>,
+    /// Render pages in the browser pool first (default false).
+    #[serde(default)]
+    pub render: bool,
+    /// Obey robots.txt (default true; only turn off for sites you own).
+    #[serde(default = "yes")]
+    pub respect_robots: bool,
+    /// Most requests in flight, 1-64 (default 8; adapted down on errors and slow answers).
+    #[serde(default = "default_concurrency")]
+    pub max_concurrent: usize,
+    /// Resident memory (MB) above which no new pages are admitted (default
+    /// CRAWL_MEMORY_THRESHOLD_MB, 2048).
+    pub memory_threshold_mb: Option<u64>,
+    /// Wait for the job to finish, with progress notifications (default true).
+    #[serde(default = "yes")]
+    pub wait: bool,
+    /// Longest wait in seconds, 0-3600 (default 120); the job carries on after it.
+    #[serde(default = "default_wait_seconds")]
+    pub wait_seconds: u64,
+}
+
+/// Arguments of `map_site`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MapSiteArgs {
+    /// Any URL of the site; its sitemaps and this page's links are listed.
+    pub url: String,
+    /// Most URLs to return, 1-100000 (default 5000).
+    #[serde(default = "default_map_limit")]
+    pub limit: usize,
+    /// Read the site's sitemaps (default true).
+    #[serde(default = "yes")]
+    pub use_sitemap: bool,
+    /// Keep URLs on subdomains of the host (default false).
+    #[serde(default)]
+    pub include_subdomains: bool,
+    /// Keep only URLs containing this text (case-insensitive).
+    pub search: Option<String>,
+}
+
+/// What `map_site` returns.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MapSiteResult {
+    /// The site's URLs: the given URL, then sitemap order, then the page's links.
+    pub urls: Vec<String>,
+    /// Number of URLs returned.
+    pub count: usize,
+    /// URLs found in sitemaps.
+    pub from_sitemaps: usize,
+    /// URLs found as links of the given page.
+    pub from_links: usize,
+    /// True when there were more than `limit`.
+    pub truncated: bool,
+    /// Sitemaps read.
+    pub sitemaps: Vec<String>,
+    /// Problems that did not stop the map (unreadable sitemaps, …).
+    pub warnings: Vec<String>,
+}
+
+impl CrawliumServer {
+    /// Starts a crawl job for the caller and, when asked, waits for it with progress.
+    async fn start_job(
+        &self,
+        mut spec: CrawlSpec,
+        render: bool,
+        wait: bool,
+        wait_seconds: u64,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Json<JobSummary>, ToolError> {
+        if render {
+            return Err(ToolError::new(RENDER_UNAVAILABLE));
+        }
+        if wait_seconds > MAX_WAIT_SECONDS {
+            return Err(ToolError::new(format!(
+                "waitSeconds must be between 0 and {MAX_WAIT_SECONDS} (got {wait_seconds})"
+            )));
+        }
+        spec.memory_threshold_mb = spec
+            .memory_threshold_mb
+            .or(Some(self.app.config.crawl_memory_threshold_mb));
+        spec.validate().map_err(ToolError::new)?;
+        let owner = self.principal(context);
+        let jobs = &self.app.jobs;
+        let job = jobs.start_crawl(spec, owner.as_str()).await?;
+        if !wait || wait_seconds == 0 {
+            return Ok(Json(job));
+        }
+        let progress = Progress::from_context(context);
+        let last = Arc::new(AtomicU64::new(0));
+        let summary = jobs
+            .wait(
+                &job.job_id,
+                owner.as_str(),
+                Duration::from_secs(wait_seconds),
+                |summary| {
+                    let (progress, last) = (progress.clone(), last.clone());
+                    async move {
+                        let p = &summary.progress;
+                        let settled = p.done + p.failed + p.skipped;
+                        // Progress must grow between notifications.
+                        if settled > last.fetch_max(settled, Ordering::Relaxed) {
+                            let total = p.total.map(|t| t as f64);
+                            progress
+                                .report(settled as f64, total, summary.message)
+                                .await;
+                        }
+                    }
+                },
+            )
+            .await?;
+        Ok(Json(summary))
+    }
+}
+
 fn ms(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
@@ -144,10 +367,7 @@ impl CrawliumServer {
         Parameters(args): Parameters<CrawlPageArgs>,
     ) -> Result<Json<CrawlPageResult>, ToolError> {
         if args.render {
-            return Err(ToolError::new(
-                "rendering needs the browser pool, which this server does not have yet; call \
-                 crawl_page with render=false",
-            ));
+            return Err(ToolError::new(RENDER_UNAVAILABLE));
         }
         if !(1..=MAX_CHARS).contains(&args.max_chars) {
             return Err(ToolError::new(format!(
@@ -159,7 +379,7 @@ impl CrawliumServer {
             .map_err(|e| ToolError::new(format!("{e}; pass a full http(s) URL")))?;
         let app = &self.app;
         let page = crawl_page(
-            &app.fetcher,
+            &app.crawler.fetcher,
             &app.store,
             &url,
             args.store,
@@ -213,6 +433,141 @@ impl CrawliumServer {
                 extract_ms: ms(page.extract_time),
                 store_ms: ms(page.store_time),
             },
+        }))
+    }
+
+    #[tool(
+        name = "crawl_site",
+        description = "Crawl a website by following links from a start URL, breadth-first, \
+                       storing every page for search_pages/get_page. Stays on the start host \
+                       (allowSubdomains/allowExternal widen it), obeys robots.txt and per-host \
+                       politeness, retries 429/503 and network errors (3 times, honouring \
+                       Retry-After), adapts concurrency. Defaults: maxDepth 2, maxPages 100, \
+                       maxConcurrent 8. Runs as a durable job (survives restarts): with wait \
+                       (default) it returns the finished job, or after waitSeconds (120) the \
+                       running job's jobId for job_status.",
+        annotations(
+            title = "Crawl a website",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
+    pub async fn crawl_site(
+        &self,
+        Parameters(args): Parameters<CrawlSiteArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<JobSummary>, ToolError> {
+        let spec = CrawlSpec {
+            mode: CrawlMode::Site,
+            url: args.url,
+            max_depth: args.max_depth,
+            max_pages: args.max_pages,
+            include_paths: args.include_paths,
+            exclude_paths: args.exclude_paths,
+            allow_subdomains: args.allow_subdomains,
+            allow_external: args.allow_external,
+            respect_robots: args.respect_robots,
+            max_concurrent: args.max_concurrent,
+            memory_threshold_mb: args.memory_threshold_mb,
+            lastmod_since: None,
+        };
+        self.start_job(spec, args.render, args.wait, args.wait_seconds, &context)
+            .await
+    }
+
+    #[tool(
+        name = "crawl_sitemap",
+        description = "Crawl the pages a sitemap lists and store them for search_pages/get_page. \
+                       url may be a sitemap, a sitemap index (nested up to 3 levels, gzip \
+                       understood) or a site root (then robots.txt Sitemap: lines, else \
+                       /sitemap.xml). Filters: includePaths/excludePaths regexes, lastmodSince \
+                       date. Default maxPages 1000, maxConcurrent 8; robots.txt and politeness \
+                       apply. Runs as a durable job: with wait (default) it returns the \
+                       finished job, or after waitSeconds (120) the jobId for job_status.",
+        annotations(
+            title = "Crawl a sitemap",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
+    pub async fn crawl_sitemap(
+        &self,
+        Parameters(args): Parameters<CrawlSitemapArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<JobSummary>, ToolError> {
+        let lastmod_since = match args.lastmod_since.as_deref() {
+            None => None,
+            Some(text) => Some(parse_w3c_datetime(text).ok_or_else(|| {
+                ToolError::new(format!(
+                    "lastmodSince '{text}' is not a date; use YYYY-MM-DD or an ISO 8601 \
+                     date-time such as 2026-01-31T12:00:00Z"
+                ))
+            })?),
+        };
+        let spec = CrawlSpec {
+            mode: CrawlMode::Sitemap,
+            url: args.url,
+            max_depth: 0,
+            max_pages: args.max_pages,
+            include_paths: args.include_paths,
+            exclude_paths: args.exclude_paths,
+            allow_subdomains: false,
+            allow_external: false,
+            respect_robots: args.respect_robots,
+            max_concurrent: args.max_concurrent,
+            memory_threshold_mb: args.memory_threshold_mb,
+            lastmod_since,
+        };
+        self.start_job(spec, args.render, args.wait, args.wait_seconds, &context)
+            .await
+    }
+
+    #[tool(
+        name = "map_site",
+        description = "List a site's URLs quickly without crawling it: the URLs in its sitemaps \
+                       (robots.txt Sitemap: lines, else /sitemap.xml; indexes and gzip \
+                       followed) plus the links of the given page, deduplicated and on the same \
+                       host (includeSubdomains widens it). search keeps URLs containing a text. \
+                       Default limit 5000 (max 100000). Use it to choose what to crawl.",
+        annotations(
+            title = "Map a site's URLs",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn map_site(
+        &self,
+        Parameters(args): Parameters<MapSiteArgs>,
+    ) -> Result<Json<MapSiteResult>, ToolError> {
+        if !(1..=MAX_MAP_LIMIT).contains(&args.limit) {
+            return Err(ToolError::new(format!(
+                "limit must be between 1 and {MAX_MAP_LIMIT} (got {})",
+                args.limit
+            )));
+        }
+        let url = normalise(&args.url)
+            .map_err(|e| ToolError::new(format!("{e}; pass a full http(s) URL")))?;
+        let options = MapOptions {
+            limit: args.limit,
+            use_sitemap: args.use_sitemap,
+            include_subdomains: args.include_subdomains,
+            search: args.search.filter(|s| !s.trim().is_empty()),
+        };
+        let map = map_site(&self.app.crawler, &url, &options).await;
+        Ok(Json(MapSiteResult {
+            count: map.urls.len(),
+            urls: map.urls,
+            from_sitemaps: map.from_sitemaps,
+            from_links: map.from_links,
+            truncated: map.truncated,
+            sitemaps: map.sitemaps,
+            warnings: map.warnings,
         }))
     }
 }

@@ -3,6 +3,7 @@
 //! arguments, call one domain function and map its result or error.
 
 mod crawl_tools;
+mod job_tools;
 mod notify;
 mod ops_tools;
 mod server;

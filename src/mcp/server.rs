@@ -27,7 +27,9 @@ use crate::{App, Principal, error::ToolError, metrics::Outcome};
 pub const INSTRUCTIONS: &str = "Crawlium gives you a real headless browser and a real web \
 crawler, and remembers what it crawled.\n\
 - crawl: `crawl_page` fetches one page, returns its main content as markdown and stores it \
-for search.\n\
+for search; `map_site` lists a site's URLs from its sitemaps and links without crawling; \
+`crawl_site` (follow links) and `crawl_sitemap` crawl many pages as a durable job.\n\
+- jobs: `job_status`, `job_cancel`, `list_jobs` follow and stop crawl jobs by jobId.\n\
 - store: `search_pages` and `search_code` search everything crawled so far; `get_page` \
 reads a stored page (in parts when long); `list_sources` and `delete_source` manage what is \
 kept.\n\
@@ -63,7 +65,8 @@ impl CrawliumServer {
 
     fn all_tools() -> ToolRouter<Self> {
         #[allow(unused_mut)]
-        let mut router = Self::crawl_router() + Self::store_router() + Self::ops_router();
+        let mut router =
+            Self::crawl_router() + Self::job_router() + Self::store_router() + Self::ops_router();
         #[cfg(feature = "test-tools")]
         {
             router += Self::debug_router();

@@ -9,9 +9,12 @@
 //! beside the writer). Migrations are embedded and applied at open and by `crawlium migrate`.
 //!
 //! File map: `pages.rs` (pages, chunks, code blocks), `sources.rs`, `search.rs`,
-//! `artifacts.rs` (files under the data dir with a row each).
+//! `artifacts.rs` (files under the data dir with a row each), `jobs.rs` (durable jobs with
+//! a runner heartbeat), `frontier.rs` (each crawl job's URLs and their states).
 
 mod artifacts;
+mod frontier;
+mod jobs;
 mod pages;
 mod search;
 mod sources;
@@ -25,6 +28,8 @@ use sqlx::{
 };
 
 pub use artifacts::{Artifact, NewArtifact};
+pub use frontier::{ClaimedUrl, FrontierCounts, NewFrontierUrl, Settled, UrlState};
+pub use jobs::{JobRecord, JobSnapshot, JobState};
 pub use pages::{NewChunk, NewCodeBlock, NewPage, PageKey, PageMeta, PageWrite, StoredPage};
 pub use search::{CodeHit, CodeQuery, PageHit, PageQuery, fts5_query};
 pub use sources::{DeletedSource, SourceKind, SourceSummary};

@@ -2,6 +2,8 @@
 //! that `tools/test.sh` prepares, and small helpers for MCP over raw HTTP.
 #![allow(dead_code)]
 
+pub mod site;
+
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
@@ -62,14 +64,22 @@ pub struct HttpServer {
     pub child: Child,
     pub addr: String,
     pub stderr: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl HttpServer {
     /// Starts `crawlium --port 0` with extra args/env and waits until it listens.
     pub async fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut cmd = command(dir.path());
+        let mut server = Self::start_in(dir.path(), args, envs).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Like [`HttpServer::start`], with `dir` as data dir (kept by the caller, so a restarted
+    /// server finds the same SQLite file).
+    pub async fn start_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut cmd = command(dir);
         cmd.args(["--port", "0"]).args(args);
         for (k, v) in envs {
             cmd.env(k, v);
@@ -106,7 +116,7 @@ impl HttpServer {
             child,
             addr,
             stderr,
-            _dir: dir,
+            _dir: None,
         }
     }
 
@@ -493,7 +503,7 @@ pub async fn connect(server: &HttpServer) -> Client {
 
 /// Calls a tool with JSON object arguments.
 pub async fn call(
-    client: &Client,
+    client: &rmcp::service::Peer<rmcp::RoleClient>,
     tool: &'static str,
     args: serde_json::Value,
 ) -> rmcp::model::CallToolResult {
@@ -507,14 +517,22 @@ pub async fn call(
 }
 
 /// Calls a tool that must succeed; returns its structured content.
-pub async fn ok(client: &Client, tool: &'static str, args: serde_json::Value) -> serde_json::Value {
+pub async fn ok(
+    client: &rmcp::service::Peer<rmcp::RoleClient>,
+    tool: &'static str,
+    args: serde_json::Value,
+) -> serde_json::Value {
     let result = call(client, tool, args).await;
     assert_ne!(result.is_error, Some(true), "{tool} failed: {result:?}");
     result.structured_content.unwrap()
 }
 
 /// Calls a tool that must fail; returns the error text the model reads.
-pub async fn error_text(client: &Client, tool: &'static str, args: serde_json::Value) -> String {
+pub async fn error_text(
+    client: &rmcp::service::Peer<rmcp::RoleClient>,
+    tool: &'static str,
+    args: serde_json::Value,
+) -> String {
     let result = call(client, tool, args).await;
     assert_eq!(
         result.is_error,

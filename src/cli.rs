@@ -1,0 +1,130 @@
+//! Command-line front ends of the library: `crawlium crawl`, a crawl job run from a terminal
+//! with a live progress bar (done/total, rate, memory) and a summary table at the end.
+
+use std::{process::ExitCode, sync::Arc, time::Duration};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::{
+    App,
+    config::CrawlCommand,
+    crawl::scheduler::{CrawlMode, CrawlSpec},
+    jobs::JobSummary,
+    store::JobState,
+};
+
+/// The principal of command-line jobs.
+const OWNER: &str = "local";
+
+/// Runs `crawlium crawl`: starts the job, shows its progress, prints the outcome. Ctrl-C
+/// cancels the job (the pages stored so far are kept).
+pub async fn crawl(app: &Arc<App>, args: CrawlCommand) -> anyhow::Result<ExitCode> {
+    let mut spec = CrawlSpec {
+        mode: if args.sitemap {
+            CrawlMode::Sitemap
+        } else {
+            CrawlMode::Site
+        },
+        url: args.url,
+        max_depth: if args.sitemap { 0 } else { args.max_depth },
+        max_pages: args.max_pages,
+        include_paths: args.include_paths,
+        exclude_paths: args.exclude_paths,
+        allow_subdomains: false,
+        allow_external: false,
+        respect_robots: !args.ignore_robots,
+        max_concurrent: args.max_concurrent as usize,
+        memory_threshold_mb: Some(app.config.crawl_memory_threshold_mb),
+        lastmod_since: None,
+    };
+    if args.render {
+        anyhow::bail!("{}", crate::crawl::scheduler::RENDER_UNAVAILABLE);
+    }
+    spec.validate().map_err(|e| anyhow::anyhow!(e))?;
+    let job = app.jobs.start_crawl(spec, OWNER).await?;
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed_precise} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let wait = app
+        .jobs
+        .wait(&job.job_id, OWNER, Duration::MAX / 4, |summary| {
+            bar.set_message(progress_line(&summary));
+            async {}
+        });
+    let summary = tokio::select! {
+        summary = wait => summary?,
+        _ = tokio::signal::ctrl_c() => {
+            bar.println("interrupted: cancelling the job");
+            app.jobs.cancel(&job.job_id, OWNER).await?
+        }
+    };
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print!("{}", summary_table(&summary));
+    }
+    Ok(if summary.status == JobState::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `1234/5000 pages · 812.3 pages/s · 87 MB · 8 in flight`
+fn progress_line(summary: &JobSummary) -> String {
+    let p = &summary.progress;
+    let settled = p.done + p.failed + p.skipped;
+    let total = p
+        .total
+        .unwrap_or(settled + p.queued + p.in_flight)
+        .max(settled);
+    format!(
+        "{settled}/{total} URLs ({} failed, {} skipped) · {:.1} pages/s · {:.0} MB · {} in flight",
+        p.failed, p.skipped, summary.stats.pages_per_sec, summary.stats.memory.peak_mb, p.in_flight
+    )
+}
+
+/// The table printed when a job ends.
+pub fn summary_table(summary: &JobSummary) -> String {
+    let (p, s) = (&summary.progress, &summary.stats);
+    let mut rows = vec![
+        ("job", summary.job_id.clone()),
+        ("status", summary.status.as_str().to_string()),
+        ("url", summary.url.clone()),
+        ("pages done", p.done.to_string()),
+        ("failed", p.failed.to_string()),
+        ("skipped", p.skipped.to_string()),
+        ("pages/s", format!("{:.1}", s.pages_per_sec)),
+        ("time", format!("{:.1} s", s.elapsed_ms as f64 / 1000.0)),
+        (
+            "downloaded",
+            format!("{:.1} MB", s.bytes as f64 / 1_048_576.0),
+        ),
+        (
+            "memory",
+            format!(
+                "peak {:.0} MB, avg {:.0} MB",
+                s.memory.peak_mb, s.memory.avg_mb
+            ),
+        ),
+        ("retries", s.retries.to_string()),
+        (
+            "throttled",
+            format!("{:.1} s", s.throttled_ms as f64 / 1000.0),
+        ),
+    ];
+    for warning in &s.warnings {
+        rows.push(("warning", warning.clone()));
+    }
+    for error in &summary.errors {
+        rows.push(("error", format!("{}: {}", error.url, error.error)));
+    }
+    rows.push(("", summary.message.clone()));
+    rows.iter()
+        .map(|(key, value)| format!("{key:<12} {value}\n"))
+        .collect()
+}

@@ -1,0 +1,825 @@
+//! The scheduler: runs one crawl job (a site or a sitemap) to its end.
+//!
+//! The frontier is a table (`store::frontier`), so nothing is lost when the process dies: a
+//! URL is claimed (marked in flight) before it is fetched and settled after its page is
+//! written, and a resumed run puts the in-flight URLs back in the queue. In memory the run
+//! keeps only what makes it fast: the set of URLs already admitted (dedupe without a query),
+//! a small queue of claimed URLs, and buffers that a writer task turns into batched
+//! transactions (pages, new frontier rows, settled rows — in that order) while fetching goes
+//! on.
+//!
+//! Work is admitted while three gates agree: the AIMD limit (`concurrency`), the memory
+//! monitor (`memory`; over the threshold only one request at a time, and only when nothing
+//! is in flight), and each host's politeness gate (`politeness`), which requests wait on
+//! inside their task. robots.txt is asked when a URL is admitted: a disallowed URL is
+//! recorded as skipped and never requested.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tokio::{
+    sync::{mpsc, oneshot, watch},
+    task::JoinSet,
+};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use super::{
+    concurrency::Aimd,
+    fetch::{FetchError, Fetcher},
+    memory::{ExtraMemory, MemoryMonitor},
+    page::{extract_fetched, new_page},
+    politeness::{MAX_RETRIES, Politeness, backoff},
+    report::Report,
+    robots::RobotsCache,
+    sitemap,
+    url::{Scope, normalise},
+};
+use crate::store::{
+    ClaimedUrl, NewFrontierUrl, NewPage, Settled, SourceKind, Store, StoreError, UrlState,
+};
+
+/// How often buffered writes are sent and progress is published.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+/// Pages buffered before a write is sent without waiting for the interval.
+const FLUSH_PAGES: usize = 100;
+/// Write batches queued for the writer before the run waits (back-pressure).
+const WRITER_QUEUE: usize = 4;
+
+/// The crawl services of a process, shared by all its jobs.
+pub struct Crawler {
+    /// HTTP client.
+    pub fetcher: Fetcher,
+    /// Where pages and frontiers go.
+    pub store: Store,
+    /// robots.txt per origin.
+    pub robots: RobotsCache,
+    /// Per-host pacing.
+    pub politeness: Politeness,
+    /// Chunk size for stored pages.
+    pub chunk_max_chars: usize,
+    /// Memory to count besides this process (rendering browsers), if any.
+    pub extra_memory: Option<ExtraMemory>,
+}
+
+/// What a job crawls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CrawlMode {
+    /// Follow links from a start page.
+    Site,
+    /// The URLs of a sitemap (or of a site's sitemaps).
+    Sitemap,
+}
+
+/// A crawl job's settings, stored as the job's parameters (so a resumed job runs the same).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CrawlSpec {
+    /// Site or sitemap.
+    pub mode: CrawlMode,
+    /// Start URL (normalised).
+    pub url: String,
+    /// Links followed from the start page (site mode).
+    pub max_depth: u32,
+    /// Most URLs fetched.
+    pub max_pages: u64,
+    /// Regexes on the path; when given, only matching URLs are crawled (the start page of a
+    /// site crawl always is).
+    #[serde(default)]
+    pub include_paths: Vec<String>,
+    /// Regexes on the path; matching URLs are not crawled.
+    #[serde(default)]
+    pub exclude_paths: Vec<String>,
+    /// Follow links to subdomains of the start host.
+    #[serde(default)]
+    pub allow_subdomains: bool,
+    /// Follow links to other sites.
+    #[serde(default)]
+    pub allow_external: bool,
+    /// Obey robots.txt.
+    pub respect_robots: bool,
+    /// Most requests in flight.
+    pub max_concurrent: usize,
+    /// Memory threshold, MB.
+    pub memory_threshold_mb: Option<u64>,
+    /// Sitemap mode: only URLs whose lastmod is at or after this (Unix epoch ms).
+    #[serde(default)]
+    pub lastmod_since: Option<i64>,
+}
+
+/// What a crawl with `render` answers until the browser pool exists.
+pub const RENDER_UNAVAILABLE: &str = "rendering needs the browser pool, which this server does \
+    not have yet; crawl with render=false";
+
+/// Largest maxPages of one job.
+pub const MAX_PAGES: u64 = 100_000;
+/// Largest maxDepth.
+pub const MAX_DEPTH: u32 = 100;
+/// Largest maxConcurrent.
+pub const MAX_CONCURRENT: usize = 64;
+
+impl CrawlSpec {
+    /// Checks the settings and normalises the URL; the error says what to change.
+    pub fn validate(&mut self) -> Result<(), String> {
+        let url = normalise(&self.url).map_err(|e| format!("{e}; pass a full http(s) URL"))?;
+        self.url = url.to_string();
+        if !(1..=MAX_PAGES).contains(&self.max_pages) {
+            return Err(format!(
+                "maxPages must be between 1 and {MAX_PAGES} (got {})",
+                self.max_pages
+            ));
+        }
+        if self.max_depth > MAX_DEPTH {
+            return Err(format!(
+                "maxDepth must be between 0 and {MAX_DEPTH} (got {})",
+                self.max_depth
+            ));
+        }
+        if !(1..=MAX_CONCURRENT).contains(&self.max_concurrent) {
+            return Err(format!(
+                "maxConcurrent must be between 1 and {MAX_CONCURRENT} (got {})",
+                self.max_concurrent
+            ));
+        }
+        if self.memory_threshold_mb.is_some_and(|mb| mb < 16) {
+            return Err("memoryThresholdMb must be at least 16".into());
+        }
+        Scope::new(
+            &url,
+            self.allow_subdomains,
+            self.allow_external,
+            &self.include_paths,
+            &self.exclude_paths,
+        )?;
+        Ok(())
+    }
+}
+
+/// How a run ended, when it was not an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every admitted URL was settled.
+    Finished,
+    /// The stop token fired (cancel or shutdown); in-flight URLs stay claimed.
+    Stopped,
+}
+
+/// Why a job could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The settings cannot work (bad pattern, unusable URL).
+    #[error("{0}")]
+    Invalid(String),
+    /// Nothing to crawl (no readable sitemap, …).
+    #[error("{0}")]
+    Nothing(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Writes a run sends to its writer task, applied in this order.
+#[derive(Default)]
+struct Batch {
+    pages: Vec<NewPage>,
+    added: Vec<NewFrontierUrl>,
+    settled: Vec<Settled>,
+    ack: Option<oneshot::Sender<()>>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.pages.is_empty() && self.added.is_empty() && self.settled.is_empty()
+    }
+}
+
+/// How one claimed URL ended.
+enum Outcome {
+    Page {
+        page: Box<NewPage>,
+        links: Vec<Url>,
+        bytes: u64,
+    },
+    Failed {
+        error: String,
+        bytes: u64,
+    },
+    Skipped(String),
+}
+
+struct Fetched {
+    claimed: ClaimedUrl,
+    outcome: Outcome,
+    attempts: u32,
+    retries: u32,
+    overloads: u32,
+    latency: Option<Duration>,
+    host_wait: Duration,
+}
+
+/// Runs (or resumes) job `job_id` until it finishes, fails or `stop` fires. `report` is what
+/// the job reported before (empty for a new job); progress is published on `progress`.
+pub async fn run(
+    crawler: Arc<Crawler>,
+    job_id: &str,
+    spec: &CrawlSpec,
+    report: Report,
+    progress: &watch::Sender<Report>,
+    stop: &CancellationToken,
+) -> (Report, Result<RunEnd, RunError>) {
+    let start = match normalise(&spec.url) {
+        Ok(url) => url,
+        Err(e) => return (report, Err(RunError::Invalid(e.to_string()))),
+    };
+    let scope = match Scope::new(
+        &start,
+        spec.allow_subdomains,
+        spec.allow_external,
+        &spec.include_paths,
+        &spec.exclude_paths,
+    ) {
+        Ok(scope) => scope,
+        Err(e) => return (report, Err(RunError::Invalid(e))),
+    };
+    let (writer_tx, writer_rx) = mpsc::channel(WRITER_QUEUE);
+    let writer = tokio::spawn(write_batches(
+        crawler.store.clone(),
+        job_id.to_string(),
+        writer_rx,
+    ));
+    let memory = MemoryMonitor::start(spec.memory_threshold_mb, crawler.extra_memory.clone());
+    let mut run = Run {
+        crawler: crawler.clone(),
+        job_id,
+        spec,
+        scope,
+        previous_elapsed: Duration::from_millis(report.stats.elapsed_ms),
+        report,
+        seen: HashSet::new(),
+        admitted: 0,
+        next_seq: 0,
+        ready: VecDeque::new(),
+        exhausted: false,
+        pending: Batch::default(),
+        writer: Some(writer_tx),
+        aimd: Aimd::new(spec.max_concurrent),
+        memory,
+        started: Instant::now(),
+        throttled: Duration::ZERO,
+        throttled_since: None,
+    };
+    let result = run.drive(&start, progress, stop).await;
+    // Whatever happened, what was buffered is written before the run ends.
+    let flushed = run.close_writer(writer).await;
+    let result = match (result, flushed) {
+        (Ok(end), Ok(())) => Ok(end),
+        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+    };
+    if let Ok(counts) = run.crawler.store.frontier_counts(job_id).await {
+        let report = &mut run.report;
+        report.counts.done = counts.done;
+        report.counts.failed = counts.failed;
+        report.counts.skipped = counts.skipped;
+        report.counts.queued = counts.queued;
+        report.counts.in_flight = counts.in_flight;
+        if matches!(result, Ok(RunEnd::Finished)) {
+            report.counts.total = Some(counts.total());
+        }
+    }
+    run.update_stats(0);
+    (run.report, result)
+}
+
+struct Run<'a> {
+    crawler: Arc<Crawler>,
+    job_id: &'a str,
+    spec: &'a CrawlSpec,
+    scope: Scope,
+    report: Report,
+    /// Every URL in the frontier (and final URLs of redirects), for dedupe.
+    seen: HashSet<String>,
+    /// URLs admitted for fetching (not skipped): the page cap counts these.
+    admitted: u64,
+    next_seq: i64,
+    ready: VecDeque<ClaimedUrl>,
+    /// True when the last claim found nothing and nothing was queued since.
+    exhausted: bool,
+    pending: Batch,
+    writer: Option<mpsc::Sender<Batch>>,
+    aimd: Aimd,
+    memory: MemoryMonitor,
+    started: Instant,
+    previous_elapsed: Duration,
+    throttled: Duration,
+    throttled_since: Option<Instant>,
+}
+
+impl Run<'_> {
+    async fn drive(
+        &mut self,
+        start: &Url,
+        progress: &watch::Sender<Report>,
+        stop: &CancellationToken,
+    ) -> Result<RunEnd, RunError> {
+        self.restore().await?;
+        if !self.report.stats.seeded {
+            self.seed(start).await?;
+            self.report.stats.seeded = true;
+            self.flush(true).await?;
+        }
+        let mut tasks: JoinSet<Fetched> = JoinSet::new();
+        let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            if stop.is_cancelled() {
+                tasks.abort_all();
+                return Ok(RunEnd::Stopped);
+            }
+            self.dispatch(&mut tasks);
+            if self.ready.len() < self.aimd.limit() && !self.exhausted {
+                self.refill().await?;
+                self.dispatch(&mut tasks);
+            }
+            if tasks.is_empty() && self.ready.is_empty() {
+                if self.exhausted {
+                    return Ok(RunEnd::Finished);
+                }
+                continue;
+            }
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => {}
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => match joined {
+                    Ok(fetched) => self.settle(fetched).await?,
+                    Err(e) if e.is_panic() => {
+                        // A panic in extraction must not take the job down; the URL is lost
+                        // to this run only (it stays in flight and is retried on resume).
+                        tracing::error!(job = self.job_id, error = %e, "crawl task panicked");
+                    }
+                    Err(_) => {}
+                },
+                _ = tick.tick() => {
+                    if self.pending.pages.len() >= FLUSH_PAGES || !self.pending.is_empty() {
+                        self.flush(false).await?;
+                    }
+                    self.update_stats(tasks.len());
+                    progress.send_replace(self.report.clone());
+                }
+            }
+            if self.pending.pages.len() >= FLUSH_PAGES {
+                self.flush(false).await?;
+            }
+        }
+    }
+
+    /// Rebuilds the in-memory state of a job that ran before (nothing for a new one).
+    async fn restore(&mut self) -> Result<(), RunError> {
+        let store = &self.crawler.store;
+        let requeued = store.frontier_requeue_in_flight(self.job_id).await?;
+        let (urls, max_seq) = store.frontier_urls(self.job_id).await?;
+        let counts = store.frontier_counts(self.job_id).await?;
+        if self.report.stats.seeded {
+            self.report.stats.resumes += 1;
+            tracing::info!(
+                job = self.job_id,
+                requeued,
+                done = counts.done,
+                queued = counts.queued,
+                "resuming crawl"
+            );
+        }
+        self.seen = urls.into_iter().collect();
+        self.next_seq = max_seq + 1;
+        self.admitted = counts.total() - counts.skipped;
+        let c = &mut self.report.counts;
+        (c.done, c.failed, c.skipped, c.queued, c.in_flight) =
+            (counts.done, counts.failed, counts.skipped, counts.queued, 0);
+        Ok(())
+    }
+
+    /// Puts the start URLs in the frontier.
+    async fn seed(&mut self, start: &Url) -> Result<(), RunError> {
+        match self.spec.mode {
+            CrawlMode::Site => {
+                self.admit(start.clone(), 0).await;
+            }
+            CrawlMode::Sitemap => {
+                self.seed_sitemap(start).await?;
+                self.report.counts.total =
+                    Some(self.report.counts.queued + self.report.counts.skipped);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the sitemap (or, for a site root, the sitemaps robots.txt lists, else
+    /// `/sitemap.xml`) and admits its URLs that pass the filters.
+    async fn seed_sitemap(&mut self, start: &Url) -> Result<(), RunError> {
+        let roots = super::map::sitemap_roots(&self.crawler.robots, start).await;
+        let limits = sitemap::SitemapLimits {
+            max_total_urls: (self.spec.max_pages as usize)
+                .max(sitemap::SitemapLimits::default().max_urls),
+            ..Default::default()
+        };
+        let collected = sitemap::collect(&self.crawler.fetcher, &roots, &limits).await;
+        for warning in collected.warnings.iter().chain(&collected.errors) {
+            self.report.warn(warning.clone());
+        }
+        if collected.pages.is_empty() {
+            let why = if collected.errors.is_empty() {
+                "it lists no page URLs".to_string()
+            } else {
+                collected.errors.join("; ")
+            };
+            let tried: Vec<String> = roots.iter().map(Url::to_string).collect();
+            return Err(RunError::Nothing(format!(
+                "no pages to crawl from the sitemap {}: {why}",
+                tried.join(", ")
+            )));
+        }
+        let (mut off_site, mut too_old) = (0, 0);
+        for entry in collected.pages {
+            if let (Some(since), Some(lastmod)) = (self.spec.lastmod_since, entry.lastmod)
+                && lastmod < since
+            {
+                too_old += 1;
+                continue;
+            }
+            if !self.scope.same_site(&entry.url) {
+                off_site += 1;
+                continue;
+            }
+            if self.scope.filter(&entry.url).is_ok() {
+                self.admit(entry.url, 0).await;
+            }
+        }
+        if off_site > 0 {
+            self.report.warn(format!(
+                "{off_site} sitemap URLs are on another host than the sitemap and were ignored"
+            ));
+        }
+        if too_old > 0 {
+            tracing::debug!(
+                job = self.job_id,
+                too_old,
+                "sitemap URLs older than lastmodSince"
+            );
+        }
+        Ok(())
+    }
+
+    /// Admits a URL unless it was seen or the page cap is reached; asks robots.txt.
+    async fn admit(&mut self, url: Url, depth: u32) {
+        let key = url.to_string();
+        if self.seen.contains(&key) || self.admitted >= self.spec.max_pages {
+            return;
+        }
+        let mut state = UrlState::Queued;
+        let mut reason = None;
+        if self.spec.respect_robots {
+            let robots = self.crawler.robots.get(&url).await;
+            self.crawler
+                .politeness
+                .host(&host_key(&url))
+                .set_crawl_delay(robots.crawl_delay());
+            if !robots.allowed(&url) {
+                state = UrlState::Skipped;
+                reason = Some(robots.refusal());
+            }
+        }
+        if state == UrlState::Queued {
+            self.admitted += 1;
+            self.report.counts.queued += 1;
+            self.exhausted = false;
+        } else {
+            self.report.counts.skipped += 1;
+        }
+        self.seen.insert(key.clone());
+        self.pending.added.push(NewFrontierUrl {
+            url: key,
+            depth,
+            seq: self.next_seq,
+            state,
+            reason,
+        });
+        self.next_seq += 1;
+    }
+
+    /// Requests allowed in flight now.
+    fn limit(&mut self, in_flight: usize) -> usize {
+        if self.memory.admits() {
+            if let Some(since) = self.throttled_since.take() {
+                self.throttled += since.elapsed();
+            }
+            self.aimd.limit()
+        } else {
+            self.throttled_since.get_or_insert_with(Instant::now);
+            // Waiting cannot bring memory down when nothing is in flight: go on one by one.
+            usize::from(in_flight == 0)
+        }
+    }
+
+    fn dispatch(&mut self, tasks: &mut JoinSet<Fetched>) {
+        let limit = self.limit(tasks.len());
+        while tasks.len() < limit {
+            let Some(claimed) = self.ready.pop_front() else {
+                break;
+            };
+            self.report.counts.queued = self.report.counts.queued.saturating_sub(1);
+            self.report.counts.in_flight += 1;
+            tasks.spawn(fetch(
+                self.crawler.clone(),
+                claimed,
+                self.job_id.to_string(),
+            ));
+        }
+    }
+
+    /// Claims more queued URLs (after the frontier rows written so far are committed).
+    async fn refill(&mut self) -> Result<(), RunError> {
+        self.flush(true).await?;
+        let want = (self.aimd.max() * 4).max(64);
+        let claimed = self.crawler.store.frontier_claim(self.job_id, want).await?;
+        if claimed.is_empty() {
+            self.exhausted = true;
+        }
+        self.ready.extend(claimed);
+        Ok(())
+    }
+
+    /// Records a finished URL and admits the links of a page.
+    async fn settle(&mut self, fetched: Fetched) -> Result<(), RunError> {
+        let counts = &mut self.report.counts;
+        counts.in_flight = counts.in_flight.saturating_sub(1);
+        let stats = &mut self.report.stats;
+        stats.retries += u64::from(fetched.retries);
+        stats.host_wait_ms += fetched.host_wait.as_millis() as u64;
+        for _ in 0..fetched.overloads {
+            self.aimd.on_overload();
+        }
+        if let Some(latency) = fetched.latency {
+            self.aimd.on_success(latency);
+        }
+        let claimed = fetched.claimed;
+        let (state, error) = match fetched.outcome {
+            Outcome::Page { page, links, bytes } => {
+                self.report.counts.done += 1;
+                self.report.stats.bytes += bytes;
+                self.seen.insert(page.url.clone());
+                self.pending.pages.push(*page);
+                if claimed.depth < self.spec.max_depth && self.spec.mode == CrawlMode::Site {
+                    for link in links {
+                        if self.scope.check(&link).is_ok() {
+                            self.admit(link, claimed.depth + 1).await;
+                        }
+                    }
+                }
+                (UrlState::Done, None)
+            }
+            Outcome::Failed { error, bytes } => {
+                self.report.counts.failed += 1;
+                self.report.stats.bytes += bytes;
+                self.report.error(&claimed.url, error.clone());
+                (UrlState::Failed, Some(error))
+            }
+            Outcome::Skipped(reason) => {
+                self.report.counts.skipped += 1;
+                (UrlState::Skipped, Some(reason))
+            }
+        };
+        self.pending.settled.push(Settled {
+            url: claimed.url,
+            state,
+            attempts: fetched.attempts,
+            error,
+        });
+        Ok(())
+    }
+
+    /// Sends the buffered writes to the writer; with `wait`, returns once they (and all
+    /// before them) are committed.
+    async fn flush(&mut self, wait: bool) -> Result<(), RunError> {
+        if self.pending.is_empty() && !wait {
+            return Ok(());
+        }
+        let mut batch = std::mem::take(&mut self.pending);
+        let (ack_tx, ack_rx) = oneshot::channel();
+        if wait {
+            batch.ack = Some(ack_tx);
+        }
+        let Some(writer) = &self.writer else {
+            return Ok(());
+        };
+        if writer.send(batch).await.is_err() || (wait && ack_rx.await.is_err()) {
+            // The writer stopped: its error is reported by close_writer.
+            self.writer = None;
+            return Err(RunError::Store(StoreError::Invalid(
+                "the crawl's store writer stopped".into(),
+            )));
+        }
+        Ok(())
+    }
+
+    async fn close_writer(
+        &mut self,
+        writer: tokio::task::JoinHandle<Result<(), StoreError>>,
+    ) -> Result<(), RunError> {
+        let flushed = self.flush(false).await;
+        self.writer = None;
+        match writer.await {
+            Ok(Ok(())) => flushed,
+            Ok(Err(e)) => Err(RunError::Store(e)),
+            Err(e) => Err(RunError::Store(StoreError::Invalid(format!(
+                "the crawl's store writer failed: {e}"
+            )))),
+        }
+    }
+
+    fn update_stats(&mut self, in_flight: usize) {
+        let elapsed = self.previous_elapsed + self.started.elapsed();
+        let throttled = self.throttled
+            + self
+                .throttled_since
+                .map_or(Duration::ZERO, |since| since.elapsed());
+        let figures = self.memory.figures();
+        let stats = &mut self.report.stats;
+        stats.elapsed_ms = elapsed.as_millis() as u64;
+        stats.pages_per_sec = if elapsed.is_zero() {
+            0.0
+        } else {
+            ((self.report.counts.done as f64 / elapsed.as_secs_f64()) * 10.0).round() / 10.0
+        };
+        stats.throttled_ms = throttled.as_millis() as u64;
+        stats.memory.peak_mb = round1(stats.memory.peak_mb.max(figures.peak_mb));
+        stats.memory.avg_mb = round1(figures.avg_mb);
+        stats.memory.threshold_mb = self.memory.threshold_mb();
+        stats.concurrency.current = if self.memory.admits() {
+            self.aimd.limit() as u64
+        } else {
+            in_flight.max(1) as u64
+        };
+        stats.concurrency.max = self.aimd.max() as u64;
+        stats.concurrency.peak = stats.concurrency.peak.max(self.aimd.peak() as u64);
+    }
+}
+
+fn round1(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
+}
+
+/// `host[:port]`: the unit of politeness.
+fn host_key(url: &Url) -> String {
+    match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_string(),
+    }
+}
+
+/// Fetches one claimed URL with retries, waiting on its host's gate for every attempt.
+async fn fetch(crawler: Arc<Crawler>, claimed: ClaimedUrl, job_id: String) -> Fetched {
+    let mut result = Fetched {
+        attempts: claimed.attempts,
+        claimed,
+        outcome: Outcome::Skipped(String::new()),
+        retries: 0,
+        overloads: 0,
+        latency: None,
+        host_wait: Duration::ZERO,
+    };
+    let url = match Url::parse(&result.claimed.url) {
+        Ok(url) => url,
+        Err(e) => {
+            result.outcome = Outcome::Failed {
+                error: format!("invalid URL: {e}"),
+                bytes: 0,
+            };
+            return result;
+        }
+    };
+    let gate = crawler.politeness.host(&host_key(&url));
+    let answer = loop {
+        result.attempts += 1;
+        let permit = gate.acquire().await;
+        result.host_wait += permit.waited;
+        let answer = crawler.fetcher.fetch(&url).await;
+        drop(permit);
+        if let Ok(fetched) = &answer {
+            gate.observe(fetched.elapsed, fetched.status);
+        }
+        let retryable = match &answer {
+            Ok(fetched) => matches!(fetched.status, 429 | 500 | 502 | 503 | 504),
+            Err(e) => matches!(e, FetchError::Timeout(..) | FetchError::Network(..)),
+        };
+        if !retryable {
+            break answer;
+        }
+        result.overloads += 1;
+        if result.retries >= MAX_RETRIES {
+            break answer;
+        }
+        let retry_after = answer.as_ref().ok().and_then(|f| f.retry_after.clone());
+        match backoff(result.retries + 1, retry_after.as_deref()) {
+            Some(pause) => {
+                gate.back_off(pause);
+                result.retries += 1;
+            }
+            None => {
+                result.outcome = Outcome::Failed {
+                    error: format!(
+                        "the server asked to retry after {} s (Retry-After), longer than this \
+                         crawler waits; try again later",
+                        retry_after.unwrap_or_default()
+                    ),
+                    bytes: 0,
+                };
+                return result;
+            }
+        }
+    };
+    result.outcome = match answer {
+        Ok(fetched) if (200..300).contains(&fetched.status) => {
+            result.latency = Some(fetched.elapsed);
+            match extract_fetched(&fetched, crawler.chunk_max_chars).await {
+                Ok(extracted) => {
+                    let final_url = normalise(fetched.final_url.as_str())
+                        .map_or_else(|_| result.claimed.url.clone(), |u| u.to_string());
+                    let links = extracted
+                        .links
+                        .iter()
+                        .filter_map(|link| Url::parse(&link.url).ok())
+                        .collect();
+                    let page = new_page(final_url, &fetched, &extracted, Some(job_id));
+                    Outcome::Page {
+                        page: Box::new(page),
+                        links,
+                        bytes: fetched.bytes as u64,
+                    }
+                }
+                Err(e) => Outcome::Failed {
+                    error: e.to_string(),
+                    bytes: fetched.bytes as u64,
+                },
+            }
+        }
+        Ok(fetched) => Outcome::Failed {
+            error: format!("HTTP {}", fetched.status),
+            bytes: fetched.bytes as u64,
+        },
+        Err(FetchError::NotAPage(_, content_type)) => {
+            Outcome::Skipped(format!("not a page (content type {content_type})"))
+        }
+        Err(e) => Outcome::Failed {
+            error: e.to_string(),
+            bytes: 0,
+        },
+    };
+    result
+}
+
+/// Applies a run's write batches in order: pages (by source), then new frontier rows, then
+/// settled rows — so a URL is marked done only once its page is stored.
+async fn write_batches(
+    store: Store,
+    job_id: String,
+    mut batches: mpsc::Receiver<Batch>,
+) -> Result<(), StoreError> {
+    let mut sources: HashMap<String, i64> = HashMap::new();
+    while let Some(batch) = batches.recv().await {
+        let mut by_source: HashMap<String, Vec<NewPage>> = HashMap::new();
+        for page in batch.pages {
+            let host = Url::parse(&page.url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default();
+            by_source.entry(host).or_default().push(page);
+        }
+        for (host, pages) in by_source {
+            let source = match sources.get(&host) {
+                Some(id) => *id,
+                None => {
+                    let origin = Url::parse(&pages[0].url)
+                        .map(|u| u.origin().ascii_serialization())
+                        .unwrap_or_default();
+                    let id = store
+                        .upsert_source(SourceKind::Site, &host, &origin)
+                        .await?;
+                    sources.insert(host, id);
+                    id
+                }
+            };
+            store.store_pages(source, &pages).await?;
+        }
+        store.frontier_add(&job_id, &batch.added).await?;
+        store.frontier_settle(&job_id, &batch.settled).await?;
+        if let Some(ack) = batch.ack {
+            let _ = ack.send(());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,409 @@
+//! Durable background jobs: create, run, report, wait for, cancel and resume crawl jobs.
+//!
+//! A job is a row (`store::jobs`) plus, while this process runs it, a task. The task runs the
+//! scheduler and saves the job's figures every second, which is also its heartbeat. A watchdog
+//! looks every few seconds for unfinished jobs whose runner stopped heartbeating (a crash, a
+//! kill -9, a lost replica) and resumes them here; on graceful shutdown running jobs are
+//! released so the next process resumes them at once. Jobs belong to the principal that
+//! started them: another caller gets "unknown jobId".
+
+mod summary;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::sync::watch;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+pub use summary::JobSummary;
+
+use crate::{
+    crawl::{
+        report::Report,
+        scheduler::{self, CrawlSpec, Crawler, RunEnd, RunError},
+    },
+    store::{JobRecord, JobState, Store, StoreError, now_ms},
+};
+
+/// How often a running job saves its figures (its heartbeat).
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// A runner silent for this long is presumed dead and its jobs are taken over.
+const STALE_AFTER: Duration = Duration::from_secs(5);
+/// How often the watchdog looks for orphaned jobs.
+const WATCHDOG_INTERVAL: Duration = Duration::from_secs(2);
+/// How often a waiter polls a job that runs in another process.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Why a job request failed; messages say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// No such job for this caller.
+    #[error("unknown jobId '{0}'; list_jobs shows your jobs")]
+    Unknown(String),
+    /// The request cannot work.
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A job this process runs now.
+struct Running {
+    progress: watch::Receiver<Report>,
+    finished: watch::Receiver<bool>,
+    cancel: CancellationToken,
+}
+
+/// The jobs of one process.
+pub struct Jobs {
+    crawler: Arc<Crawler>,
+    runner: String,
+    running: Mutex<HashMap<String, Running>>,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Jobs {
+    /// Jobs run with `crawler`. Nothing runs until a job is started or [`Jobs::watch`] is
+    /// called.
+    pub fn new(crawler: Arc<Crawler>) -> Arc<Self> {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "host".into());
+        let runner = format!(
+            "{host}:{}:{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        Arc::new(Self {
+            crawler,
+            runner,
+            running: Mutex::new(HashMap::new()),
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    fn store(&self) -> &Store {
+        &self.crawler.store
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates a crawl job owned by `owner` and starts it here.
+    pub async fn start_crawl(
+        self: &Arc<Self>,
+        spec: CrawlSpec,
+        owner: &str,
+    ) -> Result<JobSummary, JobError> {
+        let id = format!("job_{}", uuid::Uuid::new_v4().simple());
+        let kind = match spec.mode {
+            scheduler::CrawlMode::Site => "crawl_site",
+            scheduler::CrawlMode::Sitemap => "crawl_sitemap",
+        };
+        let params = serde_json::to_value(&spec)
+            .map_err(|e| JobError::Invalid(format!("cannot record the job's settings: {e}")))?;
+        self.store().create_job(&id, kind, &params, owner).await?;
+        self.claim_and_spawn(&id).await?;
+        self.status(&id, owner).await
+    }
+
+    /// Claims a stored job for this process and runs it. False when another process holds it.
+    async fn claim_and_spawn(self: &Arc<Self>, id: &str) -> Result<bool, JobError> {
+        if self.shutdown.is_cancelled() || self.running().contains_key(id) {
+            return Ok(false);
+        }
+        let stale_before = now_ms() - STALE_AFTER.as_millis() as i64;
+        if !self
+            .store()
+            .claim_job(id, &self.runner, stale_before)
+            .await?
+        {
+            return Ok(false);
+        }
+        let Some(job) = self.store().get_job(id).await? else {
+            return Ok(false);
+        };
+        let report = summary::report_of(&job);
+        let spec: Result<CrawlSpec, _> = serde_json::from_value(job.params.clone());
+        let (progress_tx, progress_rx) = watch::channel(report.clone());
+        let (finished_tx, finished_rx) = watch::channel(false);
+        let cancel = CancellationToken::new();
+        self.running().insert(
+            id.to_string(),
+            Running {
+                progress: progress_rx,
+                finished: finished_rx,
+                cancel: cancel.clone(),
+            },
+        );
+        let jobs = self.clone();
+        let id = id.to_string();
+        self.tasks.spawn(async move {
+            match spec {
+                Ok(spec) => jobs.run(&id, spec, report, progress_tx, cancel).await,
+                Err(e) => {
+                    let mut report = report;
+                    report.stats.failure = Some(format!("the job's settings are unreadable: {e}"));
+                    jobs.finish(&id, JobState::Failed, &report).await;
+                }
+            }
+            jobs.running().remove(&id);
+            let _ = finished_tx.send(true);
+        });
+        Ok(true)
+    }
+
+    /// Runs a claimed job: the scheduler, beside a heartbeat that saves its figures and stops
+    /// it when the job was cancelled (possibly by another process) or shutdown began.
+    async fn run(
+        &self,
+        id: &str,
+        spec: CrawlSpec,
+        report: Report,
+        progress: watch::Sender<Report>,
+        cancel: CancellationToken,
+    ) {
+        let stop = CancellationToken::new();
+        let heartbeat = async {
+            let mut tick = tokio::time::interval(HEARTBEAT);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = cancel.cancelled() => { stop.cancel(); return }
+                    _ = self.shutdown.cancelled() => { stop.cancel(); return }
+                    _ = tick.tick() => {}
+                }
+                let snapshot = summary::snapshot(&progress.borrow());
+                match self
+                    .store()
+                    .save_job_progress(id, &self.runner, &snapshot)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Cancelled, or taken over by another process.
+                        cancel.cancel();
+                        stop.cancel();
+                        return;
+                    }
+                    Err(e) => tracing::warn!(job = id, error = %e, "saving job progress failed"),
+                }
+            }
+        };
+        let crawl = async {
+            let result =
+                scheduler::run(self.crawler.clone(), id, &spec, report, &progress, &stop).await;
+            stop.cancel();
+            result
+        };
+        let ((mut report, result), ()) = tokio::join!(crawl, heartbeat);
+        match result {
+            Ok(RunEnd::Finished) => {
+                let state = if report.counts.done == 0 && report.counts.failed > 0 {
+                    let first = report
+                        .errors
+                        .first()
+                        .map(|e| format!("{}: {}", e.url, e.error))
+                        .unwrap_or_default();
+                    report.stats.failure =
+                        Some(format!("no page could be fetched; first error: {first}"));
+                    JobState::Failed
+                } else {
+                    JobState::Succeeded
+                };
+                self.finish(id, state, &report).await;
+            }
+            Ok(RunEnd::Stopped) if cancel.is_cancelled() => {
+                self.finish(id, JobState::Cancelled, &report).await;
+            }
+            Ok(RunEnd::Stopped) => {
+                if let Err(e) = self
+                    .store()
+                    .release_job(id, &self.runner, &summary::snapshot(&report))
+                    .await
+                {
+                    tracing::warn!(job = id, error = %e, "releasing job failed");
+                }
+            }
+            Err(e) => {
+                let message = match &e {
+                    RunError::Store(e) => format!("{e}; the job can be started again"),
+                    other => other.to_string(),
+                };
+                report.stats.failure = Some(message);
+                self.finish(id, JobState::Failed, &report).await;
+            }
+        }
+        progress.send_replace(report);
+    }
+
+    async fn finish(&self, id: &str, state: JobState, report: &Report) {
+        let snapshot = summary::snapshot(report);
+        if let Err(e) = self
+            .store()
+            .finish_job(id, &self.runner, state, &snapshot)
+            .await
+        {
+            tracing::error!(job = id, error = %e, "recording the end of a job failed");
+        }
+        tracing::info!(
+            job = id,
+            state = state.as_str(),
+            done = report.counts.done,
+            failed = report.counts.failed,
+            skipped = report.counts.skipped,
+            "job ended"
+        );
+    }
+
+    /// The job as its owner sees it now.
+    pub async fn status(&self, id: &str, owner: &str) -> Result<JobSummary, JobError> {
+        let job = self.owned(id, owner).await?;
+        Ok(self.summarise(job))
+    }
+
+    async fn owned(&self, id: &str, owner: &str) -> Result<JobRecord, JobError> {
+        match self.store().get_job(id).await? {
+            Some(job) if job.owner == owner => Ok(job),
+            _ => Err(JobError::Unknown(id.to_string())),
+        }
+    }
+
+    /// Builds the summary, with live figures when this process runs the job.
+    fn summarise(&self, job: JobRecord) -> JobSummary {
+        let live = (!job.status.is_finished())
+            .then(|| {
+                self.running()
+                    .get(&job.id)
+                    .map(|r| r.progress.borrow().clone())
+            })
+            .flatten();
+        JobSummary::new(&job, live)
+    }
+
+    /// Waits up to `timeout` for the job to end, calling `on_progress` as it advances.
+    /// Returns the job as it is then (still running when the time ran out).
+    pub async fn wait<F, Fut>(
+        &self,
+        id: &str,
+        owner: &str,
+        timeout: Duration,
+        mut on_progress: F,
+    ) -> Result<JobSummary, JobError>
+    where
+        F: FnMut(JobSummary) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        self.owned(id, owner).await?;
+        let local = self
+            .running()
+            .get(id)
+            .map(|r| (r.progress.clone(), r.finished.clone()));
+        match local {
+            Some((mut progress, mut finished)) => loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    _ = async { finished.wait_for(|done| *done).await.is_ok() } => break,
+                    changed = progress.changed() => {
+                        if changed.is_err() { break }
+                        // Progress at most every 250 ms: notifications are for people.
+                        let summary = self.status(id, owner).await?;
+                        on_progress(summary).await;
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                }
+            },
+            None => loop {
+                let summary = self.status(id, owner).await?;
+                if summary.status.is_finished() || tokio::time::Instant::now() >= deadline {
+                    return Ok(summary);
+                }
+                on_progress(summary).await;
+                tokio::time::sleep(POLL_INTERVAL.min(deadline - tokio::time::Instant::now())).await;
+            },
+        }
+        self.status(id, owner).await
+    }
+
+    /// Cancels a job (wherever it runs: its runner notices at its next heartbeat; here at
+    /// once). A finished job is returned unchanged.
+    pub async fn cancel(&self, id: &str, owner: &str) -> Result<JobSummary, JobError> {
+        self.owned(id, owner).await?;
+        self.store().cancel_job(id).await?;
+        let finished = self.running().get(id).map(|running| {
+            running.cancel.cancel();
+            running.finished.clone()
+        });
+        if let Some(mut finished) = finished {
+            let ended = async { finished.wait_for(|done| *done).await.is_ok() };
+            let _ = tokio::time::timeout(Duration::from_secs(5), ended).await;
+        }
+        self.status(id, owner).await
+    }
+
+    /// The owner's jobs, newest first.
+    pub async fn list(
+        &self,
+        owner: &str,
+        status: Option<JobState>,
+        limit: i64,
+    ) -> Result<Vec<JobSummary>, JobError> {
+        let jobs = self.store().list_jobs(owner, status, limit).await?;
+        Ok(jobs.into_iter().map(|job| self.summarise(job)).collect())
+    }
+
+    /// Starts the watchdog: resumes orphaned jobs now and every few seconds, until shutdown.
+    pub fn watch(self: &Arc<Self>) {
+        let jobs = self.clone();
+        self.tasks.spawn(async move {
+            let mut tick = tokio::time::interval(WATCHDOG_INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = jobs.shutdown.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let stale_before = now_ms() - STALE_AFTER.as_millis() as i64;
+                let orphans = match jobs.store().orphaned_jobs(stale_before).await {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "looking for orphaned jobs failed");
+                        continue;
+                    }
+                };
+                for id in orphans {
+                    match jobs.claim_and_spawn(&id).await {
+                        Ok(true) => tracing::info!(job = %id, "resumed an unfinished job"),
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(job = %id, error = %e, "resuming a job failed"),
+                    }
+                }
+            }
+        });
+    }
+
+    /// Jobs this process runs now.
+    pub fn active(&self) -> usize {
+        self.running().len()
+    }
+
+    /// Stops every job this process runs, saving and releasing them for the next process,
+    /// and waits (at most `grace`) for that to be written.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("jobs did not stop within the grace period");
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Job tools: follow, cancel and list the caller's crawl jobs.
+
+use rmcp::{
+    Json, RoleServer, handler::server::wrapper::Parameters, service::RequestContext, tool,
+    tool_router,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::CrawliumServer;
+use crate::{error::ToolError, jobs::JobSummary, store::JobState};
+
+/// Most jobs one list returns.
+const MAX_LIMIT: i64 = 100;
+
+fn default_limit() -> i64 {
+    20
+}
+
+/// Arguments of `job_status` and `job_cancel`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JobArgs {
+    /// The jobId returned by crawl_site or crawl_sitemap.
+    pub job_id: String,
+}
+
+/// Arguments of `list_jobs`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListJobsArgs {
+    /// Only jobs in this state: queued, running, succeeded, failed or cancelled.
+    pub status: Option<JobState>,
+    /// Jobs to return, newest first, 1-100 (default 20).
+    #[serde(default = "default_limit")]
+    pub limit: i64,
+}
+
+/// What `list_jobs` returns.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobList {
+    /// The caller's jobs, newest first.
+    pub jobs: Vec<JobSummary>,
+}
+
+#[tool_router(router = job_router, vis = "pub(crate)")]
+impl CrawliumServer {
+    #[tool(
+        name = "job_status",
+        description = "Report a crawl job: status (queued, running, succeeded, failed, \
+                       cancelled), progress (done, failed, skipped, queued, total when known), \
+                       stats (pages/s, bytes, memory peak/avg/threshold in MB, time throttled, \
+                       concurrency, retries) and its first errors with their URLs.",
+        annotations(
+            title = "Crawl job status",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub async fn job_status(
+        &self,
+        Parameters(args): Parameters<JobArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<JobSummary>, ToolError> {
+        let owner = self.principal(&context);
+        Ok(Json(
+            self.app.jobs.status(&args.job_id, owner.as_str()).await?,
+        ))
+    }
+
+    #[tool(
+        name = "job_cancel",
+        description = "Cancel a queued or running crawl job. Pages stored so far are kept; a \
+                       finished job is returned unchanged.",
+        annotations(
+            title = "Cancel a crawl job",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub async fn job_cancel(
+        &self,
+        Parameters(args): Parameters<JobArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<JobSummary>, ToolError> {
+        let owner = self.principal(&context);
+        Ok(Json(
+            self.app.jobs.cancel(&args.job_id, owner.as_str()).await?,
+        ))
+    }
+
+    #[tool(
+        name = "list_jobs",
+        description = "List your crawl jobs, newest first, optionally only those in one status \
+                       (queued, running, succeeded, failed, cancelled). Default limit 20 (max \
+                       100).",
+        annotations(
+            title = "List crawl jobs",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub async fn list_jobs(
+        &self,
+        Parameters(args): Parameters<ListJobsArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<JobList>, ToolError> {
+        if !(1..=MAX_LIMIT).contains(&args.limit) {
+            return Err(ToolError::new(format!(
+                "limit must be between 1 and {MAX_LIMIT} (got {})",
+                args.limit
+            )));
+        }
+        let owner = self.principal(&context);
+        let jobs = self
+            .app
+            .jobs
+            .list(owner.as_str(), args.status, args.limit)
+            .await?;
+        Ok(Json(JobList { jobs }))
+    }
+}

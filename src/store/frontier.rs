@@ -1,0 +1,280 @@
+//! The frontier of a crawl job: every URL the job has admitted, with its depth and state
+//! (queued → in_flight → done | failed, or skipped with a reason). It lives in the store so a
+//! crash loses nothing: a restarted job puts its in-flight URLs back in the queue and carries
+//! on, refetching at most those.
+//!
+//! Writes are batched (multi-row INSERT, one UPDATE … FROM VALUES per batch) because a fast
+//! crawl settles thousands of URLs a second.
+
+use super::{Store, StoreError, now_ms, on_backend};
+use sqlx::QueryBuilder;
+
+/// Rows per multi-row statement (8 parameters each stays far below both backends' limits).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// A URL's state in the frontier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlState {
+    /// Waiting to be fetched.
+    Queued,
+    /// Claimed by a runner, not settled yet.
+    InFlight,
+    /// Fetched and processed.
+    Done,
+    /// Failed after its retries.
+    Failed,
+    /// Never fetched (robots.txt, out of scope, not a page, …).
+    Skipped,
+}
+
+impl UrlState {
+    fn as_str(self) -> &'static str {
+        match self {
+            UrlState::Queued => "queued",
+            UrlState::InFlight => "in_flight",
+            UrlState::Done => "done",
+            UrlState::Failed => "failed",
+            UrlState::Skipped => "skipped",
+        }
+    }
+}
+
+/// A URL entering the frontier.
+#[derive(Debug, Clone)]
+pub struct NewFrontierUrl {
+    /// Normalised URL.
+    pub url: String,
+    /// Links followed from a start URL (0 for the start URLs).
+    pub depth: u32,
+    /// Discovery order within the job.
+    pub seq: i64,
+    /// Queued, or skipped straight away.
+    pub state: UrlState,
+    /// Why it was skipped.
+    pub reason: Option<String>,
+}
+
+/// A URL claimed for fetching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedUrl {
+    /// Normalised URL.
+    pub url: String,
+    /// Its depth.
+    pub depth: u32,
+    /// Attempts made before (after a crash, the interrupted one counts).
+    pub attempts: u32,
+    /// Discovery order.
+    pub seq: i64,
+}
+
+/// How a claimed URL ended.
+#[derive(Debug, Clone)]
+pub struct Settled {
+    /// The URL.
+    pub url: String,
+    /// Done, Failed or Skipped.
+    pub state: UrlState,
+    /// Attempts made in all.
+    pub attempts: u32,
+    /// The last error, or why it was skipped.
+    pub error: Option<String>,
+}
+
+/// URLs per state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrontierCounts {
+    /// Waiting.
+    pub queued: u64,
+    /// Claimed, not settled.
+    pub in_flight: u64,
+    /// Processed.
+    pub done: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Skipped.
+    pub skipped: u64,
+}
+
+impl FrontierCounts {
+    /// Every URL admitted.
+    pub fn total(&self) -> u64 {
+        self.queued + self.in_flight + self.done + self.failed + self.skipped
+    }
+}
+
+const CLAIM_SQLITE: &str = "UPDATE frontier SET state = 'in_flight', updated_at = $3
+     WHERE job_id = $1 AND url IN (
+         SELECT url FROM frontier WHERE job_id = $1 AND state = 'queued'
+         ORDER BY depth, seq LIMIT $2)
+     RETURNING url, CAST(depth AS BIGINT), CAST(attempts AS BIGINT), seq";
+const CLAIM_POSTGRES: &str = "UPDATE frontier SET state = 'in_flight', updated_at = $3
+     WHERE job_id = $1 AND url IN (
+         SELECT url FROM frontier WHERE job_id = $1 AND state = 'queued'
+         ORDER BY depth, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING url, CAST(depth AS BIGINT), CAST(attempts AS BIGINT), seq";
+
+impl Store {
+    /// Adds URLs to a job's frontier; URLs it already has are left as they are. Returns how
+    /// many were new.
+    pub async fn frontier_add(
+        &self,
+        job_id: &str,
+        urls: &[NewFrontierUrl],
+    ) -> Result<u64, StoreError> {
+        if urls.is_empty() {
+            return Ok(0);
+        }
+        let now = now_ms();
+        let added = on_backend!(self, write, pool => {
+            let mut tx = pool.begin().await?;
+            let mut added = 0;
+            for batch in urls.chunks(ROWS_PER_STATEMENT) {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO frontier (job_id, url, depth, state, last_error, seq, updated_at) ",
+                );
+                insert.push_values(batch, |mut row, entry| {
+                    row.push_bind(job_id)
+                        .push_bind(&entry.url)
+                        .push_bind(i64::from(entry.depth))
+                        .push_bind(entry.state.as_str())
+                        .push_bind(&entry.reason)
+                        .push_bind(entry.seq)
+                        .push_bind(now);
+                });
+                insert.push(" ON CONFLICT (job_id, url) DO NOTHING");
+                added += insert.build().execute(&mut *tx).await?.rows_affected();
+            }
+            tx.commit().await?;
+            added
+        });
+        Ok(added)
+    }
+
+    /// Claims up to `limit` queued URLs (shallowest first, in discovery order) and marks them
+    /// in flight.
+    pub async fn frontier_claim(
+        &self,
+        job_id: &str,
+        limit: usize,
+    ) -> Result<Vec<ClaimedUrl>, StoreError> {
+        let now = now_ms();
+        let rows: Vec<(String, i64, i64, i64)> = match &self.backend {
+            super::Backend::Sqlite { write, .. } => {
+                sqlx::query_as(CLAIM_SQLITE)
+                    .bind(job_id)
+                    .bind(limit as i64)
+                    .bind(now)
+                    .fetch_all(write)
+                    .await?
+            }
+            super::Backend::Postgres(pool) => {
+                sqlx::query_as(CLAIM_POSTGRES)
+                    .bind(job_id)
+                    .bind(limit as i64)
+                    .bind(now)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        let mut claimed: Vec<ClaimedUrl> = rows
+            .into_iter()
+            .map(|(url, depth, attempts, seq)| ClaimedUrl {
+                url,
+                depth: depth as u32,
+                attempts: attempts as u32,
+                seq,
+            })
+            .collect();
+        claimed.sort_by_key(|c| (c.depth, c.seq));
+        Ok(claimed)
+    }
+
+    /// Records how claimed URLs ended.
+    pub async fn frontier_settle(
+        &self,
+        job_id: &str,
+        settled: &[Settled],
+    ) -> Result<(), StoreError> {
+        if settled.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        on_backend!(self, write, pool => {
+            let mut tx = pool.begin().await?;
+            for batch in settled.chunks(ROWS_PER_STATEMENT) {
+                // VALUES columns are called column1… on both SQLite and PostgreSQL.
+                let mut update = QueryBuilder::new("UPDATE frontier SET state = v.column2, \
+                     attempts = v.column3, last_error = v.column4, updated_at = ");
+                update.push_bind(now);
+                update.push(" FROM (");
+                update.push_values(batch, |mut row, entry| {
+                    row.push_bind(&entry.url)
+                        .push_bind(entry.state.as_str())
+                        .push_bind(i64::from(entry.attempts))
+                        .push_bind(&entry.error);
+                });
+                update.push(") AS v WHERE frontier.job_id = ");
+                update.push_bind(job_id);
+                update.push(" AND frontier.url = v.column1");
+                update.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Puts a job's in-flight URLs back in the queue (on resume), counting the interrupted
+    /// attempt. Returns how many.
+    pub async fn frontier_requeue_in_flight(&self, job_id: &str) -> Result<u64, StoreError> {
+        let now = now_ms();
+        let requeued = on_backend!(self, write, pool => {
+            sqlx::query(
+                "UPDATE frontier SET state = 'queued', attempts = attempts + 1, updated_at = $2
+                 WHERE job_id = $1 AND state = 'in_flight'",
+            )
+            .bind(job_id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(requeued)
+    }
+
+    /// URLs per state for a job.
+    pub async fn frontier_counts(&self, job_id: &str) -> Result<FrontierCounts, StoreError> {
+        let rows: Vec<(String, i64)> = on_backend!(self, read, pool => {
+            sqlx::query_as(
+                "SELECT state, COUNT(*) FROM frontier WHERE job_id = $1 GROUP BY state",
+            )
+            .bind(job_id)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut counts = FrontierCounts::default();
+        for (state, n) in rows {
+            let n = n as u64;
+            match state.as_str() {
+                "queued" => counts.queued = n,
+                "in_flight" => counts.in_flight = n,
+                "done" => counts.done = n,
+                "failed" => counts.failed = n,
+                _ => counts.skipped = n,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Every URL a job has admitted, with the highest discovery number (to rebuild the
+    /// runner's dedupe set on resume).
+    pub async fn frontier_urls(&self, job_id: &str) -> Result<(Vec<String>, i64), StoreError> {
+        let rows: Vec<(String, i64)> = on_backend!(self, read, pool => {
+            sqlx::query_as("SELECT url, seq FROM frontier WHERE job_id = $1")
+                .bind(job_id)
+                .fetch_all(pool)
+                .await?
+        });
+        let max_seq = rows.iter().map(|(_, seq)| *seq).max().unwrap_or(0);
+        Ok((rows.into_iter().map(|(url, _)| url).collect(), max_seq))
+    }
+}

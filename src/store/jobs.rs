@@ -1,0 +1,348 @@
+//! Jobs: durable background work (site and sitemap crawls) with their status, progress,
+//! statistics and first errors, owned by the principal that started them.
+//!
+//! A job is run by one process at a time: `runner` names it and `heartbeat_at` says it is
+//! alive. A job whose runner stopped heartbeating (crash, kill -9, lost replica) is claimed
+//! again by whoever notices first; the claim is one conditional UPDATE, so two processes
+//! can never both win it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::types::Json;
+
+use super::{Store, StoreError, now_ms, on_backend};
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Created, not started yet.
+    Queued,
+    /// Being worked on.
+    Running,
+    /// Finished; every page was attempted.
+    Succeeded,
+    /// Stopped by an error that concerns the whole job.
+    Failed,
+    /// Stopped by job_cancel.
+    Cancelled,
+}
+
+impl JobState {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(value: &str) -> Self {
+        match value {
+            "queued" => JobState::Queued,
+            "running" => JobState::Running,
+            "succeeded" => JobState::Succeeded,
+            "cancelled" => JobState::Cancelled,
+            _ => JobState::Failed,
+        }
+    }
+
+    /// True once the job will not change any more.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+/// A job as stored.
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    /// Job id.
+    pub id: String,
+    /// What kind of work (`site`, `sitemap`).
+    pub kind: String,
+    /// The arguments it was started with.
+    pub params: Value,
+    /// The principal that started it.
+    pub owner: String,
+    /// Where it is.
+    pub status: JobState,
+    /// Counters (done, failed, …) as last saved.
+    pub progress: Value,
+    /// Statistics as last saved.
+    pub stats: Value,
+    /// The first errors, with their URLs.
+    pub errors: Value,
+    /// Created, Unix epoch ms.
+    pub created_at: i64,
+    /// First started, Unix epoch ms.
+    pub started_at: Option<i64>,
+    /// Finished, Unix epoch ms.
+    pub finished_at: Option<i64>,
+    /// Last saved, Unix epoch ms.
+    pub updated_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: String,
+    kind: String,
+    params: Json<Value>,
+    owner: String,
+    status: String,
+    progress: Json<Value>,
+    stats: Json<Value>,
+    errors: Json<Value>,
+    created_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    updated_at: i64,
+}
+
+impl From<JobRow> for JobRecord {
+    fn from(row: JobRow) -> Self {
+        JobRecord {
+            id: row.id,
+            kind: row.kind,
+            params: row.params.0,
+            owner: row.owner,
+            status: JobState::parse(&row.status),
+            progress: row.progress.0,
+            stats: row.stats.0,
+            errors: row.errors.0,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+/// What a runner saves while a job runs, and when it ends.
+#[derive(Debug, Clone, Default)]
+pub struct JobSnapshot {
+    /// Counters.
+    pub progress: Value,
+    /// Statistics.
+    pub stats: Value,
+    /// The first errors.
+    pub errors: Value,
+}
+
+const JOB_COLUMNS: &str = "id, kind, params, owner, status, progress, stats, errors, created_at,
+        started_at, finished_at, updated_at";
+
+impl Store {
+    /// Creates a queued job.
+    pub async fn create_job(
+        &self,
+        id: &str,
+        kind: &str,
+        params: &Value,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        on_backend!(self, write, pool => {
+            sqlx::query(
+                "INSERT INTO jobs (id, kind, params, owner, status, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 'queued', $5, $5)",
+            )
+            .bind(id)
+            .bind(kind)
+            .bind(Json(params))
+            .bind(owner)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// The job `id`, if it exists.
+    pub async fn get_job(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
+        let row = on_backend!(self, read, pool => {
+            sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(Into::into))
+    }
+
+    /// The owner's jobs, newest first, optionally only those in `status`.
+    pub async fn list_jobs(
+        &self,
+        owner: &str,
+        status: Option<JobState>,
+        limit: i64,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = $1 AND ($2 IS NULL OR status = $2)
+             ORDER BY created_at DESC, id LIMIT $3"
+        );
+        let rows = on_backend!(self, read, pool => {
+            sqlx::query_as::<_, JobRow>(sqlx::AssertSqlSafe(sql))
+                .bind(owner)
+                .bind(status.map(JobState::as_str))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Claims an unfinished job for `runner`: succeeds when nobody runs it, when `runner`
+    /// already does, or when its runner's last heartbeat is older than `stale_before` (ms).
+    /// Marks it running. Returns false when someone else holds it or it has finished.
+    pub async fn claim_job(
+        &self,
+        id: &str,
+        runner: &str,
+        stale_before: i64,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let claimed = on_backend!(self, write, pool => {
+            sqlx::query(
+                "UPDATE jobs SET runner = $2, heartbeat_at = $3, status = 'running',
+                        started_at = COALESCE(started_at, $3), updated_at = $3
+                 WHERE id = $1 AND status IN ('queued', 'running')
+                   AND (runner IS NULL OR runner = $2 OR heartbeat_at < $4)",
+            )
+            .bind(id)
+            .bind(runner)
+            .bind(now)
+            .bind(stale_before)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(claimed == 1)
+    }
+
+    /// Unfinished jobs nobody runs: never claimed, released, or with a heartbeat older than
+    /// `stale_before` (ms). Oldest first.
+    pub async fn orphaned_jobs(&self, stale_before: i64) -> Result<Vec<String>, StoreError> {
+        let ids = on_backend!(self, read, pool => {
+            sqlx::query_scalar::<_, String>(
+                "SELECT id FROM jobs WHERE status IN ('queued', 'running')
+                   AND (runner IS NULL OR heartbeat_at < $1)
+                 ORDER BY created_at",
+            )
+            .bind(stale_before)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(ids)
+    }
+
+    /// Saves a running job's progress and heartbeat. Returns false when the job is no longer
+    /// this runner's to run (cancelled, or claimed by another process): the runner must stop.
+    pub async fn save_job_progress(
+        &self,
+        id: &str,
+        runner: &str,
+        snapshot: &JobSnapshot,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let saved = on_backend!(self, write, pool => {
+            sqlx::query(
+                "UPDATE jobs SET progress = $3, stats = $4, errors = $5, heartbeat_at = $6,
+                        updated_at = $6
+                 WHERE id = $1 AND runner = $2 AND status = 'running'",
+            )
+            .bind(id)
+            .bind(runner)
+            .bind(Json(&snapshot.progress))
+            .bind(Json(&snapshot.stats))
+            .bind(Json(&snapshot.errors))
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(saved == 1)
+    }
+
+    /// Ends a job this runner holds with its final state and figures. A job cancelled in the
+    /// meantime stays cancelled (its figures are still saved).
+    pub async fn finish_job(
+        &self,
+        id: &str,
+        runner: &str,
+        state: JobState,
+        snapshot: &JobSnapshot,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        on_backend!(self, write, pool => {
+            sqlx::query(
+                "UPDATE jobs SET status = CASE WHEN status = 'running' THEN $3 ELSE status END,
+                        progress = $4, stats = $5, errors = $6, runner = NULL,
+                        finished_at = COALESCE(finished_at, $7), updated_at = $7
+                 WHERE id = $1 AND runner = $2",
+            )
+            .bind(id)
+            .bind(runner)
+            .bind(state.as_str())
+            .bind(Json(&snapshot.progress))
+            .bind(Json(&snapshot.stats))
+            .bind(Json(&snapshot.errors))
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Lets go of a job without finishing it (graceful shutdown), so the next process to
+    /// start resumes it at once instead of waiting for the heartbeat to go stale.
+    pub async fn release_job(
+        &self,
+        id: &str,
+        runner: &str,
+        snapshot: &JobSnapshot,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        on_backend!(self, write, pool => {
+            sqlx::query(
+                "UPDATE jobs SET runner = NULL, progress = $3, stats = $4, errors = $5,
+                        updated_at = $6
+                 WHERE id = $1 AND runner = $2",
+            )
+            .bind(id)
+            .bind(runner)
+            .bind(Json(&snapshot.progress))
+            .bind(Json(&snapshot.stats))
+            .bind(Json(&snapshot.errors))
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Cancels an unfinished job. Returns its state afterwards (unchanged if it had finished).
+    pub async fn cancel_job(&self, id: &str) -> Result<Option<JobState>, StoreError> {
+        let now = now_ms();
+        on_backend!(self, write, pool => {
+            sqlx::query(
+                "UPDATE jobs SET status = 'cancelled', finished_at = $2, updated_at = $2
+                 WHERE id = $1 AND status IN ('queued', 'running')",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(self.get_job(id).await?.map(|job| job.status))
+    }
+}
