@@ -41,7 +41,10 @@ async fn help_documents_every_flag_and_env_var() {
         "DATABASE_URL",
         "REDIS_URL",
         "CHROME_PATH",
+        "CRAWL_HOST_CONCURRENCY",
+        "CRAWL_MEMORY_THRESHOLD_MB",
         "doctor",
+        "crawl",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}");
     }
@@ -178,4 +181,59 @@ async fn doctor_prints_a_table_with_fixes() {
         text.contains("FAIL") && text.contains("Fixes:") && text.contains("REDIS_URL"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn crawl_runs_a_job_from_the_command_line_and_fails_loudly() {
+    let site = support::site::CrawlSite::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let private = [("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true")];
+    let url = site.url("/");
+    let out = run(
+        dir.path(),
+        &["crawl", &url, "--max-depth", "1", "--json"],
+        &private,
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(job["status"], "succeeded");
+    assert_eq!(job["progress"]["done"], 4, "/ /a /b /trap/1: {job:#}");
+    assert_eq!(job["progress"]["skipped"], 1);
+
+    // The summary table, and what the store kept is visible to a server on the same data dir.
+    let out = run(dir.path(), &["crawl", &url, "--sitemap"], &private).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    for row in [
+        "status       succeeded",
+        "pages done   7",
+        "skipped      1",
+        "pages/s",
+        "memory       peak",
+    ] {
+        assert!(table.contains(row), "{row}: {table}");
+    }
+
+    let out = run(
+        dir.path(),
+        &["crawl", &site.url("/missing"), "--max-depth", "0"],
+        &private,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "a failed job exits 1");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("HTTP 404"), "{table}");
+
+    let out = run(dir.path(), &["crawl", "ftp://example.com/"], &private).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an http(s) URL"));
 }

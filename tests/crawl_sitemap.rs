@@ -21,7 +21,12 @@ fn paths(site: &CrawlSite, urls: &Value) -> Vec<String> {
     urls.as_array()
         .unwrap()
         .iter()
-        .map(|u| u.as_str().unwrap().trim_start_matches(&site.base).to_string())
+        .map(|u| {
+            u.as_str()
+                .unwrap()
+                .trim_start_matches(&site.base)
+                .to_string()
+        })
         .collect()
 }
 
@@ -45,12 +50,28 @@ async fn crawls_every_page_the_sitemaps_list_and_nothing_else() {
         .into_keys()
         .filter(|p| !p.starts_with("/sitemap") && p != "/robots.txt")
         .collect();
-    let expected: BTreeSet<String> = ["/a", "/b", "/a/1", "/b/1", "/s/old", "/s/partial1", "/s/partial2"]
-        .into_iter()
-        .map(String::from)
-        .collect();
-    assert_eq!(fetched, expected, "exactly the listed pages; no image:loc, no links followed");
-    for path in ["/sitemap_index.xml", "/sitemaps/pages.gz", "/sitemaps/more.xml", "/sitemaps/broken.xml"] {
+    let expected: BTreeSet<String> = [
+        "/a",
+        "/b",
+        "/a/1",
+        "/b/1",
+        "/s/old",
+        "/s/partial1",
+        "/s/partial2",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(
+        fetched, expected,
+        "exactly the listed pages; no image:loc, no links followed"
+    );
+    for path in [
+        "/sitemap_index.xml",
+        "/sitemaps/pages.gz",
+        "/sitemaps/more.xml",
+        "/sitemaps/broken.xml",
+    ] {
         assert_eq!(site.hits(path), 1, "{path} read once");
     }
     let warnings = job["stats"]["warnings"].to_string();
@@ -86,8 +107,17 @@ async fn hostile_or_missing_sitemaps_end_quickly_with_clear_answers() {
     let client = connect(&server).await;
 
     let started = Instant::now();
-    let job = ok(&client, "crawl_sitemap", json!({"url": site.url("/laughs.xml")})).await;
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    let job = ok(
+        &client,
+        "crawl_sitemap",
+        json!({"url": site.url("/laughs.xml")}),
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(
         site.hits_under("/s/").keys().all(|p| !p.contains("lollol")),
         "entities are never expanded: {:?}",
@@ -98,10 +128,18 @@ async fn hostile_or_missing_sitemaps_end_quickly_with_clear_answers() {
         "{job:#}"
     );
 
-    let missing = ok(&client, "crawl_sitemap", json!({"url": site.url("/nope.xml")})).await;
+    let missing = ok(
+        &client,
+        "crawl_sitemap",
+        json!({"url": site.url("/nope.xml")}),
+    )
+    .await;
     assert_eq!(missing["status"], "failed", "{missing:#}");
     let message = missing["message"].as_str().unwrap();
-    assert!(message.contains("HTTP 404") && message.contains("/nope.xml"), "{message}");
+    assert!(
+        message.contains("HTTP 404") && message.contains("/nope.xml"),
+        "{message}"
+    );
 
     let text = error_text(
         &client,
@@ -109,7 +147,10 @@ async fn hostile_or_missing_sitemaps_end_quickly_with_clear_answers() {
         json!({"url": site.url("/"), "lastmodSince": "last tuesday"}),
     )
     .await;
-    assert!(text.contains("lastmodSince 'last tuesday' is not a date"), "{text}");
+    assert!(
+        text.contains("lastmodSince 'last tuesday' is not a date"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -122,8 +163,16 @@ async fn map_site_lists_sitemap_urls_and_links_without_crawling() {
     assert_eq!(
         paths(&site, &map["urls"]),
         [
-            "/", "/a", "/b", "/a/1", "/b/1", "/private/secret", "/s/old", "/s/partial1",
-            "/s/partial2", "/trap/1"
+            "/",
+            "/a",
+            "/b",
+            "/a/1",
+            "/b/1",
+            "/private/secret",
+            "/s/old",
+            "/s/partial1",
+            "/s/partial2",
+            "/trap/1"
         ],
         "{map:#}"
     );
@@ -133,16 +182,39 @@ async fn map_site_lists_sitemap_urls_and_links_without_crawling() {
     assert_eq!(map["sitemaps"].as_array().unwrap().len(), 4, "{map:#}");
     assert_eq!(site.hits("/a"), 0, "pages are not fetched");
 
-    let found = ok(&client, "map_site", json!({"url": site.url("/"), "search": "PARTIAL"})).await;
+    let found = ok(
+        &client,
+        "map_site",
+        json!({"url": site.url("/"), "search": "PARTIAL"}),
+    )
+    .await;
     assert_eq!(paths(&site, &found["urls"]), ["/s/partial1", "/s/partial2"]);
-    let cut = ok(&client, "map_site", json!({"url": site.url("/"), "limit": 3})).await;
+    let cut = ok(
+        &client,
+        "map_site",
+        json!({"url": site.url("/"), "limit": 3}),
+    )
+    .await;
     assert_eq!(cut["count"], 3);
     assert_eq!(cut["truncated"], true);
-    let links = ok(&client, "map_site", json!({"url": site.url("/"), "useSitemap": false})).await;
+    let links = ok(
+        &client,
+        "map_site",
+        json!({"url": site.url("/"), "useSitemap": false}),
+    )
+    .await;
     assert_eq!(
         paths(&site, &links["urls"]),
         ["/", "/a", "/b", "/private/secret", "/trap/1"]
     );
-    let text = error_text(&client, "map_site", json!({"url": site.url("/"), "limit": 0})).await;
-    assert!(text.contains("limit must be between 1 and 100000"), "{text}");
+    let text = error_text(
+        &client,
+        "map_site",
+        json!({"url": site.url("/"), "limit": 0}),
+    )
+    .await;
+    assert!(
+        text.contains("limit must be between 1 and 100000"),
+        "{text}"
+    );
 }

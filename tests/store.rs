@@ -3,7 +3,8 @@
 mod support;
 
 use crawlium::store::{
-    CodeQuery, NewChunk, PageKey, PageQuery, PageWrite, SourceKind, Store, StoreError,
+    CodeQuery, JobSnapshot, JobState, NewChunk, NewFrontierUrl, PageKey, PageQuery, PageWrite,
+    Settled, SourceKind, Store, StoreError, UrlState, now_ms,
 };
 use support::{PgSchema, page};
 
@@ -45,6 +46,8 @@ on_both_backends!(
     code_search_filters_by_language,
     delete_source_cascades,
     artifacts_are_files_with_rows_owned_by_their_principal,
+    jobs_have_one_runner_until_its_heartbeat_goes_stale,
+    the_frontier_claims_breadth_first_and_requeues_in_flight_urls,
 );
 
 async fn migrations_are_idempotent(store: &Store, url: &str) {
@@ -408,4 +411,196 @@ async fn open_errors_are_clear() {
         started.elapsed() < std::time::Duration::from_secs(5),
         "fails fast"
     );
+}
+
+async fn jobs_have_one_runner_until_its_heartbeat_goes_stale(store: &Store, _: &str) {
+    let params = serde_json::json!({"url": "https://example.com/"});
+    store
+        .create_job("job_a", "crawl_site", &params, "alice")
+        .await
+        .unwrap();
+    store
+        .create_job("job_b", "crawl_site", &params, "bob")
+        .await
+        .unwrap();
+    let long_ago = now_ms() - 60_000;
+    assert!(
+        store
+            .claim_job("job_a", "runner-1", long_ago)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_job("job_a", "runner-2", long_ago)
+            .await
+            .unwrap(),
+        "a live runner keeps its job"
+    );
+    assert!(
+        store
+            .claim_job("job_a", "runner-1", long_ago)
+            .await
+            .unwrap(),
+        "re-claim by the holder"
+    );
+    let job = store.get_job("job_a").await.unwrap().unwrap();
+    assert_eq!(job.status, JobState::Running);
+    assert_eq!(job.params, params);
+    assert!(job.started_at.is_some());
+
+    // Orphans: never claimed (job_b), or with a stale heartbeat (job_a, seen from the future).
+    assert_eq!(store.orphaned_jobs(long_ago).await.unwrap(), ["job_b"]);
+    let future = now_ms() + 60_000;
+    assert_eq!(
+        store.orphaned_jobs(future).await.unwrap(),
+        ["job_a", "job_b"]
+    );
+    assert!(
+        store.claim_job("job_a", "runner-2", future).await.unwrap(),
+        "taken over"
+    );
+    let snapshot = JobSnapshot {
+        progress: serde_json::json!({"done": 3}),
+        ..Default::default()
+    };
+    assert!(
+        !store
+            .save_job_progress("job_a", "runner-1", &snapshot)
+            .await
+            .unwrap(),
+        "the old runner learns it lost the job"
+    );
+    assert!(
+        store
+            .save_job_progress("job_a", "runner-2", &snapshot)
+            .await
+            .unwrap()
+    );
+
+    // Cancelling stops the runner's saves and survives its finish.
+    assert_eq!(
+        store.cancel_job("job_a").await.unwrap(),
+        Some(JobState::Cancelled)
+    );
+    assert!(
+        !store
+            .save_job_progress("job_a", "runner-2", &snapshot)
+            .await
+            .unwrap()
+    );
+    store
+        .finish_job("job_a", "runner-2", JobState::Succeeded, &snapshot)
+        .await
+        .unwrap();
+    let job = store.get_job("job_a").await.unwrap().unwrap();
+    assert_eq!(job.status, JobState::Cancelled);
+    assert_eq!(job.progress["done"], 3, "the figures are still saved");
+    assert!(
+        !store.claim_job("job_a", "runner-3", future).await.unwrap(),
+        "finished jobs stay"
+    );
+
+    // Owners see only their own jobs.
+    let alice = store.list_jobs("alice", None, 10).await.unwrap();
+    assert_eq!(alice.len(), 1);
+    assert_eq!(alice[0].id, "job_a");
+    assert!(
+        store
+            .list_jobs("alice", Some(JobState::Running), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_jobs("bob", Some(JobState::Queued), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A released job is an orphan at once.
+    assert!(
+        store
+            .claim_job("job_b", "runner-1", long_ago)
+            .await
+            .unwrap()
+    );
+    store
+        .release_job("job_b", "runner-1", &snapshot)
+        .await
+        .unwrap();
+    assert_eq!(store.orphaned_jobs(long_ago).await.unwrap(), ["job_b"]);
+}
+
+async fn the_frontier_claims_breadth_first_and_requeues_in_flight_urls(store: &Store, _: &str) {
+    let params = serde_json::json!({});
+    store
+        .create_job("job_f", "crawl_site", &params, "local")
+        .await
+        .unwrap();
+    let url = |depth: u32, seq: i64, state: UrlState| NewFrontierUrl {
+        url: format!("https://example.com/{depth}/{seq}"),
+        depth,
+        seq,
+        state,
+        reason: (state == UrlState::Skipped).then(|| "disallowed by robots.txt".into()),
+    };
+    let added = store
+        .frontier_add(
+            "job_f",
+            &[
+                url(1, 3, UrlState::Queued),
+                url(0, 1, UrlState::Queued),
+                url(1, 2, UrlState::Queued),
+                url(1, 4, UrlState::Skipped),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(added, 4);
+    let again = store
+        .frontier_add("job_f", &[url(0, 1, UrlState::Queued)])
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "a URL is admitted once");
+
+    let claimed = store.frontier_claim("job_f", 2).await.unwrap();
+    let urls: Vec<&str> = claimed.iter().map(|c| c.url.as_str()).collect();
+    assert_eq!(
+        urls,
+        ["https://example.com/0/1", "https://example.com/1/2"],
+        "shallow first"
+    );
+    store
+        .frontier_settle(
+            "job_f",
+            &[Settled {
+                url: claimed[0].url.clone(),
+                state: UrlState::Done,
+                attempts: 1,
+                error: None,
+            }],
+        )
+        .await
+        .unwrap();
+    let counts = store.frontier_counts("job_f").await.unwrap();
+    assert_eq!(
+        (counts.queued, counts.in_flight, counts.done, counts.skipped),
+        (1, 1, 1, 1)
+    );
+    assert_eq!(counts.total(), 4);
+
+    // After a crash the in-flight URL goes back to the queue, its attempt counted.
+    assert_eq!(store.frontier_requeue_in_flight("job_f").await.unwrap(), 1);
+    let claimed = store.frontier_claim("job_f", 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].url, "https://example.com/1/2");
+    assert_eq!(claimed[0].attempts, 1);
+    assert!(store.frontier_claim("job_f", 10).await.unwrap().is_empty());
+    let (urls, max_seq) = store.frontier_urls("job_f").await.unwrap();
+    assert_eq!(urls.len(), 4);
+    assert_eq!(max_seq, 4);
 }

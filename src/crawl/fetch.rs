@@ -70,7 +70,10 @@ pub enum FetchError {
     #[error("{0}: redirect without a valid Location header")]
     BadRedirect(String),
     /// The body is larger than the cap.
-    #[error("{0}: body larger than {1} bytes (CRAWL_MAX_PAGE_BYTES)")]
+    #[error(
+        "{0}: body larger than {1} bytes (the cap for pages is CRAWL_MAX_PAGE_BYTES; for \
+         sitemaps 50 MB)"
+    )]
     TooLarge(String, usize),
     /// Not a page (HTML, XHTML, plain text or XML).
     #[error("{0}: skipped, content type {1} is not a page (HTML, XHTML, plain text or XML)")]

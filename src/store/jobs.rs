@@ -233,7 +233,7 @@ impl Store {
             sqlx::query_scalar::<_, String>(
                 "SELECT id FROM jobs WHERE status IN ('queued', 'running')
                    AND (runner IS NULL OR heartbeat_at < $1)
-                 ORDER BY created_at",
+                 ORDER BY created_at, id",
             )
             .bind(stale_before)
             .fetch_all(pool)

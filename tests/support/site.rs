@@ -35,13 +35,17 @@ pub struct CrawlSite {
 }
 
 fn html(title: &str, links: &[&str]) -> Response {
+    page(title, "<nav><a href=\"/\">Home</a></nav>", links)
+}
+
+fn page(title: &str, nav: &str, links: &[&str]) -> Response {
     let links: String = links
         .iter()
         .map(|href| format!("<li><a href=\"{href}\">{href}</a></li>"))
         .collect();
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><title>{title}</title></head><body>\
-         <nav><a href=\"/\">Home</a></nav><main><h1>{title}</h1>\
+         {nav}<main><h1>{title}</h1>\
          <p>This page is called {title}. It talks about crawling politely.</p>\
          <ul>{links}</ul></main></body></html>"
     );
@@ -193,7 +197,8 @@ async fn serve(State(shared): State<Shared>, Path(path): Path<String>) -> Respon
                 .map(|k| format!("/grid/{}", (n * 4 + k) % GRID))
                 .collect();
             let links: Vec<&str> = links.iter().map(String::as_str).collect();
-            html(p, &links)
+            // No navigation: the grid is a closed world of GRID pages.
+            page(p, "", &links)
         }
         _ => (
             StatusCode::NOT_FOUND,

@@ -1,0 +1,115 @@
+//! Crash recovery: kill -9 the server in the middle of a crawl, start it again on the same
+//! database, and the job completes by itself — every page stored exactly once, and only the
+//! URLs that were in flight at the kill fetched a second time. On SQLite and PostgreSQL.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use crawlium::store::Store;
+use serde_json::{Value, json};
+use support::{HttpServer, PgSchema, connect, ok, signal, site::CrawlSite, site::GRID};
+
+async fn status(server: &HttpServer, id: &str) -> Value {
+    let client = connect(server).await;
+    let status = ok(&client, "job_status", json!({"jobId": id})).await;
+    let _ = client.cancel().await;
+    status
+}
+
+async fn kill_and_resume(database_url: Option<&str>) {
+    let site = CrawlSite::start().await;
+    site.set_grid_delay(Duration::from_millis(60));
+    let dir = tempfile::tempdir().unwrap();
+    let mut envs = vec![("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true")];
+    if let Some(url) = database_url {
+        envs.push(("DATABASE_URL", url));
+    }
+    let mut server = HttpServer::start_in(dir.path(), &[], &envs).await;
+    let client = connect(&server).await;
+    let job = ok(
+        &client,
+        "crawl_site",
+        json!({"url": site.url("/grid/0"), "maxDepth": 20, "maxPages": 1000, "wait": false}),
+    )
+    .await;
+    let id = job["jobId"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    loop {
+        let now = status(&server, &id).await;
+        if now["progress"]["done"].as_u64().unwrap() >= 30 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no progress: {now:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    signal(server.child.id().unwrap(), "KILL");
+    server.child.wait().await.unwrap();
+    let url = database_url.map_or_else(
+        || format!("sqlite://{}", dir.path().join("crawlium.db").display()),
+        str::to_string,
+    );
+    let store = Store::connect(&url, 1).await.unwrap();
+    let at_kill = store.frontier_counts(&id).await.unwrap();
+    store.close().await;
+    assert!(
+        at_kill.done >= 1 && at_kill.done < GRID as u64,
+        "{at_kill:?}"
+    );
+    let hits_at_kill: usize = site.hits_under("/grid/").values().sum();
+
+    let server = HttpServer::start_in(dir.path(), &[], &envs).await;
+    let started = Instant::now();
+    let finished = loop {
+        let now = status(&server, &id).await;
+        if now["status"] != "running" && now["status"] != "queued" {
+            break now;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the job was not resumed: {now:#}\n{}",
+            server.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(finished["status"], "succeeded", "{finished:#}");
+    assert_eq!(finished["progress"]["done"], GRID, "{finished:#}");
+    assert_eq!(finished["progress"]["failed"], 0);
+    assert_eq!(finished["stats"]["resumes"], 1);
+    assert!(
+        server.logs().contains("resumed an unfinished job"),
+        "{}",
+        server.logs()
+    );
+
+    // Every page stored exactly once; refetched at most the URLs in flight at the kill.
+    let client = connect(&server).await;
+    let sources = ok(&client, "list_sources", json!({})).await;
+    assert_eq!(sources["sources"][0]["pages"], GRID, "{sources:#}");
+    let hits = site.hits_under("/grid/");
+    assert_eq!(hits.len(), GRID, "every grid page fetched");
+    let total: usize = hits.values().sum();
+    let refetched = total - GRID;
+    assert!(
+        refetched as u64 <= at_kill.in_flight,
+        "refetched {refetched} pages, but only {} were in flight at the kill ({} hits before it)",
+        at_kill.in_flight,
+        hits_at_kill
+    );
+}
+
+#[tokio::test]
+async fn a_killed_crawl_resumes_on_sqlite() {
+    kill_and_resume(None).await;
+}
+
+#[tokio::test]
+async fn a_killed_crawl_resumes_on_postgres() {
+    let schema = PgSchema::create().await;
+    kill_and_resume(Some(&schema.url)).await;
+    schema.drop().await;
+}
