@@ -205,9 +205,12 @@ async fn over_the_memory_threshold_the_crawl_goes_one_page_at_a_time() {
     assert_eq!(stats["concurrency"]["current"], 1, "{stats}");
 }
 
+/// One progress notification: progress, total, message.
+type Note = (f64, Option<f64>, String);
+
 /// Collects the progress notifications a client receives.
 #[derive(Clone, Default)]
-struct ProgressLog(Arc<Mutex<Vec<(f64, Option<f64>, String)>>>);
+struct ProgressLog(Arc<Mutex<Vec<Note>>>);
 
 impl ClientHandler for ProgressLog {
     async fn on_progress(
