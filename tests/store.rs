@@ -47,7 +47,7 @@ on_both_backends!(
     delete_source_cascades,
     artifacts_are_files_with_rows_owned_by_their_principal,
     jobs_have_one_runner_until_its_heartbeat_goes_stale,
-    the_frontier_claims_breadth_first_and_requeues_in_flight_urls,
+    the_frontier_is_breadth_first_and_requeues_in_flight_urls,
 );
 
 async fn migrations_are_idempotent(store: &Store, url: &str) {
@@ -535,7 +535,7 @@ async fn jobs_have_one_runner_until_its_heartbeat_goes_stale(store: &Store, _: &
     assert_eq!(store.orphaned_jobs(long_ago).await.unwrap(), ["job_b"]);
 }
 
-async fn the_frontier_claims_breadth_first_and_requeues_in_flight_urls(store: &Store, _: &str) {
+async fn the_frontier_is_breadth_first_and_requeues_in_flight_urls(store: &Store, _: &str) {
     let params = serde_json::json!({});
     store
         .create_job("job_f", "crawl_site", &params, "local")
@@ -567,39 +567,37 @@ async fn the_frontier_claims_breadth_first_and_requeues_in_flight_urls(store: &S
         .unwrap();
     assert_eq!(again, 0, "a URL is admitted once");
 
-    let claimed = store.frontier_claim("job_f", 2).await.unwrap();
-    let urls: Vec<&str> = claimed.iter().map(|c| c.url.as_str()).collect();
+    let pending = store.frontier_pending("job_f").await.unwrap();
+    let urls: Vec<&str> = pending.iter().map(|c| c.url.as_str()).collect();
     assert_eq!(
         urls,
-        ["https://example.com/0/1", "https://example.com/1/2"],
-        "shallow first"
+        ["https://example.com/0/1", "https://example.com/1/2", "https://example.com/1/3"],
+        "shallow first, in discovery order; skipped URLs are not pending"
     );
+    let mark = |url: &str, state: UrlState| Settled {
+        url: url.to_string(),
+        state,
+        attempts: 1,
+        error: None,
+    };
     store
         .frontier_settle(
             "job_f",
-            &[Settled {
-                url: claimed[0].url.clone(),
-                state: UrlState::Done,
-                attempts: 1,
-                error: None,
-            }],
+            &[mark(&pending[0].url, UrlState::Done), mark(&pending[1].url, UrlState::InFlight)],
         )
         .await
         .unwrap();
     let counts = store.frontier_counts("job_f").await.unwrap();
-    assert_eq!(
-        (counts.queued, counts.in_flight, counts.done, counts.skipped),
-        (1, 1, 1, 1)
-    );
+    assert_eq!((counts.queued, counts.in_flight, counts.done, counts.skipped), (1, 1, 1, 1));
     assert_eq!(counts.total(), 4);
+    assert_eq!(store.frontier_pending("job_f").await.unwrap().len(), 2, "queued and in flight");
 
     // After a crash the in-flight URL goes back to the queue, its attempt counted.
     assert_eq!(store.frontier_requeue_in_flight("job_f").await.unwrap(), 1);
-    let claimed = store.frontier_claim("job_f", 10).await.unwrap();
-    assert_eq!(claimed.len(), 2);
-    assert_eq!(claimed[0].url, "https://example.com/1/2");
-    assert_eq!(claimed[0].attempts, 1);
-    assert!(store.frontier_claim("job_f", 10).await.unwrap().is_empty());
+    let pending = store.frontier_pending("job_f").await.unwrap();
+    assert_eq!(pending.len(), 2);
+    assert_eq!(pending[0].url, "https://example.com/1/2");
+    assert_eq!(pending[0].attempts, 2);
     let (urls, max_seq) = store.frontier_urls("job_f").await.unwrap();
     assert_eq!(urls.len(), 4);
     assert_eq!(max_seq, 4);

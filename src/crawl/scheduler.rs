@@ -1,12 +1,13 @@
 //! The scheduler: runs one crawl job (a site or a sitemap) to its end.
 //!
-//! The frontier is a table (`store::frontier`), so nothing is lost when the process dies: a
-//! URL is claimed (marked in flight) before it is fetched and settled after its page is
-//! written, and a resumed run puts the in-flight URLs back in the queue. In memory the run
-//! keeps only what makes it fast: the set of URLs already admitted (dedupe without a query),
-//! a small queue of claimed URLs, and buffers that a writer task turns into batched
-//! transactions (pages, new frontier rows, settled rows — in that order) while fetching goes
-//! on.
+//! The frontier is a table (`store::frontier`), so nothing is lost when the process dies. The
+//! run keeps a copy of what it needs in memory — the set of URLs admitted (dedupe without a
+//! query) and the queue of URLs to fetch, breadth-first — and never waits for the database to
+//! pick the next URL. What it learns goes to a writer task as batches, each one transaction
+//! group applied in this order: new frontier rows (the links found), in-flight marks, pages,
+//! settled rows. So a page is marked done only once it and the links it led to are stored; a
+//! resumed run loads the queued and in-flight URLs and fetches again only those whose results
+//! had not been written: the ones in flight.
 //!
 //! Work is admitted while three gates agree: the AIMD limit (`concurrency`), the memory
 //! monitor (`memory`; over the threshold only one request at a time, and only when nothing
@@ -41,15 +42,15 @@ use super::{
     url::{Scope, normalise},
 };
 use crate::store::{
-    ClaimedUrl, NewFrontierUrl, NewPage, Settled, SourceKind, Store, StoreError, UrlState,
+    QueuedUrl, NewFrontierUrl, NewPage, Settled, SourceKind, Store, StoreError, UrlState,
 };
 
 /// How often buffered writes are sent and progress is published.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 /// Pages buffered before a write is sent without waiting for the interval.
-const FLUSH_PAGES: usize = 100;
+const FLUSH_PAGES: usize = 200;
 /// Write batches queued for the writer before the run waits (back-pressure).
-const WRITER_QUEUE: usize = 4;
+const WRITER_QUEUE: usize = 16;
 
 /// The crawl services of a process, shared by all its jobs.
 pub struct Crawler {
@@ -187,15 +188,29 @@ pub enum RunError {
 /// Writes a run sends to its writer task, applied in this order.
 #[derive(Default)]
 struct Batch {
-    pages: Vec<NewPage>,
     added: Vec<NewFrontierUrl>,
+    in_flight: Vec<Settled>,
+    pages: Vec<NewPage>,
     settled: Vec<Settled>,
     ack: Option<oneshot::Sender<()>>,
 }
 
 impl Batch {
     fn is_empty(&self) -> bool {
-        self.pages.is_empty() && self.added.is_empty() && self.settled.is_empty()
+        self.pages.is_empty()
+            && self.added.is_empty()
+            && self.in_flight.is_empty()
+            && self.settled.is_empty()
+    }
+
+    /// Drops in-flight marks of URLs this batch settles anyway (one UPDATE must not carry
+    /// two states for a URL).
+    fn prune(&mut self) {
+        if self.in_flight.is_empty() || self.settled.is_empty() {
+            return;
+        }
+        let settled: HashSet<&str> = self.settled.iter().map(|s| s.url.as_str()).collect();
+        self.in_flight.retain(|mark| !settled.contains(mark.url.as_str()));
     }
 }
 
@@ -203,7 +218,8 @@ impl Batch {
 enum Outcome {
     Page {
         page: Box<NewPage>,
-        links: Vec<Url>,
+        /// Absolute, normalised link URLs (parsed only when new to the run).
+        links: Vec<String>,
         bytes: u64,
     },
     Failed {
@@ -214,7 +230,7 @@ enum Outcome {
 }
 
 struct Fetched {
-    claimed: ClaimedUrl,
+    claimed: QueuedUrl,
     outcome: Outcome,
     attempts: u32,
     retries: u32,
@@ -265,7 +281,6 @@ pub async fn run(
         admitted: 0,
         next_seq: 0,
         ready: VecDeque::new(),
-        exhausted: false,
         pending: Batch::default(),
         writer: Some(writer_tx),
         aimd: Aimd::new(spec.max_concurrent),
@@ -307,9 +322,8 @@ struct Run<'a> {
     /// URLs admitted for fetching (not skipped): the page cap counts these.
     admitted: u64,
     next_seq: i64,
-    ready: VecDeque<ClaimedUrl>,
-    /// True when the last claim found nothing and nothing was queued since.
-    exhausted: bool,
+    /// URLs to fetch, breadth-first.
+    ready: VecDeque<QueuedUrl>,
     pending: Batch,
     writer: Option<mpsc::Sender<Batch>>,
     aimd: Aimd,
@@ -342,15 +356,8 @@ impl Run<'_> {
                 return Ok(RunEnd::Stopped);
             }
             self.dispatch(&mut tasks);
-            if self.ready.len() < self.aimd.limit() && !self.exhausted {
-                self.refill().await?;
-                self.dispatch(&mut tasks);
-            }
             if tasks.is_empty() && self.ready.is_empty() {
-                if self.exhausted {
-                    return Ok(RunEnd::Finished);
-                }
-                continue;
+                return Ok(RunEnd::Finished);
             }
             tokio::select! {
                 biased;
@@ -395,6 +402,7 @@ impl Run<'_> {
             );
         }
         self.seen = urls.into_iter().collect();
+        self.ready = store.frontier_pending(self.job_id).await?.into();
         self.next_seq = max_seq + 1;
         self.admitted = counts.total() - counts.skipped;
         let c = &mut self.report.counts;
@@ -496,7 +504,12 @@ impl Run<'_> {
         if state == UrlState::Queued {
             self.admitted += 1;
             self.report.counts.queued += 1;
-            self.exhausted = false;
+            self.ready.push_back(QueuedUrl {
+                url: key.clone(),
+                depth,
+                attempts: 0,
+                seq: self.next_seq,
+            });
         } else {
             self.report.counts.skipped += 1;
         }
@@ -533,24 +546,18 @@ impl Run<'_> {
             };
             self.report.counts.queued = self.report.counts.queued.saturating_sub(1);
             self.report.counts.in_flight += 1;
+            self.pending.in_flight.push(Settled {
+                url: claimed.url.clone(),
+                state: UrlState::InFlight,
+                attempts: claimed.attempts,
+                error: None,
+            });
             tasks.spawn(fetch(
                 self.crawler.clone(),
                 claimed,
                 self.job_id.to_string(),
             ));
         }
-    }
-
-    /// Claims more queued URLs (after the frontier rows written so far are committed).
-    async fn refill(&mut self) -> Result<(), RunError> {
-        self.flush(true).await?;
-        let want = (self.aimd.max() * 4).max(64);
-        let claimed = self.crawler.store.frontier_claim(self.job_id, want).await?;
-        if claimed.is_empty() {
-            self.exhausted = true;
-        }
-        self.ready.extend(claimed);
-        Ok(())
     }
 
     /// Records a finished URL and admits the links of a page.
@@ -575,7 +582,13 @@ impl Run<'_> {
                 self.pending.pages.push(*page);
                 if claimed.depth < self.spec.max_depth && self.spec.mode == CrawlMode::Site {
                     for link in links {
-                        if self.scope.check(&link).is_ok() {
+                        // Most links were seen already: skip those before parsing.
+                        if self.seen.contains(&link) {
+                            continue;
+                        }
+                        if let Ok(link) = Url::parse(&link)
+                            && self.scope.check(&link).is_ok()
+                        {
                             self.admit(link, claimed.depth + 1).await;
                         }
                     }
@@ -609,6 +622,7 @@ impl Run<'_> {
             return Ok(());
         }
         let mut batch = std::mem::take(&mut self.pending);
+        batch.prune();
         let (ack_tx, ack_rx) = oneshot::channel();
         if wait {
             batch.ack = Some(ack_tx);
@@ -682,7 +696,7 @@ fn host_key(url: &Url) -> String {
 }
 
 /// Fetches one claimed URL with retries, waiting on its host's gate for every attempt.
-async fn fetch(crawler: Arc<Crawler>, claimed: ClaimedUrl, job_id: String) -> Fetched {
+async fn fetch(crawler: Arc<Crawler>, claimed: QueuedUrl, job_id: String) -> Fetched {
     let mut result = Fetched {
         attempts: claimed.attempts,
         claimed,
@@ -749,15 +763,10 @@ async fn fetch(crawler: Arc<Crawler>, claimed: ClaimedUrl, job_id: String) -> Fe
                 Ok(extracted) => {
                     let final_url = normalise(fetched.final_url.as_str())
                         .map_or_else(|_| result.claimed.url.clone(), |u| u.to_string());
-                    let links = extracted
-                        .links
-                        .iter()
-                        .filter_map(|link| Url::parse(&link.url).ok())
-                        .collect();
                     let page = new_page(final_url, &fetched, &extracted, Some(job_id));
                     Outcome::Page {
                         page: Box::new(page),
-                        links,
+                        links: extracted.links.into_iter().map(|link| link.url).collect(),
                         bytes: fetched.bytes as u64,
                     }
                 }
@@ -782,8 +791,9 @@ async fn fetch(crawler: Arc<Crawler>, claimed: ClaimedUrl, job_id: String) -> Fe
     result
 }
 
-/// Applies a run's write batches in order: pages (by source), then new frontier rows, then
-/// settled rows — so a URL is marked done only once its page is stored.
+/// Applies a run's write batches in order: new frontier rows, in-flight marks, pages (by
+/// source), settled rows — so a URL is marked done only once its page and its links are
+/// stored.
 async fn write_batches(
     store: Store,
     job_id: String,
@@ -791,6 +801,8 @@ async fn write_batches(
 ) -> Result<(), StoreError> {
     let mut sources: HashMap<String, i64> = HashMap::new();
     while let Some(batch) = batches.recv().await {
+        store.frontier_add(&job_id, &batch.added).await?;
+        store.frontier_settle(&job_id, &batch.in_flight).await?;
         let mut by_source: HashMap<String, Vec<NewPage>> = HashMap::new();
         for page in batch.pages {
             let host = Url::parse(&page.url)
@@ -815,7 +827,6 @@ async fn write_batches(
             };
             store.store_pages(source, &pages).await?;
         }
-        store.frontier_add(&job_id, &batch.added).await?;
         store.frontier_settle(&job_id, &batch.settled).await?;
         if let Some(ack) = batch.ack {
             let _ = ack.send(());

@@ -1,7 +1,8 @@
 //! The frontier of a crawl job: every URL the job has admitted, with its depth and state
 //! (queued → in_flight → done | failed, or skipped with a reason). It lives in the store so a
 //! crash loses nothing: a restarted job puts its in-flight URLs back in the queue and carries
-//! on, refetching at most those.
+//! on, refetching at most those. The runner keeps its own queue in memory and only writes
+//! here; it reads the frontier back when it resumes.
 //!
 //! Writes are batched (multi-row INSERT, one UPDATE … FROM VALUES per batch) because a fast
 //! crawl settles thousands of URLs a second.
@@ -17,7 +18,7 @@ const ROWS_PER_STATEMENT: usize = 500;
 pub enum UrlState {
     /// Waiting to be fetched.
     Queued,
-    /// Claimed by a runner, not settled yet.
+    /// Being fetched; its result is not written yet.
     InFlight,
     /// Fetched and processed.
     Done,
@@ -54,9 +55,9 @@ pub struct NewFrontierUrl {
     pub reason: Option<String>,
 }
 
-/// A URL claimed for fetching.
+/// A URL waiting to be fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimedUrl {
+pub struct QueuedUrl {
     /// Normalised URL.
     pub url: String,
     /// Its depth.
@@ -67,12 +68,12 @@ pub struct ClaimedUrl {
     pub seq: i64,
 }
 
-/// How a claimed URL ended.
+/// A URL's new state.
 #[derive(Debug, Clone)]
 pub struct Settled {
     /// The URL.
     pub url: String,
-    /// Done, Failed or Skipped.
+    /// InFlight, Done, Failed or Skipped.
     pub state: UrlState,
     /// Attempts made in all.
     pub attempts: u32,
@@ -101,17 +102,6 @@ impl FrontierCounts {
         self.queued + self.in_flight + self.done + self.failed + self.skipped
     }
 }
-
-const CLAIM_SQLITE: &str = "UPDATE frontier SET state = 'in_flight', updated_at = $3
-     WHERE job_id = $1 AND url IN (
-         SELECT url FROM frontier WHERE job_id = $1 AND state = 'queued'
-         ORDER BY depth, seq LIMIT $2)
-     RETURNING url, CAST(depth AS BIGINT), CAST(attempts AS BIGINT), seq";
-const CLAIM_POSTGRES: &str = "UPDATE frontier SET state = 'in_flight', updated_at = $3
-     WHERE job_id = $1 AND url IN (
-         SELECT url FROM frontier WHERE job_id = $1 AND state = 'queued'
-         ORDER BY depth, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-     RETURNING url, CAST(depth AS BIGINT), CAST(attempts AS BIGINT), seq";
 
 impl Store {
     /// Adds URLs to a job's frontier; URLs it already has are left as they are. Returns how
@@ -150,46 +140,30 @@ impl Store {
         Ok(added)
     }
 
-    /// Claims up to `limit` queued URLs (shallowest first, in discovery order) and marks them
-    /// in flight.
-    pub async fn frontier_claim(
-        &self,
-        job_id: &str,
-        limit: usize,
-    ) -> Result<Vec<ClaimedUrl>, StoreError> {
-        let now = now_ms();
-        let rows: Vec<(String, i64, i64, i64)> = match &self.backend {
-            super::Backend::Sqlite { write, .. } => {
-                sqlx::query_as(CLAIM_SQLITE)
-                    .bind(job_id)
-                    .bind(limit as i64)
-                    .bind(now)
-                    .fetch_all(write)
-                    .await?
-            }
-            super::Backend::Postgres(pool) => {
-                sqlx::query_as(CLAIM_POSTGRES)
-                    .bind(job_id)
-                    .bind(limit as i64)
-                    .bind(now)
-                    .fetch_all(pool)
-                    .await?
-            }
-        };
-        let mut claimed: Vec<ClaimedUrl> = rows
+    /// A job's unsettled URLs (queued or in flight), shallowest first and in discovery order:
+    /// what a resumed run fetches.
+    pub async fn frontier_pending(&self, job_id: &str) -> Result<Vec<QueuedUrl>, StoreError> {
+        let rows: Vec<(String, i64, i64, i64)> = on_backend!(self, read, pool => {
+            sqlx::query_as(
+                "SELECT url, CAST(depth AS BIGINT), CAST(attempts AS BIGINT), seq FROM frontier
+                 WHERE job_id = $1 AND state IN ('queued', 'in_flight') ORDER BY depth, seq",
+            )
+            .bind(job_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
             .into_iter()
-            .map(|(url, depth, attempts, seq)| ClaimedUrl {
+            .map(|(url, depth, attempts, seq)| QueuedUrl {
                 url,
                 depth: depth as u32,
                 attempts: attempts as u32,
                 seq,
             })
-            .collect();
-        claimed.sort_by_key(|c| (c.depth, c.seq));
-        Ok(claimed)
+            .collect())
     }
 
-    /// Records how claimed URLs ended.
+    /// Records URLs' new states (in flight, or how they ended).
     pub async fn frontier_settle(
         &self,
         job_id: &str,
