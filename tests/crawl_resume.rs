@@ -66,7 +66,10 @@ async fn kill_and_resume(database_url: Option<&str>) {
         .map(|q| q.url.trim_start_matches(&site.base).to_string())
         .collect();
     store.close().await;
-    assert!(at_kill.done >= 1 && at_kill.done < GRID as u64, "{at_kill:?}");
+    assert!(
+        at_kill.done >= 1 && at_kill.done < GRID as u64,
+        "{at_kill:?}"
+    );
     // Fetched, but with no result written: these, and only these, may be fetched again.
     let unsettled: BTreeSet<String> = site
         .hits_under("/grid/")

@@ -17,7 +17,7 @@ use rmcp::{
 use serde_json::{Value, json};
 use support::{
     HttpServer, TOKEN, connect, error_text, json_rpc_body, mcp_post, modern_call, ok,
-    site::CrawlSite,
+    site::{CrawlSite, RobotsTxt},
 };
 
 const PRIVATE: (&str, &str) = ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true");
@@ -104,6 +104,74 @@ async fn crawls_exactly_the_pages_in_scope_and_never_the_disallowed_ones() {
     .await;
     assert_eq!(again["progress"]["done"], 1);
     assert_eq!(site.hits("/robots.txt"), 1);
+}
+
+#[tokio::test]
+async fn a_robots_txt_outage_disallows_everything() {
+    let site = CrawlSite::start().await;
+    let server = server().await;
+    let client = connect(&server).await;
+
+    site.set_robots(RobotsTxt::Unavailable);
+    let job = ok(
+        &client,
+        "crawl_site",
+        json!({"url": site.url("/"), "maxDepth": 1}),
+    )
+    .await;
+    assert_eq!(job["status"], "failed", "{job:#}");
+    assert_eq!(job["progress"]["skipped"], 1);
+    let message = job["message"].as_str().unwrap();
+    assert!(
+        message.contains("robots.txt unavailable (HTTP 503)"),
+        "{message}"
+    );
+    assert_eq!(
+        site.hits("/"),
+        0,
+        "nothing is requested while robots.txt is down"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_robots_txt_allows_everything_and_crawl_delay_paces() {
+    let site = CrawlSite::start().await;
+    let server = server().await;
+    let client = connect(&server).await;
+    site.set_robots(RobotsTxt::Missing);
+    let job = ok(
+        &client,
+        "crawl_site",
+        json!({"url": site.url("/"), "maxDepth": 1}),
+    )
+    .await;
+    assert_eq!(job["status"], "succeeded", "{job:#}");
+    assert_eq!(
+        job["progress"]["done"], 5,
+        "/ /a /b /private/secret /trap/1: {job:#}"
+    );
+    assert_eq!(site.hits("/private/secret"), 1);
+
+    // A second site with Crawl-delay: 1 (robots.txt is cached per origin).
+    let slow = CrawlSite::start().await;
+    slow.set_robots(RobotsTxt::CrawlDelay);
+    let started = Instant::now();
+    let job = ok(
+        &client,
+        "crawl_site",
+        json!({"url": slow.url("/"), "maxDepth": 1}),
+    )
+    .await;
+    assert_eq!(job["progress"]["done"], 4, "{job:#}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "four requests one second apart took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        job["stats"]["hostWaitMs"].as_u64().unwrap() >= 2500,
+        "{job:#}"
+    );
 }
 
 #[tokio::test]

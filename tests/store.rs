@@ -571,7 +571,11 @@ async fn the_frontier_is_breadth_first_and_requeues_in_flight_urls(store: &Store
     let urls: Vec<&str> = pending.iter().map(|c| c.url.as_str()).collect();
     assert_eq!(
         urls,
-        ["https://example.com/0/1", "https://example.com/1/2", "https://example.com/1/3"],
+        [
+            "https://example.com/0/1",
+            "https://example.com/1/2",
+            "https://example.com/1/3"
+        ],
         "shallow first, in discovery order; skipped URLs are not pending"
     );
     let mark = |url: &str, state: UrlState| Settled {
@@ -583,14 +587,24 @@ async fn the_frontier_is_breadth_first_and_requeues_in_flight_urls(store: &Store
     store
         .frontier_settle(
             "job_f",
-            &[mark(&pending[0].url, UrlState::Done), mark(&pending[1].url, UrlState::InFlight)],
+            &[
+                mark(&pending[0].url, UrlState::Done),
+                mark(&pending[1].url, UrlState::InFlight),
+            ],
         )
         .await
         .unwrap();
     let counts = store.frontier_counts("job_f").await.unwrap();
-    assert_eq!((counts.queued, counts.in_flight, counts.done, counts.skipped), (1, 1, 1, 1));
+    assert_eq!(
+        (counts.queued, counts.in_flight, counts.done, counts.skipped),
+        (1, 1, 1, 1)
+    );
     assert_eq!(counts.total(), 4);
-    assert_eq!(store.frontier_pending("job_f").await.unwrap().len(), 2, "queued and in flight");
+    assert_eq!(
+        store.frontier_pending("job_f").await.unwrap().len(),
+        2,
+        "queued and in flight"
+    );
 
     // After a crash the in-flight URL goes back to the queue, its attempt counted.
     assert_eq!(store.frontier_requeue_in_flight("job_f").await.unwrap(), 1);

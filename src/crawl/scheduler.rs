@@ -12,8 +12,9 @@
 //! Work is admitted while three gates agree: the AIMD limit (`concurrency`), the memory
 //! monitor (`memory`; over the threshold only one request at a time, and only when nothing
 //! is in flight), and each host's politeness gate (`politeness`), which requests wait on
-//! inside their task. robots.txt is asked when a URL is admitted: a disallowed URL is
-//! recorded as skipped and never requested.
+//! inside their task. Each task asks robots.txt first (cached per origin, fetched once even
+//! when many tasks ask together): a disallowed URL is recorded as skipped and never
+//! requested, and does not count against maxPages.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -42,7 +43,7 @@ use super::{
     url::{Scope, normalise},
 };
 use crate::store::{
-    QueuedUrl, NewFrontierUrl, NewPage, Settled, SourceKind, Store, StoreError, UrlState,
+    NewFrontierUrl, NewPage, QueuedUrl, Settled, SourceKind, Store, StoreError, UrlState,
 };
 
 /// How often buffered writes are sent and progress is published.
@@ -50,7 +51,7 @@ const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 /// Pages buffered before a write is sent without waiting for the interval.
 const FLUSH_PAGES: usize = 200;
 /// Write batches queued for the writer before the run waits (back-pressure).
-const WRITER_QUEUE: usize = 16;
+const WRITER_QUEUE: usize = 4;
 
 /// The crawl services of a process, shared by all its jobs.
 pub struct Crawler {
@@ -210,7 +211,8 @@ impl Batch {
             return;
         }
         let settled: HashSet<&str> = self.settled.iter().map(|s| s.url.as_str()).collect();
-        self.in_flight.retain(|mark| !settled.contains(mark.url.as_str()));
+        self.in_flight
+            .retain(|mark| !settled.contains(mark.url.as_str()));
     }
 }
 
@@ -288,6 +290,7 @@ pub async fn run(
         started: Instant::now(),
         throttled: Duration::ZERO,
         throttled_since: None,
+        first_skip: None,
     };
     let result = run.drive(&start, progress, stop).await;
     // Whatever happened, what was buffered is written before the run ends.
@@ -305,6 +308,20 @@ pub async fn run(
         report.counts.in_flight = counts.in_flight;
         if matches!(result, Ok(RunEnd::Finished)) {
             report.counts.total = Some(counts.total());
+            if counts.done == 0 && report.stats.failure.is_none() {
+                report.stats.failure = run
+                    .first_skip
+                    .as_ref()
+                    .map(|skip| format!("no page could be fetched; first URL skipped: {skip}"))
+                    .or_else(|| {
+                        report.errors.first().map(|e| {
+                            format!(
+                                "no page could be fetched; first error: {}: {}",
+                                e.url, e.error
+                            )
+                        })
+                    });
+            }
         }
     }
     run.update_stats(0);
@@ -332,6 +349,8 @@ struct Run<'a> {
     previous_elapsed: Duration,
     throttled: Duration,
     throttled_since: Option<Instant>,
+    /// The first URL skipped and why (explains a job that fetched nothing).
+    first_skip: Option<String>,
 }
 
 impl Run<'_> {
@@ -372,9 +391,7 @@ impl Run<'_> {
                     Err(_) => {}
                 },
                 _ = tick.tick() => {
-                    if self.pending.pages.len() >= FLUSH_PAGES || !self.pending.is_empty() {
-                        self.flush(false).await?;
-                    }
+                    self.flush(false).await?;
                     self.update_stats(tasks.len());
                     progress.send_replace(self.report.clone());
                 }
@@ -415,7 +432,7 @@ impl Run<'_> {
     async fn seed(&mut self, start: &Url) -> Result<(), RunError> {
         match self.spec.mode {
             CrawlMode::Site => {
-                self.admit(start.clone(), 0).await;
+                self.admit(start.clone(), 0);
             }
             CrawlMode::Sitemap => {
                 self.seed_sitemap(start).await?;
@@ -464,7 +481,7 @@ impl Run<'_> {
                 continue;
             }
             if self.scope.filter(&entry.url).is_ok() {
-                self.admit(entry.url, 0).await;
+                self.admit(entry.url, 0);
             }
         }
         if off_site > 0 {
@@ -482,44 +499,28 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Admits a URL unless it was seen or the page cap is reached; asks robots.txt.
-    async fn admit(&mut self, url: Url, depth: u32) {
+    /// Admits a URL unless it was seen or the page cap is reached. (robots.txt is asked by the
+    /// URL's task, so a slow robots.txt never holds up the run.)
+    fn admit(&mut self, url: Url, depth: u32) {
         let key = url.to_string();
         if self.seen.contains(&key) || self.admitted >= self.spec.max_pages {
             return;
         }
-        let mut state = UrlState::Queued;
-        let mut reason = None;
-        if self.spec.respect_robots {
-            let robots = self.crawler.robots.get(&url).await;
-            self.crawler
-                .politeness
-                .host(&host_key(&url))
-                .set_crawl_delay(robots.crawl_delay());
-            if !robots.allowed(&url) {
-                state = UrlState::Skipped;
-                reason = Some(robots.refusal());
-            }
-        }
-        if state == UrlState::Queued {
-            self.admitted += 1;
-            self.report.counts.queued += 1;
-            self.ready.push_back(QueuedUrl {
-                url: key.clone(),
-                depth,
-                attempts: 0,
-                seq: self.next_seq,
-            });
-        } else {
-            self.report.counts.skipped += 1;
-        }
+        self.admitted += 1;
+        self.report.counts.queued += 1;
+        self.ready.push_back(QueuedUrl {
+            url: key.clone(),
+            depth,
+            attempts: 0,
+            seq: self.next_seq,
+        });
         self.seen.insert(key.clone());
         self.pending.added.push(NewFrontierUrl {
             url: key,
             depth,
             seq: self.next_seq,
-            state,
-            reason,
+            state: UrlState::Queued,
+            reason: None,
         });
         self.next_seq += 1;
     }
@@ -556,6 +557,7 @@ impl Run<'_> {
                 self.crawler.clone(),
                 claimed,
                 self.job_id.to_string(),
+                self.spec.respect_robots,
             ));
         }
     }
@@ -589,7 +591,7 @@ impl Run<'_> {
                         if let Ok(link) = Url::parse(&link)
                             && self.scope.check(&link).is_ok()
                         {
-                            self.admit(link, claimed.depth + 1).await;
+                            self.admit(link, claimed.depth + 1);
                         }
                     }
                 }
@@ -603,6 +605,10 @@ impl Run<'_> {
             }
             Outcome::Skipped(reason) => {
                 self.report.counts.skipped += 1;
+                self.first_skip
+                    .get_or_insert_with(|| format!("{}: {reason}", claimed.url));
+                // Never fetched: it does not use up the page budget.
+                self.admitted = self.admitted.saturating_sub(1);
                 (UrlState::Skipped, Some(reason))
             }
         };
@@ -695,8 +701,14 @@ fn host_key(url: &Url) -> String {
     }
 }
 
-/// Fetches one claimed URL with retries, waiting on its host's gate for every attempt.
-async fn fetch(crawler: Arc<Crawler>, claimed: QueuedUrl, job_id: String) -> Fetched {
+/// Fetches one URL with retries, waiting on its host's gate for every attempt — unless
+/// robots.txt disallows it, in which case it is skipped without a request.
+async fn fetch(
+    crawler: Arc<Crawler>,
+    claimed: QueuedUrl,
+    job_id: String,
+    respect_robots: bool,
+) -> Fetched {
     let mut result = Fetched {
         attempts: claimed.attempts,
         claimed,
@@ -717,6 +729,14 @@ async fn fetch(crawler: Arc<Crawler>, claimed: QueuedUrl, job_id: String) -> Fet
         }
     };
     let gate = crawler.politeness.host(&host_key(&url));
+    if respect_robots {
+        let robots = crawler.robots.get(&url).await;
+        gate.set_crawl_delay(robots.crawl_delay());
+        if !robots.allowed(&url) {
+            result.outcome = Outcome::Skipped(robots.refusal());
+            return result;
+        }
+    }
     let answer = loop {
         result.attempts += 1;
         let permit = gate.acquire().await;

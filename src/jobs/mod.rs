@@ -206,14 +206,8 @@ impl Jobs {
         let ((mut report, result), ()) = tokio::join!(crawl, heartbeat);
         match result {
             Ok(RunEnd::Finished) => {
-                let state = if report.counts.done == 0 && report.counts.failed > 0 {
-                    let first = report
-                        .errors
-                        .first()
-                        .map(|e| format!("{}: {}", e.url, e.error))
-                        .unwrap_or_default();
-                    report.stats.failure =
-                        Some(format!("no page could be fetched; first error: {first}"));
+                // The scheduler explains a run that fetched nothing; that is a failure.
+                let state = if report.stats.failure.is_some() {
                     JobState::Failed
                 } else {
                     JobState::Succeeded

@@ -28,7 +28,7 @@ use sqlx::{
 };
 
 pub use artifacts::{Artifact, NewArtifact};
-pub use frontier::{QueuedUrl, FrontierCounts, NewFrontierUrl, Settled, UrlState};
+pub use frontier::{FrontierCounts, NewFrontierUrl, QueuedUrl, Settled, UrlState};
 pub use jobs::{JobRecord, JobSnapshot, JobState};
 pub use pages::{NewChunk, NewCodeBlock, NewPage, PageKey, PageMeta, PageWrite, StoredPage};
 pub use search::{CodeHit, CodeQuery, PageHit, PageQuery, fts5_query};

@@ -19,8 +19,23 @@ use axum::{
 /// Pages in the slow grid (`/grid/0` … `/grid/{GRID-1}`).
 pub const GRID: usize = 120;
 
+/// What `/robots.txt` answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RobotsTxt {
+    /// Disallow /private/, list the sitemap index.
+    #[default]
+    Normal,
+    /// The normal rules plus `Crawl-delay: 1`.
+    CrawlDelay,
+    /// 503: the site is in trouble.
+    Unavailable,
+    /// 404: no robots.txt.
+    Missing,
+}
+
 #[derive(Clone, Default)]
 struct Shared {
+    robots: Arc<Mutex<RobotsTxt>>,
     hits: Arc<Mutex<HashMap<String, usize>>>,
     base: Arc<Mutex<String>>,
     grid_delay_ms: Arc<Mutex<u64>>,
@@ -94,8 +109,20 @@ async fn serve(State(shared): State<Shared>, Path(path): Path<String>) -> Respon
     let base = shared.base.lock().unwrap().clone();
     match path.as_str() {
         "/robots.txt" => {
-            format!("User-agent: *\nDisallow: /private/\n\nSitemap: {base}/sitemap_index.xml\n")
-                .into_response()
+            let mode = *shared.robots.lock().unwrap();
+            let delay = if mode == RobotsTxt::CrawlDelay {
+                "Crawl-delay: 1\n"
+            } else {
+                ""
+            };
+            match mode {
+                RobotsTxt::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "down").into_response(),
+                RobotsTxt::Missing => (StatusCode::NOT_FOUND, "no robots").into_response(),
+                _ => format!(
+                    "User-agent: *\nDisallow: /private/\n{delay}\nSitemap: {base}/sitemap_index.xml\n"
+                )
+                .into_response(),
+            }
         }
         "/" => html(
             "Home",
@@ -256,6 +283,11 @@ impl CrawlSite {
             .filter(|(path, _)| path.starts_with(prefix))
             .map(|(path, n)| (path.clone(), *n))
             .collect()
+    }
+
+    /// Sets what `/robots.txt` answers.
+    pub fn set_robots(&self, robots: RobotsTxt) {
+        *self.shared.robots.lock().unwrap() = robots;
     }
 
     /// Sets how long each grid page takes.
