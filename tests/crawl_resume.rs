@@ -1,6 +1,7 @@
 //! Crash recovery: kill -9 the server in the middle of a crawl, start it again on the same
 //! database, and the job completes by itself — every page stored exactly once, and only the
-//! URLs that were in flight at the kill fetched a second time. On SQLite and PostgreSQL.
+//! URLs that were in flight at the kill fetched a second time. On SQLite and PostgreSQL; and
+//! after a graceful stop (SIGTERM) the next start takes the job up at once.
 
 mod support;
 
@@ -20,7 +21,7 @@ async fn status(server: &HttpServer, id: &str) -> Value {
     status
 }
 
-async fn kill_and_resume(database_url: Option<&str>) {
+async fn stop_and_resume(database_url: Option<&str>, signal_name: &str) {
     let site = CrawlSite::start().await;
     site.set_grid_delay(Duration::from_millis(60));
     let dir = tempfile::tempdir().unwrap();
@@ -50,7 +51,7 @@ async fn kill_and_resume(database_url: Option<&str>) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    signal(server.child.id().unwrap(), "KILL");
+    signal(server.child.id().unwrap(), signal_name);
     server.child.wait().await.unwrap();
     let url = database_url.map_or_else(
         || format!("sqlite://{}", dir.path().join("crawlium.db").display()),
@@ -79,6 +80,17 @@ async fn kill_and_resume(database_url: Option<&str>) {
 
     let server = HttpServer::start_in(dir.path(), &[], &envs).await;
     let started = Instant::now();
+    if signal_name == "TERM" {
+        // Released at shutdown: taken up at once, without waiting for a stale heartbeat.
+        while !server.logs().contains("resumed an unfinished job") {
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "not resumed at once: {}",
+                server.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     let finished = loop {
         let now = status(&server, &id).await;
         if now["status"] != "running" && now["status"] != "queued" {
@@ -125,12 +137,17 @@ async fn kill_and_resume(database_url: Option<&str>) {
 
 #[tokio::test]
 async fn a_killed_crawl_resumes_on_sqlite() {
-    kill_and_resume(None).await;
+    stop_and_resume(None, "KILL").await;
 }
 
 #[tokio::test]
 async fn a_killed_crawl_resumes_on_postgres() {
     let schema = PgSchema::create().await;
-    kill_and_resume(Some(&schema.url)).await;
+    stop_and_resume(Some(&schema.url), "KILL").await;
     schema.drop().await;
+}
+
+#[tokio::test]
+async fn a_gracefully_stopped_crawl_is_taken_up_at_the_next_start() {
+    stop_and_resume(None, "TERM").await;
 }
