@@ -578,28 +578,51 @@ async fn the_frontier_is_breadth_first_and_requeues_in_flight_urls(store: &Store
         ],
         "shallow first, in discovery order; skipped URLs are not pending"
     );
-    let mark = |url: &str, state: UrlState| Settled {
-        url: url.to_string(),
-        state,
+    store
+        .frontier_mark_in_flight("job_f", &[pending[0].url.clone(), pending[1].url.clone()])
+        .await
+        .unwrap();
+    let done = Settled {
+        url: pending[0].url.clone(),
+        depth: pending[0].depth,
+        seq: pending[0].seq,
+        state: UrlState::Done,
         attempts: 1,
         error: None,
     };
+    store.frontier_settle("job_f", &[done]).await.unwrap();
+    // A late in-flight mark never undoes a final state.
     store
-        .frontier_settle(
-            "job_f",
-            &[
-                mark(&pending[0].url, UrlState::Done),
-                mark(&pending[1].url, UrlState::InFlight),
-            ],
-        )
+        .frontier_mark_in_flight("job_f", &[pending[0].url.clone()])
         .await
         .unwrap();
+    // A final state written before its URL's row (another writer lane adds it later) wins.
+    let early = Settled {
+        url: "https://example.com/2/9".into(),
+        depth: 2,
+        seq: 9,
+        state: UrlState::Failed,
+        attempts: 1,
+        error: Some("HTTP 404".into()),
+    };
+    store.frontier_settle("job_f", &[early]).await.unwrap();
+    let late_add = store
+        .frontier_add("job_f", &[url(2, 9, UrlState::Queued)])
+        .await
+        .unwrap();
+    assert_eq!(late_add, 0);
     let counts = store.frontier_counts("job_f").await.unwrap();
     assert_eq!(
-        (counts.queued, counts.in_flight, counts.done, counts.skipped),
-        (1, 1, 1, 1)
+        (
+            counts.queued,
+            counts.in_flight,
+            counts.done,
+            counts.failed,
+            counts.skipped
+        ),
+        (1, 1, 1, 1, 1)
     );
-    assert_eq!(counts.total(), 4);
+    assert_eq!(counts.total(), 5);
     assert_eq!(
         store.frontier_pending("job_f").await.unwrap().len(),
         2,
@@ -611,8 +634,8 @@ async fn the_frontier_is_breadth_first_and_requeues_in_flight_urls(store: &Store
     let pending = store.frontier_pending("job_f").await.unwrap();
     assert_eq!(pending.len(), 2);
     assert_eq!(pending[0].url, "https://example.com/1/2");
-    assert_eq!(pending[0].attempts, 2);
+    assert_eq!(pending[0].attempts, 1);
     let (urls, max_seq) = store.frontier_urls("job_f").await.unwrap();
-    assert_eq!(urls.len(), 4);
-    assert_eq!(max_seq, 4);
+    assert_eq!(urls.len(), 5);
+    assert_eq!(max_seq, 9);
 }

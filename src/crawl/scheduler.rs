@@ -3,11 +3,14 @@
 //! The frontier is a table (`store::frontier`), so nothing is lost when the process dies. The
 //! run keeps a copy of what it needs in memory — the set of URLs admitted (dedupe without a
 //! query) and the queue of URLs to fetch, breadth-first — and never waits for the database to
-//! pick the next URL. What it learns goes to a writer task as batches, each one transaction
-//! group applied in this order: new frontier rows (the links found), in-flight marks, pages,
-//! settled rows. So a page is marked done only once it and the links it led to are stored; a
-//! resumed run loads the queued and in-flight URLs and fetches again only those whose results
-//! had not been written: the ones in flight.
+//! pick the next URL. What it learns goes to writer tasks as batches, each applied in this
+//! order: new frontier rows (the links found), in-flight marks, pages, settled rows. So a page
+//! is marked done only once it and the links it led to are stored; a resumed run loads the
+//! queued and in-flight URLs and fetches again only those whose results had not been written:
+//! the ones in flight. On PostgreSQL several writers ("lanes") run at once — a page, its
+//! links and its URL's final state always go to the lane of the page's URL, settled rows are
+//! upserts (so a final state written before its URL's row still wins), and every statement
+//! takes its rows in URL order (so lanes never deadlock).
 //!
 //! Work is admitted while three gates agree: the AIMD limit (`concurrency`), the memory
 //! monitor (`memory`; over the threshold only one request at a time, and only when nothing
@@ -43,15 +46,20 @@ use super::{
     url::{Scope, normalise},
 };
 use crate::store::{
-    NewFrontierUrl, NewPage, QueuedUrl, Settled, SourceKind, Store, StoreError, UrlState,
+    BackendKind, NewFrontierUrl, NewPage, QueuedUrl, Settled, SourceKind, Store, StoreError,
+    UrlState,
 };
 
 /// How often buffered writes are sent and progress is published.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 /// Pages buffered before a write is sent without waiting for the interval.
 const FLUSH_PAGES: usize = 200;
-/// Write batches queued for the writer before the run waits (back-pressure).
+/// Write batches queued per writer lane before the run waits (back-pressure).
 const WRITER_QUEUE: usize = 4;
+/// Writer lanes on PostgreSQL (SQLite has a single write connection: one lane).
+const POSTGRES_LANES: usize = 3;
+/// Attempts at a write batch that lost a deadlock or serialization race.
+const WRITE_ATTEMPTS: u32 = 3;
 
 /// The crawl services of a process, shared by all its jobs.
 pub struct Crawler {
@@ -190,7 +198,7 @@ pub enum RunError {
 #[derive(Default)]
 struct Batch {
     added: Vec<NewFrontierUrl>,
-    in_flight: Vec<Settled>,
+    in_flight: Vec<String>,
     pages: Vec<NewPage>,
     settled: Vec<Settled>,
     ack: Option<oneshot::Sender<()>>,
@@ -211,8 +219,7 @@ impl Batch {
             return;
         }
         let settled: HashSet<&str> = self.settled.iter().map(|s| s.url.as_str()).collect();
-        self.in_flight
-            .retain(|mark| !settled.contains(mark.url.as_str()));
+        self.in_flight.retain(|url| !settled.contains(url.as_str()));
     }
 }
 
@@ -265,12 +272,20 @@ pub async fn run(
         Ok(scope) => scope,
         Err(e) => return (report, Err(RunError::Invalid(e))),
     };
-    let (writer_tx, writer_rx) = mpsc::channel(WRITER_QUEUE);
-    let writer = tokio::spawn(write_batches(
-        crawler.store.clone(),
-        job_id.to_string(),
-        writer_rx,
-    ));
+    let lanes = match crawler.store.kind() {
+        BackendKind::Sqlite => 1,
+        BackendKind::Postgres => POSTGRES_LANES,
+    };
+    let (mut writers, mut handles) = (Vec::new(), Vec::new());
+    for _ in 0..lanes {
+        let (tx, rx) = mpsc::channel(WRITER_QUEUE);
+        writers.push(tx);
+        handles.push(tokio::spawn(write_batches(
+            crawler.store.clone(),
+            job_id.to_string(),
+            rx,
+        )));
+    }
     let memory = MemoryMonitor::start(spec.memory_threshold_mb, crawler.extra_memory.clone());
     let mut run = Run {
         crawler: crawler.clone(),
@@ -283,8 +298,8 @@ pub async fn run(
         admitted: 0,
         next_seq: 0,
         ready: VecDeque::new(),
-        pending: Batch::default(),
-        writer: Some(writer_tx),
+        pending: (0..lanes).map(|_| Batch::default()).collect(),
+        writers,
         aimd: Aimd::new(spec.max_concurrent),
         memory,
         started: Instant::now(),
@@ -294,7 +309,7 @@ pub async fn run(
     };
     let result = run.drive(&start, progress, stop).await;
     // Whatever happened, what was buffered is written before the run ends.
-    let flushed = run.close_writer(writer).await;
+    let flushed = run.close_writers(handles).await;
     let result = match (result, flushed) {
         (Ok(end), Ok(())) => Ok(end),
         (Err(e), _) | (Ok(_), Err(e)) => Err(e),
@@ -341,8 +356,10 @@ struct Run<'a> {
     next_seq: i64,
     /// URLs to fetch, breadth-first.
     ready: VecDeque<QueuedUrl>,
-    pending: Batch,
-    writer: Option<mpsc::Sender<Batch>>,
+    /// Writes not sent yet, one batch per writer lane.
+    pending: Vec<Batch>,
+    /// The writer lanes (emptied when a writer stopped or the run ends).
+    writers: Vec<mpsc::Sender<Batch>>,
     aimd: Aimd,
     memory: MemoryMonitor,
     started: Instant,
@@ -396,7 +413,7 @@ impl Run<'_> {
                     progress.send_replace(self.report.clone());
                 }
             }
-            if self.pending.pages.len() >= FLUSH_PAGES {
+            if self.pending.iter().map(|b| b.pages.len()).sum::<usize>() >= FLUSH_PAGES {
                 self.flush(false).await?;
             }
         }
@@ -432,7 +449,8 @@ impl Run<'_> {
     async fn seed(&mut self, start: &Url) -> Result<(), RunError> {
         match self.spec.mode {
             CrawlMode::Site => {
-                self.admit(start.clone(), 0);
+                let lane = self.lane(start.as_str());
+                self.admit(start.clone(), 0, lane);
             }
             CrawlMode::Sitemap => {
                 self.seed_sitemap(start).await?;
@@ -481,7 +499,8 @@ impl Run<'_> {
                 continue;
             }
             if self.scope.filter(&entry.url).is_ok() {
-                self.admit(entry.url, 0);
+                let lane = self.lane(entry.url.as_str());
+                self.admit(entry.url, 0, lane);
             }
         }
         if off_site > 0 {
@@ -501,7 +520,9 @@ impl Run<'_> {
 
     /// Admits a URL unless it was seen or the page cap is reached. (robots.txt is asked by the
     /// URL's task, so a slow robots.txt never holds up the run.)
-    fn admit(&mut self, url: Url, depth: u32) {
+    /// Its row goes to writer `lane`: the lane of the page that linked to it, so the link is
+    /// stored no later than that page's final state.
+    fn admit(&mut self, url: Url, depth: u32, lane: usize) {
         let key = url.to_string();
         if self.seen.contains(&key) || self.admitted >= self.spec.max_pages {
             return;
@@ -515,7 +536,7 @@ impl Run<'_> {
             seq: self.next_seq,
         });
         self.seen.insert(key.clone());
-        self.pending.added.push(NewFrontierUrl {
+        self.pending[lane].added.push(NewFrontierUrl {
             url: key,
             depth,
             seq: self.next_seq,
@@ -547,12 +568,8 @@ impl Run<'_> {
             };
             self.report.counts.queued = self.report.counts.queued.saturating_sub(1);
             self.report.counts.in_flight += 1;
-            self.pending.in_flight.push(Settled {
-                url: claimed.url.clone(),
-                state: UrlState::InFlight,
-                attempts: claimed.attempts,
-                error: None,
-            });
+            let lane = self.lane(&claimed.url);
+            self.pending[lane].in_flight.push(claimed.url.clone());
             tasks.spawn(fetch(
                 self.crawler.clone(),
                 claimed,
@@ -576,12 +593,16 @@ impl Run<'_> {
             self.aimd.on_success(latency);
         }
         let claimed = fetched.claimed;
+        let mut lane = self.lane(&claimed.url);
         let (state, error) = match fetched.outcome {
             Outcome::Page { page, links, bytes } => {
                 self.report.counts.done += 1;
                 self.report.stats.bytes += bytes;
+                // The lane of the page's own (final) URL: two URLs redirecting to one page
+                // write it through one lane.
+                lane = self.lane(&page.url);
                 self.seen.insert(page.url.clone());
-                self.pending.pages.push(*page);
+                self.pending[lane].pages.push(*page);
                 if claimed.depth < self.spec.max_depth && self.spec.mode == CrawlMode::Site {
                     for link in links {
                         // Most links were seen already: skip those before parsing.
@@ -591,7 +612,7 @@ impl Run<'_> {
                         if let Ok(link) = Url::parse(&link)
                             && self.scope.check(&link).is_ok()
                         {
-                            self.admit(link, claimed.depth + 1);
+                            self.admit(link, claimed.depth + 1, lane);
                         }
                     }
                 }
@@ -612,8 +633,10 @@ impl Run<'_> {
                 (UrlState::Skipped, Some(reason))
             }
         };
-        self.pending.settled.push(Settled {
+        self.pending[lane].settled.push(Settled {
             url: claimed.url,
+            depth: claimed.depth,
+            seq: claimed.seq,
             state,
             attempts: fetched.attempts,
             error,
@@ -621,44 +644,73 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Sends the buffered writes to the writer; with `wait`, returns once they (and all
+    /// The writer lane of a URL.
+    fn lane(&self, url: &str) -> usize {
+        let lanes = self.pending.len();
+        if lanes == 1 {
+            return 0;
+        }
+        // FNV-1a: stable, so a URL keeps its lane for the whole run.
+        let hash = url.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        (hash % lanes as u64) as usize
+    }
+
+    /// Sends the buffered writes to the writers; with `wait`, returns once they (and all
     /// before them) are committed.
     async fn flush(&mut self, wait: bool) -> Result<(), RunError> {
-        if self.pending.is_empty() && !wait {
-            return Ok(());
+        let mut acks = Vec::new();
+        for (lane, writer) in self.writers.iter().enumerate() {
+            let pending = &mut self.pending[lane];
+            if pending.is_empty() && !wait {
+                continue;
+            }
+            let mut batch = std::mem::take(pending);
+            batch.prune();
+            if wait {
+                let (ack_tx, ack_rx) = oneshot::channel();
+                batch.ack = Some(ack_tx);
+                acks.push(ack_rx);
+            }
+            if writer.send(batch).await.is_err() {
+                return Err(self.writer_stopped());
+            }
         }
-        let mut batch = std::mem::take(&mut self.pending);
-        batch.prune();
-        let (ack_tx, ack_rx) = oneshot::channel();
-        if wait {
-            batch.ack = Some(ack_tx);
-        }
-        let Some(writer) = &self.writer else {
-            return Ok(());
-        };
-        if writer.send(batch).await.is_err() || (wait && ack_rx.await.is_err()) {
-            // The writer stopped: its error is reported by close_writer.
-            self.writer = None;
-            return Err(RunError::Store(StoreError::Invalid(
-                "the crawl's store writer stopped".into(),
-            )));
+        for ack in acks {
+            if ack.await.is_err() {
+                return Err(self.writer_stopped());
+            }
         }
         Ok(())
     }
 
-    async fn close_writer(
+    /// A writer stopped (its error is reported by `close_writers`): stop sending.
+    fn writer_stopped(&mut self) -> RunError {
+        self.writers.clear();
+        RunError::Store(StoreError::Invalid(
+            "the crawl's store writer stopped".into(),
+        ))
+    }
+
+    async fn close_writers(
         &mut self,
-        writer: tokio::task::JoinHandle<Result<(), StoreError>>,
+        handles: Vec<tokio::task::JoinHandle<Result<(), StoreError>>>,
     ) -> Result<(), RunError> {
         let flushed = self.flush(false).await;
-        self.writer = None;
-        match writer.await {
-            Ok(Ok(())) => flushed,
-            Ok(Err(e)) => Err(RunError::Store(e)),
-            Err(e) => Err(RunError::Store(StoreError::Invalid(format!(
-                "the crawl's store writer failed: {e}"
-            )))),
+        self.writers.clear();
+        for handle in handles {
+            match handle.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(RunError::Store(e)),
+                Err(e) => {
+                    return Err(RunError::Store(StoreError::Invalid(format!(
+                        "the crawl's store writer failed: {e}"
+                    ))));
+                }
+            }
         }
+        flushed
     }
 
     fn update_stats(&mut self, in_flight: usize) {
@@ -811,46 +863,73 @@ async fn fetch(
     result
 }
 
-/// Applies a run's write batches in order: new frontier rows, in-flight marks, pages (by
+/// Applies one writer lane's batches in order: new frontier rows, in-flight marks, pages (by
 /// source), settled rows — so a URL is marked done only once its page and its links are
-/// stored.
+/// stored. A batch that loses a deadlock or serialization race (PostgreSQL) is applied again:
+/// every step is idempotent.
 async fn write_batches(
     store: Store,
     job_id: String,
     mut batches: mpsc::Receiver<Batch>,
 ) -> Result<(), StoreError> {
     let mut sources: HashMap<String, i64> = HashMap::new();
-    while let Some(batch) = batches.recv().await {
-        store.frontier_add(&job_id, &batch.added).await?;
-        store.frontier_settle(&job_id, &batch.in_flight).await?;
-        let mut by_source: HashMap<String, Vec<NewPage>> = HashMap::new();
-        for page in batch.pages {
-            let host = Url::parse(&page.url)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_default();
-            by_source.entry(host).or_default().push(page);
-        }
-        for (host, pages) in by_source {
-            let source = match sources.get(&host) {
-                Some(id) => *id,
-                None => {
-                    let origin = Url::parse(&pages[0].url)
-                        .map(|u| u.origin().ascii_serialization())
-                        .unwrap_or_default();
-                    let id = store
-                        .upsert_source(SourceKind::Site, &host, &origin)
-                        .await?;
-                    sources.insert(host, id);
-                    id
+    while let Some(mut batch) = batches.recv().await {
+        // Pages grouped by host (the source), in one pass.
+        batch.pages.sort_by_cached_key(|page| host_of(&page.url));
+        let mut attempt = 1;
+        loop {
+            match write_batch(&store, &job_id, &mut sources, &batch).await {
+                Ok(()) => break,
+                Err(e) if attempt < WRITE_ATTEMPTS && e.is_transient() => {
+                    tracing::debug!(job = %job_id, error = %e, "write batch retried");
+                    attempt += 1;
                 }
-            };
-            store.store_pages(source, &pages).await?;
+                Err(e) => return Err(e),
+            }
         }
-        store.frontier_settle(&job_id, &batch.settled).await?;
         if let Some(ack) = batch.ack {
             let _ = ack.send(());
         }
     }
     Ok(())
+}
+
+fn host_of(url: &str) -> String {
+    Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+async fn write_batch(
+    store: &Store,
+    job_id: &str,
+    sources: &mut HashMap<String, i64>,
+    batch: &Batch,
+) -> Result<(), StoreError> {
+    store.frontier_add(job_id, &batch.added).await?;
+    store
+        .frontier_mark_in_flight(job_id, &batch.in_flight)
+        .await?;
+    for pages in batch
+        .pages
+        .chunk_by(|a, b| host_of(&a.url) == host_of(&b.url))
+    {
+        let host = host_of(&pages[0].url);
+        let source = match sources.get(&host) {
+            Some(id) => *id,
+            None => {
+                let origin = Url::parse(&pages[0].url)
+                    .map(|u| u.origin().ascii_serialization())
+                    .unwrap_or_default();
+                let id = store
+                    .upsert_source(SourceKind::Site, &host, &origin)
+                    .await?;
+                sources.insert(host, id);
+                id
+            }
+        };
+        store.store_pages(source, pages).await?;
+    }
+    store.frontier_settle(job_id, &batch.settled).await
 }

@@ -4,8 +4,8 @@
 //! on, refetching at most those. The runner keeps its own queue in memory and only writes
 //! here; it reads the frontier back when it resumes.
 //!
-//! Writes are batched (multi-row INSERT, one UPDATE … FROM VALUES per batch) because a fast
-//! crawl settles thousands of URLs a second.
+//! Writes are batched (multi-row statements) because a fast crawl settles thousands of URLs a
+//! second, and take rows in URL order so concurrent writers never deadlock.
 
 use super::{Store, StoreError, now_ms, on_backend};
 use sqlx::QueryBuilder;
@@ -68,12 +68,16 @@ pub struct QueuedUrl {
     pub seq: i64,
 }
 
-/// A URL's new state.
+/// How a URL ended.
 #[derive(Debug, Clone)]
 pub struct Settled {
     /// The URL.
     pub url: String,
-    /// InFlight, Done, Failed or Skipped.
+    /// Its depth (for the row, should it not exist yet).
+    pub depth: u32,
+    /// Its discovery order (likewise).
+    pub seq: i64,
+    /// Done, Failed or Skipped.
     pub state: UrlState,
     /// Attempts made in all.
     pub attempts: u32,
@@ -115,10 +119,13 @@ impl Store {
             return Ok(0);
         }
         let now = now_ms();
+        // One lock order for every writer: no deadlocks between concurrent batches.
+        let mut sorted: Vec<&NewFrontierUrl> = urls.iter().collect();
+        sorted.sort_by(|a, b| a.url.cmp(&b.url));
         let added = on_backend!(self, write, pool => {
             let mut tx = pool.begin().await?;
             let mut added = 0;
-            for batch in urls.chunks(ROWS_PER_STATEMENT) {
+            for batch in sorted.chunks(ROWS_PER_STATEMENT) {
                 let mut insert = QueryBuilder::new(
                     "INSERT INTO frontier (job_id, url, depth, state, last_error, seq, updated_at) ",
                 );
@@ -163,7 +170,43 @@ impl Store {
             .collect())
     }
 
-    /// Records URLs' new states (in flight, or how they ended).
+    /// Marks queued URLs as in flight. A URL already settled (or not added yet, which a
+    /// concurrent writer may do later) is left alone.
+    pub async fn frontier_mark_in_flight(
+        &self,
+        job_id: &str,
+        urls: &[String],
+    ) -> Result<(), StoreError> {
+        if urls.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let mut sorted: Vec<&String> = urls.iter().collect();
+        sorted.sort();
+        on_backend!(self, write, pool => {
+            let mut tx = pool.begin().await?;
+            for batch in sorted.chunks(ROWS_PER_STATEMENT) {
+                let mut update = QueryBuilder::new(
+                    "UPDATE frontier SET state = 'in_flight', updated_at = ",
+                );
+                update.push_bind(now);
+                update.push(" WHERE job_id = ");
+                update.push_bind(job_id);
+                update.push(" AND state = 'queued' AND url IN (");
+                let mut list = update.separated(", ");
+                for url in batch {
+                    list.push_bind(*url);
+                }
+                update.push(")");
+                update.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Records how URLs ended (done, failed or skipped). The row is created if its URL was not
+    /// added yet (writers may run concurrently), so the final state always wins.
     pub async fn frontier_settle(
         &self,
         job_id: &str,
@@ -173,24 +216,32 @@ impl Store {
             return Ok(());
         }
         let now = now_ms();
+        // One lock order for every writer: no deadlocks between concurrent batches.
+        let mut sorted: Vec<&Settled> = settled.iter().collect();
+        sorted.sort_by(|a, b| a.url.cmp(&b.url));
         on_backend!(self, write, pool => {
             let mut tx = pool.begin().await?;
-            for batch in settled.chunks(ROWS_PER_STATEMENT) {
-                // VALUES columns are called column1… on both SQLite and PostgreSQL.
-                let mut update = QueryBuilder::new("UPDATE frontier SET state = v.column2, \
-                     attempts = v.column3, last_error = v.column4, updated_at = ");
-                update.push_bind(now);
-                update.push(" FROM (");
-                update.push_values(batch, |mut row, entry| {
-                    row.push_bind(&entry.url)
+            for batch in sorted.chunks(ROWS_PER_STATEMENT) {
+                let mut upsert = QueryBuilder::new(
+                    "INSERT INTO frontier (job_id, url, depth, state, attempts, last_error, seq, \
+                     updated_at) ",
+                );
+                upsert.push_values(batch, |mut row, entry| {
+                    row.push_bind(job_id)
+                        .push_bind(&entry.url)
+                        .push_bind(i64::from(entry.depth))
                         .push_bind(entry.state.as_str())
                         .push_bind(i64::from(entry.attempts))
-                        .push_bind(&entry.error);
+                        .push_bind(&entry.error)
+                        .push_bind(entry.seq)
+                        .push_bind(now);
                 });
-                update.push(") AS v WHERE frontier.job_id = ");
-                update.push_bind(job_id);
-                update.push(" AND frontier.url = v.column1");
-                update.build().execute(&mut *tx).await?;
+                upsert.push(
+                    " ON CONFLICT (job_id, url) DO UPDATE SET state = excluded.state, \
+                     attempts = excluded.attempts, last_error = excluded.last_error, \
+                     updated_at = excluded.updated_at",
+                );
+                upsert.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });

@@ -66,6 +66,18 @@ pub enum StoreError {
     Invalid(String),
 }
 
+impl StoreError {
+    /// True for failures that succeed when retried: a PostgreSQL deadlock (40P01) or
+    /// serialization failure (40001).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("40P01" | "40001"))
+        )
+    }
+}
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
