@@ -137,7 +137,8 @@ pub struct Config {
 
     /// Require a bearer token on /metrics too.
     #[arg(long, env = "METRICS_REQUIRE_AUTH", default_value_t = false,
-          action = clap::ArgAction::Set, value_parser = parse_bool)]
+          action = clap::ArgAction::Set, value_parser = parse_bool,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub metrics_require_auth: bool,
 
     /// Seconds that in-flight tool calls get to finish after SIGTERM/SIGINT before they are
@@ -177,7 +178,8 @@ pub struct Config {
     /// Let the crawler fetch from private networks and this machine (loopback, 10/8,
     /// 192.168/16, link-local, ...). Off: such URLs are refused (SSRF protection).
     #[arg(long, env = "CRAWLIUM_ALLOW_PRIVATE_NETWORKS", default_value_t = false,
-          action = clap::ArgAction::Set, value_parser = parse_bool)]
+          action = clap::ArgAction::Set, value_parser = parse_bool,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub allow_private_networks: bool,
 
     /// User-Agent the crawler sends.

@@ -237,3 +237,22 @@ async fn crawl_runs_a_job_from_the_command_line_and_fails_loudly() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an http(s) URL"));
 }
+
+#[tokio::test]
+async fn boolean_flags_work_bare_or_with_a_value() {
+    let site = support::site::CrawlSite::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = site.url("/");
+    for flag in ["--allow-private-networks", "--allow-private-networks=true"] {
+        let out = run(dir.path(), &[flag, "crawl", &url, "--max-depth", "0", "--json"], &[]).await;
+        assert!(out.status.success(), "{flag}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = run(
+        dir.path(),
+        &["--allow-private-networks=false", "crawl", &url, "--max-depth", "0"],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "private addresses refused");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CRAWLIUM_ALLOW_PRIVATE_NETWORKS"));
+}

@@ -252,7 +252,7 @@ async fn auth_host_and_origin() {
 #[tokio::test]
 async fn metrics_can_require_auth() {
     let server = HttpServer::start(
-        &["--auth-tokens", TOKEN, "--metrics-require-auth", "true"],
+        &["--auth-tokens", TOKEN, "--metrics-require-auth=true"],
         &[],
     )
     .await;
