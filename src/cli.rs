@@ -15,6 +15,8 @@ use crate::{
 
 /// The principal of command-line jobs.
 const OWNER: &str = "local";
+/// The CLI waits for its job to end (a year stands for "no limit").
+const UNTIL_DONE: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// Runs `crawlium crawl`: starts the job, shows its progress, prints the outcome. Ctrl-C
 /// cancels the job (the pages stored so far are kept).
@@ -48,12 +50,10 @@ pub async fn crawl(app: &Arc<App>, args: CrawlCommand) -> anyhow::Result<ExitCod
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
-    let wait = app
-        .jobs
-        .wait(&job.job_id, OWNER, Duration::MAX / 4, |summary| {
-            bar.set_message(progress_line(&summary));
-            async {}
-        });
+    let wait = app.jobs.wait(&job.job_id, OWNER, UNTIL_DONE, |summary| {
+        bar.set_message(progress_line(&summary));
+        async {}
+    });
     let summary = tokio::select! {
         summary = wait => summary?,
         _ = tokio::signal::ctrl_c() => {

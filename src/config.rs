@@ -381,7 +381,7 @@ pub fn one_line_error(error: &clap::Error) -> String {
     };
     let long = arg
         .trim_start_matches('-')
-        .split([' ', '='])
+        .split([' ', '=', '['])
         .next()
         .unwrap_or_default()
         .to_string();
@@ -480,12 +480,24 @@ mod tests {
     #[test]
     fn booleans_accept_common_spellings() {
         assert!(
-            parse(&["--metrics-require-auth", "yes"])
+            parse(&["--metrics-require-auth=yes"])
                 .unwrap()
                 .config
                 .metrics_require_auth
         );
-        let err = parse(&["--metrics-require-auth", "maybe"]).unwrap_err();
+        assert!(
+            parse(&["--metrics-require-auth"])
+                .unwrap()
+                .config
+                .metrics_require_auth
+        );
+        assert!(
+            !parse(&["--allow-private-networks=off"])
+                .unwrap()
+                .config
+                .allow_private_networks
+        );
+        let err = parse(&["--metrics-require-auth=maybe"]).unwrap_err();
         let line = one_line_error(&err);
         assert!(
             line.contains("METRICS_REQUIRE_AUTH") && line.contains("true or false"),

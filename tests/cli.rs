@@ -244,12 +244,27 @@ async fn boolean_flags_work_bare_or_with_a_value() {
     let dir = tempfile::tempdir().unwrap();
     let url = site.url("/");
     for flag in ["--allow-private-networks", "--allow-private-networks=true"] {
-        let out = run(dir.path(), &[flag, "crawl", &url, "--max-depth", "0", "--json"], &[]).await;
-        assert!(out.status.success(), "{flag}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = run(
+            dir.path(),
+            &[flag, "crawl", &url, "--max-depth", "0", "--json"],
+            &[],
+        )
+        .await;
+        assert!(
+            out.status.success(),
+            "{flag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let out = run(
         dir.path(),
-        &["--allow-private-networks=false", "crawl", &url, "--max-depth", "0"],
+        &[
+            "--allow-private-networks=false",
+            "crawl",
+            &url,
+            "--max-depth",
+            "0",
+        ],
         &[],
     )
     .await;
