@@ -47,8 +47,17 @@ fn is_html(content_type: Option<&str>) -> bool {
     })
 }
 
-/// Extracts a fetched page off the async runtime: HTML through the extractor, anything else
-/// (plain text, XML) as text chunks.
+/// Extractions running at once: one per core. Extraction is pure CPU; more at once would
+/// only add threads, allocator arenas (memory) and context switches.
+fn extraction_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    })
+}
+
+/// Extracts a fetched page off the async runtime (at most one page per core at a time): HTML
+/// through the extractor, anything else (plain text, XML) as text chunks.
 pub async fn extract_fetched(
     fetched: &Fetched,
     chunk_max_chars: usize,
@@ -58,6 +67,10 @@ pub async fn extract_fetched(
         fetched.final_url.clone(),
         is_html(fetched.content_type.as_deref()),
     );
+    let _slot = extraction_slots()
+        .acquire()
+        .await
+        .unwrap_or_else(|_| unreachable!("the semaphore is never closed"));
     tokio::task::spawn_blocking(move || {
         if html {
             extract::extract(&body, &final_url, chunk_max_chars)

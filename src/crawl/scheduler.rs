@@ -55,7 +55,7 @@ const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 /// Pages buffered before a write is sent without waiting for the interval.
 const FLUSH_PAGES: usize = 200;
 /// Write batches queued per writer lane before the run waits (back-pressure).
-const WRITER_QUEUE: usize = 4;
+const WRITER_QUEUE: usize = 2;
 /// Writer lanes on PostgreSQL (SQLite has a single write connection: one lane).
 const POSTGRES_LANES: usize = 3;
 /// Attempts at a write batch that lost a deadlock or serialization race.
