@@ -7,10 +7,14 @@ use std::{
     collections::HashMap,
     hash::{BuildHasher, RandomState},
     sync::{Arc, Mutex},
-    time::{Duration, Instant, SystemTime},
+    time::{Duration, SystemTime},
 };
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+// tokio's clock, so paused-time tests are exact (and it is the clock `sleep` uses).
+use tokio::{
+    sync::{Semaphore, SemaphorePermit},
+    time::Instant,
+};
 
 /// Longest adaptive delay between two request starts on one host.
 const MAX_DELAY: Duration = Duration::from_secs(10);
@@ -159,7 +163,7 @@ pub fn backoff(retry: u32, retry_after: Option<&str>) -> Option<Duration> {
         return (asked <= MAX_BACKOFF).then_some(asked);
     }
     let base = BASE_BACKOFF * 2u32.saturating_pow(retry.saturating_sub(1));
-    let jitter = RandomState::new().hash_one(Instant::now()) % 500; // 0..500 ‰ of half
+    let jitter = RandomState::new().hash_one(std::time::Instant::now()) % 500; // 0..500 ‰ of half
     let factor = 0.75 + jitter as f64 / 1000.0;
     Some(base.mul_f64(factor).min(MAX_BACKOFF))
 }
