@@ -217,6 +217,45 @@ pub struct Config {
     /// google-chrome on PATH.
     #[arg(long, env = "CHROME_PATH")]
     pub chrome_path: Option<PathBuf>,
+
+    /// Most Chromium processes serving browsers at once (a retiring process finishing its
+    /// last contexts is not counted while its replacement starts).
+    #[arg(long, env = "BROWSER_POOL_MAX", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub browser_pool_max: u32,
+
+    /// Chromium processes launched at start-up (in the background) and kept running.
+    #[arg(long, env = "BROWSER_POOL_MIN", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub browser_pool_min: u32,
+
+    /// Live browser contexts (isolated browsers) per Chromium process.
+    #[arg(long, env = "BROWSER_MAX_CONTEXTS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub browser_max_contexts: u32,
+
+    /// Contexts a Chromium process serves in its life; then it takes no new ones and is
+    /// restarted once its open contexts close.
+    #[arg(long, env = "BROWSER_MAX_LIFETIME_CONTEXTS", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub browser_max_lifetime_contexts: u32,
+
+    /// Milliseconds a browser_open waits for a free context when the pool is full, then
+    /// fails with "browser capacity exhausted".
+    #[arg(long, env = "BROWSER_ACQUIRE_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub browser_acquire_timeout_ms: u64,
+
+    /// Seconds a browser handle lives without being used; then it is closed.
+    #[arg(long, env = "BROWSER_IDLE_TIMEOUT_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub browser_idle_timeout_secs: u64,
+
+    /// Remote browsers to use instead of launching Chromium, comma-separated DevTools
+    /// endpoints (`ws://HOST:PORT/devtools/browser/ID`, or `http://HOST:PORT` to look it up):
+    /// one pool process per endpoint.
+    #[arg(long, env = "BROWSER_CDP_ENDPOINTS", value_delimiter = ',')]
+    pub browser_cdp_endpoints: Vec<String>,
 }
 
 /// How logs are written to stderr.
@@ -289,7 +328,47 @@ impl Config {
                     .into(),
             ));
         }
+        if self.browser_pool_min > self.browser_pool_max {
+            return Err(ConfigError(format!(
+                "BROWSER_POOL_MIN ({}) is larger than BROWSER_POOL_MAX ({}); lower the minimum \
+                 or raise the maximum",
+                self.browser_pool_min, self.browser_pool_max
+            )));
+        }
+        if let Some(bad) = self.browser_cdp_endpoints.iter().find(|e| {
+            !["ws://", "wss://", "http://", "https://"]
+                .iter()
+                .any(|scheme| e.trim().starts_with(scheme))
+        }) {
+            return Err(ConfigError(format!(
+                "BROWSER_CDP_ENDPOINTS: '{bad}' is not a DevTools endpoint; use \
+                 ws://HOST:PORT/devtools/browser/ID or http://HOST:PORT"
+            )));
+        }
         Ok(())
+    }
+
+    /// The browser pool's settings.
+    pub fn pool_settings(&self) -> crate::browser::PoolSettings {
+        crate::browser::PoolSettings {
+            chrome_path: self.chrome_path.clone(),
+            cdp_endpoints: self
+                .browser_cdp_endpoints
+                .iter()
+                .map(|e| e.trim().to_string())
+                .filter(|e| !e.is_empty())
+                .collect(),
+            max_processes: self.browser_pool_max,
+            min_processes: self.browser_pool_min,
+            max_contexts: self.browser_max_contexts,
+            max_lifetime_contexts: self.browser_max_lifetime_contexts,
+            acquire_timeout: Duration::from_millis(self.browser_acquire_timeout_ms),
+        }
+    }
+
+    /// How long a browser handle lives without use.
+    pub fn browser_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.browser_idle_timeout_secs)
     }
 
     /// Grace period for in-flight calls at shutdown.
@@ -475,6 +554,32 @@ mod tests {
         assert!(cli.config.validate().is_err());
         let cli = parse(&["--allowed-origins", "https://example.com,*"]).unwrap();
         cli.config.validate().unwrap();
+    }
+
+    #[test]
+    fn browser_pool_settings_are_checked() {
+        let cli = parse(&[]).unwrap();
+        let pool = cli.config.pool_settings();
+        assert_eq!(
+            (pool.max_processes, pool.min_processes, pool.max_contexts),
+            (2, 1, 8)
+        );
+        assert_eq!(pool.max_lifetime_contexts, 50);
+        assert_eq!(pool.acquire_timeout, Duration::from_secs(10));
+        assert_eq!(cli.config.browser_idle_timeout(), Duration::from_secs(300));
+        let cli = parse(&["--browser-pool-min", "3", "--browser-pool-max", "2"]).unwrap();
+        let err = cli.config.validate().unwrap_err().to_string();
+        assert!(err.contains("BROWSER_POOL_MIN"), "{err}");
+        let cli = parse(&["--browser-cdp-endpoints", "localhost:9222"]).unwrap();
+        let err = cli.config.validate().unwrap_err().to_string();
+        assert!(err.contains("BROWSER_CDP_ENDPOINTS"), "{err}");
+        let cli = parse(&[
+            "--browser-cdp-endpoints",
+            "ws://127.0.0.1:9222/devtools/browser/x, http://127.0.0.1:9223",
+        ])
+        .unwrap();
+        cli.config.validate().unwrap();
+        assert_eq!(cli.config.pool_settings().cdp_endpoints.len(), 2);
     }
 
     #[test]

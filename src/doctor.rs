@@ -124,19 +124,7 @@ fn check_data_dir(dir: &Path) -> Check {
 
 /// The Chromium binary to use: CHROME_PATH, else the first known name on PATH.
 pub fn find_chromium(config: &Config) -> Option<PathBuf> {
-    if let Some(path) = &config.chrome_path {
-        return Some(path.clone());
-    }
-    let path = std::env::var_os("PATH")?;
-    [
-        "chromium",
-        "chromium-browser",
-        "google-chrome",
-        "google-chrome-stable",
-    ]
-    .iter()
-    .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
-    .find(|candidate| candidate.is_file())
+    crate::browser::find_chromium(config.chrome_path.as_ref())
 }
 
 async fn check_chromium(config: &Config) -> Check {

@@ -69,6 +69,12 @@ impl From<crate::jobs::JobError> for ToolError {
     }
 }
 
+impl From<crate::browser::BrowserError> for ToolError {
+    fn from(error: crate::browser::BrowserError) -> Self {
+        Self(error.to_string())
+    }
+}
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -5,6 +5,7 @@
 //! The MCP face (`mcp`) turns tool calls into calls on the domain modules; domain modules
 //! know nothing of MCP.
 
+pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod crawl;
@@ -106,6 +107,8 @@ pub struct App {
     pub crawler: Arc<crate::crawl::scheduler::Crawler>,
     /// Background crawl jobs.
     pub jobs: Arc<crate::jobs::Jobs>,
+    /// The Chromium pool.
+    pub pool: crate::browser::Pool,
     /// The last store health check: `/ready` and `server_status` reuse it for a second, so
     /// a busy status endpoint does not turn into a database load.
     store_health: std::sync::Mutex<Option<(Instant, Result<(), String>)>>,
@@ -135,14 +138,17 @@ impl App {
             store: store.clone(),
         });
         let jobs = crate::jobs::Jobs::new(crawler.clone());
+        let metrics = Metrics::new();
+        let pool = crate::browser::Pool::new(config.pool_settings(), metrics.browser());
         Ok(Arc::new(Self {
             config,
             transport,
-            metrics: Metrics::new(),
+            metrics,
             shutdown: Shutdown::new(),
             store,
             crawler,
             jobs,
+            pool,
             store_health: std::sync::Mutex::new(None),
             started: Instant::now(),
         }))
@@ -177,7 +183,31 @@ impl App {
                     Err(e) => e,
                 },
             },
+            self.browser_component(),
         ]
+    }
+
+    /// The browser pool's health: optional, since every other tool works without it.
+    fn browser_component(&self) -> ComponentStatus {
+        let pool = self.pool.status();
+        let detail = if pool.available {
+            format!(
+                "{}; {} process(es) running, {} starting; {} of {} contexts in use",
+                pool.detail,
+                pool.processes.len(),
+                pool.launching,
+                pool.contexts_in_use,
+                pool.capacity
+            )
+        } else {
+            pool.detail
+        };
+        ComponentStatus {
+            name: "browser".into(),
+            required: false,
+            ok: pool.available,
+            detail,
+        }
     }
 
     /// The store's health, checked at most once per [`HEALTH_TTL`].

@@ -90,12 +90,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let app = App::open(config, transport).await?;
     // Resume unfinished jobs (crashed, or released at the last shutdown) and watch for more.
     app.jobs.watch();
+    // Launches BROWSER_POOL_MIN Chromium processes in the background; never fails start-up.
+    app.pool.start();
     let result = if transport == TransportKind::Http {
         HttpServer::bind(app.clone()).await?.serve().await
     } else {
         stdio::serve(app.clone()).await
     };
     app.jobs.shutdown(app.config.shutdown_grace()).await;
+    app.pool.shutdown().await;
     app.store.close().await;
     result
 }

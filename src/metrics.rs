@@ -49,6 +49,56 @@ struct TransportLabel {
     transport: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+/// The browser pool's metric handles (clones share the registered families).
+#[derive(Clone)]
+pub struct BrowserMetrics {
+    processes: Family<StateLabel, Gauge>,
+    contexts_active: Gauge,
+    acquire_wait: Histogram,
+    crashes: Counter,
+    recycles: Counter,
+}
+
+impl BrowserMetrics {
+    /// Sets the number of Chromium processes in each state (launching, ready, retiring).
+    pub fn set_processes(&self, launching: usize, ready: usize, retiring: usize) {
+        for (state, count) in [
+            ("launching", launching),
+            ("ready", ready),
+            ("retiring", retiring),
+        ] {
+            self.processes
+                .get_or_create(&StateLabel { state })
+                .set(count as i64);
+        }
+    }
+
+    /// Sets the number of browser contexts in use.
+    pub fn set_contexts_active(&self, count: u32) {
+        self.contexts_active.set(i64::from(count));
+    }
+
+    /// Records how long one context acquisition waited (successful or not).
+    pub fn observe_acquire_wait(&self, waited: Duration) {
+        self.acquire_wait.observe(waited.as_secs_f64());
+    }
+
+    /// Counts a Chromium process that died unexpectedly.
+    pub fn crashed(&self) {
+        self.crashes.inc();
+    }
+
+    /// Counts a Chromium process retired after its lifetime of contexts.
+    pub fn recycled(&self) {
+        self.recycles.inc();
+    }
+}
+
 /// The server's metric families.
 pub struct Metrics {
     registry: Registry,
@@ -59,6 +109,7 @@ pub struct Metrics {
     resident_memory: Gauge,
     virtual_memory: Gauge,
     uptime: Gauge<f64, std::sync::atomic::AtomicU64>,
+    browser: BrowserMetrics,
     started: Instant,
 }
 
@@ -115,6 +166,41 @@ impl Metrics {
         );
         let uptime = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         registry.register("uptime_seconds", "Seconds since start-up", uptime.clone());
+        let browser = BrowserMetrics {
+            processes: Family::default(),
+            contexts_active: Gauge::default(),
+            acquire_wait: Histogram::new([
+                0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+            ]),
+            crashes: Counter::default(),
+            recycles: Counter::default(),
+        };
+        registry.register(
+            "browser_processes",
+            "Chromium processes of the browser pool by state (launching, ready, retiring)",
+            browser.processes.clone(),
+        );
+        registry.register(
+            "browser_contexts_active",
+            "Browser contexts (isolated browsers) in use",
+            browser.contexts_active.clone(),
+        );
+        registry.register(
+            "browser_acquire_wait_seconds",
+            "Time a browser_open waited for a browser context, in seconds",
+            browser.acquire_wait.clone(),
+        );
+        registry.register(
+            "browser_crashes",
+            "Chromium processes that died unexpectedly",
+            browser.crashes.clone(),
+        );
+        registry.register(
+            "browser_recycles",
+            "Chromium processes retired after BROWSER_MAX_LIFETIME_CONTEXTS contexts",
+            browser.recycles.clone(),
+        );
+        browser.set_processes(0, 0, 0);
         Self {
             registry,
             tool_calls,
@@ -124,8 +210,14 @@ impl Metrics {
             resident_memory,
             virtual_memory,
             uptime,
+            browser,
             started: Instant::now(),
         }
+    }
+
+    /// The browser pool's metrics.
+    pub fn browser(&self) -> BrowserMetrics {
+        self.browser.clone()
     }
 
     /// Records one finished tool call.

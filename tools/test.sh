@@ -5,6 +5,8 @@
 #   tools/test.sh                 # everything
 #   tools/test.sh --test http     # extra arguments go to `cargo test`
 #
+# Installs Debian's chromium when /usr/bin/chromium is missing (unless CHROME_PATH names
+# another browser) and exports CHROME_PATH for the browser tests.
 # Reuses CARGO_TARGET_DIR when set. Installs into the repository (gitignored): .venv (the
 # official Python `mcp` SDK) and .test-deps/npm (the MCP Inspector CLI).
 set -euo pipefail
@@ -30,6 +32,18 @@ apt_install() {
 command -v cargo >/dev/null || { log "cargo is missing: install Rust from https://rustup.rs"; exit 1; }
 command -v python3 >/dev/null || apt_install python3 python3-venv
 command -v npm >/dev/null || apt_install nodejs npm
+
+# --- Chromium for the browser tests (Debian's package; CHROME_PATH overrides) -------------
+if [ -n "${CHROME_PATH:-}" ] && [ ! -x "$CHROME_PATH" ]; then
+  log "CHROME_PATH=$CHROME_PATH is not an executable"; exit 1
+fi
+if [ -z "${CHROME_PATH:-}" ]; then
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing chromium"
+    apt_install --no-install-recommends chromium fonts-liberation
+  fi
+  export CHROME_PATH=/usr/bin/chromium
+fi
 
 # --- Python venv with the official MCP SDK -----------------------------------------------
 if ! .venv/bin/python -c 'import mcp, httpx2' 2>/dev/null; then

@@ -2,6 +2,7 @@
 //! that `tools/test.sh` prepares, and small helpers for MCP over raw HTTP.
 #![allow(dead_code)]
 
+pub mod browser_site;
 pub mod site;
 
 use std::{
@@ -43,7 +44,8 @@ pub fn python() -> PathBuf {
 }
 
 /// A `crawlium` command isolated from the developer's environment: its own data dir and
-/// working directory (so no `.env` is read), loopback only.
+/// working directory (so no `.env` is read), loopback only, and no Chromium launched at
+/// start-up (BROWSER_POOL_MIN=0; browser tests set what they need).
 pub fn command(data_dir: &Path) -> Command {
     let mut cmd = Command::new(bin());
     for (key, _) in std::env::vars() {
@@ -51,8 +53,20 @@ pub fn command(data_dir: &Path) -> Command {
             cmd.env_remove(key);
         }
     }
+    for key in [
+        "BROWSER_POOL_MAX",
+        "BROWSER_MAX_CONTEXTS",
+        "BROWSER_MAX_LIFETIME_CONTEXTS",
+        "BROWSER_ACQUIRE_TIMEOUT_MS",
+        "BROWSER_IDLE_TIMEOUT_SECS",
+        "BROWSER_CDP_ENDPOINTS",
+    ] {
+        cmd.env_remove(key);
+    }
     cmd.current_dir(data_dir)
         .env("CRAWLIUM_DATA_DIR", data_dir)
+        // No Chromium at start-up unless a test asks for it: most tests never open a browser.
+        .env("BROWSER_POOL_MIN", "0")
         .env("RUST_LOG", "info,rmcp=warn,crawlium=debug")
         .env("LOG_FORMAT", "pretty")
         .kill_on_drop(true);

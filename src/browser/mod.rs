@@ -1,0 +1,119 @@
+//! The browser: headless Chromium driven over the DevTools protocol (CDP).
+//!
+//! - [`pool`]: the bounded, self-healing [`Pool`] of Chromium processes that leases isolated
+//!   browser contexts (lifetime-first placement, capacity waits, crash replacement, recycling).
+//! - [`process`]: one Chromium process: launch (fresh profile, server flags, own process
+//!   group), connection, health and crash detection, and clean-up that leaves no process or
+//!   profile dir behind.
+//! - [`cdp`]: raw CDP commands with a timeout on every call.
+//!
+//! Nothing here knows about MCP.
+
+pub mod cdp;
+pub mod pool;
+pub mod process;
+
+use std::{path::PathBuf, time::Duration};
+
+pub use pool::{Pool, PoolSettings, PoolStatus};
+
+/// Why a browser operation failed. Every message says what to do next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrowserError {
+    /// No Chromium binary to launch.
+    #[error("Chromium not found{0}: install it with `apt-get install chromium` or set CHROME_PATH")]
+    ChromiumNotFound(String),
+    /// Chromium was found but did not start.
+    #[error(
+        "Chromium failed to start: {0}. Check that CHROME_PATH points to a working \
+         Chromium/Chrome (`crawlium doctor` runs it)"
+    )]
+    LaunchFailed(String),
+    /// Every context of every process is in use and none freed up in time.
+    #[error(
+        "browser capacity exhausted ({in_use} of {capacity} in use) — retry shortly, or close \
+         browsers you no longer need with browser_close"
+    )]
+    CapacityExhausted {
+        /// Contexts in use.
+        in_use: u32,
+        /// Contexts the pool can host.
+        capacity: u32,
+    },
+    /// The Chromium process behind this browser died.
+    #[error("the browser crashed; open a new one with browser_open")]
+    Crashed,
+    /// The server is shutting down.
+    #[error("the browser pool is shutting down; retry on a running server")]
+    ShuttingDown,
+    /// No such handle for this caller (never existed, expired, closed, or someone else's).
+    #[error(
+        "unknown browserId '{0}': it may have been closed or expired after being idle; call \
+         browser_open for a new one (browser_list shows yours)"
+    )]
+    UnknownHandle(String),
+    /// A ref from a snapshot of a document that is gone.
+    #[error("stale ref '{0}' — take a new snapshot (browser_snapshot): the page changed since")]
+    StaleRef(String),
+    /// A ref no snapshot of this browser handed out.
+    #[error("unknown ref '{0}' — take a snapshot (browser_snapshot) and use a ref from it")]
+    UnknownRef(String),
+    /// A selector that matches nothing.
+    #[error("no element matches the selector '{0}'; check it, or use a ref from browser_snapshot")]
+    NoElement(String),
+    /// The element exists but cannot be acted on (hidden, zero-size, detached).
+    #[error("{0}")]
+    NotActionable(String),
+    /// A URL the net policy refuses.
+    #[error("navigation refused: {0}")]
+    Blocked(#[from] crate::net_policy::Blocked),
+    /// A URL that does not parse.
+    #[error("invalid URL '{0}': use an absolute http(s) URL such as https://example.com/")]
+    InvalidUrl(String),
+    /// An operation did not finish in time.
+    #[error("{what} did not finish within {} ms{hint}", after.as_millis())]
+    Timeout {
+        /// What timed out.
+        what: &'static str,
+        /// How long it was given.
+        after: Duration,
+        /// What to do about it (starts with "; " when present).
+        hint: &'static str,
+    },
+    /// The page could not be loaded (DNS, connection, TLS ...).
+    #[error("navigation to {url} failed: {reason}")]
+    NavigationFailed {
+        /// The URL.
+        url: String,
+        /// Chromium's reason, such as net::ERR_CONNECTION_REFUSED.
+        reason: String,
+    },
+    /// Chromium refused a command.
+    #[error("the browser refused {what}: {reason}")]
+    Protocol {
+        /// The operation.
+        what: &'static str,
+        /// Chromium's message.
+        reason: String,
+    },
+    /// Arguments that make no sense.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Where to find Chromium: CHROME_PATH when set, else the first known name on PATH.
+pub fn find_chromium(chrome_path: Option<&PathBuf>) -> Option<PathBuf> {
+    if let Some(path) = chrome_path {
+        return Some(path.clone());
+    }
+    let path = std::env::var_os("PATH")?;
+    [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ]
+    .iter()
+    .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
+    .find(|candidate| candidate.is_file())
+}

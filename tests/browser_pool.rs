@@ -1,0 +1,260 @@
+//! The browser pool on its own, with real headless Chromium: capacity limits and the
+//! "capacity exhausted" answer, lifetime recycling, crash detection and replacement, a
+//! missing Chromium, and clean-up that leaves no process or profile dir behind.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use crawlium::{
+    browser::{BrowserError, Pool, PoolSettings, find_chromium},
+    metrics::Metrics,
+};
+use support::browser_site::{eventually, group_members, profile_of};
+
+/// Chromium launches are CPU-heavy and these tests measure time: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn settings(max_processes: u32, max_contexts: u32, max_lifetime: u32) -> PoolSettings {
+    PoolSettings {
+        chrome_path: find_chromium(None),
+        max_processes,
+        min_processes: 0,
+        max_contexts,
+        max_lifetime_contexts: max_lifetime,
+        acquire_timeout: Duration::from_millis(800),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
+    let _serial = SERIAL.lock().await;
+    let metrics = Metrics::new();
+    let pool = Pool::new(settings(1, 2, 50), metrics.browser());
+    let (first, _) = pool.acquire().await.unwrap();
+    let (_second, _) = pool.acquire().await.unwrap();
+    let profile = profile_of(first.pid().unwrap());
+    assert!(profile.is_dir());
+
+    let started = Instant::now();
+    let error = pool.acquire().await.unwrap_err();
+    let waited = started.elapsed();
+    assert_eq!(
+        error,
+        BrowserError::CapacityExhausted {
+            in_use: 2,
+            capacity: 2
+        }
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with("browser capacity exhausted (2 of 2 in use) — retry shortly"),
+        "{error}"
+    );
+    assert!(
+        waited >= Duration::from_millis(750) && waited < Duration::from_millis(2000),
+        "waited {waited:?} for an 800 ms acquire timeout"
+    );
+
+    // A waiting acquisition gets the context closed while it waits.
+    let waiting = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.acquire().await.map(|_| ()) }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    first.close().await;
+    waiting.await.unwrap().unwrap();
+
+    let text = metrics.render();
+    assert!(
+        text.contains("crawlium_browser_acquire_wait_seconds_count 4"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"crawlium_browser_processes{state="ready"} 1"#),
+        "{text}"
+    );
+    pool.shutdown().await;
+    assert!(!profile.exists(), "{} left behind", profile.display());
+}
+
+#[tokio::test]
+async fn a_process_is_recycled_after_its_lifetime_and_a_new_one_serves() {
+    let _serial = SERIAL.lock().await;
+    let metrics = Metrics::new();
+    let pool = Pool::new(settings(2, 4, 3), metrics.browser());
+    let mut pids = Vec::new();
+    for _ in 0..3 {
+        let (lease, _) = pool.acquire().await.unwrap();
+        pids.push(lease.pid().unwrap());
+        lease.close().await;
+    }
+    assert!(
+        pids.iter().all(|p| *p == pids[0]),
+        "lifetime-first: {pids:?}"
+    );
+    let old = pids[0];
+    // Its third context reached the lifetime: it retires once that context closed.
+    assert!(
+        eventually(Duration::from_secs(5), || group_members(old).is_empty()).await,
+        "the retired Chromium (group {old}) is still running: {:?}",
+        group_members(old)
+    );
+    let (lease, _) = pool.acquire().await.unwrap();
+    assert_ne!(lease.pid(), Some(old));
+    assert!(
+        eventually(Duration::from_secs(5), || pool.status().processes.len()
+            == 1)
+        .await,
+        "{:?}",
+        pool.status()
+    );
+    assert!(
+        metrics
+            .render()
+            .contains("crawlium_browser_recycles_total 1"),
+        "{}",
+        metrics.render()
+    );
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_killed_chromium_fails_only_its_own_contexts_and_is_replaced() {
+    let _serial = SERIAL.lock().await;
+    let metrics = Metrics::new();
+    // Two contexts per process: the first two fill process A, the third goes to B.
+    let pool = Pool::new(settings(2, 2, 50), metrics.browser());
+    let (doomed, _) = pool.acquire().await.unwrap();
+    let (doomed_too, _) = pool.acquire().await.unwrap();
+    let (survivor, survivor_page) = pool.acquire().await.unwrap();
+    let doomed_pid = doomed.pid().unwrap();
+    assert_eq!(doomed_too.pid(), Some(doomed_pid));
+    assert_ne!(survivor.pid(), Some(doomed_pid));
+    let doomed_profile = profile_of(doomed_pid);
+    // Let B's spare context be ready, as it is on a server that has been up a while.
+    assert!(
+        eventually(Duration::from_secs(5), || pool
+            .status()
+            .processes
+            .iter()
+            .all(|p| p.spare_ready || p.contexts == 2))
+        .await
+    );
+
+    support::signal(doomed_pid, "KILL");
+    let killed = Instant::now();
+    assert!(
+        eventually(Duration::from_secs(2), || doomed.dead().is_cancelled()
+            && doomed_too.dead().is_cancelled())
+        .await,
+        "the crash was not noticed within 2 s"
+    );
+    // Its whole process group goes, not just the main process.
+    assert!(
+        eventually(Duration::from_secs(2), || group_members(doomed_pid)
+            .is_empty())
+        .await,
+        "{:?}",
+        group_members(doomed_pid)
+    );
+    // A new context is served within 2 s of the kill.
+    let (fresh, _) = pool.acquire().await.unwrap();
+    assert!(
+        killed.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        killed.elapsed()
+    );
+    assert_ne!(fresh.pid(), Some(doomed_pid));
+    // The other process's context still works.
+    assert!(!survivor.dead().is_cancelled());
+    let title = tokio::time::timeout(Duration::from_secs(5), survivor_page.get_title())
+        .await
+        .unwrap();
+    assert!(title.is_ok(), "{title:?}");
+    // The dead process is replaced, and leaves nothing behind.
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            let status = pool.status();
+            status.processes.len() == 2
+                && status.processes.iter().all(|p| p.pid != Some(doomed_pid))
+        })
+        .await,
+        "{:?}",
+        pool.status()
+    );
+    assert!(
+        metrics
+            .render()
+            .contains("crawlium_browser_crashes_total 1"),
+        "{}",
+        metrics.render()
+    );
+    assert!(
+        eventually(Duration::from_secs(2), || !doomed_profile.exists()).await,
+        "the crashed Chromium's profile {} is left behind",
+        doomed_profile.display()
+    );
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_missing_chromium_is_a_clear_error_at_once() {
+    let _serial = SERIAL.lock().await;
+    let pool = Pool::new(
+        PoolSettings {
+            chrome_path: Some("/nonexistent/chromium".into()),
+            ..settings(1, 1, 1)
+        },
+        Metrics::new().browser(),
+    );
+    let started = Instant::now();
+    let error = pool.acquire().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert_eq!(
+        error.to_string(),
+        "Chromium not found at /nonexistent/chromium: install it with `apt-get install \
+         chromium` or set CHROME_PATH"
+    );
+    let status = pool.status();
+    assert!(!status.available);
+    assert!(
+        status.detail.contains("apt-get install chromium"),
+        "{status:?}"
+    );
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_every_process_and_profile() {
+    let _serial = SERIAL.lock().await;
+    let pool = Pool::new(settings(2, 1, 50), Metrics::new().browser());
+    let (a, _) = pool.acquire().await.unwrap();
+    let (b, _) = pool.acquire().await.unwrap();
+    let pids = [a.pid().unwrap(), b.pid().unwrap()];
+    assert!(pids.iter().all(|p| group_members(*p).len() > 1));
+    let profiles = pids.map(profile_of);
+    let started = Instant::now();
+    pool.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    for pid in pids {
+        assert!(
+            group_members(pid).is_empty(),
+            "{pid}: {:?}",
+            group_members(pid)
+        );
+    }
+    for profile in profiles {
+        assert!(!profile.exists(), "{} left behind", profile.display());
+    }
+    assert_eq!(
+        pool.acquire().await.unwrap_err(),
+        BrowserError::ShuttingDown
+    );
+}

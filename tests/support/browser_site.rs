@@ -1,0 +1,239 @@
+//! Pages for the browser tests, served on 127.0.0.1, and helpers to watch Chromium processes
+//! in /proc.
+
+use std::collections::HashSet;
+
+use axum::{
+    extract::Query,
+    http::header,
+    response::{Html, IntoResponse, Response},
+};
+
+/// A form: typing a name and clicking the button greets by name (in page script, no
+/// navigation); the second form submits to /welcome.
+pub const FORM: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign up</title></head>
+<body>
+<h1>Sign up</h1>
+<label for="name">Name</label> <input id="name" type="text">
+<button id="greet" onclick="document.getElementById('greeting').textContent =
+  'Hello, ' + document.getElementById('name').value + '!'">Greet me</button>
+<p id="greeting">Nobody greeted yet.</p>
+<form action="/welcome" method="get">
+  <label for="who">Who</label> <input id="who" name="who" type="text">
+  <button type="submit">Enter</button>
+</form>
+<a href="/next">Next page</a>
+</body></html>"#;
+
+/// The page /next links to.
+pub const NEXT: &str = r#"<!doctype html>
+<html lang="en"><head><title>Next</title></head>
+<body><h1>Second page</h1><a href="/form">Back to the form</a></body></html>"#;
+
+/// Serves the browser fixture pages; dropped, it stops.
+pub struct BrowserSite {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BrowserSite {
+    /// Starts the server.
+    pub async fn start() -> Self {
+        async fn welcome(
+            Query(q): Query<std::collections::HashMap<String, String>>,
+        ) -> Html<String> {
+            let who = q.get("who").cloned().unwrap_or_default();
+            let who = who.replace('<', "&lt;");
+            Html(format!(
+                "<!doctype html><html><head><title>Welcome</title></head>\
+                 <body><h1>Welcome, {who}</h1></body></html>"
+            ))
+        }
+        async fn set_cookie(
+            Query(q): Query<std::collections::HashMap<String, String>>,
+        ) -> Response {
+            let value = q.get("value").cloned().unwrap_or_else(|| "x".into());
+            (
+                [(header::SET_COOKIE, format!("flavour={value}; Path=/"))],
+                Html("<!doctype html><title>Cookie set</title><p>cookie set</p>"),
+            )
+                .into_response()
+        }
+        async fn show_cookie(headers: axum::http::HeaderMap) -> Html<String> {
+            let cookie = headers
+                .get(header::COOKIE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none")
+                .to_string();
+            Html(format!(
+                "<!doctype html><html><head><title>Cookies</title></head>\
+                 <body><p id=\"cookies\">cookies: {cookie}</p></body></html>"
+            ))
+        }
+        let app = axum::Router::new()
+            .route("/form", axum::routing::get(|| async { Html(FORM) }))
+            .route("/next", axum::routing::get(|| async { Html(NEXT) }))
+            .route("/welcome", axum::routing::get(welcome))
+            .route("/cookie/set", axum::routing::get(set_cookie))
+            .route("/cookie/show", axum::routing::get(show_cookie))
+            .route(
+                "/tall",
+                axum::routing::get(|| async {
+                    Html(
+                        "<!doctype html><html><head><title>Tall</title></head>\
+                         <body style=\"margin:0\"><div style=\"height:3000px;\
+                         background:linear-gradient(red,blue)\">tall</div></body></html>",
+                    )
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { base, task }
+    }
+
+    /// `BASE{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for BrowserSite {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// `(pid, ppid, pgid, command name)` of every process in /proc.
+fn processes() -> Vec<(u32, u32, u32, String)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid pgrp ..."; comm may contain spaces and parentheses.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_string();
+        let rest: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        if rest.len() < 3 || rest[0] == "Z" {
+            continue;
+        }
+        let (Ok(ppid), Ok(pgid)) = (rest[1].parse(), rest[2].parse()) else {
+            continue;
+        };
+        out.push((pid, ppid, pgid, comm));
+    }
+    out
+}
+
+/// Live (non-zombie) processes whose ancestor is `root`.
+pub fn descendants(root: u32) -> Vec<u32> {
+    let all = processes();
+    let mut found: HashSet<u32> = HashSet::from([root]);
+    loop {
+        let before = found.len();
+        for (pid, ppid, _, _) in &all {
+            if found.contains(ppid) {
+                found.insert(*pid);
+            }
+        }
+        if found.len() == before {
+            break;
+        }
+    }
+    found.remove(&root);
+    found.into_iter().collect()
+}
+
+/// Live Chromium processes (by command name) among `pids`.
+pub fn chromium_among(pids: &[u32]) -> Vec<u32> {
+    processes()
+        .into_iter()
+        .filter(|(pid, _, _, comm)| pids.contains(pid) && is_chromium(comm))
+        .map(|(pid, ..)| pid)
+        .collect()
+}
+
+/// Live processes in process group `pgid`.
+pub fn group_members(pgid: u32) -> Vec<u32> {
+    processes()
+        .into_iter()
+        .filter(|(_, _, group, _)| *group == pgid)
+        .map(|(pid, ..)| pid)
+        .collect()
+}
+
+/// Live processes that look like Chromium's crash handler (which escapes process groups).
+pub fn crashpad_handlers() -> Vec<u32> {
+    processes()
+        .into_iter()
+        .filter(|(_, _, _, comm)| comm.starts_with("chrome_crashpad"))
+        .map(|(pid, ..)| pid)
+        .collect()
+}
+
+fn is_chromium(comm: &str) -> bool {
+    comm.starts_with("chrom") || comm.starts_with("headless_shell")
+}
+
+/// The `--user-data-dir` a running Chromium was started with.
+pub fn profile_of(pid: u32) -> std::path::PathBuf {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    cmdline
+        .split(|b| *b == 0)
+        .filter_map(|arg| std::str::from_utf8(arg).ok())
+        .find_map(|arg| arg.strip_prefix("--user-data-dir="))
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| panic!("pid {pid} has no --user-data-dir"))
+}
+
+/// Waits up to `limit` for `check` to hold, polling every 20 ms.
+pub async fn eventually(limit: std::time::Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    check()
+}
+
+/// The width and height in a PNG's IHDR header.
+pub fn png_size(png: &[u8]) -> (u32, u32) {
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    assert_eq!(&png[12..16], b"IHDR");
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    (width, height)
+}
+
+/// The width and height in a JPEG's first start-of-frame marker.
+pub fn jpeg_size(jpeg: &[u8]) -> (u32, u32) {
+    assert_eq!(&jpeg[..2], b"\xff\xd8", "not a JPEG");
+    let mut i = 2;
+    while i + 9 < jpeg.len() {
+        assert_eq!(jpeg[i], 0xff, "bad JPEG marker at {i}");
+        let marker = jpeg[i + 1];
+        let length = u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]) as usize;
+        if (0xc0..=0xcf).contains(&marker) && ![0xc4, 0xc8, 0xcc].contains(&marker) {
+            let height = u16::from_be_bytes([jpeg[i + 5], jpeg[i + 6]]) as u32;
+            let width = u16::from_be_bytes([jpeg[i + 7], jpeg[i + 8]]) as u32;
+            return (width, height);
+        }
+        i += 2 + length;
+    }
+    panic!("no JPEG frame header");
+}
