@@ -544,6 +544,40 @@ async fn a_session_reuses_its_default_browser() {
 }
 
 #[tokio::test]
+async fn an_idle_browser_expires_and_frees_its_context() {
+    let _serial = SERIAL.lock().await;
+    let server = HttpServer::start(&[], &[("BROWSER_IDLE_TIMEOUT_SECS", "2")]).await;
+    let client = connect(&server).await;
+    let idle = ok(&client, "browser_open", json!({})).await["browserId"].clone();
+    let busy = ok(&client, "browser_open", json!({})).await["browserId"].clone();
+    assert!(
+        server
+            .metrics()
+            .await
+            .contains("crawlium_browser_contexts_active 2")
+    );
+    // Using a browser keeps it: `busy` is touched every second, `idle` never.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        ok(&client, "browser_snapshot", json!({"browserId": busy})).await;
+    }
+    let expired = error_text(&client, "browser_snapshot", json!({"browserId": idle})).await;
+    assert!(expired.starts_with("unknown browserId"), "{expired}");
+    let listed = ok(&client, "browser_list", json!({})).await;
+    assert_eq!(
+        listed["browsers"].as_array().unwrap().len(),
+        1,
+        "{listed:#}"
+    );
+    assert_eq!(listed["browsers"][0]["browserId"], busy);
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("crawlium_browser_contexts_active 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
 async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
     let _serial = SERIAL.lock().await;
     let server = HttpServer::start(
