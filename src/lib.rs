@@ -107,8 +107,8 @@ pub struct App {
     pub crawler: Arc<crate::crawl::scheduler::Crawler>,
     /// Background crawl jobs.
     pub jobs: Arc<crate::jobs::Jobs>,
-    /// The Chromium pool.
-    pub pool: crate::browser::Pool,
+    /// Open browsers (by handle) and the Chromium pool behind them.
+    pub browsers: Arc<crate::browser::Browsers>,
     /// The last store health check: `/ready` and `server_status` reuse it for a second, so
     /// a busy status endpoint does not turn into a database load.
     store_health: std::sync::Mutex<Option<(Instant, Result<(), String>)>>,
@@ -139,7 +139,11 @@ impl App {
         });
         let jobs = crate::jobs::Jobs::new(crawler.clone());
         let metrics = Metrics::new();
-        let pool = crate::browser::Pool::new(config.pool_settings(), metrics.browser());
+        let browsers = crate::browser::Browsers::new(
+            crate::browser::Pool::new(config.pool_settings(), metrics.browser()),
+            config.browser_idle_timeout(),
+            config.fetch_config().policy,
+        );
         Ok(Arc::new(Self {
             config,
             transport,
@@ -148,7 +152,7 @@ impl App {
             store,
             crawler,
             jobs,
-            pool,
+            browsers,
             store_health: std::sync::Mutex::new(None),
             started: Instant::now(),
         }))
@@ -189,7 +193,7 @@ impl App {
 
     /// The browser pool's health: optional, since every other tool works without it.
     fn browser_component(&self) -> ComponentStatus {
-        let pool = self.pool.status();
+        let pool = self.browsers.pool().status();
         let detail = if pool.available {
             format!(
                 "{}; {} process(es) running, {} starting; {} of {} contexts in use",

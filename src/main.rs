@@ -91,14 +91,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Resume unfinished jobs (crashed, or released at the last shutdown) and watch for more.
     app.jobs.watch();
     // Launches BROWSER_POOL_MIN Chromium processes in the background; never fails start-up.
-    app.pool.start();
+    app.browsers.start();
     let result = if transport == TransportKind::Http {
         HttpServer::bind(app.clone()).await?.serve().await
     } else {
         stdio::serve(app.clone()).await
     };
     app.jobs.shutdown(app.config.shutdown_grace()).await;
-    app.pool.shutdown().await;
+    app.browsers.shutdown().await;
     app.store.close().await;
     result
 }

@@ -5,17 +5,27 @@
 //! - [`process`]: one Chromium process: launch (fresh profile, server flags, own process
 //!   group), connection, health and crash detection, and clean-up that leaves no process or
 //!   profile dir behind.
+//! - [`handles`]: the [`Browsers`] registry of browser handles (`browserId`): who owns which
+//!   browser, session defaults, idle expiry.
+//! - [`session`], [`snapshot`], [`actions`]: what one browser does — navigate, the
+//!   accessibility snapshot with element refs, clicks, typing, screenshots.
 //! - [`cdp`]: raw CDP commands with a timeout on every call.
 //!
-//! Nothing here knows about MCP.
+//! Nothing here knows about MCP; `mcp::browser_tools` maps tools onto [`Browsers`].
 
+pub mod actions;
 pub mod cdp;
+pub mod handles;
 pub mod pool;
 pub mod process;
+pub mod session;
+pub mod snapshot;
 
 use std::{path::PathBuf, time::Duration};
 
+pub use handles::{BrowserInfo, Browsers, OpenOptions, Viewport};
 pub use pool::{Pool, PoolSettings, PoolStatus};
+pub use session::BrowserSession;
 
 /// Why a browser operation failed. Every message says what to do next.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,8 +9,11 @@
 //!   cleaning up (SIGKILL, OOM kill).
 //! - Its stderr is drained for as long as it runs (a full pipe would block it) and the last
 //!   lines are kept to explain a failed start or a crash.
-//! - `--disable-crashpad-for-testing`: Chromium's crash handler otherwise starts in a session
-//!   of its own that no group kill reaches and that outlives everything.
+//! - Chromium's crash handler (crashpad) starts in a session of its own that no group kill
+//!   reaches. Its config dirs (XDG_CONFIG_HOME, XDG_CACHE_HOME) point into the profile, so
+//!   the handler is recognised by its `--database=<profile>/...` and killed with the rest
+//!   (and nothing is written to the server user's home). `--disable-crashpad-for-testing`
+//!   would avoid it, but makes every navigation fail with net::ERR_ABORTED (Chromium 156).
 //!
 //! A [`Monitor`] owns the child, the CDP connection's handler and the profile dir. It ends
 //! when the process dies (the child exits, the connection breaks, or two health checks in a
@@ -73,7 +76,6 @@ const FLAGS: &[&str] = &[
     "--disable-default-apps",
     "--disable-extensions",
     "--disable-breakpad",
-    "--disable-crashpad-for-testing",
     "--disable-client-side-phishing-detection",
     "--disable-domain-reliability",
     "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication",
@@ -178,6 +180,7 @@ pub async fn launch(id: u64, path: &Path) -> Result<(Arc<ChromiumProcess>, Monit
     let (process, child, handler, stderr) = match spawn_and_connect(id, path, &profile).await {
         Ok(spawned) => spawned,
         Err(error) => {
+            kill_crash_handlers(profile.clone()).await;
             remove_profile(profile).await;
             return Err(error);
         }
@@ -217,6 +220,8 @@ async fn spawn_and_connect(id: u64, path: &Path, profile: &Path) -> Result<Spawn
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        .env("XDG_CONFIG_HOME", profile.join("config"))
+        .env("XDG_CACHE_HOME", profile.join("cache"))
         .process_group(0)
         .kill_on_drop(true);
     die_with_parent(&mut command);
@@ -421,6 +426,9 @@ impl Monitor {
         if let Some(child) = self.child.as_mut() {
             let _ = child.kill().await;
         }
+        if let Some(profile) = self.profile.clone() {
+            kill_crash_handlers(profile).await;
+        }
         connection.abort();
         let reason = if crashed && self.child.is_some() {
             format!("{reason}; last stderr: {}", tail(&self.stderr))
@@ -496,6 +504,40 @@ fn kill_group(pid: u32) {
             libc::kill(-pgid, libc::SIGKILL);
         }
     }
+}
+
+/// Kills the crash handlers of the Chromium whose profile is `profile` (they run in a session
+/// of their own, outside its process group).
+async fn kill_crash_handlers(profile: PathBuf) {
+    let _ = tokio::task::spawn_blocking(move || {
+        let database = format!("--database={}", profile.display());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|p| p.parse::<libc::pid_t>().ok())
+            else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let mut args = cmdline.split(|b| *b == 0).map(String::from_utf8_lossy);
+            let is_handler = args
+                .next()
+                .is_some_and(|program| program.ends_with("chrome_crashpad_handler"));
+            if is_handler && args.any(|arg| arg.starts_with(&database)) && pid > 1 {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+    })
+    .await;
 }
 
 fn profile_dir(id: u64) -> PathBuf {

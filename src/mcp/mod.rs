@@ -2,6 +2,7 @@
 //! to talk back to the client (progress, log messages). Handlers here are thin: they check
 //! arguments, call one domain function and map its result or error.
 
+mod browser_tools;
 mod crawl_tools;
 mod job_tools;
 mod notify;

@@ -27,6 +27,10 @@ pub struct ServerStatus {
     pub calls_in_flight: usize,
     /// Health of each component.
     pub components: Vec<ComponentStatus>,
+    /// The Chromium pool: processes, contexts in use, capacity.
+    pub browser_pool: crate::browser::PoolStatus,
+    /// Browsers open (all principals).
+    pub browsers_open: usize,
     /// What is configured (no secrets).
     pub configured: ConfiguredSummary,
 }
@@ -85,7 +89,8 @@ impl CrawliumServer {
         name = "server_status",
         description = "Report this Crawlium server's version, transport (stdio or http), supported \
                        MCP protocol versions, uptime in seconds, tool calls in flight, component \
-                       health and configuration (secrets omitted). No arguments; read-only.",
+                       health, the browser pool (processes, contexts in use, capacity) and \
+                       configuration (secrets omitted). No arguments; read-only.",
         annotations(
             title = "Server status",
             read_only_hint = true,
@@ -110,6 +115,8 @@ impl CrawliumServer {
             uptime_seconds: app.uptime().as_secs_f64(),
             calls_in_flight: app.shutdown.calls_in_flight(),
             components: app.components().await,
+            browser_pool: app.browsers.pool().status(),
+            browsers_open: app.browsers.count(),
             configured: ConfiguredSummary::of(app),
         }))
     }

@@ -26,6 +26,11 @@ use crate::{App, Principal, error::ToolError, metrics::Outcome};
 /// What the tool groups are for, sent to the client at initialize/discover.
 pub const INSTRUCTIONS: &str = "Crawlium gives you a real headless browser and a real web \
 crawler, and remembers what it crawled.\n\
+- browser: `browser_open` returns a browserId (an isolated browser: own cookies and \
+storage); pass it to the other browser_* tools. `browser_navigate` loads a URL, \
+`browser_snapshot` shows the page as an accessibility outline with [ref=eN] on elements, \
+`browser_click` and `browser_type` act on a ref (or a CSS selector), \
+`browser_take_screenshot` returns an image; `browser_close` frees the browser.\n\
 - crawl: `crawl_page` fetches one page, returns its main content as markdown and stores it \
 for search; `map_site` lists a site's URLs from its sitemaps and links without crawling; \
 `crawl_site` (follow links) and `crawl_sitemap` crawl many pages as a durable job.\n\
@@ -47,6 +52,9 @@ pub struct CrawliumServer {
     /// The principal of a connection-bound transport (stdio, legacy SSE); HTTP requests carry
     /// theirs in the request extensions instead.
     principal: Option<Principal>,
+    /// A random id of the connection, for connection-bound transports: their default
+    /// browser is per connection.
+    connection: Option<Arc<str>>,
     pub(crate) client_log: ClientLog,
 }
 
@@ -55,18 +63,25 @@ impl CrawliumServer {
     pub fn new(app: Arc<App>, principal: Option<Principal>) -> Self {
         static TOOLS: OnceLock<Arc<ToolRouter<CrawliumServer>>> = OnceLock::new();
         let tools = TOOLS.get_or_init(|| Arc::new(Self::all_tools())).clone();
+        let connection = principal
+            .as_ref()
+            .map(|_| Arc::from(uuid::Uuid::new_v4().simple().to_string()));
         Self {
             app,
             tools,
             principal,
+            connection,
             client_log: ClientLog::default(),
         }
     }
 
     fn all_tools() -> ToolRouter<Self> {
         #[allow(unused_mut)]
-        let mut router =
-            Self::crawl_router() + Self::job_router() + Self::store_router() + Self::ops_router();
+        let mut router = Self::browser_router()
+            + Self::crawl_router()
+            + Self::job_router()
+            + Self::store_router()
+            + Self::ops_router();
         #[cfg(feature = "test-tools")]
         {
             router += Self::debug_router();
@@ -83,6 +98,19 @@ impl CrawliumServer {
             .and_then(|parts| parts.extensions.get::<Principal>().cloned())
             .or_else(|| self.principal.clone())
             .unwrap_or_else(Principal::local)
+    }
+
+    /// The transport session of a request, if it has one: the legacy `Mcp-Session-Id` on
+    /// HTTP, the connection on stdio and legacy SSE. Stateless requests have none.
+    pub fn transport_session(&self, context: &RequestContext<RoleServer>) -> Option<String> {
+        match context.extensions.get::<http::request::Parts>() {
+            Some(parts) => parts
+                .headers
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok())
+                .map(|id| format!("http:{id}")),
+            None => self.connection.as_deref().map(|id| format!("conn:{id}")),
+        }
     }
 }
 

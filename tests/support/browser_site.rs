@@ -76,6 +76,11 @@ impl BrowserSite {
             .route("/form", axum::routing::get(|| async { Html(FORM) }))
             .route("/next", axum::routing::get(|| async { Html(NEXT) }))
             .route("/welcome", axum::routing::get(welcome))
+            // No page to show: the browser stays where it was (net::ERR_ABORTED).
+            .route(
+                "/empty",
+                axum::routing::get(|| async { axum::http::StatusCode::NO_CONTENT }),
+            )
             .route("/cookie/set", axum::routing::get(set_cookie))
             .route("/cookie/show", axum::routing::get(show_cookie))
             .route(
@@ -136,6 +141,15 @@ fn processes() -> Vec<(u32, u32, u32, String)> {
         out.push((pid, ppid, pgid, comm));
     }
     out
+}
+
+/// Live processes whose parent is `pid` (whichever of its threads started them).
+pub fn children(pid: u32) -> Vec<u32> {
+    processes()
+        .into_iter()
+        .filter(|(_, ppid, _, _)| *ppid == pid)
+        .map(|(child, ..)| child)
+        .collect()
 }
 
 /// Live (non-zombie) processes whose ancestor is `root`.

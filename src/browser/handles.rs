@@ -1,0 +1,442 @@
+//! Browser handles: the `browserId`s that address browsers across calls.
+//!
+//! MCP 2026-07-28 has no sessions, so `browser_open` mints an unguessable handle (`br_` and
+//! 154 random bits) that later calls pass back. A handle belongs to the principal that
+//! opened it (for anyone else it does not exist), lives until closed or idle for
+//! `BROWSER_IDLE_TIMEOUT_SECS`, and frees its context in the pool when it goes. Clients that
+//! still have a transport session (stdio, a legacy `Mcp-Session-Id`) may omit the handle:
+//! they get one default browser per session, opened on first use.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use super::{BrowserError, BrowserSession, Pool};
+use crate::{Principal, net_policy::NetPolicy};
+
+/// How long resolving a navigation's host name may take.
+const DNS_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long shutdown gives open browsers to close.
+const CLOSE_ALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A viewport size in CSS pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Viewport {
+    /// Width in CSS pixels, 100-4096.
+    pub width: u32,
+    /// Height in CSS pixels, 100-4096.
+    pub height: u32,
+}
+
+impl Default for Viewport {
+    fn default() -> Self {
+        Self {
+            width: 1280,
+            height: 720,
+        }
+    }
+}
+
+/// How a new browser is set up.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Viewport (default 1280×720).
+    pub viewport: Option<Viewport>,
+    /// User-Agent header and `navigator.userAgent`.
+    pub user_agent: Option<String>,
+    /// Locale such as `de-DE` (Accept-Language, `navigator.language`, formatting).
+    pub locale: Option<String>,
+    /// IANA time zone such as `Europe/Berlin`.
+    pub timezone: Option<String>,
+}
+
+impl OpenOptions {
+    /// Checks the values before anything is leased.
+    pub fn validate(&self) -> Result<(), BrowserError> {
+        if let Some(v) = self.viewport
+            && !((100..=4096).contains(&v.width) && (100..=4096).contains(&v.height))
+        {
+            return Err(BrowserError::Invalid(format!(
+                "viewport {}x{} is out of range; width and height must be 100-4096 CSS pixels",
+                v.width, v.height
+            )));
+        }
+        for (name, value) in [
+            ("userAgent", &self.user_agent),
+            ("locale", &self.locale),
+            ("timezone", &self.timezone),
+        ] {
+            if let Some(value) = value
+                && (value.trim().is_empty() || value.len() > 512)
+            {
+                return Err(BrowserError::Invalid(format!(
+                    "{name} must be 1-512 characters"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How the browser of a call was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolved {
+    /// The handle the caller passed.
+    Given,
+    /// The transport session's default browser, existing or just opened.
+    SessionDefault,
+    /// No handle and no session: a browser opened for this call.
+    OpenedForCall,
+}
+
+/// One browser as `browser_list` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowserInfo {
+    /// The handle.
+    pub browser_id: String,
+    /// When it was opened, Unix epoch ms.
+    pub created_at: i64,
+    /// Seconds since it was last used.
+    pub idle_seconds: u64,
+    /// Seconds of idleness after which it is closed.
+    pub expires_after_idle_seconds: u64,
+    /// Its viewport.
+    pub viewport: Viewport,
+    /// True for the default browser of the caller's transport session.
+    pub session_default: bool,
+    /// True when its Chromium crashed (it only answers with that error; close it).
+    pub crashed: bool,
+}
+
+/// Every open browser of this server, by handle.
+pub struct Browsers {
+    pool: Pool,
+    idle_timeout: Duration,
+    policy: NetPolicy,
+    handles: Mutex<HashMap<String, Arc<BrowserSession>>>,
+    /// Session key → handle of its default browser.
+    defaults: Mutex<HashMap<String, String>>,
+    /// Held while a session default is opened, so two calls do not open two.
+    opening_default: tokio::sync::Mutex<()>,
+    tasks: TaskTracker,
+    closing: CancellationToken,
+}
+
+impl Browsers {
+    /// A registry over `pool`; [`Browsers::start`] starts the pool and the idle reaper.
+    pub fn new(pool: Pool, idle_timeout: Duration, policy: NetPolicy) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            idle_timeout,
+            policy,
+            handles: Mutex::default(),
+            defaults: Mutex::default(),
+            opening_default: tokio::sync::Mutex::new(()),
+            tasks: TaskTracker::new(),
+            closing: CancellationToken::new(),
+        })
+    }
+
+    /// The pool behind the browsers.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Launches the pool's minimum processes and starts closing idle browsers.
+    pub fn start(self: &Arc<Self>) {
+        self.pool.start();
+        let browsers = Arc::downgrade(self);
+        let closing = self.closing.clone();
+        let every = (self.idle_timeout / 4).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        self.tasks.spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = interval.tick() => {}
+                    _ = closing.cancelled() => return,
+                }
+                let Some(browsers) = browsers.upgrade() else {
+                    return;
+                };
+                browsers.close_idle().await;
+            }
+        });
+    }
+
+    fn handles(&self) -> MutexGuard<'_, HashMap<String, Arc<BrowserSession>>> {
+        self.handles.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn defaults(&self) -> MutexGuard<'_, HashMap<String, String>> {
+        self.defaults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Opens a new isolated browser for `owner`.
+    pub async fn open(
+        &self,
+        owner: &Principal,
+        options: &OpenOptions,
+    ) -> Result<Arc<BrowserSession>, BrowserError> {
+        self.open_as(owner, options, None).await
+    }
+
+    async fn open_as(
+        &self,
+        owner: &Principal,
+        options: &OpenOptions,
+        session_default: Option<String>,
+    ) -> Result<Arc<BrowserSession>, BrowserError> {
+        options.validate()?;
+        if self.closing.is_cancelled() {
+            return Err(BrowserError::ShuttingDown);
+        }
+        let (lease, page) = self.pool.acquire().await?;
+        let id = new_handle();
+        let session = match BrowserSession::new(
+            id.clone(),
+            owner.clone(),
+            session_default,
+            lease,
+            page,
+            options,
+        )
+        .await
+        {
+            Ok(session) => Arc::new(session),
+            // The lease is dropped with the error and frees its context.
+            Err(error) => return Err(error),
+        };
+        self.handles().insert(id, session.clone());
+        Ok(session)
+    }
+
+    /// The browser `id` of `owner`. Someone else's handle is unknown, not forbidden.
+    pub fn get(&self, id: &str, owner: &Principal) -> Result<Arc<BrowserSession>, BrowserError> {
+        let session = self
+            .handles()
+            .get(id)
+            .filter(|s| &s.owner == owner)
+            .cloned()
+            .ok_or_else(|| BrowserError::UnknownHandle(id.to_string()))?;
+        if session.crashed() {
+            return Err(BrowserError::Crashed);
+        }
+        session.touch();
+        Ok(session)
+    }
+
+    /// The browser a call is about: the given handle; else the transport session's default
+    /// (opened on first use); else, with no session, a new browser for this call.
+    pub async fn resolve(
+        &self,
+        id: Option<&str>,
+        owner: &Principal,
+        session: Option<&str>,
+    ) -> Result<(Arc<BrowserSession>, Resolved), BrowserError> {
+        if let Some(id) = id {
+            return Ok((self.get(id, owner)?, Resolved::Given));
+        }
+        let Some(session) = session else {
+            let opened = self.open(owner, &OpenOptions::default()).await?;
+            return Ok((opened, Resolved::OpenedForCall));
+        };
+        let key = format!("{owner}\u{0}{session}");
+        let _opening = self.opening_default.lock().await;
+        let existing = self.defaults().get(&key).cloned();
+        if let Some(id) = existing {
+            match self.get(&id, owner) {
+                Ok(found) => return Ok((found, Resolved::SessionDefault)),
+                Err(BrowserError::Crashed) => {
+                    // Report the crash once; the next call opens a fresh default.
+                    self.defaults().remove(&key);
+                    let gone = self.handles().remove(&id);
+                    if let Some(gone) = gone {
+                        gone.close().await;
+                    }
+                    return Err(BrowserError::Crashed);
+                }
+                Err(_) => {
+                    self.defaults().remove(&key);
+                }
+            }
+        }
+        let opened = self
+            .open_as(owner, &OpenOptions::default(), Some(session.to_string()))
+            .await?;
+        self.defaults().insert(key, opened.id.clone());
+        Ok((opened, Resolved::SessionDefault))
+    }
+
+    /// Closes the browser `id` of `owner` and frees its context.
+    pub async fn close(&self, id: &str, owner: &Principal) -> Result<(), BrowserError> {
+        let session = {
+            let mut handles = self.handles();
+            match handles.get(id) {
+                Some(s) if &s.owner == owner => handles.remove(id),
+                _ => None,
+            }
+        }
+        .ok_or_else(|| BrowserError::UnknownHandle(id.to_string()))?;
+        self.forget_default(&session);
+        session.close().await;
+        Ok(())
+    }
+
+    /// The default browser of `session`, if one is open.
+    pub fn session_default(&self, owner: &Principal, session: &str) -> Option<String> {
+        self.defaults()
+            .get(&format!("{owner}\u{0}{session}"))
+            .cloned()
+    }
+
+    fn forget_default(&self, session: &BrowserSession) {
+        if let Some(key) = &session.session_default {
+            let key = format!("{}\u{0}{key}", session.owner);
+            let mut defaults = self.defaults();
+            if defaults.get(&key) == Some(&session.id) {
+                defaults.remove(&key);
+            }
+        }
+    }
+
+    /// The browsers of `owner`, oldest first. `session` marks that session's default.
+    pub fn list(&self, owner: &Principal, session: Option<&str>) -> Vec<BrowserInfo> {
+        let mut mine: Vec<Arc<BrowserSession>> = self
+            .handles()
+            .values()
+            .filter(|s| &s.owner == owner)
+            .cloned()
+            .collect();
+        mine.sort_by_key(|s| s.created_at_ms);
+        mine.iter()
+            .map(|s| BrowserInfo {
+                browser_id: s.id.clone(),
+                created_at: s.created_at_ms,
+                idle_seconds: s.idle().as_secs(),
+                expires_after_idle_seconds: self.idle_timeout.as_secs(),
+                viewport: s.viewport,
+                session_default: session.is_some() && s.session_default.as_deref() == session,
+                crashed: s.crashed(),
+            })
+            .collect()
+    }
+
+    /// Open browsers, of every principal.
+    pub fn count(&self) -> usize {
+        self.handles().len()
+    }
+
+    /// Closes browsers idle for longer than the idle timeout (and crashed ones as long).
+    async fn close_idle(&self) {
+        let expired: Vec<Arc<BrowserSession>> = {
+            let mut handles = self.handles();
+            let ids: Vec<String> = handles
+                .values()
+                // A browser busy with a call is not idle, however long the call takes.
+                .filter(|s| s.idle() > self.idle_timeout && s.state.try_lock().is_ok())
+                .map(|s| s.id.clone())
+                .collect();
+            ids.iter().filter_map(|id| handles.remove(id)).collect()
+        };
+        for session in expired {
+            tracing::info!(browser = %session.id, principal = %session.owner,
+                "closing a browser idle for more than {} s", self.idle_timeout.as_secs());
+            self.forget_default(&session);
+            session.close().await;
+        }
+    }
+
+    /// Parses a navigation URL and checks it against the net policy, including every address
+    /// its host resolves to (when private networks are not allowed).
+    pub async fn check_url(&self, raw: &str) -> Result<url::Url, BrowserError> {
+        let raw = raw.trim();
+        let url = url::Url::parse(raw).map_err(|_| BrowserError::InvalidUrl(raw.to_string()))?;
+        self.policy.check_url(&url)?;
+        if !self.policy.allow_private
+            && let Some(url::Host::Domain(host)) = url.host()
+        {
+            let port = url.port_or_known_default().unwrap_or(80);
+            let lookup = tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host, port)));
+            let addrs: Vec<IpAddr> = match lookup.await {
+                Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+                Ok(Err(error)) => {
+                    return Err(BrowserError::NavigationFailed {
+                        url: url.to_string(),
+                        reason: format!("the host name {host} does not resolve ({error})"),
+                    });
+                }
+                Err(_) => {
+                    return Err(BrowserError::NavigationFailed {
+                        url: url.to_string(),
+                        reason: format!("resolving {host} took more than {DNS_TIMEOUT:?}"),
+                    });
+                }
+            };
+            for addr in addrs {
+                self.policy.check_addr(addr)?;
+            }
+        }
+        Ok(url)
+    }
+
+    /// Closes every browser, then the pool's processes.
+    pub async fn shutdown(&self) {
+        self.closing.cancel();
+        let all: Vec<Arc<BrowserSession>> = self.handles().drain().map(|(_, s)| s).collect();
+        self.defaults().clear();
+        let closing = futures::future::join_all(all.iter().map(|s| s.close()));
+        let _ = tokio::time::timeout(CLOSE_ALL_TIMEOUT, closing).await;
+        self.tasks.close();
+        self.tasks.wait().await;
+        self.pool.shutdown().await;
+    }
+}
+
+/// A new handle: `br_` and 154 random bits (two UUIDv4s), hex.
+fn new_handle() -> String {
+    let first = uuid::Uuid::new_v4().simple().to_string();
+    let second = uuid::Uuid::new_v4().simple().to_string();
+    format!("br_{first}{}", &second[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_long_and_distinct() {
+        let a = new_handle();
+        let b = new_handle();
+        assert_ne!(a, b);
+        assert!(a.starts_with("br_"));
+        assert_eq!(a.len(), 3 + 40);
+        assert!(a[3..].chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let bad = OpenOptions {
+            viewport: Some(Viewport {
+                width: 50,
+                height: 600,
+            }),
+            ..Default::default()
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("100-4096"));
+        let bad = OpenOptions {
+            locale: Some(" ".into()),
+            ..Default::default()
+        };
+        assert!(bad.validate().is_err());
+        OpenOptions::default().validate().unwrap();
+    }
+}

@@ -1,0 +1,614 @@
+//! One browser: an isolated context leased from the pool, its tab, and the refs its
+//! snapshots handed out.
+//!
+//! Calls on one browser run one at a time (a click must not interleave with a navigation).
+//! Every CDP exchange has a deadline and fails with "the browser crashed" as soon as the
+//! hosting process is known to be dead.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use chromiumoxide::{
+    Page,
+    cdp::browser_protocol::{
+        network::{EventLoadingFailed, EventRequestWillBeSent, ResourceType},
+        page::{EventLifecycleEvent, NavigateParams},
+    },
+};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    BrowserError,
+    cdp::{self, guarded},
+    handles::{OpenOptions, Viewport},
+    pool::ContextLease,
+    snapshot,
+};
+use crate::Principal;
+
+/// When a navigation counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WaitUntil {
+    /// The `load` event: the page and its subresources are loaded.
+    #[default]
+    Load,
+    /// `DOMContentLoaded`: the HTML is parsed; images and styles may still load.
+    DomContentLoaded,
+    /// No network connections for 500 ms after `load`.
+    NetworkIdle,
+}
+
+/// Where the tab is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageInfo {
+    /// The document's URL.
+    pub url: String,
+    /// The document's title.
+    pub title: String,
+}
+
+/// A rendered snapshot, possibly one part of a long one.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Where the tab is.
+    pub page: PageInfo,
+    /// The outline part (see `snapshot`).
+    pub text: String,
+    /// Characters in the whole outline.
+    pub total_chars: usize,
+    /// Where the rest starts, when the outline was cut.
+    pub next_offset: Option<usize>,
+}
+
+/// What part of the snapshot to return.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotOptions {
+    /// Skip this many characters.
+    pub offset: usize,
+    /// Return at most this many characters.
+    pub max_chars: usize,
+    /// Nesting depth shown (0: all).
+    pub max_depth: usize,
+}
+
+/// Refs handed out by snapshots: `eN` names one DOM node of one document. A name is never
+/// reused, so an old ref can be told apart from an unknown one.
+#[derive(Debug, Default)]
+pub(crate) struct Refs {
+    next: u64,
+    /// Loader (document) id the current names belong to.
+    loader: String,
+    by_name: HashMap<String, i64>,
+    by_node: HashMap<i64, String>,
+}
+
+impl Refs {
+    /// The name of `backend` in document `loader`; names of older documents are dropped.
+    fn name(&mut self, loader: &str, backend: i64) -> String {
+        if self.loader != loader {
+            self.loader = loader.to_string();
+            self.by_name.clear();
+            self.by_node.clear();
+        }
+        if let Some(name) = self.by_node.get(&backend) {
+            return name.clone();
+        }
+        self.next += 1;
+        let name = format!("e{}", self.next);
+        self.by_name.insert(name.clone(), backend);
+        self.by_node.insert(backend, name.clone());
+        name
+    }
+
+    /// The node `name` stands for in document `loader`.
+    fn resolve(&self, name: &str, loader: &str) -> Result<i64, BrowserError> {
+        let issued = name
+            .strip_prefix('e')
+            .and_then(|n| n.parse::<u64>().ok())
+            .is_some_and(|n| n >= 1 && n <= self.next);
+        match self.by_name.get(name) {
+            Some(&backend) if self.loader == loader => Ok(backend),
+            _ if issued => Err(BrowserError::StaleRef(name.to_string())),
+            _ => Err(BrowserError::UnknownRef(name.to_string())),
+        }
+    }
+}
+
+/// An element to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A ref from the latest snapshot.
+    Ref(String),
+    /// A CSS selector (the first match).
+    Selector(String),
+}
+
+/// One isolated browser (context + tab) and who owns it.
+pub struct BrowserSession {
+    /// The handle (`br_` + 128 random bits).
+    pub id: String,
+    /// The principal that opened it.
+    pub owner: Principal,
+    /// The transport session it is the default browser of, if any.
+    pub session_default: Option<String>,
+    /// When it was opened, Unix epoch ms.
+    pub created_at_ms: i64,
+    /// Its viewport.
+    pub viewport: Viewport,
+    /// How it was opened (a replacement tab is set up the same way).
+    options: OpenOptions,
+    pub(crate) lease: ContextLease,
+    /// The tab (replaced only when a navigation leaves it unusable).
+    page: Mutex<Page>,
+    /// Serializes calls on this browser; holds the refs.
+    pub(crate) state: tokio::sync::Mutex<Refs>,
+    last_used: Mutex<Instant>,
+}
+
+impl std::fmt::Debug for BrowserSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrowserSession")
+            .field("id", &self.id)
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+impl BrowserSession {
+    /// Sets the tab up as asked (viewport, user agent, locale, time zone).
+    pub(crate) async fn new(
+        id: String,
+        owner: Principal,
+        session_default: Option<String>,
+        lease: ContextLease,
+        page: Page,
+        options: &OpenOptions,
+    ) -> Result<Self, BrowserError> {
+        configure(&page, lease.dead(), options).await?;
+        Ok(Self {
+            id,
+            owner,
+            session_default,
+            created_at_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            viewport: options.viewport.unwrap_or_default(),
+            options: options.clone(),
+            lease,
+            page: Mutex::new(page),
+            state: tokio::sync::Mutex::new(Refs::default()),
+            last_used: Mutex::new(Instant::now()),
+        })
+    }
+
+    /// The browser's tab.
+    pub(crate) fn page(&self) -> Page {
+        self.page.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the tab with a fresh blank one in the same context (cookies and storage
+    /// stay). Used when chromiumoxide's navigation tracking of the old tab is stuck.
+    async fn replace_tab(&self) -> Result<(), BrowserError> {
+        let fresh = self.lease.new_page().await?;
+        configure(&fresh, self.dead(), &self.options).await?;
+        let old = std::mem::replace(
+            &mut *self.page.lock().unwrap_or_else(|e| e.into_inner()),
+            fresh,
+        );
+        let _ = cdp::call(&old, self.dead(), "Page.close", json!({})).await;
+        Ok(())
+    }
+
+    /// Cancelled when the hosting Chromium dies.
+    pub fn dead(&self) -> &CancellationToken {
+        self.lease.dead()
+    }
+
+    /// True once the hosting Chromium died.
+    pub fn crashed(&self) -> bool {
+        self.lease.dead().is_cancelled()
+    }
+
+    /// The pid of the hosting Chromium, when this server launched it.
+    pub fn pid(&self) -> Option<u32> {
+        self.lease.pid()
+    }
+
+    /// Marks the browser as used now (idle expiry counts from here).
+    pub fn touch(&self) {
+        *self.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    /// Time since the browser was last used.
+    pub fn idle(&self) -> Duration {
+        self.last_used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed()
+    }
+
+    /// Closes the context (and its tab) and frees its room in the pool.
+    pub async fn close(&self) {
+        self.lease.close().await;
+    }
+
+    pub(crate) async fn call(
+        &self,
+        method: &'static str,
+        params: Value,
+    ) -> Result<Value, BrowserError> {
+        cdp::call(&self.page(), self.dead(), method, params).await
+    }
+
+    /// The main frame's current document (loader) id and URL.
+    pub(crate) async fn document(&self) -> Result<(String, String), BrowserError> {
+        let tree = self.call("Page.getFrameTree", json!({})).await?;
+        let frame = &tree["frameTree"]["frame"];
+        Ok((
+            frame["loaderId"].as_str().unwrap_or_default().to_string(),
+            frame["url"].as_str().unwrap_or_default().to_string(),
+        ))
+    }
+
+    /// The tab's URL and title.
+    pub async fn info(&self) -> Result<PageInfo, BrowserError> {
+        let value = self
+            .evaluate_value("({url: location.href, title: document.title})")
+            .await?;
+        Ok(PageInfo {
+            url: value["url"].as_str().unwrap_or_default().to_string(),
+            title: value["title"].as_str().unwrap_or_default().to_string(),
+        })
+    }
+
+    /// Evaluates a JS expression and returns its JSON value (`null` for undefined).
+    pub(crate) async fn evaluate_value(&self, expression: &str) -> Result<Value, BrowserError> {
+        let result = self
+            .call(
+                "Runtime.evaluate",
+                json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+            )
+            .await?;
+        if let Some(exception) = result.get("exceptionDetails") {
+            return Err(BrowserError::Protocol {
+                what: "evaluating a script",
+                reason: exception_text(exception),
+            });
+        }
+        Ok(result["result"]["value"].clone())
+    }
+
+    /// Loads `url` (already checked against the net policy) and waits as asked.
+    pub async fn navigate(
+        &self,
+        url: &url::Url,
+        wait: WaitUntil,
+        timeout: Duration,
+    ) -> Result<PageInfo, BrowserError> {
+        let _calls = self.state.lock().await;
+        self.touch();
+        let page = self.page();
+        let timed_out = || BrowserError::Timeout {
+            what: "the navigation",
+            after: timeout,
+            hint: "; the page may still be loading: take a snapshot to see it, or retry with a \
+                   larger timeoutMs or waitUntil=domcontentloaded",
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        let main_frame =
+            self.call("Page.getFrameTree", json!({})).await?["frameTree"]["frame"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+        // Subscribed before navigating, so no lifecycle event of the new document is missed.
+        let mut lifecycle = guarded(
+            self.dead(),
+            "listening to page events",
+            cdp::CALL_TIMEOUT,
+            page.event_listener::<EventLifecycleEvent>(),
+        )
+        .await?;
+        // The document request, to fail fast when it fails: chromiumoxide's goto only ends
+        // once a document commits, which a net::ERR_ABORTED (a 204 answer, a download)
+        // never does.
+        let mut requests = guarded(
+            self.dead(),
+            "listening to page events",
+            cdp::CALL_TIMEOUT,
+            page.event_listener::<EventRequestWillBeSent>(),
+        )
+        .await?;
+        let mut failures = guarded(
+            self.dead(),
+            "listening to page events",
+            cdp::CALL_TIMEOUT,
+            page.event_listener::<EventLoadingFailed>(),
+        )
+        .await?;
+        let mut document_request: Option<String> = None;
+        // chromiumoxide's goto resolves at the `load` event (or fails with Chromium's
+        // net::ERR_... reason).
+        let goto = guarded(
+            self.dead(),
+            "the navigation",
+            timeout,
+            page.goto(NavigateParams::new(url.as_str())),
+        );
+        tokio::pin!(goto);
+        let failed = |error: BrowserError| match error {
+            BrowserError::Timeout { .. } => timed_out(),
+            BrowserError::Protocol { reason, .. } => BrowserError::NavigationFailed {
+                url: url.to_string(),
+                reason,
+            },
+            other => other,
+        };
+        let mut loader: Option<String> = None;
+        let mut loaded = false;
+        let mut idle = false;
+        loop {
+            tokio::select! {
+                // Events first: by the time the navigation resolves, its document's events
+                // are already queued.
+                biased;
+                event = lifecycle.next() => {
+                    let Some(event) = event else {
+                        // The listener ended (the tab is gone); the navigation says why.
+                        if !loaded {
+                            (&mut goto).await.map_err(failed)?;
+                        }
+                        break;
+                    };
+                    if event.frame_id.inner() != &main_frame {
+                        continue;
+                    }
+                    if event.name == "init" {
+                        loader = Some(event.loader_id.inner().clone());
+                        idle = false;
+                        continue;
+                    }
+                    if loader.as_deref() != Some(event.loader_id.inner().as_str()) {
+                        continue;
+                    }
+                    match (wait, event.name.as_str()) {
+                        (WaitUntil::DomContentLoaded, "DOMContentLoaded") => break,
+                        (WaitUntil::NetworkIdle, "networkIdle") if loaded => break,
+                        (WaitUntil::NetworkIdle, "networkIdle") => idle = true,
+                        _ => {}
+                    }
+                }
+                Some(request) = requests.next(), if document_request.is_none() => {
+                    if request.frame_id.as_ref().map(|f| f.inner()) == Some(&main_frame)
+                        && request.r#type == Some(ResourceType::Document)
+                    {
+                        document_request = Some(request.request_id.inner().clone());
+                    }
+                }
+                Some(failure) = failures.next(), if !loaded => {
+                    if document_request.as_deref() != Some(failure.request_id.inner().as_str()) {
+                        continue;
+                    }
+                    // An error page may still commit (then the navigation reports the
+                    // error itself). If none does, chromiumoxide's tracking of this tab
+                    // waits for a document that never comes and holds every later
+                    // navigation of the tab behind it: the tab is replaced.
+                    let committed = tokio::time::timeout(Duration::from_millis(500), &mut goto).await;
+                    let mut reason = failure.error_text.clone();
+                    if committed.is_err() {
+                        self.replace_tab().await?;
+                        reason.push_str(
+                            "; the answer had no page to show (such as a 204 answer or a \
+                             download), and the tab was reset to a blank page",
+                        );
+                    }
+                    return Err(BrowserError::NavigationFailed {
+                        url: url.to_string(),
+                        reason,
+                    });
+                }
+                result = &mut goto, if !loaded => {
+                    result.map_err(failed)?;
+                    loaded = true;
+                    // No new document (a same-document navigation) never becomes idle.
+                    if wait != WaitUntil::NetworkIdle || idle || loader.is_none() {
+                        break;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => return Err(timed_out()),
+            }
+        }
+        self.info().await
+    }
+
+    /// Renders the accessibility tree and hands out refs for its actionable nodes.
+    pub async fn snapshot(&self, options: SnapshotOptions) -> Result<Snapshot, BrowserError> {
+        let mut refs = self.state.lock().await;
+        self.touch();
+        self.snapshot_locked(&mut refs, options).await
+    }
+
+    pub(crate) async fn snapshot_locked(
+        &self,
+        refs: &mut Refs,
+        options: SnapshotOptions,
+    ) -> Result<Snapshot, BrowserError> {
+        let (loader, _) = self.document().await?;
+        let tree = self.call("Accessibility.getFullAXTree", json!({})).await?;
+        let nodes = tree["nodes"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let outline = snapshot::render(nodes, options.max_depth, |backend| {
+            refs.name(&loader, backend)
+        });
+        let page = self.info().await?;
+        let total_chars = outline.text.chars().count();
+        let (part, next_offset) =
+            snapshot::page_of(&outline.text, options.offset, options.max_chars);
+        Ok(Snapshot {
+            page,
+            text: part.to_string(),
+            total_chars,
+            next_offset,
+        })
+    }
+
+    /// A remote object id for the element `target` names.
+    pub(crate) async fn element(
+        &self,
+        refs: &Refs,
+        target: &Target,
+    ) -> Result<String, BrowserError> {
+        match target {
+            Target::Ref(name) => {
+                let (loader, _) = self.document().await?;
+                let backend = refs.resolve(name, &loader)?;
+                let resolved = self
+                    .call("DOM.resolveNode", json!({"backendNodeId": backend}))
+                    .await;
+                match resolved {
+                    Ok(value) => value["object"]["objectId"]
+                        .as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| BrowserError::StaleRef(name.clone())),
+                    Err(BrowserError::Protocol { .. }) => Err(BrowserError::StaleRef(name.clone())),
+                    Err(other) => Err(other),
+                }
+            }
+            Target::Selector(selector) => {
+                let expression = format!(
+                    "document.querySelector({})",
+                    serde_json::to_string(selector).unwrap_or_default()
+                );
+                let result = self
+                    .call(
+                        "Runtime.evaluate",
+                        json!({"expression": expression, "returnByValue": false}),
+                    )
+                    .await?;
+                if let Some(exception) = result.get("exceptionDetails") {
+                    return Err(BrowserError::Invalid(format!(
+                        "invalid selector '{selector}': {}",
+                        exception_text(exception)
+                    )));
+                }
+                result["result"]["objectId"]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| BrowserError::NoElement(selector.clone()))
+            }
+        }
+    }
+}
+
+/// Applies a browser's options to one of its tabs.
+async fn configure(
+    page: &Page,
+    dead: &CancellationToken,
+    options: &OpenOptions,
+) -> Result<(), BrowserError> {
+    let viewport = options.viewport.unwrap_or_default();
+    cdp::call(
+        page,
+        dead,
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": viewport.width, "height": viewport.height,
+               "deviceScaleFactor": 1, "mobile": false}),
+    )
+    .await?;
+    if options.user_agent.is_some() || options.locale.is_some() {
+        let user_agent = match &options.user_agent {
+            Some(ua) => ua.clone(),
+            None => {
+                let version = cdp::call(page, dead, "Browser.getVersion", json!({})).await?;
+                // Headless Chromium says "HeadlessChrome"; sites treat that as a bot.
+                version["userAgent"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace("HeadlessChrome", "Chrome")
+            }
+        };
+        let mut params = json!({"userAgent": user_agent});
+        if let Some(locale) = &options.locale {
+            params["acceptLanguage"] = json!(locale);
+        }
+        cdp::call(page, dead, "Emulation.setUserAgentOverride", params).await?;
+    }
+    if let Some(locale) = &options.locale {
+        cdp::call(
+            page,
+            dead,
+            "Emulation.setLocaleOverride",
+            json!({"locale": locale}),
+        )
+        .await
+        .map_err(|e| invalid_option(e, "locale", locale))?;
+    }
+    if let Some(timezone) = &options.timezone {
+        cdp::call(
+            page,
+            dead,
+            "Emulation.setTimezoneOverride",
+            json!({"timezoneId": timezone}),
+        )
+        .await
+        .map_err(|e| invalid_option(e, "timezone", timezone))?;
+    }
+    Ok(())
+}
+
+fn invalid_option(error: BrowserError, option: &str, value: &str) -> BrowserError {
+    match error {
+        BrowserError::Protocol { reason, .. } => {
+            BrowserError::Invalid(format!("invalid {option} '{value}': {reason}"))
+        }
+        other => other,
+    }
+}
+
+/// The message of a `Runtime.exceptionDetails`.
+pub(crate) fn exception_text(exception: &Value) -> String {
+    exception["exception"]["description"]
+        .as_str()
+        .or_else(|| exception["text"].as_str())
+        .unwrap_or("exception")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_keep_their_names_within_a_document_and_go_stale_after() {
+        let mut refs = Refs::default();
+        assert_eq!(refs.name("doc1", 10), "e1");
+        assert_eq!(refs.name("doc1", 20), "e2");
+        assert_eq!(refs.name("doc1", 10), "e1", "same node, same name");
+        assert_eq!(refs.resolve("e2", "doc1"), Ok(20));
+        // The document changed: old names are stale, not reused.
+        assert_eq!(
+            refs.resolve("e1", "doc2"),
+            Err(BrowserError::StaleRef("e1".into()))
+        );
+        assert_eq!(refs.name("doc2", 10), "e3");
+        assert_eq!(
+            refs.resolve("e1", "doc2"),
+            Err(BrowserError::StaleRef("e1".into()))
+        );
+        assert_eq!(refs.resolve("e3", "doc2"), Ok(10));
+        assert_eq!(
+            refs.resolve("e9", "doc2"),
+            Err(BrowserError::UnknownRef("e9".into()))
+        );
+        assert_eq!(
+            refs.resolve("button", "doc2"),
+            Err(BrowserError::UnknownRef("button".into()))
+        );
+    }
+}

@@ -1,0 +1,805 @@
+//! Browser tools: open, list and close isolated browsers, navigate, read the page as an
+//! accessibility snapshot, click, type and take screenshots. Names and arguments follow
+//! playwright-mcp where the action is the same.
+//!
+//! Every tool but `browser_open` and `browser_list` takes an optional `browserId`. Without
+//! it, a transport session (stdio, a legacy `Mcp-Session-Id`) uses its default browser,
+//! opened on first use; a stateless request gets a new browser and a hint to pass its id.
+
+use std::{sync::Arc, time::Duration};
+
+use rmcp::{
+    Json, RoleServer,
+    handler::server::{tool::schema_for_output, wrapper::Parameters},
+    model::{CallToolResult, ContentBlock},
+    service::RequestContext,
+    tool, tool_router,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::CrawliumServer;
+use crate::{
+    browser::{
+        BrowserInfo, BrowserSession, OpenOptions, Viewport,
+        actions::{ImageFormat, MouseButton, ScreenshotOptions},
+        handles::Resolved,
+        session::{Snapshot, SnapshotOptions, Target, WaitUntil},
+    },
+    error::ToolError,
+    store::NewArtifact,
+};
+
+/// Most characters of snapshot one call returns.
+const MAX_SNAPSHOT_CHARS: usize = 200_000;
+/// Longest navigation wait, in ms (chromiumoxide gives up on a navigation after 60 s).
+const MAX_NAVIGATION_MS: u64 = 60_000;
+
+fn yes() -> bool {
+    true
+}
+
+fn default_max_chars() -> usize {
+    20_000
+}
+
+fn default_navigation_ms() -> u64 {
+    30_000
+}
+
+/// Arguments of `browser_open`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OpenArgs {
+    /// Viewport in CSS pixels, 100-4096 each (default 1280×720).
+    pub viewport: Option<Viewport>,
+    /// User-Agent to send and report (default: Chromium's, without "Headless").
+    pub user_agent: Option<String>,
+    /// Locale such as de-DE: Accept-Language, navigator.language and formatting.
+    pub locale: Option<String>,
+    /// IANA time zone such as Europe/Berlin (default: the server's).
+    pub timezone: Option<String>,
+}
+
+/// What `browser_open` returns.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Opened {
+    /// The handle: pass it as browserId to the other browser tools.
+    pub browser_id: String,
+    /// The viewport in CSS pixels.
+    pub viewport: Viewport,
+    /// Seconds without use after which the browser is closed.
+    pub expires_after_idle_seconds: u64,
+}
+
+/// Arguments of tools that only need a browser.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BrowserArgs {
+    /// The browser (from browser_open). Omitted: this session's default browser.
+    pub browser_id: Option<String>,
+}
+
+/// What `browser_close` returns.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Closed {
+    /// The browser closed.
+    pub browser_id: String,
+}
+
+/// Arguments of `browser_list` (none).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListArgs {}
+
+/// What `browser_list` returns.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowserList {
+    /// Your open browsers, oldest first.
+    pub browsers: Vec<BrowserInfo>,
+}
+
+/// When a navigation counts as done.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitUntilArg {
+    /// The load event (default).
+    #[default]
+    Load,
+    /// DOMContentLoaded: HTML parsed, images and styles may still load.
+    Domcontentloaded,
+    /// No network connections for 500 ms after load.
+    Networkidle,
+}
+
+/// Arguments of `browser_navigate`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NavigateArgs {
+    /// The browser (from browser_open). Omitted: this session's default browser.
+    pub browser_id: Option<String>,
+    /// Absolute http(s) URL to load.
+    pub url: String,
+    /// load (default), domcontentloaded or networkidle.
+    #[serde(default)]
+    pub wait_until: WaitUntilArg,
+    /// Longest wait in ms, 1000-60000 (default 30000).
+    #[serde(default = "default_navigation_ms")]
+    pub timeout_ms: u64,
+    /// Return a snapshot of the loaded page (default true).
+    #[serde(default = "yes")]
+    pub snapshot: bool,
+    /// Most snapshot characters returned, 100-200000 (default 20000).
+    #[serde(default = "default_max_chars")]
+    pub max_chars: usize,
+}
+
+/// Arguments of `browser_snapshot`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SnapshotArgs {
+    /// The browser (from browser_open). Omitted: this session's default browser.
+    pub browser_id: Option<String>,
+    /// Most characters returned, 100-200000 (default 20000).
+    #[serde(default = "default_max_chars")]
+    pub max_chars: usize,
+    /// Characters to skip: the nextOffset of a cut snapshot (default 0).
+    #[serde(default)]
+    pub offset: usize,
+    /// Nesting levels shown, 1-100 (default: all).
+    pub depth: Option<usize>,
+}
+
+/// A mouse button.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ButtonArg {
+    /// Primary (default).
+    #[default]
+    Left,
+    /// Secondary (context menu).
+    Right,
+    /// Wheel button.
+    Middle,
+}
+
+/// Arguments of `browser_click`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClickArgs {
+    /// The browser (from browser_open). Omitted: this session's default browser.
+    pub browser_id: Option<String>,
+    /// Element ref from the latest snapshot, such as e12 (or give selector).
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// CSS selector of the element; the first match is used (or give ref).
+    pub selector: Option<String>,
+    /// What the element is, in words, for logs.
+    pub element: Option<String>,
+    /// Double-click instead of a single click (default false).
+    #[serde(default)]
+    pub double_click: bool,
+    /// left (default), right or middle.
+    #[serde(default)]
+    pub button: ButtonArg,
+    /// Return a snapshot of the page afterwards (default true).
+    #[serde(default = "yes")]
+    pub snapshot: bool,
+}
+
+/// Arguments of `browser_type`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TypeArgs {
+    /// The browser (from browser_open). Omitted: this session's default browser.
+    pub browser_id: Option<String>,
+    /// Ref of an editable element from the latest snapshot (or give selector).
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// CSS selector of the editable element (or give ref).
+    pub selector: Option<String>,
+    /// What the element is, in words, for logs.
+    pub element: Option<String>,
+    /// Text that replaces the element's content.
+    pub text: String,
+    /// Press Enter afterwards, e.g. to submit a form (default false).
+    #[serde(default)]
+    pub submit: bool,
+    /// Return a snapshot of the page afterwards (default true).
+    #[serde(default = "yes")]
+    pub snapshot: bool,
+}
+
+/// Screenshot image format.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageTypeArg {
+    /// PNG (default).
+    #[default]
+    Png,
+    /// JPEG.
+    Jpeg,
+}
+
+/// Arguments of `browser_take_screenshot`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScreenshotArgs {
+    /// The browser (from browser_open). Omitted: this session's default browser.
+    pub browser_id: Option<String>,
+    /// png (default) or jpeg.
+    #[serde(default, rename = "type")]
+    pub image_type: ImageTypeArg,
+    /// JPEG quality 0-100 (default 80; jpeg only).
+    pub quality: Option<u8>,
+    /// The whole scrollable page instead of the viewport (default false; at most 16384 px
+    /// tall).
+    #[serde(default)]
+    pub full_page: bool,
+    /// Keep full resolution instead of scaling the long edge down to 1568 px (default
+    /// false).
+    #[serde(default)]
+    pub full_resolution: bool,
+}
+
+/// What action tools (navigate, snapshot, click, type) return.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PageResult {
+    /// The browser acted on.
+    pub browser_id: String,
+    /// What was done.
+    pub result: String,
+    /// The page's URL afterwards.
+    pub url: String,
+    /// The page's title afterwards.
+    pub title: String,
+    /// The page as an accessibility outline ([ref=eN] marks elements to act on), or one
+    /// part of it; absent with snapshot=false.
+    pub snapshot: Option<String>,
+    /// Characters in the whole snapshot.
+    pub total_chars: Option<usize>,
+    /// Where the rest of a cut snapshot starts: pass it as offset to browser_snapshot.
+    pub next_offset: Option<usize>,
+    /// What to do next time, when there is something to say.
+    pub hint: Option<String>,
+}
+
+/// What `browser_take_screenshot` returns besides the image.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScreenshotResult {
+    /// The browser.
+    pub browser_id: String,
+    /// The page's URL.
+    pub url: String,
+    /// image/png or image/jpeg.
+    pub mime_type: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// True when scaled down so the long edge is 1568 px.
+    pub scaled: bool,
+    /// True when a full page was cut at 16384 px.
+    pub cut: bool,
+    /// The stored copy of the image.
+    pub artifact_id: String,
+    /// What to do next time, when there is something to say.
+    pub hint: Option<String>,
+}
+
+impl CrawliumServer {
+    /// The browser a call is about, and a hint when one was opened just for it.
+    async fn browser_for(
+        &self,
+        browser_id: Option<&str>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<(Arc<BrowserSession>, Option<String>), ToolError> {
+        let owner = self.principal(context);
+        let session = self.transport_session(context);
+        let (browser, how) = self
+            .app
+            .browsers
+            .resolve(browser_id, &owner, session.as_deref())
+            .await?;
+        let hint = (how == Resolved::OpenedForCall).then(|| {
+            format!(
+                "A new browser was opened for this call because it had no browserId; pass \
+                 browserId \"{}\" next time to keep using it.",
+                browser.id
+            )
+        });
+        Ok((browser, hint))
+    }
+
+    /// Builds an action's answer: a short result, the page, and the snapshot when asked.
+    async fn page_result(
+        &self,
+        browser: &BrowserSession,
+        result: String,
+        snapshot: Option<usize>,
+        hint: Option<String>,
+    ) -> Result<CallToolResult, ToolError> {
+        let (page, snapshot) = match snapshot {
+            Some(max_chars) => {
+                let snapshot = browser
+                    .snapshot(SnapshotOptions {
+                        offset: 0,
+                        max_chars,
+                        max_depth: 0,
+                    })
+                    .await?;
+                (snapshot.page.clone(), Some(snapshot))
+            }
+            None => (browser.info().await?, None),
+        };
+        let out = PageResult {
+            browser_id: browser.id.clone(),
+            result,
+            url: page.url,
+            title: page.title,
+            total_chars: snapshot.as_ref().map(|s| s.total_chars),
+            next_offset: snapshot.as_ref().and_then(|s| s.next_offset),
+            snapshot: snapshot.map(|s| s.text),
+            hint,
+        };
+        Ok(page_answer(out))
+    }
+}
+
+/// Renders a [`PageResult`] as text for the model, with the same data as structured
+/// content.
+fn page_answer(out: PageResult) -> CallToolResult {
+    let mut text = String::new();
+    if let Some(hint) = &out.hint {
+        text.push_str(hint);
+        text.push_str("\n\n");
+    }
+    text.push_str(&out.result);
+    text.push_str(&format!(
+        "\nBrowser: {}\nPage: {} — {}",
+        out.browser_id, out.title, out.url
+    ));
+    if let Some(snapshot) = &out.snapshot {
+        text.push_str("\nSnapshot:\n");
+        text.push_str(snapshot);
+        if let (Some(next), Some(total)) = (out.next_offset, out.total_chars) {
+            text.push_str(&format!(
+                "\n[snapshot cut at character {next} of {total} — call browser_snapshot with \
+                 offset={next} for the rest, or with depth=N for an overview]"
+            ));
+        }
+    }
+    let structured = serde_json::to_value(&out).unwrap_or_default();
+    let mut answer = CallToolResult::success(vec![ContentBlock::text(text)]);
+    answer.structured_content = Some(structured);
+    answer
+}
+
+fn check_max_chars(max_chars: usize) -> Result<(), ToolError> {
+    if (100..=MAX_SNAPSHOT_CHARS).contains(&max_chars) {
+        Ok(())
+    } else {
+        Err(ToolError::new(format!(
+            "maxChars must be between 100 and {MAX_SNAPSHOT_CHARS} (got {max_chars})"
+        )))
+    }
+}
+
+/// The element of a click or type: exactly one of ref and selector.
+fn target(reference: Option<String>, selector: Option<String>) -> Result<Target, ToolError> {
+    match (reference, selector) {
+        (Some(r), None) if !r.trim().is_empty() => Ok(Target::Ref(r.trim().to_string())),
+        (None, Some(s)) if !s.trim().is_empty() => Ok(Target::Selector(s)),
+        (Some(_), Some(_)) => Err(ToolError::new("give either ref or selector, not both")),
+        _ => Err(ToolError::new(
+            "give the element: ref (such as e12, from browser_snapshot) or a CSS selector",
+        )),
+    }
+}
+
+fn snapshot_text(snapshot: &Snapshot) -> String {
+    format!(
+        "Snapshot of {} ({} characters)",
+        snapshot.page.url, snapshot.total_chars
+    )
+}
+
+#[tool_router(router = browser_router, vis = "pub(crate)")]
+impl CrawliumServer {
+    #[tool(
+        name = "browser_open",
+        description = "Open a new isolated browser (own cookies, storage and cache) with one \
+                       blank tab and return its browserId; pass it to the other browser_* \
+                       tools. Options: viewport {width, height} in CSS pixels (default \
+                       1280×720), userAgent, locale (e.g. de-DE), timezone (e.g. \
+                       Europe/Berlin). Closed by browser_close or after being unused for the \
+                       idle timeout (default 300 s).",
+        annotations(
+            title = "Open a browser",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
+    )]
+    pub async fn browser_open(
+        &self,
+        Parameters(args): Parameters<OpenArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<Opened>, ToolError> {
+        let owner = self.principal(&context);
+        let options = OpenOptions {
+            viewport: args.viewport,
+            user_agent: args.user_agent,
+            locale: args.locale,
+            timezone: args.timezone,
+        };
+        let browser = self.app.browsers.open(&owner, &options).await?;
+        Ok(Json(Opened {
+            browser_id: browser.id.clone(),
+            viewport: browser.viewport,
+            expires_after_idle_seconds: self.app.config.browser_idle_timeout_secs,
+        }))
+    }
+
+    #[tool(
+        name = "browser_close",
+        description = "Close a browser and free it at once (its tabs, cookies and storage are \
+                       gone). browserId omitted: this session's default browser.",
+        annotations(
+            title = "Close a browser",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub async fn browser_close(
+        &self,
+        Parameters(args): Parameters<BrowserArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<Closed>, ToolError> {
+        let owner = self.principal(&context);
+        let id = match args.browser_id {
+            Some(id) => id,
+            None => self
+                .transport_session(&context)
+                .and_then(|session| self.app.browsers.session_default(&owner, &session))
+                .ok_or_else(|| {
+                    ToolError::new(
+                        "no browser to close: give the browserId (browser_list shows yours)",
+                    )
+                })?,
+        };
+        self.app.browsers.close(&id, &owner).await?;
+        Ok(Json(Closed { browser_id: id }))
+    }
+
+    #[tool(
+        name = "browser_list",
+        description = "List your open browsers, oldest first: browserId, age, seconds idle, \
+                       viewport, whether it is this session's default, and whether it \
+                       crashed. No arguments.",
+        annotations(
+            title = "List browsers",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub async fn browser_list(
+        &self,
+        Parameters(_): Parameters<ListArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<Json<BrowserList>, ToolError> {
+        let owner = self.principal(&context);
+        let session = self.transport_session(&context);
+        Ok(Json(BrowserList {
+            browsers: self.app.browsers.list(&owner, session.as_deref()),
+        }))
+    }
+
+    #[tool(
+        name = "browser_navigate",
+        description = "Load an http(s) URL in the browser's tab and return the page's snapshot \
+                       (accessibility outline with [ref=eN] on elements to act on). waitUntil: \
+                       load (default), domcontentloaded or networkidle (500 ms without network \
+                       after load); timeoutMs 1000-60000 (default 30000). snapshot=false skips \
+                       the snapshot; maxChars caps it (default 20000).",
+        output_schema = schema_for_output::<PageResult>(),
+        annotations(
+            title = "Navigate to a URL",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
+    pub async fn browser_navigate(
+        &self,
+        Parameters(args): Parameters<NavigateArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ToolError> {
+        if !(1_000..=MAX_NAVIGATION_MS).contains(&args.timeout_ms) {
+            return Err(ToolError::new(format!(
+                "timeoutMs must be between 1000 and {MAX_NAVIGATION_MS} (got {})",
+                args.timeout_ms
+            )));
+        }
+        check_max_chars(args.max_chars)?;
+        // Refused before any browser is touched: a bad URL never reaches Chromium.
+        let url = self.app.browsers.check_url(&args.url).await?;
+        let (browser, hint) = self
+            .browser_for(args.browser_id.as_deref(), &context)
+            .await?;
+        let wait = match args.wait_until {
+            WaitUntilArg::Load => WaitUntil::Load,
+            WaitUntilArg::Domcontentloaded => WaitUntil::DomContentLoaded,
+            WaitUntilArg::Networkidle => WaitUntil::NetworkIdle,
+        };
+        let page = browser
+            .navigate(&url, wait, Duration::from_millis(args.timeout_ms))
+            .await?;
+        self.page_result(
+            &browser,
+            format!("Navigated to {}", page.url),
+            args.snapshot.then_some(args.max_chars),
+            hint,
+        )
+        .await
+    }
+
+    #[tool(
+        name = "browser_snapshot",
+        description = "Read the page as an accessibility outline: roles, names, values and \
+                       states, with [ref=eN] on elements you can click or type into (refs stay \
+                       valid until the page navigates). maxChars 100-200000 (default 20000); \
+                       a cut outline says where to continue (offset); depth limits nesting.",
+        output_schema = schema_for_output::<PageResult>(),
+        annotations(
+            title = "Page snapshot",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn browser_snapshot(
+        &self,
+        Parameters(args): Parameters<SnapshotArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ToolError> {
+        check_max_chars(args.max_chars)?;
+        if args.depth.is_some_and(|d| !(1..=100).contains(&d)) {
+            return Err(ToolError::new("depth must be between 1 and 100"));
+        }
+        let (browser, hint) = self
+            .browser_for(args.browser_id.as_deref(), &context)
+            .await?;
+        let snapshot = browser
+            .snapshot(SnapshotOptions {
+                offset: args.offset,
+                max_chars: args.max_chars,
+                max_depth: args.depth.unwrap_or(0),
+            })
+            .await?;
+        let out = PageResult {
+            browser_id: browser.id.clone(),
+            result: snapshot_text(&snapshot),
+            url: snapshot.page.url.clone(),
+            title: snapshot.page.title.clone(),
+            total_chars: Some(snapshot.total_chars),
+            next_offset: snapshot.next_offset,
+            snapshot: Some(snapshot.text),
+            hint,
+        };
+        Ok(page_answer(out))
+    }
+
+    #[tool(
+        name = "browser_click",
+        description = "Click an element, given by ref (from the latest snapshot, e.g. e12) or \
+                       CSS selector, in its middle after scrolling it into view; waits for a \
+                       navigation it starts. doubleClick, button (left, right, middle). \
+                       Returns the page's snapshot afterwards (snapshot=false to skip).",
+        output_schema = schema_for_output::<PageResult>(),
+        annotations(
+            title = "Click",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
+    pub async fn browser_click(
+        &self,
+        Parameters(args): Parameters<ClickArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ToolError> {
+        let target = target(args.reference, args.selector)?;
+        let (browser, hint) = self
+            .browser_for(args.browser_id.as_deref(), &context)
+            .await?;
+        let button = match args.button {
+            ButtonArg::Left => MouseButton::Left,
+            ButtonArg::Right => MouseButton::Right,
+            ButtonArg::Middle => MouseButton::Middle,
+        };
+        browser.click(&target, button, args.double_click).await?;
+        let what = args.element.map(|e| format!(" ({e})")).unwrap_or_default();
+        let result = format!(
+            "{} {}{what}",
+            if args.double_click {
+                "Double-clicked"
+            } else {
+                "Clicked"
+            },
+            describe(&target)
+        );
+        self.page_result(
+            &browser,
+            result,
+            args.snapshot.then_some(default_max_chars()),
+            hint,
+        )
+        .await
+    }
+
+    #[tool(
+        name = "browser_type",
+        description = "Replace the content of an editable element (given by ref or CSS \
+                       selector) with text, typed as input events; submit=true presses Enter \
+                       afterwards and waits for a navigation it starts. Returns the page's \
+                       snapshot afterwards (snapshot=false to skip).",
+        output_schema = schema_for_output::<PageResult>(),
+        annotations(
+            title = "Type text",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
+    pub async fn browser_type(
+        &self,
+        Parameters(args): Parameters<TypeArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ToolError> {
+        let target = target(args.reference, args.selector)?;
+        let (browser, hint) = self
+            .browser_for(args.browser_id.as_deref(), &context)
+            .await?;
+        browser.type_text(&target, &args.text, args.submit).await?;
+        let what = args.element.map(|e| format!(" ({e})")).unwrap_or_default();
+        let result = format!(
+            "Typed {} characters into {}{what}{}",
+            args.text.chars().count(),
+            describe(&target),
+            if args.submit {
+                " and pressed Enter"
+            } else {
+                ""
+            }
+        );
+        self.page_result(
+            &browser,
+            result,
+            args.snapshot.then_some(default_max_chars()),
+            hint,
+        )
+        .await
+    }
+
+    #[tool(
+        name = "browser_take_screenshot",
+        description = "Take a screenshot of the viewport (or fullPage, at most 16384 px tall) \
+                       and return it as an image, scaled down so its long edge is at most \
+                       1568 px unless fullResolution=true; also stored as an artifact. type: \
+                       png (default) or jpeg with quality 0-100 (default 80).",
+        output_schema = schema_for_output::<ScreenshotResult>(),
+        annotations(
+            title = "Screenshot",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn browser_take_screenshot(
+        &self,
+        Parameters(args): Parameters<ScreenshotArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ToolError> {
+        let format = match args.image_type {
+            ImageTypeArg::Png => ImageFormat::Png,
+            ImageTypeArg::Jpeg => ImageFormat::Jpeg,
+        };
+        match args.quality {
+            Some(_) if format == ImageFormat::Png => {
+                return Err(ToolError::new(
+                    "quality applies to jpeg only; use type=jpeg",
+                ));
+            }
+            Some(q) if q > 100 => {
+                return Err(ToolError::new("quality must be between 0 and 100"));
+            }
+            _ => {}
+        }
+        let (browser, hint) = self
+            .browser_for(args.browser_id.as_deref(), &context)
+            .await?;
+        let shot = browser
+            .screenshot(ScreenshotOptions {
+                format,
+                quality: args.quality,
+                full_page: args.full_page,
+                full_resolution: args.full_resolution,
+            })
+            .await?;
+        let page = browser.info().await?;
+        let owner = self.principal(&context);
+        let bytes = shot.bytes();
+        let artifact = self
+            .app
+            .store
+            .save_artifact(
+                &self.app.config.data_dir().join("artifacts"),
+                NewArtifact {
+                    kind: "screenshot",
+                    mime_type: format.mime_type(),
+                    bytes: &bytes,
+                    owner: owner.as_str(),
+                    page_url: Some(&page.url),
+                },
+            )
+            .await?;
+        let out = ScreenshotResult {
+            browser_id: browser.id.clone(),
+            url: page.url,
+            mime_type: format.mime_type().into(),
+            width: shot.width,
+            height: shot.height,
+            scaled: shot.scaled,
+            cut: shot.cut,
+            artifact_id: artifact.id,
+            hint,
+        };
+        let mut text = format!(
+            "Screenshot of {} ({}×{} px {}{}{}), stored as artifact {}",
+            out.url,
+            out.width,
+            out.height,
+            if format == ImageFormat::Png {
+                "PNG"
+            } else {
+                "JPEG"
+            },
+            if out.scaled { ", scaled down" } else { "" },
+            if out.cut { ", cut at 16384 px" } else { "" },
+            out.artifact_id
+        );
+        if let Some(hint) = &out.hint {
+            text = format!("{hint}\n\n{text}");
+        }
+        let mut answer = CallToolResult::success(vec![
+            ContentBlock::image(shot.base64, format.mime_type()),
+            ContentBlock::text(text),
+        ]);
+        answer.structured_content = Some(serde_json::to_value(&out).unwrap_or_default());
+        Ok(answer)
+    }
+}
+
+/// How an element is named in results.
+fn describe(target: &Target) -> String {
+    match target {
+        Target::Ref(name) => format!("[ref={name}]"),
+        Target::Selector(selector) => format!("'{selector}'"),
+    }
+}

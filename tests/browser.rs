@@ -1,0 +1,808 @@
+//! The browser tools through MCP, with real headless Chromium and pages served by the test
+//! on 127.0.0.1: a form filled in and submitted, refs that go stale after navigation,
+//! screenshots of the right size, isolated browsers, handles that belong to their token,
+//! session defaults and stateless hints, the capacity error, a killed Chromium, a missing
+//! Chromium, and no Chromium process outliving the server.
+
+mod support;
+
+use std::{
+    io::Write,
+    time::{Duration, Instant},
+};
+
+use base64::Engine;
+use serde_json::{Value, json};
+use support::{
+    HttpServer, TOKEN,
+    browser_site::{
+        BrowserSite, children, chromium_among, crashpad_handlers, descendants, eventually,
+        jpeg_size, png_size,
+    },
+    call, connect, error_text, json_rpc_body, mcp_post, modern_call, ok,
+};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// Each test runs its own server with its own Chromium, and some measure time: one at a
+/// time keeps them honest on a small machine.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const PRIVATE: (&str, &str) = ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true");
+
+fn text_of(snapshot: &Value) -> &str {
+    snapshot["snapshot"].as_str().unwrap_or_default()
+}
+
+/// The ref on the snapshot line that contains `needle`.
+fn ref_of(snapshot: &Value, needle: &str) -> String {
+    let text = text_of(snapshot);
+    let line = text
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"));
+    let start = line.find("[ref=").expect("a ref") + 5;
+    line[start..].split(']').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn fill_a_form_click_and_refs_go_stale_after_navigation() {
+    let _serial = SERIAL.lock().await;
+    let site = BrowserSite::start().await;
+    let server = HttpServer::start(&[], &[PRIVATE]).await;
+    let client = connect(&server).await;
+    let opened = ok(&client, "browser_open", json!({})).await;
+    let id = opened["browserId"].as_str().unwrap().to_string();
+    assert!(id.starts_with("br_") && id.len() >= 3 + 32, "{id}");
+
+    let page = ok(
+        &client,
+        "browser_navigate",
+        json!({"browserId": id, "url": site.url("/form")}),
+    )
+    .await;
+    assert_eq!(page["title"], "Sign up");
+    assert_eq!(page["url"], site.url("/form"));
+    let snapshot = text_of(&page);
+    assert!(
+        snapshot.contains("- heading \"Sign up\" [level=1]"),
+        "{snapshot}"
+    );
+    assert!(snapshot.contains("Nobody greeted yet."), "{snapshot}");
+    let name = ref_of(&page, "textbox \"Name\"");
+    let greet = ref_of(&page, "button \"Greet me\"");
+
+    let typed = ok(
+        &client,
+        "browser_type",
+        json!({"browserId": id, "ref": name, "text": "Ada", "element": "name field"}),
+    )
+    .await;
+    let field = text_of(&typed)
+        .lines()
+        .find(|l| l.contains(&format!("[ref={name}]")))
+        .unwrap();
+    assert!(
+        field.starts_with("- textbox \"Name\"") && field.ends_with(": Ada"),
+        "{field}"
+    );
+    let clicked = ok(
+        &client,
+        "browser_click",
+        json!({"browserId": id, "ref": greet}),
+    )
+    .await;
+    assert_eq!(clicked["result"], format!("Clicked [ref={greet}]"));
+    assert!(
+        text_of(&clicked).contains("Hello, Ada!"),
+        "{}",
+        text_of(&clicked)
+    );
+    assert!(!text_of(&clicked).contains("Nobody greeted yet."));
+    // Refs keep their names while the document lives.
+    assert_eq!(ref_of(&clicked, "button \"Greet me\""), greet);
+
+    // A selector works too; submit presses Enter and waits for the new page.
+    let submitted = ok(
+        &client,
+        "browser_type",
+        json!({"browserId": id, "selector": "#who", "text": "Grace", "submit": true}),
+    )
+    .await;
+    assert_eq!(submitted["title"], "Welcome", "{submitted:#}");
+    assert!(text_of(&submitted).contains("Welcome, Grace"));
+
+    // The form's refs belong to a document that is gone.
+    let stale = error_text(
+        &client,
+        "browser_click",
+        json!({"browserId": id, "ref": greet}),
+    )
+    .await;
+    assert!(
+        stale.starts_with(&format!("stale ref '{greet}' — take a new snapshot")),
+        "{stale}"
+    );
+    let unknown = error_text(
+        &client,
+        "browser_click",
+        json!({"browserId": id, "ref": "e9999"}),
+    )
+    .await;
+    assert!(unknown.starts_with("unknown ref 'e9999'"), "{unknown}");
+    let none = error_text(
+        &client,
+        "browser_click",
+        json!({"browserId": id, "selector": "#nothing-here"}),
+    )
+    .await;
+    assert!(
+        none.contains("no element matches the selector '#nothing-here'"),
+        "{none}"
+    );
+
+    // Back on the form, a fresh snapshot hands out working refs again.
+    let again = ok(
+        &client,
+        "browser_navigate",
+        json!({"browserId": id, "url": site.url("/form"), "waitUntil": "domcontentloaded"}),
+    )
+    .await;
+    let greet_again = ref_of(&again, "button \"Greet me\"");
+    assert_ne!(greet_again, greet, "refs are never reused");
+    ok(
+        &client,
+        "browser_click",
+        json!({"browserId": id, "ref": greet_again, "snapshot": false}),
+    )
+    .await;
+    // snapshot=false leaves the snapshot out; browser_snapshot shows the page.
+    let read = ok(&client, "browser_snapshot", json!({"browserId": id})).await;
+    assert!(text_of(&read).contains("Hello, !"), "{}", text_of(&read));
+
+    // A cut snapshot says where the rest starts.
+    let part = ok(
+        &client,
+        "browser_snapshot",
+        json!({"browserId": id, "maxChars": 100}),
+    )
+    .await;
+    let next = part["nextOffset"].as_u64().expect("cut");
+    assert!(text_of(&part).chars().count() <= 100);
+    let rest = ok(
+        &client,
+        "browser_snapshot",
+        json!({"browserId": id, "maxChars": 20000, "offset": next}),
+    )
+    .await;
+    assert_eq!(
+        format!("{}{}", text_of(&part), text_of(&rest)),
+        text_of(&read)
+    );
+
+    ok(&client, "browser_close", json!({"browserId": id})).await;
+    let closed = error_text(&client, "browser_snapshot", json!({"browserId": id})).await;
+    assert!(
+        closed.starts_with(&format!("unknown browserId '{id}'")),
+        "{closed}"
+    );
+}
+
+#[tokio::test]
+async fn navigation_urls_are_checked_before_the_browser_is_touched() {
+    let _serial = SERIAL.lock().await;
+    // No Chromium at all: a refused URL must be refused before one is needed.
+    let server = HttpServer::start(&[], &[("CHROME_PATH", "/nonexistent/chromium")]).await;
+    let client = connect(&server).await;
+    for (url, expected) in [
+        ("not a url", "invalid URL 'not a url'"),
+        ("file:///etc/passwd", "'file' URLs are not fetched"),
+        (
+            "http://127.0.0.1:1/",
+            "127.0.0.1 is not a public address; set CRAWLIUM_ALLOW_PRIVATE_NETWORKS=true",
+        ),
+        (
+            "http://[::ffff:169.254.169.254]/",
+            "is not a public address",
+        ),
+    ] {
+        let started = Instant::now();
+        let error = error_text(&client, "browser_navigate", json!({"url": url})).await;
+        assert!(error.contains(expected), "{url}: {error}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+    // A missing Chromium is a clear error for browser tools only.
+    let missing = error_text(&client, "browser_open", json!({})).await;
+    assert_eq!(
+        missing,
+        "Chromium not found at /nonexistent/chromium: install it with `apt-get install \
+         chromium` or set CHROME_PATH"
+    );
+    let status = ok(&client, "server_status", json!({})).await;
+    let browser = status["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "browser")
+        .unwrap()
+        .clone();
+    assert_eq!(browser["ok"], false);
+    assert_eq!(browser["required"], false);
+    assert!(browser["detail"].as_str().unwrap().contains("CHROME_PATH"));
+    let ready = reqwest::get(server.url("/ready")).await.unwrap();
+    assert_eq!(ready.status(), 200, "the server is ready without a browser");
+}
+
+#[tokio::test]
+async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
+    let _serial = SERIAL.lock().await;
+    let site = BrowserSite::start().await;
+    let server = HttpServer::start(&[], &[PRIVATE]).await;
+    let client = connect(&server).await;
+    let id = ok(&client, "browser_open", json!({})).await["browserId"].clone();
+    ok(
+        &client,
+        "browser_navigate",
+        json!({"browserId": id, "url": site.url("/form"), "snapshot": false}),
+    )
+    .await;
+    // Nothing listens on a port just freed: Chromium's reason comes back at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let started = Instant::now();
+    let refused = error_text(
+        &client,
+        "browser_navigate",
+        json!({"browserId": id, "url": format!("http://{closed}/")}),
+    )
+    .await;
+    assert!(refused.contains("net::ERR_CONNECTION_REFUSED"), "{refused}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // A 204 answer commits no document at all.
+    let started = Instant::now();
+    let empty = error_text(
+        &client,
+        "browser_navigate",
+        json!({"browserId": id, "url": site.url("/empty")}),
+    )
+    .await;
+    assert!(
+        empty.starts_with(&format!(
+            "navigation to {} failed: net::ERR_ABORTED",
+            site.url("/empty")
+        )),
+        "{empty}"
+    );
+    assert!(
+        empty.contains("the tab was reset to a blank page"),
+        "{empty}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The next navigation is not stuck behind it.
+    let started = Instant::now();
+    let next = ok(
+        &client,
+        "browser_navigate",
+        json!({"browserId": id, "url": site.url("/next")}),
+    )
+    .await;
+    assert_eq!(next["title"], "Next");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn screenshots_have_the_viewport_size_and_are_stored() {
+    let _serial = SERIAL.lock().await;
+    let site = BrowserSite::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = HttpServer::start_in(dir.path(), &[], &[PRIVATE]).await;
+    let client = connect(&server).await;
+    let opened = ok(
+        &client,
+        "browser_open",
+        json!({"viewport": {"width": 800, "height": 600}}),
+    )
+    .await;
+    let id = opened["browserId"].as_str().unwrap();
+    ok(
+        &client,
+        "browser_navigate",
+        json!({"browserId": id, "url": site.url("/tall"), "snapshot": false}),
+    )
+    .await;
+
+    let shot = |args: Value| {
+        let client = &client;
+        async move {
+            let result = call(client, "browser_take_screenshot", args).await;
+            assert_ne!(result.is_error, Some(true), "{result:?}");
+            let image = result.content[0].as_image().expect("an image").clone();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&image.data)
+                .unwrap();
+            (image.mime_type, bytes, result.structured_content.unwrap())
+        }
+    };
+    let (mime, png, meta) = shot(json!({"browserId": id})).await;
+    assert_eq!(mime, "image/png");
+    assert_eq!(png_size(&png), (800, 600));
+    assert_eq!(
+        (meta["width"].as_u64(), meta["height"].as_u64()),
+        (Some(800), Some(600))
+    );
+    // Stored as an artifact file with the same bytes.
+    let artifact = dir
+        .path()
+        .join("artifacts")
+        .join(format!("{}.png", meta["artifactId"].as_str().unwrap()));
+    assert_eq!(std::fs::read(&artifact).unwrap(), png);
+
+    let (_, full, _) =
+        shot(json!({"browserId": id, "fullPage": true, "fullResolution": true})).await;
+    assert_eq!(png_size(&full), (800, 3000), "the whole 3000 px page");
+    // Scaled down by default: the long edge is 1568 px.
+    let (_, full, meta) = shot(json!({"browserId": id, "fullPage": true})).await;
+    assert_eq!(png_size(&full), (418, 1568));
+    assert_eq!(meta["scaled"], true);
+
+    let (mime, low, _) = shot(json!({"browserId": id, "type": "jpeg", "quality": 5})).await;
+    let (_, high, _) = shot(json!({"browserId": id, "type": "jpeg", "quality": 95})).await;
+    assert_eq!(mime, "image/jpeg");
+    assert_eq!(jpeg_size(&low), (800, 600));
+    assert!(
+        low.len() * 2 < high.len(),
+        "quality 5: {} bytes, quality 95: {} bytes",
+        low.len(),
+        high.len()
+    );
+    let png_quality = error_text(
+        &client,
+        "browser_take_screenshot",
+        json!({"browserId": id, "quality": 50}),
+    )
+    .await;
+    assert!(png_quality.contains("jpeg only"), "{png_quality}");
+
+    // A large viewport is scaled down to a 1568 px long edge unless asked otherwise.
+    let big = ok(
+        &client,
+        "browser_open",
+        json!({"viewport": {"width": 2000, "height": 1000}}),
+    )
+    .await;
+    let big = big["browserId"].as_str().unwrap();
+    let (_, scaled, meta) = shot(json!({"browserId": big})).await;
+    assert_eq!(png_size(&scaled), (1568, 784));
+    assert_eq!(meta["scaled"], true);
+    let (_, full_size, _) = shot(json!({"browserId": big, "fullResolution": true})).await;
+    assert_eq!(png_size(&full_size), (2000, 1000));
+}
+
+#[tokio::test]
+async fn two_browsers_do_not_share_cookies() {
+    let _serial = SERIAL.lock().await;
+    let site = BrowserSite::start().await;
+    let server = HttpServer::start(&[], &[PRIVATE]).await;
+    let client = connect(&server).await;
+    let a = ok(&client, "browser_open", json!({})).await["browserId"].clone();
+    let b = ok(&client, "browser_open", json!({})).await["browserId"].clone();
+    assert_ne!(a, b);
+    let navigate = |id: Value, path: &str| {
+        let (client, url) = (&client, site.url(path));
+        async move {
+            ok(
+                client,
+                "browser_navigate",
+                json!({"browserId": id, "url": url}),
+            )
+            .await
+        }
+    };
+    navigate(a.clone(), "/cookie/set?value=vanilla").await;
+    let seen_by_a = navigate(a.clone(), "/cookie/show").await;
+    assert!(
+        text_of(&seen_by_a).contains("cookies: flavour=vanilla"),
+        "{}",
+        text_of(&seen_by_a)
+    );
+    let seen_by_b = navigate(b.clone(), "/cookie/show").await;
+    assert!(
+        text_of(&seen_by_b).contains("cookies: none"),
+        "{}",
+        text_of(&seen_by_b)
+    );
+    let listed = ok(&client, "browser_list", json!({})).await;
+    let ids: Vec<&Value> = listed["browsers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| &b["browserId"])
+        .collect();
+    assert_eq!(ids, vec![&a, &b]);
+}
+
+#[tokio::test]
+async fn handles_belong_to_their_token_and_stateless_calls_get_a_hint() {
+    let _serial = SERIAL.lock().await;
+    let site = BrowserSite::start().await;
+    let other = "other-token-0123456789abcdef";
+    let server = HttpServer::start(
+        &[],
+        &[
+            PRIVATE,
+            ("CRAWLIUM_AUTH_TOKENS", &format!("{TOKEN},{other}")),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let call = |token: &'static str, tool: &'static str, args: Value| {
+        let (server, http) = (&server, &http);
+        async move {
+            let response = mcp_post(http, server, &modern_call(1, tool, args))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            json_rpc_body(response).await["result"].clone()
+        }
+    };
+    let opened = call(TOKEN, "browser_open", json!({})).await;
+    let id = opened["structuredContent"]["browserId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mine = call(
+        TOKEN,
+        "browser_navigate",
+        json!({"browserId": id, "url": site.url("/next")}),
+    )
+    .await;
+    assert_eq!(mine["structuredContent"]["title"], "Next", "{mine}");
+    for tool in ["browser_snapshot", "browser_close"] {
+        let theirs = call(other, tool, json!({"browserId": id})).await;
+        assert_eq!(theirs["isError"], true, "{theirs}");
+        assert!(
+            theirs["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("unknown browserId '{id}'")),
+            "{theirs}"
+        );
+    }
+    let listed = call(other, "browser_list", json!({})).await;
+    assert_eq!(listed["structuredContent"]["browsers"], json!([]));
+    // Still the owner's.
+    let still = call(TOKEN, "browser_snapshot", json!({"browserId": id})).await;
+    assert_ne!(still["isError"], true, "{still}");
+
+    // Stateless and without a browserId: a browser is opened for the call, with a hint.
+    let fresh = call(
+        other,
+        "browser_navigate",
+        json!({"url": site.url("/form"), "snapshot": false}),
+    )
+    .await;
+    let fresh_id = fresh["structuredContent"]["browserId"].as_str().unwrap();
+    assert_ne!(fresh_id, id);
+    let hint = fresh["structuredContent"]["hint"].as_str().unwrap();
+    assert!(
+        hint.contains(&format!("pass browserId \"{fresh_id}\" next time")),
+        "{hint}"
+    );
+    let listed = call(other, "browser_list", json!({})).await;
+    assert_eq!(
+        listed["structuredContent"]["browsers"][0]["browserId"],
+        fresh_id
+    );
+}
+
+#[tokio::test]
+async fn a_session_reuses_its_default_browser() {
+    let _serial = SERIAL.lock().await;
+    let site = BrowserSite::start().await;
+    let server = HttpServer::start(&[], &[PRIVATE]).await;
+    let client = connect(&server).await;
+    let first = ok(
+        &client,
+        "browser_navigate",
+        json!({"url": site.url("/form")}),
+    )
+    .await;
+    assert!(first["hint"].is_null(), "{first:#}");
+    let name = ref_of(&first, "textbox \"Name\"");
+    // No browserId again: the same browser, so the ref still works.
+    ok(&client, "browser_type", json!({"ref": name, "text": "Lin"})).await;
+    let listed = ok(&client, "browser_list", json!({})).await;
+    assert_eq!(
+        listed["browsers"].as_array().unwrap().len(),
+        1,
+        "{listed:#}"
+    );
+    assert_eq!(listed["browsers"][0]["sessionDefault"], true);
+    assert_eq!(listed["browsers"][0]["browserId"], first["browserId"]);
+    ok(&client, "browser_close", json!({})).await;
+    let listed = ok(&client, "browser_list", json!({})).await;
+    assert_eq!(listed["browsers"], json!([]));
+
+    // Another session gets a default browser of its own.
+    let other = connect(&server).await;
+    let second = ok(&other, "browser_snapshot", json!({})).await;
+    assert_ne!(second["browserId"], first["browserId"]);
+}
+
+#[tokio::test]
+async fn an_idle_browser_expires_and_frees_its_context() {
+    let _serial = SERIAL.lock().await;
+    let server = HttpServer::start(&[], &[("BROWSER_IDLE_TIMEOUT_SECS", "2")]).await;
+    let client = connect(&server).await;
+    let idle = ok(&client, "browser_open", json!({})).await["browserId"].clone();
+    let busy = ok(&client, "browser_open", json!({})).await["browserId"].clone();
+    assert!(
+        server
+            .metrics()
+            .await
+            .contains("crawlium_browser_contexts_active 2")
+    );
+    // Using a browser keeps it: `busy` is touched every second, `idle` never.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        ok(&client, "browser_snapshot", json!({"browserId": busy})).await;
+    }
+    let expired = error_text(&client, "browser_snapshot", json!({"browserId": idle})).await;
+    assert!(expired.starts_with("unknown browserId"), "{expired}");
+    let listed = ok(&client, "browser_list", json!({})).await;
+    assert_eq!(
+        listed["browsers"].as_array().unwrap().len(),
+        1,
+        "{listed:#}"
+    );
+    assert_eq!(listed["browsers"][0]["browserId"], busy);
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("crawlium_browser_contexts_active 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
+    let _serial = SERIAL.lock().await;
+    let server = HttpServer::start(
+        &[],
+        &[
+            ("BROWSER_POOL_MAX", "1"),
+            ("BROWSER_MAX_CONTEXTS", "2"),
+            ("BROWSER_ACQUIRE_TIMEOUT_MS", "1000"),
+        ],
+    )
+    .await;
+    let client = connect(&server).await;
+    let first = ok(&client, "browser_open", json!({})).await;
+    ok(&client, "browser_open", json!({})).await;
+    let started = Instant::now();
+    let error = error_text(&client, "browser_open", json!({})).await;
+    let waited = started.elapsed();
+    assert!(
+        error.starts_with("browser capacity exhausted (2 of 2 in use) — retry shortly"),
+        "{error}"
+    );
+    assert!(
+        waited >= Duration::from_millis(950) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    // Closing one frees its context at once.
+    ok(
+        &client,
+        "browser_close",
+        json!({"browserId": first["browserId"]}),
+    )
+    .await;
+    ok(&client, "browser_open", json!({})).await;
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("crawlium_browser_contexts_active 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("crawlium_browser_acquire_wait_seconds_count 4"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_killed_chromium_fails_only_its_browsers_and_a_new_one_opens_within_2_s() {
+    let _serial = SERIAL.lock().await;
+    let site = BrowserSite::start().await;
+    let server = HttpServer::start(
+        &[],
+        &[
+            PRIVATE,
+            ("BROWSER_POOL_MAX", "2"),
+            ("BROWSER_MAX_CONTEXTS", "2"),
+        ],
+    )
+    .await;
+    let client = connect(&server).await;
+    let server_pid = server.child.id().unwrap();
+    let chromiums = || chromium_among(&children(server_pid));
+
+    // Lifetime-first: the first two browsers share process A, the third goes to B.
+    let a1 = ok(&client, "browser_open", json!({})).await["browserId"].clone();
+    let a2 = ok(&client, "browser_open", json!({})).await["browserId"].clone();
+    let first = chromiums();
+    assert_eq!(first.len(), 1, "{first:?}");
+    let b = ok(&client, "browser_open", json!({})).await["browserId"].clone();
+    assert_eq!(chromiums().len(), 2);
+    let doomed = first[0];
+
+    support::signal(doomed, "KILL");
+    let killed = Instant::now();
+    for id in [&a1, &a2] {
+        let error = error_text(
+            &client,
+            "browser_navigate",
+            json!({"browserId": id, "url": site.url("/form")}),
+        )
+        .await;
+        assert_eq!(
+            error,
+            "the browser crashed; open a new one with browser_open"
+        );
+    }
+    assert!(
+        killed.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        killed.elapsed()
+    );
+    let fresh = ok(&client, "browser_open", json!({})).await["browserId"].clone();
+    assert!(
+        killed.elapsed() < Duration::from_secs(2),
+        "a new browser took {:?} after the kill",
+        killed.elapsed()
+    );
+    // The other process's browser and the new one work.
+    for id in [&b, &fresh] {
+        let page = ok(
+            &client,
+            "browser_navigate",
+            json!({"browserId": id, "url": site.url("/next")}),
+        )
+        .await;
+        assert_eq!(page["title"], "Next");
+    }
+    // The dead process is replaced and counted.
+    assert!(
+        eventually(Duration::from_secs(10), || chromiums().len() == 2
+            && !chromiums().contains(&doomed))
+        .await
+    );
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("crawlium_browser_crashes_total 1"),
+        "{metrics}"
+    );
+    let listed = ok(&client, "browser_list", json!({})).await;
+    let crashed: Vec<&Value> = listed["browsers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["crashed"] == true)
+        .map(|b| &b["browserId"])
+        .collect();
+    assert_eq!(crashed, vec![&a1, &a2]);
+}
+
+/// Every Chromium process (and helper) the server started, found from the server's pid.
+fn chromium_tree(server_pid: u32) -> Vec<u32> {
+    chromium_among(&descendants(server_pid))
+}
+
+#[tokio::test]
+async fn no_chromium_outlives_an_http_server_stopped_by_sigterm() {
+    let _serial = SERIAL.lock().await;
+    let crashpads_before = crashpad_handlers();
+    let mut server = HttpServer::start(
+        &[],
+        &[("BROWSER_POOL_MIN", "1"), ("BROWSER_MAX_CONTEXTS", "1")],
+    )
+    .await;
+    let client = connect(&server).await;
+    ok(&client, "browser_open", json!({})).await;
+    ok(&client, "browser_open", json!({})).await;
+    let server_pid = server.child.id().unwrap();
+    let tree = chromium_tree(server_pid);
+    assert!(tree.len() >= 4, "two browsers and their helpers: {tree:?}");
+    let status = ok(&client, "server_status", json!({})).await;
+    assert_eq!(
+        status["browserPool"]["processes"].as_array().unwrap().len(),
+        2,
+        "{status:#}"
+    );
+    drop(client);
+    server.sigterm();
+    let exited = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
+        .await
+        .expect("the server exits after SIGTERM")
+        .unwrap();
+    assert!(exited.success(), "{exited}");
+    assert!(
+        eventually(Duration::from_secs(2), || chromium_among(&tree).is_empty()).await,
+        "left running: {:?}",
+        chromium_among(&tree)
+    );
+    assert_eq!(
+        crashpad_handlers(),
+        crashpads_before,
+        "no crash handler escaped"
+    );
+}
+
+#[tokio::test]
+async fn no_chromium_outlives_a_stdio_server_whose_client_went_away() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = support::command(dir.path())
+        .env("BROWSER_POOL_MIN", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut send = Vec::new();
+    for message in [
+        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2025-11-25","capabilities":{},
+            "clientInfo":{"name":"raw","version":"1"}}}),
+        json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{
+            "name":"browser_open","arguments":{}}}),
+    ] {
+        writeln!(send, "{message}").unwrap();
+    }
+    stdin.write_all(&send).await.unwrap();
+    let mut opened = None;
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+    {
+        let message: Value = serde_json::from_str(&line).unwrap();
+        if message["id"] == 2 {
+            opened = Some(message);
+            break;
+        }
+    }
+    let opened = opened.expect("an answer to browser_open");
+    assert!(
+        opened["result"]["structuredContent"]["browserId"].is_string(),
+        "{opened}"
+    );
+    let tree = chromium_tree(child.id().unwrap());
+    assert!(!tree.is_empty());
+    drop(stdin);
+    let exited = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("the server exits when stdin closes")
+        .unwrap();
+    assert!(exited.success(), "{exited}");
+    assert!(
+        eventually(Duration::from_secs(2), || chromium_among(&tree).is_empty()).await,
+        "left running: {:?}",
+        chromium_among(&tree)
+    );
+}
