@@ -19,7 +19,7 @@ use support::{
         BrowserSite, children, chromium_among, crashpad_handlers, descendants, eventually,
         jpeg_size, png_size,
     },
-    call, connect, error_text, json_rpc_body, mcp_post, modern_call, ok,
+    call, connect, error_text, ok,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -447,17 +447,8 @@ async fn handles_belong_to_their_token_and_stateless_calls_get_a_hint() {
         ],
     )
     .await;
-    let http = reqwest::Client::new();
     let call = |token: &'static str, tool: &'static str, args: Value| {
-        let (server, http) = (&server, &http);
-        async move {
-            let response = mcp_post(http, server, &modern_call(1, tool, args))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
-            json_rpc_body(response).await["result"].clone()
-        }
+        support::call_as(&server, token, tool, args)
     };
     let opened = call(TOKEN, "browser_open", json!({})).await;
     let id = opened["structuredContent"]["browserId"]

@@ -16,7 +16,7 @@ use rmcp::{
 };
 use serde_json::{Value, json};
 use support::{
-    HttpServer, TOKEN, connect, error_text, json_rpc_body, mcp_post, modern_call, ok,
+    HttpServer, TOKEN, connect, error_text, ok,
     site::{CrawlSite, RobotsTxt},
 };
 
@@ -390,17 +390,8 @@ async fn jobs_belong_to_the_token_that_started_them() {
         ],
     )
     .await;
-    let http = reqwest::Client::new();
     let call = |token: &'static str, tool: &'static str, args: Value| {
-        let (server, http) = (&server, &http);
-        async move {
-            let response = mcp_post(http, server, &modern_call(1, tool, args))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
-            json_rpc_body(response).await["result"].clone()
-        }
+        support::call_as(&server, token, tool, args)
     };
     let job = call(
         TOKEN,

@@ -874,11 +874,17 @@ async fn write_batches(
 ) -> Result<(), StoreError> {
     let mut sources: HashMap<String, i64> = HashMap::new();
     while let Some(mut batch) = batches.recv().await {
-        // Pages grouped by host (the source), in one pass.
-        batch.pages.sort_by_cached_key(|page| host_of(&page.url));
+        // Pages grouped by host (the source), each URL parsed once.
+        let mut keyed: Vec<(String, NewPage)> = std::mem::take(&mut batch.pages)
+            .into_iter()
+            .map(|page| (host_of(&page.url), page))
+            .collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        let hosts: Vec<String>;
+        (hosts, batch.pages) = keyed.into_iter().unzip();
         let mut attempt = 1;
         loop {
-            match write_batch(&store, &job_id, &mut sources, &batch).await {
+            match write_batch(&store, &job_id, &mut sources, &hosts, &batch).await {
                 Ok(()) => break,
                 Err(e) if attempt < WRITE_ATTEMPTS && e.is_transient() => {
                     tracing::debug!(job = %job_id, error = %e, "write batch retried");
@@ -905,31 +911,31 @@ async fn write_batch(
     store: &Store,
     job_id: &str,
     sources: &mut HashMap<String, i64>,
+    hosts: &[String],
     batch: &Batch,
 ) -> Result<(), StoreError> {
     store.frontier_add(job_id, &batch.added).await?;
     store
         .frontier_mark_in_flight(job_id, &batch.in_flight)
         .await?;
-    for pages in batch
-        .pages
-        .chunk_by(|a, b| host_of(&a.url) == host_of(&b.url))
-    {
-        let host = host_of(&pages[0].url);
-        let source = match sources.get(&host) {
+    let mut start = 0;
+    while start < batch.pages.len() {
+        let host = &hosts[start];
+        let end = start + hosts[start..].iter().take_while(|h| *h == host).count();
+        let pages = &batch.pages[start..end];
+        let source = match sources.get(host) {
             Some(id) => *id,
             None => {
                 let origin = Url::parse(&pages[0].url)
                     .map(|u| u.origin().ascii_serialization())
                     .unwrap_or_default();
-                let id = store
-                    .upsert_source(SourceKind::Site, &host, &origin)
-                    .await?;
-                sources.insert(host, id);
+                let id = store.upsert_source(SourceKind::Site, host, &origin).await?;
+                sources.insert(host.clone(), id);
                 id
             }
         };
         store.store_pages(source, pages).await?;
+        start = end;
     }
     store.frontier_settle(job_id, &batch.settled).await
 }

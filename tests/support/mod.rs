@@ -199,6 +199,22 @@ pub fn modern_call(id: u64, tool: &str, arguments: serde_json::Value) -> serde_j
         "name":tool,"arguments":arguments,"_meta":modern_meta()}})
 }
 
+/// Calls a tool statelessly (2026-07-28) as the holder of `token`; returns the JSON-RPC
+/// `result`.
+pub async fn call_as(
+    server: &HttpServer,
+    token: &str,
+    tool: &str,
+    args: serde_json::Value,
+) -> serde_json::Value {
+    let response = mcp_post(&reqwest::Client::new(), server, &modern_call(1, tool, args))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    json_rpc_body(response).await["result"].clone()
+}
+
 /// POSTs one JSON-RPC message to `/mcp` with the headers a modern client sends.
 pub fn mcp_post(
     client: &reqwest::Client,
