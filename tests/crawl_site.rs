@@ -297,7 +297,8 @@ impl ClientHandler for ProgressLog {
 #[tokio::test]
 async fn waiting_streams_progress_then_times_out_and_the_job_goes_on() {
     let site = CrawlSite::start().await;
-    site.set_grid_delay(Duration::from_millis(100));
+    site.set_grid_delay(Duration::from_millis(200));
+    // 60 pages × 200 ms, two at a time: about 6 s, far past the 2 s wait.
     let server = server().await;
     let log = ProgressLog::default();
     let client = log

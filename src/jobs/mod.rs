@@ -302,19 +302,28 @@ impl Jobs {
             .get(id)
             .map(|r| (r.progress.clone(), r.finished.clone()));
         match local {
-            Some((mut progress, mut finished)) => loop {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(deadline) => break,
-                    _ = async { finished.wait_for(|done| *done).await.is_ok() } => break,
-                    changed = progress.changed() => {
-                        if changed.is_err() { break }
-                        // Progress at most every 250 ms: notifications are for people.
-                        let summary = self.status(id, owner).await?;
-                        on_progress(summary).await;
-                        tokio::time::sleep(Duration::from_millis(250)).await;
+            Some((mut progress, mut finished)) => {
+                // The deadline bounds everything, the progress reports included: a slow
+                // status read or client must not hold the answer past `timeout`.
+                let follow = async {
+                    loop {
+                        tokio::select! {
+                            _ = async { finished.wait_for(|done| *done).await.is_ok() } => break,
+                            changed = progress.changed() => {
+                                if changed.is_err() { break }
+                                // Progress at most every 250 ms: notifications are for people.
+                                let summary = self.status(id, owner).await?;
+                                on_progress(summary).await;
+                                tokio::time::sleep(Duration::from_millis(250)).await;
+                            }
+                        }
                     }
+                    Ok::<(), JobError>(())
+                };
+                if let Ok(followed) = tokio::time::timeout_at(deadline, follow).await {
+                    followed?;
                 }
-            },
+            }
             None => loop {
                 let summary = self.status(id, owner).await?;
                 if summary.status.is_finished() || tokio::time::Instant::now() >= deadline {
