@@ -251,11 +251,22 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub browser_idle_timeout_secs: u64,
 
+    /// Seconds a JavaScript dialog (alert, confirm, prompt) may wait for
+    /// browser_handle_dialog; then it is dismissed and reported.
+    #[arg(long, env = "BROWSER_DIALOG_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub browser_dialog_timeout_secs: u64,
+
     /// Remote browsers to use instead of launching Chromium, comma-separated DevTools
     /// endpoints (`ws://HOST:PORT/devtools/browser/ID`, or `http://HOST:PORT` to look it up):
     /// one pool process per endpoint.
     #[arg(long, env = "BROWSER_CDP_ENDPOINTS", value_delimiter = ',')]
     pub browser_cdp_endpoints: Vec<String>,
+
+    /// Directories whose files browser_file_upload may attach to pages, comma-separated.
+    /// Empty: file uploads are off.
+    #[arg(long, env = "UPLOAD_ALLOWED_DIRS", value_delimiter = ',')]
+    pub upload_allowed_dirs: Vec<PathBuf>,
 }
 
 /// How logs are written to stderr.

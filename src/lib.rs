@@ -142,6 +142,7 @@ impl App {
         let browsers = crate::browser::Browsers::new(
             crate::browser::Pool::new(config.pool_settings(), metrics.browser()),
             config.browser_idle_timeout(),
+            std::time::Duration::from_secs(config.browser_dialog_timeout_secs),
             config.fetch_config().policy,
         );
         Ok(Arc::new(Self {

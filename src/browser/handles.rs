@@ -120,6 +120,7 @@ pub struct BrowserInfo {
 pub struct Browsers {
     pool: Pool,
     idle_timeout: Duration,
+    dialog_timeout: Duration,
     policy: NetPolicy,
     handles: Mutex<HashMap<String, Arc<BrowserSession>>>,
     /// Session key → handle of its default browser.
@@ -132,10 +133,18 @@ pub struct Browsers {
 
 impl Browsers {
     /// A registry over `pool`; [`Browsers::start`] starts the pool and the idle reaper.
-    pub fn new(pool: Pool, idle_timeout: Duration, policy: NetPolicy) -> Arc<Self> {
+    /// Browsers close after `idle_timeout` without use; their unanswered dialogs are
+    /// dismissed after `dialog_timeout`.
+    pub fn new(
+        pool: Pool,
+        idle_timeout: Duration,
+        dialog_timeout: Duration,
+        policy: NetPolicy,
+    ) -> Arc<Self> {
         Arc::new(Self {
             pool,
             idle_timeout,
+            dialog_timeout,
             policy,
             handles: Mutex::default(),
             defaults: Mutex::default(),
@@ -208,6 +217,7 @@ impl Browsers {
             lease,
             page,
             options,
+            self.dialog_timeout,
         )
         .await
         {
@@ -323,7 +333,7 @@ impl Browsers {
                 created_at: s.created_at_ms,
                 idle_seconds: s.idle().as_secs(),
                 expires_after_idle_seconds: self.idle_timeout.as_secs(),
-                viewport: s.viewport,
+                viewport: s.viewport(),
                 session_default: session.is_some() && s.session_default.as_deref() == session,
                 crashed: s.crashed(),
             })

@@ -15,11 +15,15 @@
 
 pub mod actions;
 pub mod cdp;
+pub mod events;
 pub mod handles;
+pub mod inspect;
+pub mod keys;
 pub mod pool;
 pub mod process;
 pub mod session;
 pub mod snapshot;
+pub mod tabs;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -62,6 +66,9 @@ pub enum BrowserError {
          browser_open for a new one (browser_list shows yours)"
     )]
     UnknownHandle(String),
+    /// A JavaScript dialog blocks the page.
+    #[error("{0}")]
+    DialogOpen(String),
     /// A ref from a snapshot of a document that is gone.
     #[error("stale ref '{0}' — take a new snapshot (browser_snapshot): the page changed since")]
     StaleRef(String),

@@ -30,7 +30,7 @@ use chromiumoxide::{
     Page,
     cdp::browser_protocol::{
         browser::BrowserContextId,
-        target::{CreateBrowserContextParams, CreateTargetParams},
+        target::{CreateBrowserContextParams, CreateTargetParams, TargetId},
     },
 };
 use serde::{Deserialize, Serialize};
@@ -38,7 +38,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
     BrowserError,
-    cdp::guarded,
+    cdp::{self, guarded},
     find_chromium,
     process::{self, ChromiumProcess, Exit},
 };
@@ -768,6 +768,17 @@ impl Drop for Reservation {
     }
 }
 
+/// A tab as Chromium lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TabTarget {
+    /// Target id.
+    pub id: String,
+    /// Its URL.
+    pub url: String,
+    /// Its title.
+    pub title: String,
+}
+
 /// One leased browser context. [`ContextLease::close`] disposes of it; dropping it without
 /// closing disposes of it in the background.
 pub struct ContextLease {
@@ -812,6 +823,59 @@ impl ContextLease {
             self.process.browser.new_page(target),
         )
         .await
+    }
+
+    /// The tabs (page targets) of this context as Chromium lists them: target id, URL and
+    /// title. Includes tabs the pages opened themselves (popups, `target=_blank` links).
+    pub async fn tab_targets(&self) -> Result<Vec<TabTarget>, BrowserError> {
+        let answer = guarded(
+            &self.process.dead,
+            "listing tabs",
+            cdp::CALL_TIMEOUT,
+            self.process
+                .browser
+                .execute(cdp::Raw::new("Target.getTargets", serde_json::json!({}))),
+        )
+        .await?
+        .result;
+        let ours = self.context.inner();
+        Ok(answer["targetInfos"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["type"] == "page" && t["browserContextId"].as_str() == Some(ours))
+            .map(|t| TabTarget {
+                id: t["targetId"].as_str().unwrap_or_default().to_string(),
+                url: t["url"].as_str().unwrap_or_default().to_string(),
+                title: t["title"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect())
+    }
+
+    /// The page of one of this context's tabs, such as one a page opened itself, once it
+    /// answers commands (chromiumoxide hands out the page of a tab it has only just heard
+    /// of before attaching to it).
+    pub async fn page_of(&self, target: &str) -> Result<Page, BrowserError> {
+        let dead = &self.process.dead;
+        let page = guarded(
+            dead,
+            "attaching to a tab",
+            OPEN_TIMEOUT,
+            self.process
+                .browser
+                .get_page(TargetId::from(target.to_string())),
+        )
+        .await?;
+        let deadline = tokio::time::Instant::now() + OPEN_TIMEOUT;
+        loop {
+            match cdp::call(&page, dead, "Page.getFrameTree", serde_json::json!({})).await {
+                Ok(_) => return Ok(page),
+                Err(BrowserError::Protocol { .. }) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// Disposes of the context (closing its tabs) and returns its room to the pool.

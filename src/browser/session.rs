@@ -7,7 +7,7 @@
 
 use std::{
     collections::HashMap,
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     BrowserError,
     cdp::{self, guarded},
+    events::{Activity, Watcher, watch_tab},
     handles::{OpenOptions, Viewport},
     pool::ContextLease,
     snapshot,
@@ -128,6 +129,25 @@ pub enum Target {
     Selector(String),
 }
 
+/// One tab of a browser.
+pub(crate) struct Tab {
+    pub(crate) page: Page,
+    _watcher: Watcher,
+}
+
+/// A browser's tabs, in the order they were opened.
+pub(crate) struct Tabs {
+    pub(crate) list: Vec<Tab>,
+    /// Index of the tab the tools act on.
+    pub(crate) current: usize,
+}
+
+impl Tabs {
+    pub(crate) fn current(&self) -> &Page {
+        &self.list[self.current].page
+    }
+}
+
 /// One isolated browser (context + tab) and who owns it.
 pub struct BrowserSession {
     /// The handle (`br_` + 128 random bits).
@@ -138,13 +158,14 @@ pub struct BrowserSession {
     pub session_default: Option<String>,
     /// When it was opened, Unix epoch ms.
     pub created_at_ms: i64,
-    /// Its viewport.
-    pub viewport: Viewport,
-    /// How it was opened (a replacement tab is set up the same way).
-    options: OpenOptions,
+    /// How it was opened (new tabs are set up the same way; browser_resize changes the
+    /// viewport).
+    options: Mutex<OpenOptions>,
     pub(crate) lease: ContextLease,
-    /// The tab (replaced only when a navigation leaves it unusable).
-    page: Mutex<Page>,
+    /// The tabs and which one the tools act on.
+    pub(crate) tabs: Mutex<Tabs>,
+    /// What the tabs reported: console, network, dialogs.
+    pub activity: Arc<Activity>,
     /// Serializes calls on this browser; holds the refs.
     pub(crate) state: tokio::sync::Mutex<Refs>,
     last_used: Mutex<Instant>,
@@ -168,8 +189,11 @@ impl BrowserSession {
         lease: ContextLease,
         page: Page,
         options: &OpenOptions,
+        dialog_timeout: Duration,
     ) -> Result<Self, BrowserError> {
         configure(&page, lease.dead(), options).await?;
+        let activity = Activity::new(lease.dead().clone(), dialog_timeout);
+        let tab = Tab::watch(page, &activity).await?;
         Ok(Self {
             id,
             owner,
@@ -177,31 +201,95 @@ impl BrowserSession {
             created_at_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64),
-            viewport: options.viewport.unwrap_or_default(),
-            options: options.clone(),
+            options: Mutex::new(options.clone()),
             lease,
-            page: Mutex::new(page),
+            tabs: Mutex::new(Tabs {
+                list: vec![tab],
+                current: 0,
+            }),
+            activity,
             state: tokio::sync::Mutex::new(Refs::default()),
             last_used: Mutex::new(Instant::now()),
         })
     }
 
-    /// The browser's tab.
+    /// The tab the tools act on.
     pub(crate) fn page(&self) -> Page {
-        self.page.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.tabs().current().clone()
     }
 
-    /// Replaces the tab with a fresh blank one in the same context (cookies and storage
-    /// stay). Used when chromiumoxide's navigation tracking of the old tab is stuck.
+    pub(crate) fn tabs(&self) -> std::sync::MutexGuard<'_, Tabs> {
+        self.tabs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The viewport of new tabs and screenshots.
+    pub fn viewport(&self) -> Viewport {
+        self.options().viewport.unwrap_or_default()
+    }
+
+    pub(crate) fn options(&self) -> OpenOptions {
+        self.options
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_viewport(&self, viewport: Viewport) {
+        self.options
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .viewport = Some(viewport);
+    }
+
+    /// A new blank tab in this browser's context, set up like the others and watched.
+    pub(crate) async fn open_tab(&self) -> Result<Tab, BrowserError> {
+        let page = self.lease.new_page().await?;
+        configure(&page, self.dead(), &self.options()).await?;
+        Tab::watch(page, &self.activity).await
+    }
+
+    /// Replaces the current tab with a fresh blank one in the same context (cookies and
+    /// storage stay). Used when chromiumoxide's navigation tracking of the old tab is stuck.
     async fn replace_tab(&self) -> Result<(), BrowserError> {
-        let fresh = self.lease.new_page().await?;
-        configure(&fresh, self.dead(), &self.options).await?;
-        let old = std::mem::replace(
-            &mut *self.page.lock().unwrap_or_else(|e| e.into_inner()),
-            fresh,
-        );
-        let _ = cdp::call(&old, self.dead(), "Page.close", json!({})).await;
+        let fresh = self.open_tab().await?;
+        let old = {
+            let mut tabs = self.tabs();
+            let current = tabs.current;
+            std::mem::replace(&mut tabs.list[current], fresh)
+        };
+        let _ = cdp::call(&old.page, self.dead(), "Page.close", json!({})).await;
         Ok(())
+    }
+
+    /// Starts a call on this browser: waits for the calls before it (one at a time), marks
+    /// the browser used, and refuses while a dialog blocks the page.
+    pub(crate) async fn begin(&self) -> Result<tokio::sync::MutexGuard<'_, Refs>, BrowserError> {
+        let refs = self.state.lock().await;
+        self.touch();
+        if self.crashed() {
+            return Err(BrowserError::Crashed);
+        }
+        if let Some(dialog) = self.activity.dialog() {
+            return Err(BrowserError::DialogOpen(format!(
+                "a {} blocks the page: answer it with browser_handle_dialog (accept true or                  false) first; unanswered, it is dismissed {} s after it opened",
+                dialog.describe(),
+                self.activity.dialog_timeout().as_secs()
+            )));
+        }
+        Ok(refs)
+    }
+
+    /// Runs `action` unless a dialog opens first: a dialog blocks the page, so an action
+    /// waiting on it would wait for the dialog's answer. `None` means a dialog opened (see
+    /// [`Activity::dialog`]); the action is abandoned.
+    pub async fn unless_dialog<T>(
+        &self,
+        action: impl Future<Output = Result<T, BrowserError>>,
+    ) -> Result<Option<T>, BrowserError> {
+        tokio::select! {
+            result = action => result.map(Some),
+            _ = self.activity.dialog_opened() => Ok(None),
+        }
     }
 
     /// Cancelled when the hosting Chromium dies.
@@ -290,8 +378,7 @@ impl BrowserSession {
         wait: WaitUntil,
         timeout: Duration,
     ) -> Result<PageInfo, BrowserError> {
-        let _calls = self.state.lock().await;
-        self.touch();
+        let _calls = self.begin().await?;
         let page = self.page();
         let timed_out = || BrowserError::Timeout {
             what: "the navigation",
@@ -427,8 +514,7 @@ impl BrowserSession {
 
     /// Renders the accessibility tree and hands out refs for its actionable nodes.
     pub async fn snapshot(&self, options: SnapshotOptions) -> Result<Snapshot, BrowserError> {
-        let mut refs = self.state.lock().await;
-        self.touch();
+        let mut refs = self.begin().await?;
         self.snapshot_locked(&mut refs, options).await
     }
 
@@ -503,8 +589,19 @@ impl BrowserSession {
     }
 }
 
+impl Tab {
+    /// A tab whose events feed `activity` from now on.
+    pub(crate) async fn watch(page: Page, activity: &Arc<Activity>) -> Result<Self, BrowserError> {
+        let watcher = watch_tab(&page, activity).await?;
+        Ok(Self {
+            page,
+            _watcher: watcher,
+        })
+    }
+}
+
 /// Applies a browser's options to one of its tabs.
-async fn configure(
+pub(crate) async fn configure(
     page: &Page,
     dead: &CancellationToken,
     options: &OpenOptions,

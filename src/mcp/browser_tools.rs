@@ -21,13 +21,13 @@ use serde::{Deserialize, Serialize};
 use super::CrawliumServer;
 use crate::{
     browser::{
-        BrowserInfo, BrowserSession, OpenOptions, Viewport,
+        BrowserError, BrowserInfo, BrowserSession, OpenOptions, Viewport,
         actions::{ImageFormat, MouseButton, ScreenshotOptions},
+        events::DialogInfo,
         handles::Resolved,
         session::{Snapshot, SnapshotOptions, Target, WaitUntil},
     },
     error::ToolError,
-    store::NewArtifact,
 };
 
 /// Most characters of snapshot one call returns.
@@ -35,11 +35,11 @@ const MAX_SNAPSHOT_CHARS: usize = 200_000;
 /// Longest navigation wait, in ms (chromiumoxide gives up on a navigation after 60 s).
 const MAX_NAVIGATION_MS: u64 = 60_000;
 
-fn yes() -> bool {
+pub(super) fn yes() -> bool {
     true
 }
 
-fn default_max_chars() -> usize {
+pub(super) fn default_max_chars() -> usize {
     20_000
 }
 
@@ -208,6 +208,10 @@ pub struct TypeArgs {
     /// Press Enter afterwards, e.g. to submit a form (default false).
     #[serde(default)]
     pub submit: bool,
+    /// Type one key press per character, so the page's key handlers see every key (default
+    /// false: the text is inserted at once, like a paste).
+    #[serde(default)]
+    pub slowly: bool,
     /// Return a snapshot of the page afterwards (default true).
     #[serde(default = "yes")]
     pub snapshot: bool,
@@ -243,6 +247,13 @@ pub struct ScreenshotArgs {
     /// false).
     #[serde(default)]
     pub full_resolution: bool,
+    /// Only this element: a ref from the latest snapshot (or give selector).
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// Only the element this CSS selector matches first (or give ref).
+    pub selector: Option<String>,
+    /// What the element is, in words, for logs.
+    pub element: Option<String>,
 }
 
 /// What action tools (navigate, snapshot, click, type) return.
@@ -266,6 +277,8 @@ pub struct PageResult {
     pub next_offset: Option<usize>,
     /// What to do next time, when there is something to say.
     pub hint: Option<String>,
+    /// A JavaScript dialog that blocks the page: answer it with browser_handle_dialog.
+    pub dialog: Option<DialogInfo>,
 }
 
 /// What `browser_take_screenshot` returns besides the image.
@@ -294,7 +307,7 @@ pub struct ScreenshotResult {
 
 impl CrawliumServer {
     /// The browser a call is about, and a hint when one was opened just for it.
-    async fn browser_for(
+    pub(super) async fn browser_for(
         &self,
         browser_id: Option<&str>,
         context: &RequestContext<RoleServer>,
@@ -316,14 +329,52 @@ impl CrawliumServer {
         Ok((browser, hint))
     }
 
-    /// Builds an action's answer: a short result, the page, and the snapshot when asked.
-    async fn page_result(
+    /// Runs `action` on `browser` and answers with what it did (its result), the page and,
+    /// when asked, the snapshot. A dialog that opens meanwhile ends the wait: the answer
+    /// shows the dialog instead of the page.
+    pub(super) async fn act(
         &self,
         browser: &BrowserSession,
-        result: String,
+        action: impl Future<Output = Result<String, BrowserError>>,
         snapshot: Option<usize>,
         hint: Option<String>,
     ) -> Result<CallToolResult, ToolError> {
+        let result = browser
+            .unless_dialog(action)
+            .await?
+            .unwrap_or_else(|| "A dialog opened before the action finished".into());
+        self.page_result(browser, result, snapshot, hint).await
+    }
+
+    /// Builds an action's answer: a short result, the page, and the snapshot when asked.
+    pub(super) async fn page_result(
+        &self,
+        browser: &BrowserSession,
+        mut result: String,
+        snapshot: Option<usize>,
+        hint: Option<String>,
+    ) -> Result<CallToolResult, ToolError> {
+        for dismissed in browser.activity.take_dismissed() {
+            result.push_str(&format!(
+                "\n(An unanswered {} was dismissed after {} s.)",
+                dismissed.describe(),
+                dismissed.dismissed_after_seconds
+            ));
+        }
+        if let Some(dialog) = browser.activity.dialog() {
+            // The page is blocked: reading it would wait for the dialog's answer.
+            return Ok(page_answer(PageResult {
+                browser_id: browser.id.clone(),
+                result,
+                url: dialog.url.clone(),
+                title: String::new(),
+                snapshot: None,
+                total_chars: None,
+                next_offset: None,
+                hint,
+                dialog: Some(dialog),
+            }));
+        }
         let (page, snapshot) = match snapshot {
             Some(max_chars) => {
                 let snapshot = browser
@@ -346,6 +397,7 @@ impl CrawliumServer {
             next_offset: snapshot.as_ref().and_then(|s| s.next_offset),
             snapshot: snapshot.map(|s| s.text),
             hint,
+            dialog: None,
         };
         Ok(page_answer(out))
     }
@@ -353,7 +405,7 @@ impl CrawliumServer {
 
 /// Renders a [`PageResult`] as text for the model, with the same data as structured
 /// content.
-fn page_answer(out: PageResult) -> CallToolResult {
+pub(super) fn page_answer(out: PageResult) -> CallToolResult {
     let mut text = String::new();
     if let Some(hint) = &out.hint {
         text.push_str(hint);
@@ -364,6 +416,19 @@ fn page_answer(out: PageResult) -> CallToolResult {
         "\nBrowser: {}\nPage: {} — {}",
         out.browser_id, out.title, out.url
     ));
+    if let Some(dialog) = &out.dialog {
+        text.push_str(&format!(
+            "\nA {} is open and blocks the page: answer it with browser_handle_dialog \
+             (accept true or false{}); unanswered, it is dismissed {} s after it opened.",
+            dialog.describe(),
+            if dialog.kind == "prompt" {
+                ", promptText for the answer"
+            } else {
+                ""
+            },
+            dialog.dismissed_after_seconds
+        ));
+    }
     if let Some(snapshot) = &out.snapshot {
         text.push_str("\nSnapshot:\n");
         text.push_str(snapshot);
@@ -380,7 +445,7 @@ fn page_answer(out: PageResult) -> CallToolResult {
     answer
 }
 
-fn check_max_chars(max_chars: usize) -> Result<(), ToolError> {
+pub(super) fn check_max_chars(max_chars: usize) -> Result<(), ToolError> {
     if (100..=MAX_SNAPSHOT_CHARS).contains(&max_chars) {
         Ok(())
     } else {
@@ -391,7 +456,10 @@ fn check_max_chars(max_chars: usize) -> Result<(), ToolError> {
 }
 
 /// The element of a click or type: exactly one of ref and selector.
-fn target(reference: Option<String>, selector: Option<String>) -> Result<Target, ToolError> {
+pub(super) fn target(
+    reference: Option<String>,
+    selector: Option<String>,
+) -> Result<Target, ToolError> {
     match (reference, selector) {
         (Some(r), None) if !r.trim().is_empty() => Ok(Target::Ref(r.trim().to_string())),
         (None, Some(s)) if !s.trim().is_empty() => Ok(Target::Selector(s)),
@@ -442,7 +510,7 @@ impl CrawliumServer {
         let browser = self.app.browsers.open(&owner, &options).await?;
         Ok(Json(Opened {
             browser_id: browser.id.clone(),
-            viewport: browser.viewport,
+            viewport: browser.viewport(),
             expires_after_idle_seconds: self.app.config.browser_idle_timeout_secs,
         }))
     }
@@ -543,12 +611,15 @@ impl CrawliumServer {
             WaitUntilArg::Domcontentloaded => WaitUntil::DomContentLoaded,
             WaitUntilArg::Networkidle => WaitUntil::NetworkIdle,
         };
-        let page = browser
-            .navigate(&url, wait, Duration::from_millis(args.timeout_ms))
-            .await?;
-        self.page_result(
+        let navigation = async {
+            let page = browser
+                .navigate(&url, wait, Duration::from_millis(args.timeout_ms))
+                .await?;
+            Ok(format!("Navigated to {}", page.url))
+        };
+        self.act(
             &browser,
-            format!("Navigated to {}", page.url),
+            navigation,
             args.snapshot.then_some(args.max_chars),
             hint,
         )
@@ -598,6 +669,7 @@ impl CrawliumServer {
             next_offset: snapshot.next_offset,
             snapshot: Some(snapshot.text),
             hint,
+            dialog: None,
         };
         Ok(page_answer(out))
     }
@@ -631,20 +703,22 @@ impl CrawliumServer {
             ButtonArg::Right => MouseButton::Right,
             ButtonArg::Middle => MouseButton::Middle,
         };
-        browser.click(&target, button, args.double_click).await?;
         let what = args.element.map(|e| format!(" ({e})")).unwrap_or_default();
-        let result = format!(
-            "{} {}{what}",
-            if args.double_click {
-                "Double-clicked"
-            } else {
-                "Clicked"
-            },
-            describe(&target)
-        );
-        self.page_result(
+        let click = async {
+            browser.click(&target, button, args.double_click).await?;
+            Ok(format!(
+                "{} {}{what}",
+                if args.double_click {
+                    "Double-clicked"
+                } else {
+                    "Clicked"
+                },
+                describe(&target)
+            ))
+        };
+        self.act(
             &browser,
-            result,
+            click,
             args.snapshot.then_some(default_max_chars()),
             hint,
         )
@@ -654,7 +728,8 @@ impl CrawliumServer {
     #[tool(
         name = "browser_type",
         description = "Replace the content of an editable element (given by ref or CSS \
-                       selector) with text, typed as input events; submit=true presses Enter \
+                       selector) with text, inserted as one input event (slowly=true: one key \
+                       press per character, for key handlers); submit=true presses Enter \
                        afterwards and waits for a navigation it starts. Returns the page's \
                        snapshot afterwards (snapshot=false to skip).",
         output_schema = schema_for_output::<PageResult>(),
@@ -675,21 +750,25 @@ impl CrawliumServer {
         let (browser, hint) = self
             .browser_for(args.browser_id.as_deref(), &context)
             .await?;
-        browser.type_text(&target, &args.text, args.submit).await?;
         let what = args.element.map(|e| format!(" ({e})")).unwrap_or_default();
-        let result = format!(
-            "Typed {} characters into {}{what}{}",
-            args.text.chars().count(),
-            describe(&target),
-            if args.submit {
-                " and pressed Enter"
-            } else {
-                ""
-            }
-        );
-        self.page_result(
+        let typing = async {
+            browser
+                .type_text(&target, &args.text, args.submit, args.slowly)
+                .await?;
+            Ok(format!(
+                "Typed {} characters into {}{what}{}",
+                args.text.chars().count(),
+                describe(&target),
+                if args.submit {
+                    " and pressed Enter"
+                } else {
+                    ""
+                }
+            ))
+        };
+        self.act(
             &browser,
-            result,
+            typing,
             args.snapshot.then_some(default_max_chars()),
             hint,
         )
@@ -698,9 +777,10 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_take_screenshot",
-        description = "Take a screenshot of the viewport (or fullPage, at most 16384 px tall) \
-                       and return it as an image, scaled down so its long edge is at most \
-                       1568 px unless fullResolution=true; also stored as an artifact. type: \
+        description = "Take a screenshot of the viewport, the fullPage (at most 16384 px \
+                       tall) or one element (ref or selector), returned as an image scaled \
+                       down so its long edge is at most 1568 px unless fullResolution=true; \
+                       also stored as an artifact (resource crawlium://artifacts/{id}). type: \
                        png (default) or jpeg with quality 0-100 (default 80).",
         output_schema = schema_for_output::<ScreenshotResult>(),
         annotations(
@@ -731,11 +811,21 @@ impl CrawliumServer {
             }
             _ => {}
         }
+        let element = match (&args.reference, &args.selector) {
+            (None, None) => None,
+            _ => Some(target(args.reference, args.selector)?),
+        };
+        if element.is_some() && args.full_page {
+            return Err(ToolError::new(
+                "give either fullPage or an element (ref or selector), not both",
+            ));
+        }
         let (browser, hint) = self
             .browser_for(args.browser_id.as_deref(), &context)
             .await?;
         let shot = browser
             .screenshot(ScreenshotOptions {
+                element: element.clone(),
                 format,
                 quality: args.quality,
                 full_page: args.full_page,
@@ -743,20 +833,13 @@ impl CrawliumServer {
             })
             .await?;
         let page = browser.info().await?;
-        let owner = self.principal(&context);
-        let bytes = shot.bytes();
         let artifact = self
-            .app
-            .store
             .save_artifact(
-                &self.app.config.data_dir().join("artifacts"),
-                NewArtifact {
-                    kind: "screenshot",
-                    mime_type: format.mime_type(),
-                    bytes: &bytes,
-                    owner: owner.as_str(),
-                    page_url: Some(&page.url),
-                },
+                &context,
+                "screenshot",
+                format.mime_type(),
+                &shot.bytes(),
+                &page.url,
             )
             .await?;
         let out = ScreenshotResult {
@@ -767,11 +850,14 @@ impl CrawliumServer {
             height: shot.height,
             scaled: shot.scaled,
             cut: shot.cut,
-            artifact_id: artifact.id,
+            artifact_id: artifact.id.clone(),
             hint,
         };
         let mut text = format!(
-            "Screenshot of {} ({}×{} px {}{}{}), stored as artifact {}",
+            "Screenshot of {}{} ({}×{} px {}{}{}), stored as artifact {}",
+            element
+                .map(|e| format!("{} on ", describe(&e)))
+                .unwrap_or_default(),
             out.url,
             out.width,
             out.height,
@@ -790,6 +876,7 @@ impl CrawliumServer {
         let mut answer = CallToolResult::success(vec![
             ContentBlock::image(shot.base64, format.mime_type()),
             ContentBlock::text(text),
+            super::resources::artifact_link(&artifact),
         ]);
         answer.structured_content = Some(serde_json::to_value(&out).unwrap_or_default());
         Ok(answer)
@@ -797,7 +884,7 @@ impl CrawliumServer {
 }
 
 /// How an element is named in results.
-fn describe(target: &Target) -> String {
+pub(super) fn describe(target: &Target) -> String {
     match target {
         Target::Ref(name) => format!("[ref={name}]"),
         Target::Selector(selector) => format!("'{selector}'"),

@@ -2,11 +2,13 @@
 //! to talk back to the client (progress, log messages). Handlers here are thin: they check
 //! arguments, call one domain function and map its result or error.
 
+mod browser_page_tools;
 mod browser_tools;
 mod crawl_tools;
 mod job_tools;
 mod notify;
 mod ops_tools;
+mod resources;
 mod server;
 mod store_tools;
 

@@ -29,8 +29,10 @@ crawler, and remembers what it crawled.\n\
 - browser: `browser_open` returns a browserId (an isolated browser: own cookies and \
 storage); pass it to the other browser_* tools. `browser_navigate` loads a URL, \
 `browser_snapshot` shows the page as an accessibility outline with [ref=eN] on elements, \
-`browser_click` and `browser_type` act on a ref (or a CSS selector), \
-`browser_take_screenshot` returns an image; `browser_close` frees the browser.\n\
+`browser_click`, `browser_type`, `browser_fill_form` and friends act on a ref (or a CSS \
+selector), `browser_find` searches a long page, `browser_take_screenshot` returns an image; \
+a dialog that opens must be answered with `browser_handle_dialog`; `browser_close` frees the \
+browser. Screenshots and PDFs are also resources (crawlium://artifacts/{id}).\n\
 - crawl: `crawl_page` fetches one page, returns its main content as markdown and stores it \
 for search; `map_site` lists a site's URLs from its sitemaps and links without crawling; \
 `crawl_site` (follow links) and `crawl_sitemap` crawl many pages as a durable job.\n\
@@ -78,6 +80,7 @@ impl CrawliumServer {
     fn all_tools() -> ToolRouter<Self> {
         #[allow(unused_mut)]
         let mut router = Self::browser_router()
+            + Self::browser_page_router()
             + Self::crawl_router()
             + Self::job_router()
             + Self::store_router()
@@ -120,6 +123,7 @@ impl ServerHandler for CrawliumServer {
         #[allow(deprecated)] // logging: see notify.rs
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
+            .enable_resources()
             .enable_logging()
             .build();
         ServerConfig::new(capabilities)
@@ -127,6 +131,30 @@ impl ServerHandler for CrawliumServer {
                 Implementation::new("crawlium", env!("CARGO_PKG_VERSION")).with_title("Crawlium"),
             )
             .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, ErrorData> {
+        self.artifact_resources(&context).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourceTemplatesResult, ErrorData> {
+        Ok(Self::artifact_templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, ErrorData> {
+        Ok(self.read_artifact(&request.uri, &context).await?.into())
     }
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {

@@ -127,4 +127,21 @@ impl Store {
         });
         found.ok_or_else(|| StoreError::NotFound(format!("no artifact with id {id}")))
     }
+
+    /// The newest `limit` artifacts of `owner`, newest first.
+    pub async fn list_artifacts(
+        &self,
+        owner: &str,
+        limit: i64,
+    ) -> Result<Vec<Artifact>, StoreError> {
+        Ok(on_backend!(self, read, pool => {
+            sqlx::query_as("SELECT id, kind, path, mime_type, bytes, owner, page_url, created_at
+                            FROM artifacts WHERE owner = $1
+                            ORDER BY created_at DESC, id LIMIT $2")
+                .bind(owner)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
 }

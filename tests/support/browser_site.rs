@@ -31,6 +31,55 @@ pub const NEXT: &str = r#"<!doctype html>
 <html lang="en"><head><title>Next</title></head>
 <body><h1>Second page</h1><a href="/form">Back to the form</a></body></html>"#;
 
+/// Every kind of widget the input tools handle, plus dialogs, console output, a failing
+/// request, new tabs, a file input, text that appears late and a box to photograph.
+pub const WIDGETS: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Widgets</title>
+<style>#box { width: 120px; height: 80px; background: rgb(255, 0, 0); }</style></head>
+<body>
+<h1>Widgets</h1>
+<label for="colour">Colour</label>
+<select id="colour"><option value="r">Red</option><option value="g">Green</option>
+  <option value="b">Blue</option></select>
+<label for="toppings">Toppings</label>
+<select id="toppings" multiple><option>Cheese</option><option>Ham</option>
+  <option>Olives</option></select>
+<label><input id="agree" type="checkbox"> I agree</label>
+<label><input type="radio" name="size" value="s" id="small"> Small</label>
+<label><input type="radio" name="size" value="l" id="large"> Large</label>
+<label for="when">When</label> <input id="when" type="date">
+<label for="city">City</label> <input id="city" type="text">
+<label for="keys">Keys</label> <input id="keys" type="text">
+<p id="keycount">0 keys</p>
+<p id="hover-target" onmouseover="this.textContent = 'Hovered!'">Hover me</p>
+<button id="alert" onclick="alert('Hello there'); document.getElementById('dialog-result').textContent = 'alert closed'">Alert</button>
+<button id="confirm" onclick="document.getElementById('dialog-result').textContent = 'confirm: ' + confirm('Sure?')">Confirm</button>
+<button id="prompt" onclick="document.getElementById('dialog-result').textContent = 'prompt: ' + prompt('Your name?', 'nobody')">Prompt</button>
+<p id="dialog-result">no dialog yet</p>
+<a href="/next" target="_blank">Next in a new tab</a>
+<label for="file">Attachment</label> <input id="file" type="file">
+<p id="file-result">no file</p>
+<div id="box"></div>
+<p id="late"></p>
+<script>
+  document.getElementById('keys').addEventListener('keydown', () => {
+    const p = document.getElementById('keycount');
+    p.textContent = (parseInt(p.textContent) + 1) + ' keys';
+  });
+  document.getElementById('file').addEventListener('change', (e) => {
+    const f = e.target.files[0];
+    f.text().then(t => document.getElementById('file-result').textContent =
+      'file ' + f.name + ' says ' + t);
+  });
+  console.log('widgets ready', 42);
+  console.warn('careful now');
+  console.error('something broke');
+  setTimeout(() => { throw new Error('late failure'); }, 0);
+  fetch('/missing-resource').catch(() => {});
+  setTimeout(() => { document.getElementById('late').textContent = 'Loaded later'; }, 600);
+</script>
+</body></html>"#;
+
 /// Serves the browser fixture pages; dropped, it stops.
 pub struct BrowserSite {
     /// `http://127.0.0.1:PORT`.
@@ -75,6 +124,7 @@ impl BrowserSite {
         let app = axum::Router::new()
             .route("/form", axum::routing::get(|| async { Html(FORM) }))
             .route("/next", axum::routing::get(|| async { Html(NEXT) }))
+            .route("/widgets", axum::routing::get(|| async { Html(WIDGETS) }))
             .route("/welcome", axum::routing::get(welcome))
             // No page to show: the browser stays where it was (net::ERR_ABORTED).
             .route(

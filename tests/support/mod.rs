@@ -207,12 +207,32 @@ pub async fn call_as(
     tool: &str,
     args: serde_json::Value,
 ) -> serde_json::Value {
-    let response = mcp_post(&reqwest::Client::new(), server, &modern_call(1, tool, args))
+    request_as(
+        server,
+        token,
+        "tools/call",
+        serde_json::json!({"name": tool, "arguments": args}),
+    )
+    .await["result"]
+        .clone()
+}
+
+/// Sends one stateless (2026-07-28) request as the holder of `token`; returns the whole
+/// JSON-RPC answer (`result` or `error`).
+pub async fn request_as(
+    server: &HttpServer,
+    token: &str,
+    method: &str,
+    mut params: serde_json::Value,
+) -> serde_json::Value {
+    params["_meta"] = modern_meta();
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let response = mcp_post(&reqwest::Client::new(), server, &body)
         .bearer_auth(token)
         .send()
         .await
         .unwrap();
-    json_rpc_body(response).await["result"].clone()
+    json_rpc_body(response).await
 }
 
 /// POSTs one JSON-RPC message to `/mcp` with the headers a modern client sends.
@@ -228,7 +248,9 @@ pub fn mcp_post(
         .header("Accept", "application/json, text/event-stream")
         .header("MCP-Protocol-Version", "2026-07-28")
         .header("Mcp-Method", method);
-    if let Some(name) = body["params"]["name"].as_str() {
+    // The tool or prompt name, or the resource URI.
+    let name = &body["params"]["name"];
+    if let Some(name) = name.as_str().or(body["params"]["uri"].as_str()) {
         request = request.header("Mcp-Name", name);
     }
     request.json(body)

@@ -1,0 +1,583 @@
+//! What a browser's tabs report while they run: console messages and uncaught errors, network
+//! requests, and JavaScript dialogs. Every tab has a watcher task that feeds the one bounded
+//! [`Activity`] of its browser, so nothing a page does between two tool calls is missed and
+//! nothing grows without bound.
+//!
+//! Dialogs (`alert`, `confirm`, `prompt`, `beforeunload`) block their page until answered. An
+//! open dialog is published at once (an action waiting on the page returns and says so), can
+//! be answered with [`Activity::answer_dialog`], and is dismissed automatically after the
+//! dialog timeout (`BROWSER_DIALOG_TIMEOUT_SECS`) when nobody answers, so a page never hangs
+//! for good.
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use chromiumoxide::{
+    Page,
+    cdp::{
+        browser_protocol::{
+            network::{
+                EventLoadingFailed, EventRequestWillBeSent, EventResponseReceived, RequestId,
+            },
+            page::{DialogType, EventJavascriptDialogClosed, EventJavascriptDialogOpening},
+        },
+        js_protocol::runtime::{
+            ConsoleApiCalledType, EventConsoleApiCalled, EventExceptionThrown, RemoteObject,
+        },
+    },
+};
+use futures::{StreamExt, stream::BoxStream};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    BrowserError,
+    cdp::{self, guarded},
+};
+
+/// Console messages kept per browser (the oldest are dropped first).
+pub const CONSOLE_CAPACITY: usize = 1000;
+/// Network requests kept per browser (the oldest are dropped first).
+pub const REQUEST_CAPACITY: usize = 1000;
+/// Longest console message kept, in characters.
+const MAX_MESSAGE_CHARS: usize = 2000;
+/// Longest URL kept in the request log, in characters.
+const MAX_URL_CHARS: usize = 1000;
+
+/// How serious a console message is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// console.debug.
+    Debug,
+    /// console.log, console.info and the like.
+    #[default]
+    Info,
+    /// console.warn.
+    Warning,
+    /// console.error, failed assertions and uncaught exceptions.
+    Error,
+}
+
+/// One console message or uncaught error.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsoleMessage {
+    /// How serious it is.
+    pub level: Level,
+    /// The message (arguments joined by spaces; at most 2000 characters).
+    pub text: String,
+    /// The script it came from, when known.
+    pub source: Option<String>,
+    /// When, Unix epoch ms.
+    pub at: i64,
+}
+
+/// One network request of the browser's tabs.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkRequest {
+    /// GET, POST, ...
+    pub method: String,
+    /// The URL (at most 1000 characters).
+    pub url: String,
+    /// Document, Stylesheet, Image, Script, XHR, Fetch, ...
+    pub resource_type: String,
+    /// The answer's HTTP status, once it came.
+    pub status: Option<i64>,
+    /// The answer's MIME type, once it came.
+    pub mime_type: Option<String>,
+    /// Why it failed (such as net::ERR_CONNECTION_REFUSED), when it did.
+    pub failure: Option<String>,
+    /// When it was sent, Unix epoch ms.
+    pub at: i64,
+    #[serde(skip)]
+    #[schemars(skip)]
+    request_id: String,
+}
+
+/// A JavaScript dialog.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DialogInfo {
+    /// alert, confirm, prompt or beforeunload.
+    pub kind: String,
+    /// The dialog's message.
+    pub message: String,
+    /// A prompt's default answer.
+    pub default_prompt: Option<String>,
+    /// The page that opened it.
+    pub url: String,
+    /// Seconds after it opened that it is dismissed when nobody answers it.
+    pub dismissed_after_seconds: u64,
+}
+
+impl DialogInfo {
+    /// One line for results and errors.
+    pub fn describe(&self) -> String {
+        format!("{} dialog \"{}\"", self.kind, clip(&self.message, 200))
+    }
+}
+
+/// An open dialog and the tab it blocks.
+struct OpenDialog {
+    info: DialogInfo,
+    page: Page,
+    seq: u64,
+}
+
+#[derive(Default)]
+struct Logs {
+    console: VecDeque<ConsoleMessage>,
+    console_dropped: u64,
+    requests: VecDeque<NetworkRequest>,
+    requests_dropped: u64,
+    /// Dialogs dismissed because nobody answered them, not yet reported.
+    dismissed: Vec<DialogInfo>,
+}
+
+/// What the tabs of one browser reported.
+pub struct Activity {
+    logs: Mutex<Logs>,
+    dialog: watch::Sender<Option<Arc<OpenDialog>>>,
+    dialog_seq: AtomicU64,
+    dialog_timeout: Duration,
+    dead: CancellationToken,
+}
+
+impl std::fmt::Debug for Activity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Activity").finish_non_exhaustive()
+    }
+}
+
+impl Activity {
+    /// An empty log for a browser whose process dies when `dead` is cancelled and whose
+    /// unanswered dialogs are dismissed after `dialog_timeout`.
+    pub fn new(dead: CancellationToken, dialog_timeout: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            logs: Mutex::default(),
+            dialog: watch::channel(None).0,
+            dialog_seq: AtomicU64::new(0),
+            dialog_timeout,
+            dead,
+        })
+    }
+
+    /// How long a dialog may wait for an answer.
+    pub fn dialog_timeout(&self) -> Duration {
+        self.dialog_timeout
+    }
+
+    fn logs(&self) -> std::sync::MutexGuard<'_, Logs> {
+        self.logs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The console messages at `min` or above, oldest first, and how many older messages
+    /// were dropped.
+    pub fn console(&self, min: Level) -> (Vec<ConsoleMessage>, u64) {
+        let logs = self.logs();
+        let messages = logs
+            .console
+            .iter()
+            .filter(|m| m.level >= min)
+            .cloned()
+            .collect();
+        (messages, logs.console_dropped)
+    }
+
+    /// The requests, oldest first, and how many older ones were dropped.
+    pub fn requests(&self) -> (Vec<NetworkRequest>, u64) {
+        let logs = self.logs();
+        (
+            logs.requests.iter().cloned().collect(),
+            logs.requests_dropped,
+        )
+    }
+
+    /// The open dialog, if any.
+    pub fn dialog(&self) -> Option<DialogInfo> {
+        self.dialog.borrow().as_ref().map(|d| d.info.clone())
+    }
+
+    /// Dialogs dismissed since the last call because nobody answered them.
+    pub fn take_dismissed(&self) -> Vec<DialogInfo> {
+        std::mem::take(&mut self.logs().dismissed)
+    }
+
+    /// Resolves once a dialog is open.
+    pub async fn dialog_opened(&self) {
+        let mut open = self.dialog.subscribe();
+        let _ = open.wait_for(Option::is_some).await;
+    }
+
+    /// Accepts or dismisses the open dialog (a prompt gets `prompt_text`).
+    pub async fn answer_dialog(
+        &self,
+        accept: bool,
+        prompt_text: Option<&str>,
+    ) -> Result<DialogInfo, BrowserError> {
+        let Some(open) = self.dialog.borrow().clone() else {
+            let dismissed = self.take_dismissed();
+            let mut message = "no dialog is open".to_string();
+            if let Some(last) = dismissed.last() {
+                message.push_str(&format!(
+                    " (the {} was dismissed automatically after {} s without an answer)",
+                    last.describe(),
+                    last.dismissed_after_seconds
+                ));
+            }
+            return Err(BrowserError::Invalid(message));
+        };
+        let mut params = json!({"accept": accept});
+        if let Some(text) = prompt_text {
+            params["promptText"] = json!(text);
+        }
+        cdp::call(
+            &open.page,
+            &self.dead,
+            "Page.handleJavaScriptDialog",
+            params,
+        )
+        .await?;
+        self.closed(open.seq);
+        Ok(open.info.clone())
+    }
+
+    /// Forgets dialog `seq` (answered or closed).
+    fn closed(&self, seq: u64) {
+        self.dialog.send_if_modified(|open| match open {
+            Some(d) if d.seq == seq => {
+                *open = None;
+                true
+            }
+            _ => false,
+        });
+    }
+
+    fn opened(self: &Arc<Self>, info: DialogInfo, page: Page) {
+        let seq = self.dialog_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        self.dialog
+            .send_replace(Some(Arc::new(OpenDialog { info, page, seq })));
+        let activity = Arc::downgrade(self);
+        let timeout = self.dialog_timeout;
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            let Some(activity) = activity.upgrade() else {
+                return;
+            };
+            let open = activity.dialog.borrow().clone();
+            let Some(open) = open.filter(|d| d.seq == seq) else {
+                return;
+            };
+            let _ = cdp::call(
+                &open.page,
+                &activity.dead,
+                "Page.handleJavaScriptDialog",
+                json!({"accept": false}),
+            )
+            .await;
+            tracing::info!(dialog = %open.info.describe(), "dismissed an unanswered dialog");
+            activity.logs().dismissed.push(open.info.clone());
+            activity.closed(seq);
+        });
+    }
+
+    fn console_message(&self, message: ConsoleMessage) {
+        let mut logs = self.logs();
+        if logs.console.len() == CONSOLE_CAPACITY {
+            logs.console.pop_front();
+            logs.console_dropped += 1;
+        }
+        logs.console.push_back(message);
+    }
+
+    fn request(&self, event: &EventRequestWillBeSent) {
+        if event.request.url.starts_with("data:") {
+            return;
+        }
+        let mut logs = self.logs();
+        let id = event.request_id.inner();
+        // A redirect reuses the request id: the hop that was redirected gets its status.
+        if let Some(redirect) = &event.redirect_response
+            && let Some(hop) = logs
+                .requests
+                .iter_mut()
+                .rev()
+                .find(|r| &r.request_id == id && r.status.is_none())
+        {
+            hop.status = Some(redirect.status);
+            hop.mime_type = Some(redirect.mime_type.clone());
+        }
+        if logs.requests.len() == REQUEST_CAPACITY {
+            logs.requests.pop_front();
+            logs.requests_dropped += 1;
+        }
+        logs.requests.push_back(NetworkRequest {
+            method: event.request.method.clone(),
+            url: clip(&event.request.url, MAX_URL_CHARS),
+            resource_type: event
+                .r#type
+                .as_ref()
+                .map_or("Other", |t| t.as_ref())
+                .to_string(),
+            status: None,
+            mime_type: None,
+            failure: None,
+            at: now_ms(),
+            request_id: id.clone(),
+        });
+    }
+
+    fn update(&self, id: &RequestId, change: impl FnOnce(&mut NetworkRequest)) {
+        let mut logs = self.logs();
+        if let Some(request) = logs
+            .requests
+            .iter_mut()
+            .rev()
+            .find(|r| &r.request_id == id.inner())
+        {
+            change(request);
+        }
+    }
+}
+
+/// What a tab's watcher hears.
+enum Heard {
+    Console(Arc<EventConsoleApiCalled>),
+    Exception(Arc<EventExceptionThrown>),
+    Request(Arc<EventRequestWillBeSent>),
+    Response(Arc<EventResponseReceived>),
+    Failed(Arc<EventLoadingFailed>),
+    DialogOpening(Arc<EventJavascriptDialogOpening>),
+    DialogClosed,
+}
+
+/// Aborts its task when dropped (a tab's watcher lives as long as the tab).
+#[derive(Debug)]
+pub struct Watcher(tokio::task::JoinHandle<()>);
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts feeding `activity` with what `page` reports. Returns once every listener is in
+/// place, so nothing the tab does afterwards is missed.
+pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher, BrowserError> {
+    let dead = &activity.dead;
+    let what = "listening to page events";
+    let timeout = cdp::CALL_TIMEOUT;
+    let streams: Vec<BoxStream<'static, Heard>> = vec![
+        guarded(
+            dead,
+            what,
+            timeout,
+            page.event_listener::<EventConsoleApiCalled>(),
+        )
+        .await?
+        .map(Heard::Console)
+        .boxed(),
+        guarded(
+            dead,
+            what,
+            timeout,
+            page.event_listener::<EventExceptionThrown>(),
+        )
+        .await?
+        .map(Heard::Exception)
+        .boxed(),
+        guarded(
+            dead,
+            what,
+            timeout,
+            page.event_listener::<EventRequestWillBeSent>(),
+        )
+        .await?
+        .map(Heard::Request)
+        .boxed(),
+        guarded(
+            dead,
+            what,
+            timeout,
+            page.event_listener::<EventResponseReceived>(),
+        )
+        .await?
+        .map(Heard::Response)
+        .boxed(),
+        guarded(
+            dead,
+            what,
+            timeout,
+            page.event_listener::<EventLoadingFailed>(),
+        )
+        .await?
+        .map(Heard::Failed)
+        .boxed(),
+        guarded(
+            dead,
+            what,
+            timeout,
+            page.event_listener::<EventJavascriptDialogOpening>(),
+        )
+        .await?
+        .map(Heard::DialogOpening)
+        .boxed(),
+        guarded(
+            dead,
+            what,
+            timeout,
+            page.event_listener::<EventJavascriptDialogClosed>(),
+        )
+        .await?
+        .map(|_| Heard::DialogClosed)
+        .boxed(),
+    ];
+    let mut heard = futures::stream::select_all(streams);
+    let activity = activity.clone();
+    let page = page.clone();
+    Ok(Watcher(tokio::spawn(async move {
+        while let Some(event) = heard.next().await {
+            match event {
+                Heard::Console(event) => activity.console_message(ConsoleMessage {
+                    level: level_of(&event.r#type),
+                    text: clip(
+                        &event
+                            .args
+                            .iter()
+                            .map(remote_text)
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        MAX_MESSAGE_CHARS,
+                    ),
+                    source: event
+                        .stack_trace
+                        .as_ref()
+                        .and_then(|trace| trace.call_frames.first())
+                        .map(|frame| {
+                            format!("{}:{}", frame.url, frame.line_number.saturating_add(1))
+                        }),
+                    at: now_ms(),
+                }),
+                Heard::Exception(event) => {
+                    let details = &event.exception_details;
+                    let text = details
+                        .exception
+                        .as_ref()
+                        .and_then(|e| e.description.clone())
+                        .unwrap_or_else(|| details.text.clone());
+                    activity.console_message(ConsoleMessage {
+                        level: Level::Error,
+                        text: clip(&format!("Uncaught {text}"), MAX_MESSAGE_CHARS),
+                        source: details
+                            .url
+                            .as_ref()
+                            .map(|url| format!("{url}:{}", details.line_number.saturating_add(1))),
+                        at: now_ms(),
+                    });
+                }
+                Heard::Request(event) => activity.request(&event),
+                Heard::Response(event) => activity.update(&event.request_id, |r| {
+                    r.status = Some(event.response.status);
+                    r.mime_type = Some(event.response.mime_type.clone());
+                }),
+                Heard::Failed(event) => activity.update(&event.request_id, |r| {
+                    r.failure = Some(if event.canceled == Some(true) {
+                        format!("{} (cancelled)", event.error_text)
+                    } else {
+                        event.error_text.clone()
+                    });
+                }),
+                Heard::DialogOpening(event) => activity.opened(
+                    DialogInfo {
+                        kind: match event.r#type {
+                            DialogType::Alert => "alert",
+                            DialogType::Confirm => "confirm",
+                            DialogType::Prompt => "prompt",
+                            DialogType::Beforeunload => "beforeunload",
+                        }
+                        .to_string(),
+                        message: event.message.clone(),
+                        default_prompt: event.default_prompt.clone(),
+                        url: event.url.clone(),
+                        dismissed_after_seconds: activity.dialog_timeout.as_secs(),
+                    },
+                    page.clone(),
+                ),
+                Heard::DialogClosed => {
+                    let open = activity.dialog.borrow().clone();
+                    if let Some(open) = open.filter(|d| d.page.target_id() == page.target_id()) {
+                        activity.closed(open.seq);
+                    }
+                }
+            }
+        }
+    })))
+}
+
+fn level_of(kind: &ConsoleApiCalledType) -> Level {
+    match kind {
+        ConsoleApiCalledType::Debug => Level::Debug,
+        ConsoleApiCalledType::Warning => Level::Warning,
+        ConsoleApiCalledType::Error | ConsoleApiCalledType::Assert => Level::Error,
+        _ => Level::Info,
+    }
+}
+
+/// How a console argument reads: strings as they are, other values as JSON, objects by
+/// their description.
+fn remote_text(object: &RemoteObject) -> String {
+    match &object.value {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(value) => value.to_string(),
+        None => object
+            .unserializable_value
+            .as_ref()
+            .map(|v| v.inner().clone())
+            .or_else(|| object.description.clone())
+            .unwrap_or_else(|| object.r#type.as_ref().to_string()),
+    }
+}
+
+/// At most `max` characters of `text`, marked when cut.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_marks_cut_text_and_keeps_short_text() {
+        assert_eq!(clip("héllo", 10), "héllo");
+        assert_eq!(clip("héllo", 2), "hé…");
+    }
+
+    #[test]
+    fn console_levels_order_from_debug_to_error() {
+        assert!(Level::Debug < Level::Info && Level::Info < Level::Warning);
+        assert!(Level::Warning < Level::Error);
+    }
+}
