@@ -182,6 +182,15 @@ pub struct Config {
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub allow_private_networks: bool,
 
+    /// Hosts never fetched or loaded, by the crawler or the browser (a name also covers its
+    /// subdomains), comma-separated.
+    #[arg(long, env = "CRAWLIUM_DENY_HOSTS", value_delimiter = ',')]
+    pub deny_hosts: Vec<String>,
+
+    /// When set, the only hosts fetched or loaded (and their subdomains), comma-separated.
+    #[arg(long, env = "CRAWLIUM_ALLOW_HOSTS", value_delimiter = ',')]
+    pub allow_hosts: Vec<String>,
+
     /// User-Agent the crawler sends.
     #[arg(long, env = "CRAWLIUM_USER_AGENT",
           default_value = concat!("Crawlium/", env!("CARGO_PKG_VERSION"), " (MCP web crawler)"))]
@@ -267,6 +276,14 @@ pub struct Config {
     /// Empty: file uploads are off.
     #[arg(long, env = "UPLOAD_ALLOWED_DIRS", value_delimiter = ',')]
     pub upload_allowed_dirs: Vec<PathBuf>,
+}
+
+/// The non-empty entries of a comma-separated list, trimmed.
+fn trimmed(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+        .collect()
 }
 
 /// How logs are written to stderr.
@@ -374,6 +391,7 @@ impl Config {
             max_contexts: self.browser_max_contexts,
             max_lifetime_contexts: self.browser_max_lifetime_contexts,
             acquire_timeout: Duration::from_millis(self.browser_acquire_timeout_ms),
+            guard: crate::browser::guard::RequestGuard::new(self.fetch_config().policy),
         }
     }
 
@@ -409,7 +427,8 @@ impl Config {
             max_body_bytes: self.crawl_max_page_bytes as usize,
             policy: crate::net_policy::NetPolicy {
                 allow_private: self.allow_private_networks,
-                ..Default::default()
+                deny_hosts: trimmed(&self.deny_hosts),
+                allow_hosts: trimmed(&self.allow_hosts),
             },
             ..Default::default()
         }

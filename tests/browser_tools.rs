@@ -787,3 +787,113 @@ async fn uploads_are_off_without_allowed_directories() {
     let text = &off.content[0].as_text().unwrap().text;
     assert!(text.contains("UPLOAD_ALLOWED_DIRS"), "{text}");
 }
+
+#[tokio::test]
+async fn requests_the_net_policy_refuses_never_leave_the_browser() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    let _serial = SERIAL.lock().await;
+    // A server the policy forbids (reached as localhost, a denied host) counts its visitors.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let forbidden = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            axum::response::Html("<title>Secret</title><p>secret</p>")
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let secret = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let forbidden = tokio::spawn(async move { axum::serve(listener, forbidden).await });
+    // An allowed site whose page reaches for it every way a page can.
+    let page = format!(
+        "<!doctype html><title>Guarded</title><h1>Guarded</h1>\
+         <img src=\"{secret}/pixel.png\"><a href=\"{secret}/secret\">Secret</a>\
+         <script>fetch('{secret}/api').catch(() => console.log('fetch refused'))</script>"
+    );
+    let out = format!("{secret}/secret");
+    let site = axum::Router::new()
+        .route(
+            "/page",
+            axum::routing::get(move || async move { axum::response::Html(page) }),
+        )
+        .route(
+            "/out",
+            axum::routing::get(move || async move { axum::response::Redirect::to(&out) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let site = tokio::spawn(async move { axum::serve(listener, site).await });
+
+    let server = HttpServer::start(&[], &[PRIVATE, ("CRAWLIUM_DENY_HOSTS", "localhost")]).await;
+    let client = connect(&server).await;
+    let (id, page) = open_at(&client, &format!("{base}/page")).await;
+    assert_eq!(page["title"], "Guarded");
+
+    // The image and the fetch were refused inside the browser.
+    let mut refused = Value::Null;
+    for _ in 0..50 {
+        refused = ok(
+            &client,
+            "browser_network_requests",
+            json!({"browserId": id, "filter": "localhost"}),
+        )
+        .await;
+        let requests = refused["requests"].as_array().unwrap();
+        if requests.len() >= 2 && requests.iter().all(|r| r["failure"].is_string()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let requests = refused["requests"].as_array().unwrap();
+    assert!(requests.len() >= 2, "{refused:#}");
+    assert!(
+        requests.iter().all(|r| r["failure"]
+            .as_str()
+            .is_some_and(|f| f.contains("ERR_BLOCKED_BY_CLIENT"))),
+        "{refused:#}"
+    );
+
+    // A redirect to the forbidden host, and a click on a link to it.
+    let redirected = error_text(
+        &client,
+        "browser_navigate",
+        json!({"browserId": id, "url": format!("{base}/out")}),
+    )
+    .await;
+    assert!(
+        redirected.contains("refused by the net policy") && redirected.contains("deny list"),
+        "{redirected}"
+    );
+    ok(
+        &client,
+        "browser_navigate",
+        json!({"browserId": id, "url": format!("{base}/page"), "snapshot": false}),
+    )
+    .await;
+    ok(
+        &client,
+        "browser_click",
+        json!({"browserId": id, "selector": "a", "snapshot": false}),
+    )
+    .await;
+    // And the URL itself is refused before Chromium sees it.
+    let direct = error_text(
+        &client,
+        "browser_navigate",
+        json!({"browserId": id, "url": format!("{secret}/secret")}),
+    )
+    .await;
+    assert!(direct.contains("deny list"), "{direct}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the forbidden server was reached"
+    );
+    forbidden.abort();
+    site.abort();
+}

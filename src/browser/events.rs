@@ -22,6 +22,7 @@ use chromiumoxide::{
     Page,
     cdp::{
         browser_protocol::{
+            fetch::EventRequestPaused,
             network::{
                 EventLoadingFailed, EventRequestWillBeSent, EventResponseReceived, RequestId,
             },
@@ -42,6 +43,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     BrowserError,
     cdp::{self, guarded},
+    guard::RequestGuard,
 };
 
 /// Console messages kept per browser (the oldest are dropped first).
@@ -153,6 +155,7 @@ pub struct Activity {
     dialog: watch::Sender<Option<Arc<OpenDialog>>>,
     dialog_seq: AtomicU64,
     dialog_timeout: Duration,
+    guard: Option<Arc<RequestGuard>>,
     dead: CancellationToken,
 }
 
@@ -165,12 +168,18 @@ impl std::fmt::Debug for Activity {
 impl Activity {
     /// An empty log for a browser whose process dies when `dead` is cancelled and whose
     /// unanswered dialogs are dismissed after `dialog_timeout`.
-    pub fn new(dead: CancellationToken, dialog_timeout: Duration) -> Arc<Self> {
+    /// `guard`, when given, checks every request of the tabs against the net policy.
+    pub fn new(
+        dead: CancellationToken,
+        dialog_timeout: Duration,
+        guard: Option<Arc<RequestGuard>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             logs: Mutex::default(),
             dialog: watch::channel(None).0,
             dialog_seq: AtomicU64::new(0),
             dialog_timeout,
+            guard,
             dead,
         })
     }
@@ -362,6 +371,7 @@ enum Heard {
     Failed(Arc<EventLoadingFailed>),
     DialogOpening(Arc<EventJavascriptDialogOpening>),
     DialogClosed,
+    Paused(Arc<EventRequestPaused>),
 }
 
 /// Aborts its task when dropped (a tab's watcher lives as long as the tab).
@@ -380,7 +390,7 @@ pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher,
     let dead = &activity.dead;
     let what = "listening to page events";
     let timeout = cdp::CALL_TIMEOUT;
-    let streams: Vec<BoxStream<'static, Heard>> = vec![
+    let mut streams: Vec<BoxStream<'static, Heard>> = vec![
         guarded(
             dead,
             what,
@@ -445,6 +455,20 @@ pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher,
         .map(|_| Heard::DialogClosed)
         .boxed(),
     ];
+    if activity.guard.is_some() {
+        streams.push(
+            guarded(
+                dead,
+                what,
+                timeout,
+                page.event_listener::<EventRequestPaused>(),
+            )
+            .await?
+            .map(Heard::Paused)
+            .boxed(),
+        );
+        RequestGuard::intercept(page, dead).await?;
+    }
     let mut heard = futures::stream::select_all(streams);
     let activity = activity.clone();
     let page = page.clone();
@@ -516,6 +540,11 @@ pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher,
                     },
                     page.clone(),
                 ),
+                Heard::Paused(event) => {
+                    if let Some(guard) = &activity.guard {
+                        guard.answer(&page, &activity.dead, &event);
+                    }
+                }
                 Heard::DialogClosed => {
                     let open = activity.dialog.borrow().clone();
                     if let Some(open) = open.filter(|d| d.page.target_id() == page.target_id()) {

@@ -16,6 +16,7 @@
 pub mod actions;
 pub mod cdp;
 pub mod events;
+pub mod guard;
 pub mod handles;
 pub mod inspect;
 pub mod keys;

@@ -40,6 +40,7 @@ use super::{
     BrowserError,
     cdp::{self, guarded},
     find_chromium,
+    guard::RequestGuard,
     process::{self, ChromiumProcess, Exit},
 };
 use crate::metrics::BrowserMetrics;
@@ -68,6 +69,9 @@ pub struct PoolSettings {
     pub max_lifetime_contexts: u32,
     /// How long an acquisition waits for room.
     pub acquire_timeout: Duration,
+    /// Checks every request of the pages against the net policy (`None`: everything is
+    /// allowed).
+    pub guard: Option<Arc<RequestGuard>>,
 }
 
 impl Default for PoolSettings {
@@ -80,6 +84,7 @@ impl Default for PoolSettings {
             max_contexts: 8,
             max_lifetime_contexts: 50,
             acquire_timeout: Duration::from_secs(10),
+            guard: None,
         }
     }
 }
@@ -876,6 +881,11 @@ impl ContextLease {
                 Err(error) => return Err(error),
             }
         }
+    }
+
+    /// The guard that checks this context's requests, if the policy refuses anything.
+    pub fn guard(&self) -> Option<Arc<RequestGuard>> {
+        self.pool.settings.guard.clone()
     }
 
     /// Disposes of the context (closing its tabs) and returns its room to the pool.

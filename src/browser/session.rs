@@ -192,7 +192,7 @@ impl BrowserSession {
         dialog_timeout: Duration,
     ) -> Result<Self, BrowserError> {
         configure(&page, lease.dead(), options).await?;
-        let activity = Activity::new(lease.dead().clone(), dialog_timeout);
+        let activity = Activity::new(lease.dead().clone(), dialog_timeout, lease.guard());
         let tab = Tab::watch(page, &activity).await?;
         Ok(Self {
             id,
@@ -431,7 +431,7 @@ impl BrowserSession {
             BrowserError::Timeout { .. } => timed_out(),
             BrowserError::Protocol { reason, .. } => BrowserError::NavigationFailed {
                 url: url.to_string(),
-                reason,
+                reason: self.refusal_of(reason),
             },
             other => other,
         };
@@ -485,7 +485,7 @@ impl BrowserSession {
                     // waits for a document that never comes and holds every later
                     // navigation of the tab behind it: the tab is replaced.
                     let committed = tokio::time::timeout(Duration::from_millis(500), &mut goto).await;
-                    let mut reason = failure.error_text.clone();
+                    let mut reason = self.refusal_of(failure.error_text.clone());
                     if committed.is_err() {
                         self.replace_tab().await?;
                         reason.push_str(
@@ -510,6 +510,18 @@ impl BrowserSession {
             }
         }
         self.info().await
+    }
+
+    /// Chromium's reason for a failed request, with the net policy's when the guard refused
+    /// it.
+    fn refusal_of(&self, reason: String) -> String {
+        match reason.contains("ERR_BLOCKED_BY_CLIENT") {
+            true => match self.lease.guard().and_then(|guard| guard.refused("")) {
+                Some(why) => format!("refused by the net policy ({why})"),
+                None => reason,
+            },
+            false => reason,
+        }
     }
 
     /// Renders the accessibility tree and hands out refs for its actionable nodes.
