@@ -38,9 +38,12 @@ pub async fn crawl(app: &Arc<App>, args: CrawlCommand) -> anyhow::Result<ExitCod
         max_concurrent: args.max_concurrent as usize,
         memory_threshold_mb: Some(app.config.crawl_memory_threshold_mb),
         lastmod_since: None,
+        render: args.render,
     };
-    if args.render {
-        anyhow::bail!("{}", crate::crawl::scheduler::RENDER_UNAVAILABLE);
+    if args.render
+        && let Some(why) = app.crawler.render_unavailable()
+    {
+        anyhow::bail!("{why}");
     }
     spec.validate().map_err(|e| anyhow::anyhow!(e))?;
     let job = app.jobs.start_crawl(spec, OWNER).await?;

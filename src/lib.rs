@@ -127,17 +127,6 @@ impl App {
         let fetcher = crate::crawl::fetch::Fetcher::new(config.fetch_config())?;
         let store = Store::open(&config.database_url(), config.database_max_connections).await?;
         tracing::info!(database = store.target(), "store open");
-        let crawler = Arc::new(crate::crawl::scheduler::Crawler {
-            robots: crate::crawl::robots::RobotsCache::new(fetcher.clone()),
-            politeness: crate::crawl::politeness::Politeness::new(
-                config.crawl_host_concurrency as usize,
-            ),
-            chunk_max_chars: config.chunk_max_chars as usize,
-            extra_memory: None,
-            fetcher,
-            store: store.clone(),
-        });
-        let jobs = crate::jobs::Jobs::new(crawler.clone());
         let metrics = Metrics::new();
         let browsers = crate::browser::Browsers::new(
             crate::browser::Pool::new(config.pool_settings(), metrics.browser()),
@@ -145,6 +134,22 @@ impl App {
             std::time::Duration::from_secs(config.browser_dialog_timeout_secs),
             config.fetch_config().policy,
         );
+        let renderer = crate::browser::render::BrowserRenderer::new(
+            browsers.clone(),
+            std::time::Duration::from_secs(config.crawl_timeout_secs),
+        );
+        let crawler = Arc::new(crate::crawl::scheduler::Crawler {
+            robots: crate::crawl::robots::RobotsCache::new(fetcher.clone()),
+            politeness: crate::crawl::politeness::Politeness::new(
+                config.crawl_host_concurrency as usize,
+            ),
+            chunk_max_chars: config.chunk_max_chars as usize,
+            extra_memory: None,
+            renderer: Some(Arc::new(renderer)),
+            fetcher,
+            store: store.clone(),
+        });
+        let jobs = crate::jobs::Jobs::new(crawler.clone());
         Ok(Arc::new(Self {
             config,
             transport,

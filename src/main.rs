@@ -106,6 +106,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 async fn crawl(config: Config, args: CrawlCommand) -> anyhow::Result<ExitCode> {
     let app = App::open(config, TransportKind::Cli).await?;
     let code = cli::crawl(&app, args).await;
+    // Chromium processes a rendering crawl launched go with the command.
+    app.browsers.shutdown().await;
     app.store.close().await;
     code
 }

@@ -897,3 +897,92 @@ async fn requests_the_net_policy_refuses_never_leave_the_browser() {
     forbidden.abort();
     site.abort();
 }
+
+#[tokio::test]
+async fn crawls_with_render_read_what_scripts_wrote() {
+    let _serial = SERIAL.lock().await;
+    let site = BrowserSite::start().await;
+    let server = HttpServer::start(&[], &[PRIVATE]).await;
+    let client = connect(&server).await;
+
+    let plain = ok(
+        &client,
+        "crawl_page",
+        json!({"url": site.url("/js"), "store": false}),
+    )
+    .await;
+    assert!(
+        !plain["content"]
+            .as_str()
+            .unwrap()
+            .contains("made by a script"),
+        "{plain:#}"
+    );
+    let rendered = ok(
+        &client,
+        "crawl_page",
+        json!({"url": site.url("/js"), "render": true, "store": false}),
+    )
+    .await;
+    assert_eq!(rendered["status"], 200, "{rendered:#}");
+    let content = rendered["content"].as_str().unwrap();
+    assert!(
+        content.contains("# First heading") && content.contains("First text made by a script."),
+        "{rendered:#}"
+    );
+
+    // A site crawl that renders follows the links scripts wrote, and counts the browsers'
+    // memory.
+    let job = ok(
+        &client,
+        "crawl_site",
+        json!({"url": site.url("/js"), "render": true, "maxDepth": 2}),
+    )
+    .await;
+    assert_eq!(job["status"], "succeeded", "{job:#}");
+    assert_eq!(job["progress"]["done"], 2, "{job:#}");
+    let second = ok(&client, "get_page", json!({"url": site.url("/js2")})).await;
+    assert!(
+        second["content"]
+            .as_str()
+            .unwrap()
+            .contains("Second text made by a script."),
+        "{second:#}"
+    );
+    let unrendered = ok(
+        &client,
+        "crawl_site",
+        json!({"url": site.url("/next"), "maxDepth": 0}),
+    )
+    .await;
+    let (with, without) = (
+        job["stats"]["memory"]["peakMb"].as_f64().unwrap(),
+        unrendered["stats"]["memory"]["peakMb"].as_f64().unwrap(),
+    );
+    assert!(
+        with > without + 50.0,
+        "a rendering crawl counts Chromium's memory: {with} MB vs {without} MB"
+    );
+}
+
+#[tokio::test]
+async fn render_without_chromium_says_how_to_fix_it() {
+    let server = HttpServer::start(&[], &[PRIVATE, ("CHROME_PATH", "/nonexistent/chromium")]).await;
+    let client = connect(&server).await;
+    for (tool, args) in [
+        (
+            "crawl_page",
+            json!({"url": "http://127.0.0.1:9/", "render": true}),
+        ),
+        (
+            "crawl_site",
+            json!({"url": "http://127.0.0.1:9/", "render": true}),
+        ),
+    ] {
+        let error = error_text(&client, tool, args).await;
+        assert!(
+            error.contains("rendering needs Chromium") && error.contains("CHROME_PATH"),
+            "{tool}: {error}"
+        );
+    }
+}

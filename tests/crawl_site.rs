@@ -444,10 +444,6 @@ async fn bad_arguments_get_clear_errors() {
             "includePaths pattern '('",
         ),
         (
-            json!({"url": "http://127.0.0.1:9/", "render": true}),
-            "browser pool",
-        ),
-        (
             json!({"url": "http://127.0.0.1:9/", "waitSeconds": 4000}),
             "waitSeconds must be between",
         ),

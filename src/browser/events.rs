@@ -215,6 +215,22 @@ impl Activity {
         )
     }
 
+    /// HTTP status and MIME type of the tab's first document (the main navigation, after
+    /// redirects), once it answered.
+    pub fn document_response(&self) -> Option<(i64, Option<String>)> {
+        let logs = self.logs();
+        let first = logs
+            .requests
+            .iter()
+            .find(|r| r.resource_type == "Document")?;
+        let last_hop = logs
+            .requests
+            .iter()
+            .rev()
+            .find(|r| r.request_id == first.request_id)?;
+        Some((last_hop.status?, last_hop.mime_type.clone()))
+    }
+
     /// The open dialog, if any.
     pub fn dialog(&self) -> Option<DialogInfo> {
         self.dialog.borrow().as_ref().map(|d| d.info.clone())

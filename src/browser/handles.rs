@@ -229,6 +229,28 @@ impl Browsers {
         Ok(session)
     }
 
+    /// A browser for this server's own use (rendering crawled pages): not registered, so no
+    /// client sees it; closing it frees its context at once.
+    pub async fn open_unlisted(
+        &self,
+        options: &OpenOptions,
+    ) -> Result<BrowserSession, BrowserError> {
+        if self.closing.is_cancelled() {
+            return Err(BrowserError::ShuttingDown);
+        }
+        let (lease, page) = self.pool.acquire().await?;
+        BrowserSession::new(
+            new_handle(),
+            Principal::local(),
+            None,
+            lease,
+            page,
+            options,
+            self.dialog_timeout,
+        )
+        .await
+    }
+
     /// The browser `id` of `owner`. Someone else's handle is unknown, not forbidden.
     pub fn get(&self, id: &str, owner: &Principal) -> Result<Arc<BrowserSession>, BrowserError> {
         let session = self

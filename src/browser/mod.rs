@@ -22,6 +22,7 @@ pub mod inspect;
 pub mod keys;
 pub mod pool;
 pub mod process;
+pub mod render;
 pub mod session;
 pub mod snapshot;
 pub mod tabs;

@@ -84,6 +84,9 @@ pub enum FetchError {
     /// Connection, TLS or protocol failure.
     #[error("{0}: {1}")]
     Network(String, String),
+    /// The browser could not render the page (and would not on a retry).
+    #[error("{0}: rendering failed: {1}")]
+    Render(String, String),
 }
 
 /// One fetched page.

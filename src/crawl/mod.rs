@@ -11,6 +11,7 @@ pub mod markdown;
 pub mod memory;
 pub mod page;
 pub mod politeness;
+pub mod render;
 pub mod report;
 pub mod robots;
 pub mod scheduler;

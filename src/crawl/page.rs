@@ -8,6 +8,7 @@ use super::{
     chunk,
     extract::{self, Extracted},
     fetch::{FetchError, Fetched, Fetcher},
+    render::Render,
 };
 use crate::store::{NewPage, PageWrite, SourceKind, Store, StoreError};
 
@@ -108,16 +109,21 @@ pub fn new_page(
     }
 }
 
-/// Fetches, extracts and (when `store` is set and the answer is a 2xx) stores one page.
+/// Fetches (or renders, with a renderer), extracts and (when `store` is set and the answer is
+/// a 2xx) stores one page.
 pub async fn crawl_page(
     fetcher: &Fetcher,
     store: &Store,
     url: &Url,
     store_it: bool,
     chunk_max_chars: usize,
+    renderer: Option<&dyn Render>,
 ) -> Result<CrawledPage, CrawlError> {
     let started = Instant::now();
-    let fetched = fetcher.fetch(url).await?;
+    let fetched = match renderer {
+        Some(renderer) => renderer.render(url).await?,
+        None => fetcher.fetch(url).await?,
+    };
     let fetch_time = started.elapsed();
 
     let started = Instant::now();

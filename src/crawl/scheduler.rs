@@ -40,6 +40,7 @@ use super::{
     memory::{ExtraMemory, MemoryMonitor},
     page::{extract_fetched, new_page},
     politeness::{MAX_RETRIES, Politeness, backoff},
+    render::Render,
     report::Report,
     robots::RobotsCache,
     sitemap,
@@ -73,8 +74,23 @@ pub struct Crawler {
     pub politeness: Politeness,
     /// Chunk size for stored pages.
     pub chunk_max_chars: usize,
-    /// Memory to count besides this process (rendering browsers), if any.
+    /// Memory to count besides this process, if any (a job that renders also counts its
+    /// browsers').
     pub extra_memory: Option<ExtraMemory>,
+    /// Renders pages in a browser for jobs with `render` (none: such jobs are refused).
+    pub renderer: Option<Arc<dyn Render>>,
+}
+
+impl Crawler {
+    /// Why a job or page with `render` cannot run now, with the fix.
+    pub fn render_unavailable(&self) -> Option<String> {
+        match &self.renderer {
+            Some(renderer) => renderer.unavailable(),
+            None => {
+                Some("this server has no browser pool to render pages; use render=false".into())
+            }
+        }
+    }
 }
 
 /// What a job crawls.
@@ -121,11 +137,10 @@ pub struct CrawlSpec {
     /// Sitemap mode: only URLs whose lastmod is at or after this (Unix epoch ms).
     #[serde(default)]
     pub lastmod_since: Option<i64>,
+    /// Load pages in a browser (scripts run) instead of fetching their HTML.
+    #[serde(default)]
+    pub render: bool,
 }
-
-/// What a crawl with `render` answers until the browser pool exists.
-pub const RENDER_UNAVAILABLE: &str = "rendering needs the browser pool, which this server does \
-    not have yet; crawl with render=false";
 
 /// Largest maxPages of one job.
 pub const MAX_PAGES: u64 = 100_000;
@@ -286,7 +301,18 @@ pub async fn run(
             rx,
         )));
     }
-    let memory = MemoryMonitor::start(spec.memory_threshold_mb, crawler.extra_memory.clone());
+    let extra_memory = match (&crawler.renderer, spec.render) {
+        (Some(renderer), true) => {
+            let renderer = renderer.clone();
+            let both: ExtraMemory = {
+                let own = crawler.extra_memory.clone();
+                Arc::new(move || renderer.memory_bytes() + own.as_ref().map_or(0, |f| f()))
+            };
+            Some(both)
+        }
+        _ => crawler.extra_memory.clone(),
+    };
+    let memory = MemoryMonitor::start(spec.memory_threshold_mb, extra_memory);
     let mut run = Run {
         crawler: crawler.clone(),
         job_id,
@@ -575,6 +601,7 @@ impl Run<'_> {
                 claimed,
                 self.job_id.to_string(),
                 self.spec.respect_robots,
+                self.spec.render,
             ));
         }
     }
@@ -760,6 +787,7 @@ async fn fetch(
     claimed: QueuedUrl,
     job_id: String,
     respect_robots: bool,
+    render: bool,
 ) -> Fetched {
     let mut result = Fetched {
         attempts: claimed.attempts,
@@ -793,7 +821,14 @@ async fn fetch(
         result.attempts += 1;
         let permit = gate.acquire().await;
         result.host_wait += permit.waited;
-        let answer = crawler.fetcher.fetch(&url).await;
+        let answer = match (render, &crawler.renderer) {
+            (false, _) => crawler.fetcher.fetch(&url).await,
+            (true, Some(renderer)) => renderer.render(&url).await,
+            (true, None) => Err(FetchError::Render(
+                url.to_string(),
+                "this server has no browser pool".into(),
+            )),
+        };
         drop(permit);
         if let Ok(fetched) = &answer {
             gate.observe(fetched.elapsed, fetched.status);

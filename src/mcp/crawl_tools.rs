@@ -24,7 +24,7 @@ use crate::{
         map::{MapOptions, map_site},
         markdown,
         page::{CrawlError, crawl_page},
-        scheduler::{CrawlMode, CrawlSpec, RENDER_UNAVAILABLE},
+        scheduler::{CrawlMode, CrawlSpec},
         sitemap::parse_w3c_datetime,
         url::normalise,
     },
@@ -290,13 +290,14 @@ impl CrawliumServer {
     async fn start_job(
         &self,
         mut spec: CrawlSpec,
-        render: bool,
         wait: bool,
         wait_seconds: u64,
         context: &RequestContext<RoleServer>,
     ) -> Result<Json<JobSummary>, ToolError> {
-        if render {
-            return Err(ToolError::new(RENDER_UNAVAILABLE));
+        if spec.render
+            && let Some(why) = self.app.crawler.render_unavailable()
+        {
+            return Err(ToolError::new(why));
         }
         if wait_seconds > MAX_WAIT_SECONDS {
             return Err(ToolError::new(format!(
@@ -366,9 +367,13 @@ impl CrawliumServer {
         &self,
         Parameters(args): Parameters<CrawlPageArgs>,
     ) -> Result<Json<CrawlPageResult>, ToolError> {
-        if args.render {
-            return Err(ToolError::new(RENDER_UNAVAILABLE));
-        }
+        let renderer = match args.render {
+            false => None,
+            true => match self.app.crawler.render_unavailable() {
+                Some(why) => return Err(ToolError::new(why)),
+                None => self.app.crawler.renderer.as_deref(),
+            },
+        };
         if !(1..=MAX_CHARS).contains(&args.max_chars) {
             return Err(ToolError::new(format!(
                 "maxChars must be between 1 and {MAX_CHARS} (got {})",
@@ -384,6 +389,7 @@ impl CrawliumServer {
             &url,
             args.store,
             app.config.chunk_max_chars as usize,
+            renderer,
         )
         .await
         .map_err(|e| match e {
@@ -472,8 +478,9 @@ impl CrawliumServer {
             max_concurrent: args.max_concurrent,
             memory_threshold_mb: args.memory_threshold_mb,
             lastmod_since: None,
+            render: args.render,
         };
-        self.start_job(spec, args.render, args.wait, args.wait_seconds, &context)
+        self.start_job(spec, args.wait, args.wait_seconds, &context)
             .await
     }
 
@@ -521,8 +528,9 @@ impl CrawliumServer {
             max_concurrent: args.max_concurrent,
             memory_threshold_mb: args.memory_threshold_mb,
             lastmod_since,
+            render: args.render,
         };
-        self.start_job(spec, args.render, args.wait, args.wait_seconds, &context)
+        self.start_job(spec, args.wait, args.wait_seconds, &context)
             .await
     }
 

@@ -80,6 +80,16 @@ pub const WIDGETS: &str = r#"<!doctype html>
 </script>
 </body></html>"#;
 
+/// A page whose heading, text and link are written by its script.
+fn script_page(name: &str, next: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><title>{name}</title></head><body>\
+         <main id=\"app\"></main><script>document.getElementById('app').innerHTML = \
+         '<h1>{name} heading</h1><p>{name} text made by a script.</p><a href=\"{next}\">on</a>';\
+         </script></body></html>"
+    )
+}
+
 /// Serves the browser fixture pages; dropped, it stops.
 pub struct BrowserSite {
     /// `http://127.0.0.1:PORT`.
@@ -125,6 +135,15 @@ impl BrowserSite {
             .route("/form", axum::routing::get(|| async { Html(FORM) }))
             .route("/next", axum::routing::get(|| async { Html(NEXT) }))
             .route("/widgets", axum::routing::get(|| async { Html(WIDGETS) }))
+            // Pages whose content only scripts make: for crawls with render.
+            .route(
+                "/js",
+                axum::routing::get(|| async { Html(script_page("First", "/js2")) }),
+            )
+            .route(
+                "/js2",
+                axum::routing::get(|| async { Html(script_page("Second", "/js")) }),
+            )
             .route("/welcome", axum::routing::get(welcome))
             // No page to show: the browser stays where it was (net::ERR_ABORTED).
             .route(
