@@ -6,7 +6,8 @@
 //! `0x7f.1`, is normalised by the WHATWG parser first), and [`NetPolicy::check_addr`] on every
 //! address a host name resolves to, at connect time, so DNS answers that change between check
 //! and connect (rebinding) are caught too. Callers run both on every redirect hop.
-//! The crawler uses it in `crawl::fetch`; the browser will check navigations with it too.
+//! The crawler uses it in `crawl::fetch`; the browser checks navigations with it
+//! (`browser::handles`) and every request of its tabs (`browser::guard`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

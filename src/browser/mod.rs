@@ -7,8 +7,14 @@
 //!   profile dir behind.
 //! - [`handles`]: the [`Browsers`] registry of browser handles (`browserId`): who owns which
 //!   browser, session defaults, idle expiry.
-//! - [`session`], [`snapshot`], [`actions`]: what one browser does — navigate, the
-//!   accessibility snapshot with element refs, clicks, typing, screenshots.
+//! - [`session`]: one browser (an isolated context): its tabs, the refs its snapshots handed
+//!   out, navigation; [`tabs`] opens, selects, closes and adopts tabs.
+//! - [`snapshot`] (the accessibility outline), [`actions`] (input: clicks, typing, keys,
+//!   selects, forms, uploads; screenshots), [`inspect`] (history, waits, scripts, resizing,
+//!   HTML, search, PDF), [`keys`] (key names for CDP).
+//! - [`events`]: what each tab reports between calls — console, network, dialogs.
+//! - [`guard`]: the net policy applied to every request of every tab.
+//! - [`render`]: the crawler's renderer (`render: true`).
 //! - [`cdp`]: raw CDP commands with a timeout on every call.
 //!
 //! Nothing here knows about MCP; `mcp::browser_tools` maps tools onto [`Browsers`].

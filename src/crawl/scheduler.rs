@@ -338,7 +338,9 @@ pub async fn run(
     let flushed = run.close_writers(handles).await;
     let result = match (result, flushed) {
         (Ok(end), Ok(())) => Ok(end),
-        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        // A writer that failed says why itself (the run only saw it stop).
+        (Err(_), Err(writer)) => Err(writer),
+        (Err(e), Ok(())) | (Ok(_), Err(e)) => Err(e),
     };
     if let Ok(counts) = run.crawler.store.frontier_counts(job_id).await {
         let report = &mut run.report;
@@ -925,7 +927,10 @@ async fn write_batches(
                     tracing::debug!(job = %job_id, error = %e, "write batch retried");
                     attempt += 1;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(job = %job_id, error = %e, "a crawl write batch failed");
+                    return Err(e);
+                }
             }
         }
         if let Some(ack) = batch.ack {

@@ -67,14 +67,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// True for failures that succeed when retried: a PostgreSQL deadlock (40P01) or
-    /// serialization failure (40001).
+    /// True for failures that may succeed when retried: a PostgreSQL deadlock (40P01) or
+    /// serialization failure (40001), no pooled connection free in time (a busy server), or
+    /// a connection that broke.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Database(sqlx::Error::Database(e))
-                if matches!(e.code().as_deref(), Some("40P01" | "40001"))
-        )
+        match self {
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                matches!(e.code().as_deref(), Some("40P01" | "40001"))
+            }
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
+            _ => false,
+        }
     }
 }
 
@@ -340,6 +343,15 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn busy_pools_and_broken_connections_are_worth_a_retry() {
+        assert!(StoreError::Database(sqlx::Error::PoolTimedOut).is_transient());
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(StoreError::Database(sqlx::Error::Io(reset)).is_transient());
+        assert!(!StoreError::Database(sqlx::Error::RowNotFound).is_transient());
+        assert!(!StoreError::Invalid("no".into()).is_transient());
+    }
 
     #[test]
     fn redacts_passwords() {
