@@ -152,7 +152,13 @@ pub struct Config {
     pub log_format: LogFormat,
 
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `crawlium=debug,info`).
-    #[arg(long = "log", env = "RUST_LOG", default_value = "info,rmcp=warn")]
+    /// chromiumoxide's own log is off by default: it reports every normal browser shutdown
+    /// and every Chromium event it cannot parse as an error; Crawlium logs crashes itself.
+    #[arg(
+        long = "log",
+        env = "RUST_LOG",
+        default_value = "info,rmcp=warn,chromiumoxide=off"
+    )]
     pub log_filter: String,
 
     /// Where Crawlium keeps its files (SQLite database, artifacts). Default: the platform data
