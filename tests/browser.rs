@@ -17,7 +17,7 @@ use support::{
     HttpServer, TOKEN,
     browser_site::{
         BrowserSite, children, chromium_among, crashpad_handlers, descendants, eventually,
-        jpeg_size, png_size,
+        jpeg_size, png_size, ref_of, text_of,
     },
     call, connect, error_text, ok,
 };
@@ -28,21 +28,6 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const PRIVATE: (&str, &str) = ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true");
-
-fn text_of(snapshot: &Value) -> &str {
-    snapshot["snapshot"].as_str().unwrap_or_default()
-}
-
-/// The ref on the snapshot line that contains `needle`.
-fn ref_of(snapshot: &Value, needle: &str) -> String {
-    let text = text_of(snapshot);
-    let line = text
-        .lines()
-        .find(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"));
-    let start = line.find("[ref=").expect("a ref") + 5;
-    line[start..].split(']').next().unwrap().to_string()
-}
 
 #[tokio::test]
 async fn fill_a_form_click_and_refs_go_stale_after_navigation() {
@@ -68,8 +53,8 @@ async fn fill_a_form_click_and_refs_go_stale_after_navigation() {
         "{snapshot}"
     );
     assert!(snapshot.contains("Nobody greeted yet."), "{snapshot}");
-    let name = ref_of(&page, "textbox \"Name\"");
-    let greet = ref_of(&page, "button \"Greet me\"");
+    let name = ref_of(text_of(&page), "textbox \"Name\"");
+    let greet = ref_of(text_of(&page), "button \"Greet me\"");
 
     let typed = ok(
         &client,
@@ -99,7 +84,7 @@ async fn fill_a_form_click_and_refs_go_stale_after_navigation() {
     );
     assert!(!text_of(&clicked).contains("Nobody greeted yet."));
     // Refs keep their names while the document lives.
-    assert_eq!(ref_of(&clicked, "button \"Greet me\""), greet);
+    assert_eq!(ref_of(text_of(&clicked), "button \"Greet me\""), greet);
 
     // A selector works too; submit presses Enter and waits for the new page.
     let submitted = ok(
@@ -147,7 +132,7 @@ async fn fill_a_form_click_and_refs_go_stale_after_navigation() {
         json!({"browserId": id, "url": site.url("/form"), "waitUntil": "domcontentloaded"}),
     )
     .await;
-    let greet_again = ref_of(&again, "button \"Greet me\"");
+    let greet_again = ref_of(text_of(&again), "button \"Greet me\"");
     assert_ne!(greet_again, greet, "refs are never reused");
     ok(
         &client,
@@ -513,7 +498,7 @@ async fn a_session_reuses_its_default_browser() {
     )
     .await;
     assert!(first["hint"].is_null(), "{first:#}");
-    let name = ref_of(&first, "textbox \"Name\"");
+    let name = ref_of(text_of(&first), "textbox \"Name\"");
     // No browserId again: the same browser, so the ref still works.
     ok(&client, "browser_type", json!({"ref": name, "text": "Lin"})).await;
     let listed = ok(&client, "browser_list", json!({})).await;

@@ -11,7 +11,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use support::{
     HttpServer, TOKEN,
-    browser_site::{BrowserSite, png_size},
+    browser_site::{BrowserSite, png_size, ref_of, text_of},
     call, connect, error_text, ok,
 };
 
@@ -19,20 +19,6 @@ use support::{
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const PRIVATE: (&str, &str) = ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true");
-
-fn text_of(answer: &Value) -> &str {
-    answer["snapshot"].as_str().unwrap_or_default()
-}
-
-/// The ref on the snapshot line that contains `needle`.
-fn ref_of(snapshot: &str, needle: &str) -> String {
-    let line = snapshot
-        .lines()
-        .find(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{snapshot}"));
-    let start = line.find("[ref=").expect("a ref") + 5;
-    line[start..].split(']').next().unwrap().to_string()
-}
 
 /// Runs `function` in the page and parses its JSON result.
 async fn eval(client: &support::Client, id: &str, function: &str) -> Value {

@@ -30,13 +30,7 @@ chromium=${CHROMIUM:-/usr/bin/chromium}
 playwright_version=0.0.83
 want() { [[ ",$tools," == *",$1,"* ]]; }
 
-apt_install() {
-  command -v apt-get >/dev/null || return 1
-  local sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq >/dev/null 2>&1 || true
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null 2>&1
-}
+. tools/bench/lib.sh
 
 [ -x "$chromium" ] || { echo "error: no Chromium at $chromium (apt-get install chromium, or set CHROMIUM)" >&2; exit 1; }
 
@@ -110,12 +104,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port=""
-for _ in $(seq 1 20); do
-  candidate=$((20000 + RANDOM % 20000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
-done
-[ -n "$port" ] || { echo "error: no free port found" >&2; exit 1; }
+port=$(free_port)
 python3 "$here/pages.py" "$tmp/site"
 python3 -m http.server "$port" --bind 127.0.0.1 --directory "$tmp/site" >/dev/null 2>&1 &
 server_pid=$!

@@ -23,13 +23,7 @@ schema=bench_crawl
 pg_url="postgres://postgres@127.0.0.1:5432/test?options=-c%20search_path%3D$schema"
 want() { [[ $tools == *",$1,"* ]]; }
 
-apt_install() {
-  command -v apt-get >/dev/null || return 1
-  local sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq >/dev/null 2>&1 || true
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null 2>&1
-}
+. tools/bench/lib.sh
 
 # --- Crawlium ------------------------------------------------------------------------------
 bin=${CRAWLIUM_BIN:-${CARGO_TARGET_DIR:-target}/release/crawlium}
@@ -71,12 +65,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port=""
-for _ in $(seq 1 20); do
-  candidate=$((20000 + RANDOM % 20000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
-done
-[ -n "$port" ] || { echo "error: no free port found" >&2; exit 1; }
+port=$(free_port)
 site="$tmp/site"
 python3 "$here/gen_site.py" "$site" "127.0.0.1:$port" --pages "$pages"
 
