@@ -251,7 +251,7 @@ def crawlium_params(args: argparse.Namespace, data_dir: Path) -> StdioServerPara
         "BROWSER_MAX_CONTEXTS": str(args.max_contexts),
         "BROWSER_MAX_LIFETIME_CONTEXTS": str(args.max_lifetime),
         "BROWSER_ACQUIRE_TIMEOUT_MS": str(int(args.call_timeout * 1000)),
-        "RUST_LOG": os.environ.get("RUST_LOG", "warn"),
+        "RUST_LOG": os.environ.get("RUST_LOG", "warn,chromiumoxide=off"),
         # Chromium profiles go under the work dir, where run.sh looks for leftovers.
         "TMPDIR": str(scratch(data_dir)),
     }
