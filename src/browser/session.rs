@@ -150,7 +150,7 @@ impl Tabs {
 
 /// One isolated browser (context + tab) and who owns it.
 pub struct BrowserSession {
-    /// The handle (`br_` + 128 random bits).
+    /// The handle (`br_` + 154 random bits).
     pub id: String,
     /// The principal that opened it.
     pub owner: Principal,
