@@ -33,9 +33,20 @@ const FULL_PAGE_MAX_HEIGHT: f64 = 16_384.0;
 const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A mouse button.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum MouseButton {
-    /// The primary button.
+    /// The primary button (default).
     #[default]
     Left,
     /// The secondary button (context menu).
@@ -63,9 +74,20 @@ impl MouseButton {
 }
 
 /// Screenshot image format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ImageFormat {
-    /// Lossless PNG.
+    /// Lossless PNG (default).
     #[default]
     Png,
     /// JPEG with a quality.

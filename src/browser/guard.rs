@@ -12,7 +12,7 @@
 //! change between this check and Chromium's own lookup.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::HashMap,
     net::IpAddr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -29,8 +29,6 @@ use crate::net_policy::NetPolicy;
 const DNS_TTL: Duration = Duration::from_secs(60);
 /// Longest DNS lookup.
 const DNS_TIMEOUT: Duration = Duration::from_secs(5);
-/// Refusals remembered for error messages.
-const RECENT: usize = 64;
 /// Hosts remembered.
 const MAX_HOSTS: usize = 4096;
 
@@ -40,8 +38,8 @@ pub struct RequestGuard {
     policy: NetPolicy,
     /// Host → when checked and why it was refused (None: allowed).
     hosts: Mutex<HashMap<String, (Instant, Option<String>)>>,
-    /// The latest refusals: URL and reason.
-    recent: Mutex<VecDeque<(String, String)>>,
+    /// The latest refusal, "URL: reason" (for the error of a navigation it failed).
+    last: Mutex<Option<String>>,
 }
 
 impl RequestGuard {
@@ -54,7 +52,7 @@ impl RequestGuard {
             Arc::new(Self {
                 policy,
                 hosts: Mutex::default(),
-                recent: Mutex::default(),
+                last: Mutex::default(),
             })
         })
     }
@@ -113,23 +111,13 @@ impl RequestGuard {
         self.hosts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Why the latest refused request whose URL starts with `prefix` was refused.
-    pub fn refused(&self, prefix: &str) -> Option<String> {
-        self.recent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .rev()
-            .find(|(url, _)| url.starts_with(prefix))
-            .map(|(url, reason)| format!("{url}: {reason}"))
+    /// The latest refused request and why it was refused ("URL: reason").
+    pub fn last_refusal(&self) -> Option<String> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn remember(&self, url: &str, reason: &str) {
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        if recent.len() == RECENT {
-            recent.pop_front();
-        }
-        recent.push_back((url.to_string(), reason.to_string()));
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{url}: {reason}"));
     }
 
     /// Pauses every request of `page` (its redirects, subresources, navigations and
@@ -216,13 +204,9 @@ mod tests {
         assert_eq!(lists.refusal("http://127.0.0.1:9/").await, None);
         let denied = lists.refusal("http://localhost:9/x").await.unwrap();
         assert!(denied.contains("deny list"), "{denied}");
+        assert_eq!(lists.last_refusal(), None);
         lists.remember("http://localhost:9/x", &denied);
-        assert!(
-            lists
-                .refused("http://localhost:9")
-                .unwrap()
-                .contains("deny list")
-        );
-        assert_eq!(lists.refused("http://other"), None);
+        let last = lists.last_refusal().unwrap();
+        assert!(last.starts_with("http://localhost:9/x: ") && last.contains("deny list"));
     }
 }

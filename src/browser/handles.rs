@@ -204,28 +204,9 @@ impl Browsers {
         options: &OpenOptions,
         session_default: Option<String>,
     ) -> Result<Arc<BrowserSession>, BrowserError> {
-        options.validate()?;
-        if self.closing.is_cancelled() {
-            return Err(BrowserError::ShuttingDown);
-        }
-        let (lease, page) = self.pool.acquire().await?;
-        let id = new_handle();
-        let session = match BrowserSession::new(
-            id.clone(),
-            owner.clone(),
-            session_default,
-            lease,
-            page,
-            options,
-            self.dialog_timeout,
-        )
-        .await
-        {
-            Ok(session) => Arc::new(session),
-            // The lease is dropped with the error and frees its context.
-            Err(error) => return Err(error),
-        };
-        self.handles().insert(id, session.clone());
+        // On error the lease is dropped with it and frees its context.
+        let session = Arc::new(self.lease(owner, options, session_default).await?);
+        self.handles().insert(session.id.clone(), session.clone());
         Ok(session)
     }
 
@@ -235,14 +216,25 @@ impl Browsers {
         &self,
         options: &OpenOptions,
     ) -> Result<BrowserSession, BrowserError> {
+        self.lease(&Principal::local(), options, None).await
+    }
+
+    /// A new browser in a context leased from the pool, set up as `options` asks.
+    async fn lease(
+        &self,
+        owner: &Principal,
+        options: &OpenOptions,
+        session_default: Option<String>,
+    ) -> Result<BrowserSession, BrowserError> {
+        options.validate()?;
         if self.closing.is_cancelled() {
             return Err(BrowserError::ShuttingDown);
         }
         let (lease, page) = self.pool.acquire().await?;
         BrowserSession::new(
             new_handle(),
-            Principal::local(),
-            None,
+            owner.clone(),
+            session_default,
             lease,
             page,
             options,

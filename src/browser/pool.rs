@@ -272,6 +272,17 @@ impl Pool {
         result
     }
 
+    /// The pids of the Chromium processes this server launched (each leads its own process
+    /// group).
+    pub fn pids(&self) -> Vec<u32> {
+        self.inner
+            .lock()
+            .slots
+            .iter()
+            .filter_map(|slot| slot.process.pid())
+            .collect()
+    }
+
     /// The pool's state now.
     pub fn status(&self) -> PoolStatus {
         let settings = &self.inner.settings;

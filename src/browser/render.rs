@@ -84,15 +84,7 @@ impl Render for BrowserRenderer {
     }
 
     fn memory_bytes(&self) -> u64 {
-        let groups: Vec<u32> = self
-            .browsers
-            .pool()
-            .status()
-            .processes
-            .iter()
-            .filter_map(|p| p.pid)
-            .collect();
-        group_rss_bytes(&groups)
+        group_rss_bytes(&self.browsers.pool().pids())
     }
 }
 

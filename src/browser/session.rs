@@ -33,14 +33,25 @@ use super::{
 use crate::Principal;
 
 /// When a navigation counts as done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum WaitUntil {
-    /// The `load` event: the page and its subresources are loaded.
+    /// The load event: the page and its subresources are loaded (default).
     #[default]
     Load,
-    /// `DOMContentLoaded`: the HTML is parsed; images and styles may still load.
+    /// DOMContentLoaded: the HTML is parsed; images and styles may still load.
     DomContentLoaded,
-    /// No network connections for 500 ms after `load`.
+    /// No network connections for 500 ms after load.
     NetworkIdle,
 }
 
@@ -515,12 +526,12 @@ impl BrowserSession {
     /// Chromium's reason for a failed request, with the net policy's when the guard refused
     /// it.
     fn refusal_of(&self, reason: String) -> String {
-        match reason.contains("ERR_BLOCKED_BY_CLIENT") {
-            true => match self.lease.guard().and_then(|guard| guard.refused("")) {
-                Some(why) => format!("refused by the net policy ({why})"),
-                None => reason,
-            },
-            false => reason,
+        if !reason.contains("ERR_BLOCKED_BY_CLIENT") {
+            return reason;
+        }
+        match self.lease.guard().and_then(|guard| guard.last_refusal()) {
+            Some(why) => format!("refused by the net policy ({why})"),
+            None => reason,
         }
     }
 

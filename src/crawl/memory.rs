@@ -56,7 +56,7 @@ impl MemoryMonitor {
         let stop = CancellationToken::new();
         let sample = {
             let samples = samples.clone();
-            move || {
+            Arc::new(move || {
                 let rss = ProcessMemory::sample().map_or(0, |m| m.resident_bytes)
                     + extra.as_ref().map_or(0, |f| f());
                 samples.current.store(rss, Ordering::Relaxed);
@@ -72,7 +72,7 @@ impl MemoryMonitor {
                         samples.over.store(false, Ordering::Relaxed);
                     }
                 }
-            }
+            })
         };
         sample();
         let token = stop.clone();
@@ -82,7 +82,12 @@ impl MemoryMonitor {
             loop {
                 tokio::select! {
                     _ = token.cancelled() => break,
-                    _ = tick.tick() => sample(),
+                    // /proc reads (and a rendering crawl's scan of Chromium's processes)
+                    // stay off the async workers.
+                    _ = tick.tick() => {
+                        let sample = sample.clone();
+                        let _ = tokio::task::spawn_blocking(move || sample()).await;
+                    }
                 }
             }
         });

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rmcp::{
     RoleServer,
     handler::server::{tool::schema_for_output, wrapper::Parameters},
-    model::{CallToolResult, ContentBlock},
+    model::CallToolResult,
     service::RequestContext,
     tool, tool_router,
 };
@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     CrawliumServer,
-    browser_tools::{PageResult, check_max_chars, default_max_chars, describe, target, yes},
+    browser_tools::{
+        PageResult, check_max_chars, default_max_chars, describe, structured, target, yes,
+    },
     crawl_tools::ContentFormat,
 };
 use crate::{
@@ -467,12 +469,6 @@ fn check_limit(limit: usize, max: usize) -> Result<(), ToolError> {
             "limit must be between 1 and {max} (got {limit})"
         )))
     }
-}
-
-fn structured<T: Serialize>(text: String, out: &T) -> CallToolResult {
-    let mut answer = CallToolResult::success(vec![ContentBlock::text(text)]);
-    answer.structured_content = Some(serde_json::to_value(out).unwrap_or_default());
-    answer
 }
 
 /// The latest `limit` of `items`, and how many were left out.
@@ -1054,10 +1050,7 @@ impl CrawliumServer {
         for message in &messages {
             text.push_str(&format!(
                 "\n[{}] {}{}",
-                serde_json::to_value(message.level)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                message.level.as_str(),
                 message.text,
                 message
                     .source

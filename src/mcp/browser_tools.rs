@@ -102,19 +102,6 @@ pub struct BrowserList {
     pub browsers: Vec<BrowserInfo>,
 }
 
-/// When a navigation counts as done.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum WaitUntilArg {
-    /// The load event (default).
-    #[default]
-    Load,
-    /// DOMContentLoaded: HTML parsed, images and styles may still load.
-    Domcontentloaded,
-    /// No network connections for 500 ms after load.
-    Networkidle,
-}
-
 /// Arguments of `browser_navigate`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -125,7 +112,7 @@ pub struct NavigateArgs {
     pub url: String,
     /// load (default), domcontentloaded or networkidle.
     #[serde(default)]
-    pub wait_until: WaitUntilArg,
+    pub wait_until: WaitUntil,
     /// Longest wait in ms, 1000-60000 (default 30000).
     #[serde(default = "default_navigation_ms")]
     pub timeout_ms: u64,
@@ -153,19 +140,6 @@ pub struct SnapshotArgs {
     pub depth: Option<usize>,
 }
 
-/// A mouse button.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ButtonArg {
-    /// Primary (default).
-    #[default]
-    Left,
-    /// Secondary (context menu).
-    Right,
-    /// Wheel button.
-    Middle,
-}
-
 /// Arguments of `browser_click`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -184,7 +158,7 @@ pub struct ClickArgs {
     pub double_click: bool,
     /// left (default), right or middle.
     #[serde(default)]
-    pub button: ButtonArg,
+    pub button: MouseButton,
     /// Return a snapshot of the page afterwards (default true).
     #[serde(default = "yes")]
     pub snapshot: bool,
@@ -217,17 +191,6 @@ pub struct TypeArgs {
     pub snapshot: bool,
 }
 
-/// Screenshot image format.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ImageTypeArg {
-    /// PNG (default).
-    #[default]
-    Png,
-    /// JPEG.
-    Jpeg,
-}
-
 /// Arguments of `browser_take_screenshot`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -236,7 +199,7 @@ pub struct ScreenshotArgs {
     pub browser_id: Option<String>,
     /// png (default) or jpeg.
     #[serde(default, rename = "type")]
-    pub image_type: ImageTypeArg,
+    pub image_type: ImageFormat,
     /// JPEG quality 0-100 (default 80; jpeg only).
     pub quality: Option<u8>,
     /// The whole scrollable page instead of the viewport (default false; at most 16384 px
@@ -439,9 +402,13 @@ pub(super) fn page_answer(out: PageResult) -> CallToolResult {
             ));
         }
     }
-    let structured = serde_json::to_value(&out).unwrap_or_default();
+    structured(text, &out)
+}
+
+/// A tool answer: `text` for the model and `out` as structured content.
+pub(super) fn structured<T: Serialize>(text: String, out: &T) -> CallToolResult {
     let mut answer = CallToolResult::success(vec![ContentBlock::text(text)]);
-    answer.structured_content = Some(structured);
+    answer.structured_content = Some(serde_json::to_value(out).unwrap_or_default());
     answer
 }
 
@@ -606,14 +573,13 @@ impl CrawliumServer {
         let (browser, hint) = self
             .browser_for(args.browser_id.as_deref(), &context)
             .await?;
-        let wait = match args.wait_until {
-            WaitUntilArg::Load => WaitUntil::Load,
-            WaitUntilArg::Domcontentloaded => WaitUntil::DomContentLoaded,
-            WaitUntilArg::Networkidle => WaitUntil::NetworkIdle,
-        };
         let navigation = async {
             let page = browser
-                .navigate(&url, wait, Duration::from_millis(args.timeout_ms))
+                .navigate(
+                    &url,
+                    args.wait_until,
+                    Duration::from_millis(args.timeout_ms),
+                )
                 .await?;
             Ok(format!("Navigated to {}", page.url))
         };
@@ -698,14 +664,11 @@ impl CrawliumServer {
         let (browser, hint) = self
             .browser_for(args.browser_id.as_deref(), &context)
             .await?;
-        let button = match args.button {
-            ButtonArg::Left => MouseButton::Left,
-            ButtonArg::Right => MouseButton::Right,
-            ButtonArg::Middle => MouseButton::Middle,
-        };
         let what = args.element.map(|e| format!(" ({e})")).unwrap_or_default();
         let click = async {
-            browser.click(&target, button, args.double_click).await?;
+            browser
+                .click(&target, args.button, args.double_click)
+                .await?;
             Ok(format!(
                 "{} {}{what}",
                 if args.double_click {
@@ -796,10 +759,7 @@ impl CrawliumServer {
         Parameters(args): Parameters<ScreenshotArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
-        let format = match args.image_type {
-            ImageTypeArg::Png => ImageFormat::Png,
-            ImageTypeArg::Jpeg => ImageFormat::Jpeg,
-        };
+        let format = args.image_type;
         match args.quality {
             Some(_) if format == ImageFormat::Png => {
                 return Err(ToolError::new(
@@ -873,12 +833,13 @@ impl CrawliumServer {
         if let Some(hint) = &out.hint {
             text = format!("{hint}\n\n{text}");
         }
-        let mut answer = CallToolResult::success(vec![
-            ContentBlock::image(shot.base64, format.mime_type()),
-            ContentBlock::text(text),
-            super::resources::artifact_link(&artifact),
-        ]);
-        answer.structured_content = Some(serde_json::to_value(&out).unwrap_or_default());
+        let mut answer = structured(text, &out);
+        answer
+            .content
+            .insert(0, ContentBlock::image(shot.base64, format.mime_type()));
+        answer
+            .content
+            .push(super::resources::artifact_link(&artifact));
         Ok(answer)
     }
 }
