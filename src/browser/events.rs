@@ -10,7 +10,7 @@
 //! for good.
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -159,6 +159,28 @@ struct Logs {
     requests_dropped: u64,
     /// Dialogs dismissed because nobody answered them, not yet reported.
     dismissed: Vec<DialogInfo>,
+    /// Answers heard before their request, by request id.
+    early: HashMap<String, Answer>,
+}
+
+/// How a request ended.
+enum Answer {
+    /// The server answered.
+    Response { status: i64, mime_type: String },
+    /// It failed (the reason).
+    Failed(String),
+}
+
+impl Answer {
+    fn apply(self, request: &mut NetworkRequest) {
+        match self {
+            Answer::Response { status, mime_type } => {
+                request.status = Some(status);
+                request.mime_type = Some(mime_type);
+            }
+            Answer::Failed(reason) => request.failure = Some(reason),
+        }
+    }
 }
 
 /// What the tabs of one browser reported.
@@ -375,17 +397,30 @@ impl Activity {
             at: now_ms(),
             request_id: id.clone(),
         });
+        if let Some(answer) = logs.early.remove(id)
+            && let Some(request) = logs.requests.back_mut()
+        {
+            answer.apply(request);
+        }
     }
 
-    fn update(&self, id: &RequestId, change: impl FnOnce(&mut NetworkRequest)) {
+    /// Records how request `id` ended. Each kind of event comes through its own channel, so
+    /// an answer can be heard before its request: it waits in `early` until the request comes.
+    fn update(&self, id: &RequestId, answer: Answer) {
         let mut logs = self.logs();
-        if let Some(request) = logs
+        match logs
             .requests
             .iter_mut()
             .rev()
             .find(|r| &r.request_id == id.inner())
         {
-            change(request);
+            Some(request) => answer.apply(request),
+            None => {
+                if logs.early.len() >= REQUEST_CAPACITY {
+                    logs.early.clear();
+                }
+                logs.early.insert(id.inner().clone(), answer);
+            }
         }
     }
 }
@@ -541,17 +576,21 @@ pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher,
                     });
                 }
                 Heard::Request(event) => activity.request(&event),
-                Heard::Response(event) => activity.update(&event.request_id, |r| {
-                    r.status = Some(event.response.status);
-                    r.mime_type = Some(event.response.mime_type.clone());
-                }),
-                Heard::Failed(event) => activity.update(&event.request_id, |r| {
-                    r.failure = Some(if event.canceled == Some(true) {
+                Heard::Response(event) => activity.update(
+                    &event.request_id,
+                    Answer::Response {
+                        status: event.response.status,
+                        mime_type: event.response.mime_type.clone(),
+                    },
+                ),
+                Heard::Failed(event) => activity.update(
+                    &event.request_id,
+                    Answer::Failed(if event.canceled == Some(true) {
                         format!("{} (cancelled)", event.error_text)
                     } else {
                         event.error_text.clone()
-                    });
-                }),
+                    }),
+                ),
                 Heard::DialogOpening(event) => activity.opened(
                     DialogInfo {
                         kind: match event.r#type {
@@ -630,6 +669,28 @@ mod tests {
     fn clip_marks_cut_text_and_keeps_short_text() {
         assert_eq!(clip("héllo", 10), "héllo");
         assert_eq!(clip("héllo", 2), "hé…");
+    }
+
+    #[test]
+    fn an_answer_heard_before_its_request_is_kept_for_it() {
+        let activity = Activity::new(CancellationToken::new(), Duration::from_secs(1), None);
+        let id = RequestId::from("r1".to_string());
+        activity.update(&id, Answer::Failed("net::ERR_BLOCKED_BY_CLIENT".into()));
+        let sent: EventRequestWillBeSent = serde_json::from_value(json!({
+            "requestId": "r1", "loaderId": "l1", "documentURL": "http://a.test/",
+            "request": {"url": "http://a.test/x.png", "method": "GET", "headers": {},
+                        "initialPriority": "Low", "referrerPolicy": "no-referrer"},
+            "timestamp": 1.0, "wallTime": 1.0, "initiator": {"type": "other"},
+            "redirectHasExtraInfo": false, "type": "Image"
+        }))
+        .unwrap();
+        activity.request(&sent);
+        let (requests, _) = activity.requests();
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].failure.as_deref(), Some("net::ERR_BLOCKED_BY_CLIENT"));
+        assert_eq!(requests[0].resource_type, "Image");
+        // Once matched it is gone: a later request with the same id starts clean.
+        assert!(activity.logs().early.is_empty());
     }
 
     #[test]
