@@ -687,7 +687,10 @@ mod tests {
         activity.request(&sent);
         let (requests, _) = activity.requests();
         assert_eq!(requests.len(), 1);
-        assert_eq!(requests[0].failure.as_deref(), Some("net::ERR_BLOCKED_BY_CLIENT"));
+        assert_eq!(
+            requests[0].failure.as_deref(),
+            Some("net::ERR_BLOCKED_BY_CLIENT")
+        );
         assert_eq!(requests[0].resource_type, "Image");
         // Once matched it is gone: a later request with the same id starts clean.
         assert!(activity.logs().early.is_empty());
