@@ -248,30 +248,41 @@ async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
         "{:?}",
         started.elapsed()
     );
-    // A 204 answer commits no document at all.
-    let started = Instant::now();
-    let empty = error_text(
+    // A 204 answer commits no document at all, a download neither: the tab stays put.
+    ok(
         &client,
         "browser_navigate",
-        json!({"browserId": id, "url": site.url("/empty")}),
+        json!({"browserId": id, "url": site.url("/form"), "snapshot": false}),
     )
     .await;
-    assert!(
-        empty.starts_with(&format!(
-            "navigation to {} failed: net::ERR_ABORTED",
-            site.url("/empty")
-        )),
-        "{empty}"
-    );
-    assert!(
-        empty.contains("the tab was reset to a blank page"),
-        "{empty}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    for (path, why) in [
+        ("/empty", "the answer had no page to show"),
+        ("/download", "the answer is a download"),
+    ] {
+        let started = Instant::now();
+        let failed = error_text(
+            &client,
+            "browser_navigate",
+            json!({"browserId": id, "url": site.url(path)}),
+        )
+        .await;
+        assert!(
+            failed.starts_with(&format!(
+                "navigation to {} failed: net::ERR_ABORTED",
+                site.url(path)
+            )),
+            "{failed}"
+        );
+        assert!(failed.contains(why), "{failed}");
+        assert!(failed.contains("the tab stays on its page"), "{failed}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        let page = ok(&client, "browser_snapshot", json!({"browserId": id})).await;
+        assert_eq!(page["url"], site.url("/form"), "{path}");
+    }
     // The next navigation is not stuck behind it.
     let started = Instant::now();
     let next = ok(
@@ -286,6 +297,57 @@ async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test]
+async fn fragment_and_script_redirected_navigations_finish_at_once() {
+    let _serial = SERIAL.lock().await;
+    let site = BrowserSite::start().await;
+    let server = HttpServer::start(&[], &[PRIVATE]).await;
+    let client = connect(&server).await;
+    let id = ok(&client, "browser_open", json!({})).await["browserId"].clone();
+    ok(
+        &client,
+        "browser_navigate",
+        json!({"browserId": id, "url": site.url("/form"), "snapshot": false}),
+    )
+    .await;
+    // Within the document: nothing loads, and nothing waits for a load. Twice, so a
+    // navigation held up by the first would show.
+    for fragment in ["#greeting", "#name"] {
+        let started = Instant::now();
+        let page = ok(
+            &client,
+            "browser_navigate",
+            json!({"browserId": id, "url": site.url(&format!("/form{fragment}"))}),
+        )
+        .await;
+        assert_eq!(page["url"], site.url(&format!("/form{fragment}")));
+        assert_eq!(page["title"], "Sign up");
+        assert!(text_of(&page).contains("Nobody greeted yet."), "{page:#}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{fragment}: {:?}",
+            started.elapsed()
+        );
+    }
+    // A page whose script leaves for /next while it is parsed: the answer is /next, loaded.
+    for wait in ["load", "domcontentloaded", "networkidle"] {
+        let started = Instant::now();
+        let page = ok(
+            &client,
+            "browser_navigate",
+            json!({"browserId": id, "url": site.url("/redirecting"), "waitUntil": wait}),
+        )
+        .await;
+        assert_eq!(page["title"], "Next", "{wait}: {page:#}");
+        assert!(text_of(&page).contains("Second page"), "{wait}: {page:#}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{wait}: {:?}",
+            started.elapsed()
+        );
+    }
 }
 
 #[tokio::test]

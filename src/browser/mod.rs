@@ -15,7 +15,8 @@
 //! - [`events`]: what each tab reports between calls — console, network, dialogs.
 //! - [`guard`]: the net policy applied to every request of every tab.
 //! - [`render`]: the crawler's renderer (`render: true`).
-//! - [`cdp`]: raw CDP commands with a timeout on every call.
+//! - [`cdp`]: raw CDP commands with a timeout on every call; [`navigator`]: the connection
+//!   navigations are started on.
 //!
 //! Nothing here knows about MCP; `mcp::browser_tools` maps tools onto [`Browsers`].
 
@@ -26,6 +27,7 @@ pub mod guard;
 pub mod handles;
 pub mod inspect;
 pub mod keys;
+pub mod navigator;
 pub mod pool;
 pub mod process;
 pub mod render;

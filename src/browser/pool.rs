@@ -41,6 +41,7 @@ use super::{
     cdp::{self, guarded},
     find_chromium,
     guard::RequestGuard,
+    navigator::Navigator,
     process::{self, ChromiumProcess, Exit},
 };
 use crate::metrics::BrowserMetrics;
@@ -827,6 +828,11 @@ impl ContextLease {
     /// The hosting process's pid, when this server launched it.
     pub fn pid(&self) -> Option<u32> {
         self.process.pid()
+    }
+
+    /// The hosting process's navigation connection.
+    pub fn navigator(&self) -> &Navigator {
+        &self.process.navigator
     }
 
     /// Opens another tab in this context.

@@ -42,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     BrowserError,
     cdp::{Raw, guarded},
+    navigator::Navigator,
 };
 
 /// How long Chromium gets to print its DevTools address.
@@ -120,6 +121,8 @@ pub struct ChromiumProcess {
     pub id: u64,
     /// The CDP connection.
     pub browser: Browser,
+    /// The connection navigations are started on.
+    pub navigator: Navigator,
     /// Cancelled once the process is gone (crashed or stopped): pending calls end at once.
     pub dead: CancellationToken,
     /// Cancelled to ask the monitor to close the process.
@@ -138,6 +141,18 @@ impl std::fmt::Debug for ChromiumProcess {
 }
 
 impl ChromiumProcess {
+    fn new(id: u64, browser: Browser, origin: Origin) -> Self {
+        let dead = CancellationToken::new();
+        Self {
+            id,
+            navigator: Navigator::new(browser.websocket_address().clone(), dead.clone()),
+            browser,
+            dead,
+            stop: CancellationToken::new(),
+            origin,
+        }
+    }
+
     /// Asks the monitor to close the process (gracefully, then by force).
     pub fn stop(&self) {
         self.stop.cancel();
@@ -273,13 +288,7 @@ async fn spawn_and_connect(id: u64, path: &Path, profile: &Path) -> Result<Spawn
         }
     };
     tracing::debug!(process = id, pid, %address, "Chromium started");
-    let process = Arc::new(ChromiumProcess {
-        id,
-        browser,
-        dead: CancellationToken::new(),
-        stop: CancellationToken::new(),
-        origin: Origin::Launched { pid },
-    });
+    let process = Arc::new(ChromiumProcess::new(id, browser, Origin::Launched { pid }));
     Ok((process, child, handler, stderr))
 }
 
@@ -289,15 +298,13 @@ pub async fn connect_remote(
     endpoint: &str,
 ) -> Result<(Arc<ChromiumProcess>, Monitor), BrowserError> {
     let (browser, handler) = connect(endpoint).await?;
-    let process = Arc::new(ChromiumProcess {
+    let process = Arc::new(ChromiumProcess::new(
         id,
         browser,
-        dead: CancellationToken::new(),
-        stop: CancellationToken::new(),
-        origin: Origin::Remote {
+        Origin::Remote {
             endpoint: endpoint.to_string(),
         },
-    });
+    ));
     Ok((
         process.clone(),
         Monitor {

@@ -11,13 +11,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use chromiumoxide::{
-    Page,
-    cdp::browser_protocol::{
-        network::{EventLoadingFailed, EventRequestWillBeSent, ResourceType},
-        page::{EventLifecycleEvent, NavigateParams},
-    },
-};
+use chromiumoxide::{Page, cdp::browser_protocol::page::EventLifecycleEvent};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -259,19 +253,6 @@ impl BrowserSession {
         Tab::watch(page, &self.activity).await
     }
 
-    /// Replaces the current tab with a fresh blank one in the same context (cookies and
-    /// storage stay). Used when chromiumoxide's navigation tracking of the old tab is stuck.
-    async fn replace_tab(&self) -> Result<(), BrowserError> {
-        let fresh = self.open_tab().await?;
-        let old = {
-            let mut tabs = self.tabs();
-            let current = tabs.current;
-            std::mem::replace(&mut tabs.list[current], fresh)
-        };
-        let _ = cdp::call(&old.page, self.dead(), "Page.close", json!({})).await;
-        Ok(())
-    }
-
     /// Starts a call on this browser: waits for the calls before it (one at a time), marks
     /// the browser used, and refuses while a dialog blocks the page.
     pub(crate) async fn begin(&self) -> Result<tokio::sync::MutexGuard<'_, Refs>, BrowserError> {
@@ -344,14 +325,10 @@ impl BrowserSession {
         cdp::call(&self.page(), self.dead(), method, params).await
     }
 
-    /// The main frame's current document (loader) id and URL.
-    pub(crate) async fn document(&self) -> Result<(String, String), BrowserError> {
+    /// The main frame's current document (loader) id.
+    pub(crate) async fn document(&self) -> Result<String, BrowserError> {
         let tree = self.call("Page.getFrameTree", json!({})).await?;
-        let frame = &tree["frameTree"]["frame"];
-        Ok((
-            frame["loaderId"].as_str().unwrap_or_default().to_string(),
-            frame["url"].as_str().unwrap_or_default().to_string(),
-        ))
+        Ok(Document::of(&tree).loader)
     }
 
     /// The tab's URL and title.
@@ -382,13 +359,15 @@ impl BrowserSession {
         Ok(result["result"]["value"].clone())
     }
 
-    /// Loads `url` (already checked against the net policy) and waits as asked.
+    /// Loads `url` (already checked against the net policy) and waits as asked. A navigation
+    /// within the document (`#fragment`) is done at once; one whose answer has no page to
+    /// show (a 204 answer, a download) fails and leaves the tab where it was.
     pub async fn navigate(
         &self,
         url: &url::Url,
         wait: WaitUntil,
         timeout: Duration,
-    ) -> Result<PageInfo, BrowserError> {
+    ) -> Result<(), BrowserError> {
         let _calls = self.begin().await?;
         let page = self.page();
         let timed_out = || BrowserError::Timeout {
@@ -398,11 +377,6 @@ impl BrowserSession {
                    larger timeoutMs or waitUntil=domcontentloaded",
         };
         let deadline = tokio::time::Instant::now() + timeout;
-        let main_frame =
-            self.call("Page.getFrameTree", json!({})).await?["frameTree"]["frame"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
         // Subscribed before navigating, so no lifecycle event of the new document is missed.
         let mut lifecycle = guarded(
             self.dead(),
@@ -411,116 +385,68 @@ impl BrowserSession {
             page.event_listener::<EventLifecycleEvent>(),
         )
         .await?;
-        // The document request, to fail fast when it fails: chromiumoxide's goto only ends
-        // once a document commits, which a net::ERR_ABORTED (a 204 answer, a download)
-        // never does.
-        let mut requests = guarded(
-            self.dead(),
-            "listening to page events",
-            cdp::CALL_TIMEOUT,
-            page.event_listener::<EventRequestWillBeSent>(),
-        )
-        .await?;
-        let mut failures = guarded(
-            self.dead(),
-            "listening to page events",
-            cdp::CALL_TIMEOUT,
-            page.event_listener::<EventLoadingFailed>(),
-        )
-        .await?;
-        let mut document_request: Option<String> = None;
-        // chromiumoxide's goto resolves at the `load` event (or fails with Chromium's
-        // net::ERR_... reason).
-        let goto = guarded(
-            self.dead(),
-            "the navigation",
+        // Chromium answers once the new document commits (or the navigation fails); the
+        // events come on another connection, so those heard before the answer are kept.
+        let answer = self.lease.navigator().navigate(
+            page.target_id().inner(),
+            json!({"url": url.as_str()}),
             timeout,
-            page.goto(NavigateParams::new(url.as_str())),
         );
-        tokio::pin!(goto);
-        let failed = |error: BrowserError| match error {
-            BrowserError::Timeout { .. } => timed_out(),
-            BrowserError::Protocol { reason, .. } => BrowserError::NavigationFailed {
-                url: url.to_string(),
-                reason: self.refusal_of(reason),
-            },
-            other => other,
+        tokio::pin!(answer);
+        let mut heard = Vec::new();
+        let answer = loop {
+            tokio::select! {
+                biased;
+                Some(event) = lifecycle.next() => heard.push(event),
+                answer = &mut answer => break answer.map_err(|error| match error {
+                    BrowserError::Timeout { .. } => timed_out(),
+                    BrowserError::Protocol { what: "Page.navigate", reason } => {
+                        BrowserError::NavigationFailed { url: url.to_string(), reason }
+                    }
+                    other => other,
+                })?,
+            }
         };
-        let mut loader: Option<String> = None;
-        let mut loaded = false;
-        let mut idle = false;
+        if let Some(error) = answer["errorText"].as_str() {
+            let mut reason = self.refusal_of(error.to_string());
+            if error == "net::ERR_ABORTED" {
+                reason.push_str(if answer["isDownload"] == true {
+                    "; the answer is a download, which the browser does not keep, and the \
+                     tab stays on its page"
+                } else {
+                    "; the answer had no page to show (such as a 204 answer), and the tab \
+                     stays on its page"
+                });
+            }
+            return Err(BrowserError::NavigationFailed {
+                url: url.to_string(),
+                reason,
+            });
+        }
+        // No loader: the navigation stayed in the document (a fragment), nothing loads.
+        let Some(loader) = answer["loaderId"].as_str() else {
+            return Ok(());
+        };
+        let mut load = Loading::new(loader, wait);
+        if heard.into_iter().any(|event| load.hear(&event)) {
+            return Ok(());
+        }
         loop {
             tokio::select! {
-                // Events first: by the time the navigation resolves, its document's events
-                // are already queued.
-                biased;
-                event = lifecycle.next() => {
-                    let Some(event) = event else {
-                        // The listener ended (the tab is gone); the navigation says why.
-                        if !loaded {
-                            (&mut goto).await.map_err(failed)?;
-                        }
-                        break;
-                    };
-                    if event.frame_id.inner() != &main_frame {
-                        continue;
+                event = lifecycle.next() => match event {
+                    Some(event) if load.hear(&event) => return Ok(()),
+                    Some(_) => {}
+                    None if self.crashed() => return Err(BrowserError::Crashed),
+                    None => {
+                        return Err(BrowserError::NavigationFailed {
+                            url: url.to_string(),
+                            reason: "the tab closed while the page loaded".into(),
+                        });
                     }
-                    if event.name == "init" {
-                        loader = Some(event.loader_id.inner().clone());
-                        idle = false;
-                        continue;
-                    }
-                    if loader.as_deref() != Some(event.loader_id.inner().as_str()) {
-                        continue;
-                    }
-                    match (wait, event.name.as_str()) {
-                        (WaitUntil::DomContentLoaded, "DOMContentLoaded") => break,
-                        (WaitUntil::NetworkIdle, "networkIdle") if loaded => break,
-                        (WaitUntil::NetworkIdle, "networkIdle") => idle = true,
-                        _ => {}
-                    }
-                }
-                Some(request) = requests.next(), if document_request.is_none() => {
-                    if request.frame_id.as_ref().map(|f| f.inner()) == Some(&main_frame)
-                        && request.r#type == Some(ResourceType::Document)
-                    {
-                        document_request = Some(request.request_id.inner().clone());
-                    }
-                }
-                Some(failure) = failures.next(), if !loaded => {
-                    if document_request.as_deref() != Some(failure.request_id.inner().as_str()) {
-                        continue;
-                    }
-                    // An error page may still commit (then the navigation reports the
-                    // error itself). If none does, chromiumoxide's tracking of this tab
-                    // waits for a document that never comes and holds every later
-                    // navigation of the tab behind it: the tab is replaced.
-                    let committed = tokio::time::timeout(Duration::from_millis(500), &mut goto).await;
-                    let mut reason = self.refusal_of(failure.error_text.clone());
-                    if committed.is_err() {
-                        self.replace_tab().await?;
-                        reason.push_str(
-                            "; the answer had no page to show (such as a 204 answer or a \
-                             download), and the tab was reset to a blank page",
-                        );
-                    }
-                    return Err(BrowserError::NavigationFailed {
-                        url: url.to_string(),
-                        reason,
-                    });
-                }
-                result = &mut goto, if !loaded => {
-                    result.map_err(failed)?;
-                    loaded = true;
-                    // No new document (a same-document navigation) never becomes idle.
-                    if wait != WaitUntil::NetworkIdle || idle || loader.is_none() {
-                        break;
-                    }
-                }
+                },
                 _ = tokio::time::sleep_until(deadline) => return Err(timed_out()),
             }
         }
-        self.info().await
     }
 
     /// Chromium's reason for a failed request, with the net policy's when the guard refused
@@ -546,13 +472,21 @@ impl BrowserSession {
         refs: &mut Refs,
         options: SnapshotOptions,
     ) -> Result<Snapshot, BrowserError> {
-        let (loader, _) = self.document().await?;
-        let tree = self.call("Accessibility.getFullAXTree", json!({})).await?;
+        // Both asked at once; the page answers them in turn. The URL and the title come
+        // with them (the tree's root is named by the title): no script runs in the page.
+        let (frames, tree) = tokio::try_join!(
+            self.call("Page.getFrameTree", json!({})),
+            self.call("Accessibility.getFullAXTree", json!({})),
+        )?;
+        let document = Document::of(&frames);
         let nodes = tree["nodes"].as_array().map(Vec::as_slice).unwrap_or(&[]);
         let outline = snapshot::render(nodes, options.max_depth, |backend| {
-            refs.name(&loader, backend)
+            refs.name(&document.loader, backend)
         });
-        let page = self.info().await?;
+        let page = PageInfo {
+            url: document.url,
+            title: snapshot::title(nodes),
+        };
         let total_chars = outline.text.chars().count();
         let (part, next_offset) =
             snapshot::page_of(&outline.text, options.offset, options.max_chars);
@@ -572,7 +506,7 @@ impl BrowserSession {
     ) -> Result<String, BrowserError> {
         match target {
             Target::Ref(name) => {
-                let (loader, _) = self.document().await?;
+                let loader = self.document().await?;
                 let backend = refs.resolve(name, &loader)?;
                 let resolved = self
                     .call("DOM.resolveNode", json!({"backendNodeId": backend}))
@@ -608,6 +542,76 @@ impl BrowserSession {
                     .map(str::to_string)
                     .ok_or_else(|| BrowserError::NoElement(selector.clone()))
             }
+        }
+    }
+}
+
+/// Follows the lifecycle events of a navigation's document until it is as loaded as asked.
+///
+/// The document is the navigation's loader, in the frame it committed in; when that frame
+/// commits yet another document before it loads (a script or `<meta>` redirect), the newer
+/// one is followed instead, as a user would see it.
+struct Loading {
+    loader: String,
+    frame: Option<String>,
+    wait: WaitUntil,
+    parsed: bool,
+    loaded: bool,
+    idle: bool,
+}
+
+impl Loading {
+    fn new(loader: &str, wait: WaitUntil) -> Self {
+        Self {
+            loader: loader.to_string(),
+            frame: None,
+            wait,
+            parsed: false,
+            loaded: false,
+            idle: false,
+        }
+    }
+
+    /// Takes in one event; true once the document is loaded as asked.
+    fn hear(&mut self, event: &EventLifecycleEvent) -> bool {
+        let (frame, loader) = (event.frame_id.inner(), event.loader_id.inner());
+        if loader != &self.loader {
+            if event.name == "init" && self.frame.as_ref() == Some(frame) {
+                self.loader = loader.clone();
+                (self.parsed, self.loaded, self.idle) = (false, false, false);
+            }
+            return false;
+        }
+        self.frame.get_or_insert_with(|| frame.clone());
+        match event.name.as_str() {
+            "DOMContentLoaded" => self.parsed = true,
+            "load" => (self.parsed, self.loaded) = (true, true),
+            "networkIdle" => self.idle = true,
+            _ => return false,
+        }
+        match self.wait {
+            WaitUntil::DomContentLoaded => self.parsed,
+            WaitUntil::Load => self.loaded,
+            WaitUntil::NetworkIdle => self.loaded && self.idle,
+        }
+    }
+}
+
+/// The main frame's document, as `Page.getFrameTree` tells it.
+struct Document {
+    /// The loader id: a new one for every document the frame loads.
+    loader: String,
+    /// Its URL, with the fragment (what `location.href` says).
+    url: String,
+}
+
+impl Document {
+    fn of(frame_tree: &Value) -> Self {
+        let frame = &frame_tree["frameTree"]["frame"];
+        let text = |key: &str| frame[key].as_str().unwrap_or_default();
+        Self {
+            loader: text("loaderId").to_string(),
+            url: format!("{}{}", text("url"), text("urlFragment")),
         }
     }
 }
@@ -703,6 +707,52 @@ pub(crate) fn exception_text(exception: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(frame: &str, loader: &str, name: &str) -> EventLifecycleEvent {
+        serde_json::from_value(json!({
+            "frameId": frame, "loaderId": loader, "name": name, "timestamp": 1.0
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_navigation_is_done_when_its_document_is_loaded_as_asked() {
+        let mut load = Loading::new("L1", WaitUntil::Load);
+        // The previous document's late events and other frames' do not count.
+        assert!(!load.hear(&event("F", "L0", "load")));
+        assert!(!load.hear(&event("F", "L1", "init")));
+        assert!(!load.hear(&event("child", "L9", "load")));
+        assert!(!load.hear(&event("F", "L1", "DOMContentLoaded")));
+        assert!(load.hear(&event("F", "L1", "load")));
+
+        let mut parsed = Loading::new("L1", WaitUntil::DomContentLoaded);
+        assert!(!parsed.hear(&event("F", "L1", "init")));
+        assert!(parsed.hear(&event("F", "L1", "DOMContentLoaded")));
+
+        // networkidle wants both, in either order.
+        let mut idle = Loading::new("L1", WaitUntil::NetworkIdle);
+        assert!(!idle.hear(&event("F", "L1", "networkIdle")));
+        assert!(idle.hear(&event("F", "L1", "load")));
+        let mut idle = Loading::new("L1", WaitUntil::NetworkIdle);
+        assert!(!idle.hear(&event("F", "L1", "load")));
+        assert!(idle.hear(&event("F", "L1", "networkIdle")));
+    }
+
+    #[test]
+    fn a_redirect_by_script_is_followed_to_the_document_that_loads() {
+        let mut load = Loading::new("L1", WaitUntil::Load);
+        assert!(!load.hear(&event("F", "L1", "init")));
+        // A child frame's new document is not a redirect of the page.
+        assert!(!load.hear(&event("child", "L5", "init")));
+        assert!(!load.hear(&event("child", "L5", "load")));
+        // The page's script moved on before load: the next document is the one waited for.
+        assert!(!load.hear(&event("F", "L2", "init")));
+        assert!(
+            !load.hear(&event("F", "L1", "load")),
+            "the first one is gone"
+        );
+        assert!(load.hear(&event("F", "L2", "load")));
+    }
 
     #[test]
     fn refs_keep_their_names_within_a_document_and_go_stale_after() {

@@ -97,12 +97,8 @@ pub fn render(
         .iter()
         .filter_map(|n| Some((n.get("nodeId")?.as_str()?, n)))
         .collect();
-    let root = nodes
-        .iter()
-        .find(|n| n.get("parentId").is_none())
-        .or_else(|| nodes.first());
     let mut out = Outline::default();
-    if let Some(root) = root {
+    if let Some(root) = root(nodes) {
         let mut lines = Vec::new();
         let tree = build(root, &by_id, 0);
         for item in tree {
@@ -118,6 +114,20 @@ pub fn render(
         out.text = lines.join("\n");
     }
     out
+}
+
+/// The document's title: the name of the tree's root (the web area), which Chromium takes
+/// from `document.title`.
+pub fn title(nodes: &[Value]) -> String {
+    root(nodes).map_or_else(String::new, |root| str_at(root, &["name", "value"]))
+}
+
+/// The node without a parent (the first node if every node claims one).
+fn root(nodes: &[Value]) -> Option<&Value> {
+    nodes
+        .iter()
+        .find(|n| n.get("parentId").is_none())
+        .or_else(|| nodes.first())
 }
 
 /// A node kept for the outline.
@@ -418,6 +428,17 @@ mod tests {
             outline.refs,
             vec![("e1".into(), 50), ("e2".into(), 60), ("e3".into(), 80)]
         );
+    }
+
+    #[test]
+    fn the_title_is_the_root_name() {
+        assert_eq!(title(&tree()), "Form");
+        // The root is the node without a parent, wherever it is listed.
+        let root = node("1", "RootWebArea", "Home", &["2"], 1);
+        let mut child = node("2", "heading", "Welcome", &[], 2);
+        child["parentId"] = json!("1");
+        assert_eq!(title(&[child, root]), "Home");
+        assert_eq!(title(&[]), "");
     }
 
     #[test]

@@ -964,7 +964,7 @@ impl CrawliumServer {
                         Duration::from_secs(30),
                     ));
                     match navigation.await? {
-                        Some(page) => result.push_str(&format!(" at {}", page.url)),
+                        Some(()) => result.push_str(&format!(" at {url}")),
                         None => result.push_str(&format!(
                             " at {url}; a dialog opened: answer it with browser_handle_dialog"
                         )),

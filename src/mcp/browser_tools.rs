@@ -574,14 +574,15 @@ impl CrawliumServer {
             .browser_for(args.browser_id.as_deref(), &context)
             .await?;
         let navigation = async {
-            let page = browser
+            browser
                 .navigate(
                     &url,
                     args.wait_until,
                     Duration::from_millis(args.timeout_ms),
                 )
                 .await?;
-            Ok(format!("Navigated to {}", page.url))
+            // The page line of the answer says where the tab ended up (after redirects).
+            Ok(format!("Navigated to {url}"))
         };
         self.act(
             &browser,

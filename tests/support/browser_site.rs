@@ -165,6 +165,33 @@ impl BrowserSite {
                 "/empty",
                 axum::routing::get(|| async { axum::http::StatusCode::NO_CONTENT }),
             )
+            // A download: no page either.
+            .route(
+                "/download",
+                axum::routing::get(|| async {
+                    (
+                        [
+                            (header::CONTENT_TYPE, "application/octet-stream"),
+                            (
+                                header::CONTENT_DISPOSITION,
+                                "attachment; filename=\"data.bin\"",
+                            ),
+                        ],
+                        "0123456789",
+                    )
+                }),
+            )
+            // Leaves for /next while it is parsed (a client-side redirect).
+            .route(
+                "/redirecting",
+                axum::routing::get(|| async {
+                    Html(
+                        "<!doctype html><html><head><title>Leaving</title>\
+                         <script>location.replace('/next')</script></head>\
+                         <body><p>You should not stay here.</p></body></html>",
+                    )
+                }),
+            )
             .route("/cookie/set", axum::routing::get(set_cookie))
             .route("/cookie/show", axum::routing::get(show_cookie))
             .route(
