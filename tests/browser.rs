@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use support::{
     HttpServer, TOKEN,
     browser_site::{
-        BrowserSite, children, chromium_among, crashpad_handlers, descendants, eventually,
+        BrowserSite, children, chromium_among, crashpad_handlers_of, descendants, eventually,
         jpeg_size, png_size, ref_of, text_of,
     },
     call, connect, error_text, ok,
@@ -751,7 +751,6 @@ fn chromium_tree(server_pid: u32) -> Vec<u32> {
 #[tokio::test]
 async fn no_chromium_outlives_an_http_server_stopped_by_sigterm() {
     let _serial = SERIAL.lock().await;
-    let crashpads_before = crashpad_handlers();
     let mut server = HttpServer::start(
         &[],
         &[("BROWSER_POOL_MIN", "1"), ("BROWSER_MAX_CONTEXTS", "1")],
@@ -763,6 +762,10 @@ async fn no_chromium_outlives_an_http_server_stopped_by_sigterm() {
     let server_pid = server.child.id().unwrap();
     let tree = chromium_tree(server_pid);
     assert!(tree.len() >= 4, "two browsers and their helpers: {tree:?}");
+    assert!(
+        !crashpad_handlers_of(server_pid).is_empty(),
+        "Chromium starts its crash handler (the check below looks for it)"
+    );
     let status = ok(&client, "server_status", json!({})).await;
     assert_eq!(
         status["browserPool"]["processes"].as_array().unwrap().len(),
@@ -782,8 +785,8 @@ async fn no_chromium_outlives_an_http_server_stopped_by_sigterm() {
         chromium_among(&tree)
     );
     assert_eq!(
-        crashpad_handlers(),
-        crashpads_before,
+        crashpad_handlers_of(server_pid),
+        Vec::<u32>::new(),
         "no crash handler escaped"
     );
 }

@@ -300,11 +300,18 @@ pub fn group_members(pgid: u32) -> Vec<u32> {
         .collect()
 }
 
-/// Live processes that look like Chromium's crash handler (which escapes process groups).
-pub fn crashpad_handlers() -> Vec<u32> {
+/// Live Chromium crash handlers (which escape process groups) of the server with pid
+/// `server_pid`: their `--database` lies in one of that server's profile dirs
+/// (`crawlium-chromium-<server pid>-…`), so other servers' browsers do not count.
+pub fn crashpad_handlers_of(server_pid: u32) -> Vec<u32> {
+    let profile = format!("crawlium-chromium-{server_pid}-");
     processes()
         .into_iter()
         .filter(|(_, _, _, comm)| comm.starts_with("chrome_crashpad"))
+        .filter(|(pid, ..)| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(&profile))
+        })
         .map(|(pid, ..)| pid)
         .collect()
 }
