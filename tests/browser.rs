@@ -686,8 +686,33 @@ async fn a_killed_chromium_fails_only_its_browsers_and_a_new_one_opens_within_2_
     assert_eq!(chromiums().len(), 2);
     let doomed = first[0];
 
-    support::signal(doomed, "KILL");
-    let killed = Instant::now();
+    // Navigations under way when their Chromium is killed end with the crash, not with the
+    // page's answer or the timeout: one waiting for its document (answered after 30 s), one
+    // waiting for the load of a document whose image never comes.
+    let navigate = |id: &Value, path: &str| {
+        error_text(
+            &client,
+            "browser_navigate",
+            json!({"browserId": id, "url": site.url(path), "snapshot": false}),
+        )
+    };
+    let (answering, loading, killed) =
+        tokio::join!(navigate(&a1, "/slow"), navigate(&a2, "/stalled"), async {
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            support::signal(doomed, "KILL");
+            Instant::now()
+        },);
+    for error in [answering, loading] {
+        assert_eq!(
+            error,
+            "the browser crashed; open a new one with browser_open"
+        );
+    }
+    assert!(
+        killed.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        killed.elapsed()
+    );
     for id in [&a1, &a2] {
         let error = error_text(
             &client,

@@ -7,9 +7,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use crawlium::{
-    browser::{BrowserError, Pool, PoolSettings, find_chromium},
+    browser::{BrowserError, Pool, PoolSettings, cdp, find_chromium},
     metrics::Metrics,
 };
+use serde_json::Value;
 use support::browser_site::{eventually, group_members, profile_of};
 
 /// Chromium launches are CPU-heavy and these tests measure time: one at a time.
@@ -302,6 +303,34 @@ async fn remote_endpoints_serve_contexts_and_are_left_running() {
             .unwrap()
             .unwrap();
     assert!(format!("{:?}", version.value()).contains("Chrome"));
+    // Navigations go through a second connection to the same endpoint.
+    let answer = lease
+        .navigator()
+        .navigate(
+            page.target_id().inner(),
+            serde_json::json!({"url": "data:text/html,<title>Remote</title>"}),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert!(answer["loaderId"].is_string(), "{answer}");
+    let mut title = Value::Null;
+    for _ in 0..50 {
+        let read = cdp::call(
+            &page,
+            lease.dead(),
+            "Runtime.evaluate",
+            serde_json::json!({"expression": "document.title", "returnByValue": true}),
+        )
+        .await
+        .unwrap();
+        title = read["result"]["value"].clone();
+        if title == "Remote" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(title, "Remote", "the remote tab navigated");
     // One process per endpoint, full: the capacity error.
     assert!(matches!(
         pool.acquire().await.unwrap_err(),

@@ -80,11 +80,13 @@ impl Navigator {
         params: Value,
         timeout: Duration,
     ) -> Result<Value, BrowserError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
         let work = async {
             let link = self.link().await?;
             let session = link.session(target).await?;
             match link
-                .call(Some(&session), "Page.navigate", params.clone(), timeout)
+                .call(Some(&session), "Page.navigate", params.clone(), left())
                 .await
             {
                 // The tab's session went away unnoticed (a detach we missed): attach again.
@@ -93,20 +95,39 @@ impl Navigator {
                 {
                     link.forget(target);
                     let session = link.session(target).await?;
-                    link.call(Some(&session), "Page.navigate", params, timeout)
+                    link.call(Some(&session), "Page.navigate", params, left())
                         .await
                 }
                 other => other,
             }
         };
-        tokio::select! {
+        let result = tokio::select! {
             biased;
-            _ = self.dead.cancelled() => Err(BrowserError::Crashed),
-            result = work => result.map_err(|error| match error {
-                _ if self.dead.is_cancelled() => BrowserError::Crashed,
-                other => other,
-            }),
+            _ = self.dead.cancelled() => return Err(BrowserError::Crashed),
+            result = work => result,
+        };
+        match result {
+            // The connection broke: when Chromium died, the process is marked dead a moment
+            // later, and the caller should hear "crashed".
+            Err(error) if self.link_lost().await => {
+                let died = tokio::time::timeout(Duration::from_secs(1), self.dead.cancelled());
+                Err(if died.await.is_ok() {
+                    BrowserError::Crashed
+                } else {
+                    error
+                })
+            }
+            other => other,
         }
+    }
+
+    /// True when the connection is gone (it will be opened again on the next navigation).
+    async fn link_lost(&self) -> bool {
+        self.link
+            .lock()
+            .await
+            .as_ref()
+            .is_none_or(|link| link.closed.is_cancelled())
     }
 
     /// The open connection, opened (again) when there is none.

@@ -444,6 +444,7 @@ impl BrowserSession {
                         });
                     }
                 },
+                _ = self.dead().cancelled() => return Err(BrowserError::Crashed),
                 _ = tokio::time::sleep_until(deadline) => return Err(timed_out()),
             }
         }

@@ -192,6 +192,21 @@ impl BrowserSite {
                     )
                 }),
             )
+            // Answers after 30 s: a navigation that is still under way.
+            .route(
+                "/slow",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                    Html("<!doctype html><title>Slow</title><p>at last</p>")
+                }),
+            )
+            // Committed at once, loaded never (its image is /slow).
+            .route(
+                "/stalled",
+                axum::routing::get(|| async {
+                    Html("<!doctype html><title>Stalled</title><img src=\"/slow\">")
+                }),
+            )
             .route("/cookie/set", axum::routing::get(set_cookie))
             .route("/cookie/show", axum::routing::get(show_cookie))
             .route(
