@@ -274,7 +274,8 @@ pub struct Config {
 
     /// Remote browsers to use instead of launching Chromium, comma-separated DevTools
     /// endpoints (`ws://HOST:PORT/devtools/browser/ID`, or `http://HOST:PORT` to look it up):
-    /// one pool process per endpoint.
+    /// one pool process per endpoint. Navigations use a second connection, so an endpoint must
+    /// give every connection the same browser.
     #[arg(long, env = "BROWSER_CDP_ENDPOINTS", value_delimiter = ',')]
     pub browser_cdp_endpoints: Vec<String>,
 
