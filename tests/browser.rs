@@ -217,19 +217,34 @@ async fn navigation_urls_are_checked_before_the_browser_is_touched() {
     assert_eq!(ready.status(), 200, "the server is ready without a browser");
 }
 
+/// A new browser of `client`'s, at `url`; its browserId.
+async fn open_on(client: &support::Client, url: &str) -> Value {
+    let id = ok(client, "browser_open", json!({})).await["browserId"].clone();
+    ok(
+        client,
+        "browser_navigate",
+        json!({"browserId": id, "url": url, "snapshot": false}),
+    )
+    .await;
+    id
+}
+
+/// Asserts that what began at `started` (`what`, for the message) took under 5 s.
+fn within_5_s(started: Instant, what: &str) {
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{what} took {:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
     let _serial = SERIAL.lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
-    let id = ok(&client, "browser_open", json!({})).await["browserId"].clone();
-    ok(
-        &client,
-        "browser_navigate",
-        json!({"browserId": id, "url": site.url("/form"), "snapshot": false}),
-    )
-    .await;
+    let id = open_on(&client, &site.url("/form")).await;
     // Nothing listens on a port just freed: Chromium's reason comes back at once.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -243,11 +258,7 @@ async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
     )
     .await;
     assert!(refused.contains("net::ERR_CONNECTION_REFUSED"), "{refused}");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    within_5_s(started, "the refused navigation");
     // A 204 answer commits no document at all, a download neither: the tab stays put.
     ok(
         &client,
@@ -275,11 +286,7 @@ async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
         );
         assert!(failed.contains(why), "{failed}");
         assert!(failed.contains("the tab stays on its page"), "{failed}");
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
+        within_5_s(started, path);
         let page = ok(&client, "browser_snapshot", json!({"browserId": id})).await;
         assert_eq!(page["url"], site.url("/form"), "{path}");
     }
@@ -292,11 +299,7 @@ async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
     )
     .await;
     assert_eq!(next["title"], "Next");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    within_5_s(started, "the next navigation");
 }
 
 #[tokio::test]
@@ -305,13 +308,7 @@ async fn fragment_and_script_redirected_navigations_finish_at_once() {
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
-    let id = ok(&client, "browser_open", json!({})).await["browserId"].clone();
-    ok(
-        &client,
-        "browser_navigate",
-        json!({"browserId": id, "url": site.url("/form"), "snapshot": false}),
-    )
-    .await;
+    let id = open_on(&client, &site.url("/form")).await;
     // Within the document: nothing loads, and nothing waits for a load. Twice, so a
     // navigation held up by the first would show.
     for fragment in ["#greeting", "#name"] {
@@ -325,11 +322,7 @@ async fn fragment_and_script_redirected_navigations_finish_at_once() {
         assert_eq!(page["url"], site.url(&format!("/form{fragment}")));
         assert_eq!(page["title"], "Sign up");
         assert!(text_of(&page).contains("Nobody greeted yet."), "{page:#}");
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{fragment}: {:?}",
-            started.elapsed()
-        );
+        within_5_s(started, fragment);
     }
     // A page whose script leaves for /next while it is parsed: the answer is /next, loaded.
     for wait in ["load", "domcontentloaded", "networkidle"] {
@@ -342,11 +335,7 @@ async fn fragment_and_script_redirected_navigations_finish_at_once() {
         .await;
         assert_eq!(page["title"], "Next", "{wait}: {page:#}");
         assert!(text_of(&page).contains("Second page"), "{wait}: {page:#}");
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{wait}: {:?}",
-            started.elapsed()
-        );
+        within_5_s(started, wait);
     }
 }
 

@@ -166,7 +166,12 @@ impl Link {
             async_tungstenite::tokio::connect_async(address),
         )
         .await
-        .map_err(|_| failed(format!("{address} did not answer within 10 s")))?
+        .map_err(|_| {
+            failed(format!(
+                "{address} did not answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ))
+        })?
         .map_err(|error| failed(format!("{address}: {error}")))?;
         let (sink, mut stream) = socket.split();
         let pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Reply>>>> = Arc::default();
@@ -264,7 +269,11 @@ impl Link {
                 .send(Message::text(command.to_string()))
                 .await
                 .map_err(|_| lost())?;
-            reply.await.map_err(|_| lost())
+            tokio::select! {
+                reply = reply => reply.map_err(|_| lost()),
+                // Closed before this command was registered: no answer can come.
+                _ = self.closed.cancelled() => Err(lost()),
+            }
         };
         let result = tokio::time::timeout(timeout, exchange).await;
         lock(&self.pending).remove(&id);

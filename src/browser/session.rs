@@ -550,8 +550,8 @@ impl BrowserSession {
 /// Follows the lifecycle events of a navigation's document until it is as loaded as asked.
 ///
 /// The document is the navigation's loader, in the frame it committed in; when that frame
-/// commits yet another document before it loads (a script or `<meta>` redirect), the newer
-/// one is followed instead, as a user would see it.
+/// commits yet another document before it loads (its script moved on), the newer one is
+/// followed instead, as a user would see it.
 struct Loading {
     loader: String,
     frame: Option<String>,
