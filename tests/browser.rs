@@ -19,7 +19,7 @@ use support::{
         BrowserSite, children, chromium_among, crashpad_handlers_of, descendants, eventually,
         jpeg_size, png_size, ref_of, text_of,
     },
-    call, connect, error_text, ok,
+    call, connect, error_text, ok, open_at,
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -217,18 +217,6 @@ async fn navigation_urls_are_checked_before_the_browser_is_touched() {
     assert_eq!(ready.status(), 200, "the server is ready without a browser");
 }
 
-/// A new browser of `client`'s, at `url`; its browserId.
-async fn open_on(client: &support::Client, url: &str) -> Value {
-    let id = ok(client, "browser_open", json!({})).await["browserId"].clone();
-    ok(
-        client,
-        "browser_navigate",
-        json!({"browserId": id, "url": url, "snapshot": false}),
-    )
-    .await;
-    id
-}
-
 /// Asserts that what began at `started` (`what`, for the message) took under 5 s.
 fn within_5_s(started: Instant, what: &str) {
     assert!(
@@ -244,7 +232,7 @@ async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
-    let id = open_on(&client, &site.url("/form")).await;
+    let (id, _) = open_at(&client, &site.url("/form")).await;
     // Nothing listens on a port just freed: Chromium's reason comes back at once.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -308,7 +296,7 @@ async fn fragment_and_script_redirected_navigations_finish_at_once() {
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
-    let id = open_on(&client, &site.url("/form")).await;
+    let (id, _) = open_at(&client, &site.url("/form")).await;
     // Within the document: nothing loads, and nothing waits for a load. Twice, so a
     // navigation held up by the first would show.
     for fragment in ["#greeting", "#name"] {
@@ -691,24 +679,12 @@ async fn a_killed_chromium_fails_only_its_browsers_and_a_new_one_opens_within_2_
             support::signal(doomed, "KILL");
             Instant::now()
         },);
-    for error in [answering, loading] {
-        assert_eq!(
-            error,
-            "the browser crashed; open a new one with browser_open"
-        );
-    }
-    assert!(
-        killed.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        killed.elapsed()
-    );
+    // And so does every later call on their browsers, within 2 s of the kill.
+    let mut errors = vec![answering, loading];
     for id in [&a1, &a2] {
-        let error = error_text(
-            &client,
-            "browser_navigate",
-            json!({"browserId": id, "url": site.url("/form")}),
-        )
-        .await;
+        errors.push(navigate(id, "/form").await);
+    }
+    for error in errors {
         assert_eq!(
             error,
             "the browser crashed; open a new one with browser_open"

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use support::{
     HttpServer, TOKEN,
     browser_site::{BrowserSite, png_size, ref_of, text_of},
-    call, connect, error_text, ok,
+    call, connect, error_text, ok, open_at,
 };
 
 /// Each test runs its own server with its own Chromium: one at a time on a small machine.
@@ -29,18 +29,6 @@ async fn eval(client: &support::Client, id: &str, function: &str) -> Value {
     )
     .await;
     serde_json::from_str(out["result"].as_str().unwrap()).unwrap_or(Value::Null)
-}
-
-async fn open_at(client: &support::Client, url: &str) -> (String, Value) {
-    let opened = ok(client, "browser_open", json!({})).await;
-    let id = opened["browserId"].as_str().unwrap().to_string();
-    let page = ok(
-        client,
-        "browser_navigate",
-        json!({"browserId": id, "url": url}),
-    )
-    .await;
-    (id, page)
 }
 
 #[tokio::test]

@@ -579,6 +579,23 @@ pub async fn ok(
     result.structured_content.unwrap()
 }
 
+/// Opens a browser and navigates it to `url`; returns its browserId and the navigation's
+/// structured answer.
+pub async fn open_at(
+    client: &rmcp::service::Peer<rmcp::RoleClient>,
+    url: &str,
+) -> (String, serde_json::Value) {
+    let opened = ok(client, "browser_open", serde_json::json!({})).await;
+    let id = opened["browserId"].as_str().unwrap().to_string();
+    let page = ok(
+        client,
+        "browser_navigate",
+        serde_json::json!({"browserId": id, "url": url}),
+    )
+    .await;
+    (id, page)
+}
+
 /// Calls a tool that must fail; returns the error text the model reads.
 pub async fn error_text(
     client: &rmcp::service::Peer<rmcp::RoleClient>,
