@@ -51,6 +51,19 @@ impl Command for Raw {
     type Response = Value;
 }
 
+/// How long a caller whose connection broke waits to learn whether Chromium died: the
+/// process monitor marks the process dead a moment after its connection ends.
+const DEATH_NOTICE: Duration = Duration::from_secs(1);
+
+/// [`BrowserError::Crashed`] when the process is (or within [`DEATH_NOTICE`] turns out to be)
+/// dead, else `otherwise`: for callers whose connection or event stream ended.
+pub async fn crashed_or(dead: &CancellationToken, otherwise: BrowserError) -> BrowserError {
+    match tokio::time::timeout(DEATH_NOTICE, dead.cancelled()).await {
+        Ok(()) => BrowserError::Crashed,
+        Err(_) => otherwise,
+    }
+}
+
 /// Runs `future` (a CDP exchange) with a deadline, ending early with [`BrowserError::Crashed`]
 /// when `dead` is cancelled; Chromium's own errors become [`BrowserError::Protocol`].
 pub async fn guarded<T>(

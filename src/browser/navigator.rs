@@ -35,7 +35,10 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 
-use super::{BrowserError, cdp::CALL_TIMEOUT};
+use super::{
+    BrowserError,
+    cdp::{self, CALL_TIMEOUT},
+};
 
 /// How long opening the connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -109,14 +112,7 @@ impl Navigator {
         match result {
             // The connection broke: when Chromium died, the process is marked dead a moment
             // later, and the caller should hear "crashed".
-            Err(error) if self.link_lost().await => {
-                let died = tokio::time::timeout(Duration::from_secs(1), self.dead.cancelled());
-                Err(if died.await.is_ok() {
-                    BrowserError::Crashed
-                } else {
-                    error
-                })
-            }
+            Err(error) if self.link_lost().await => Err(cdp::crashed_or(&self.dead, error).await),
             other => other,
         }
     }

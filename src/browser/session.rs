@@ -436,12 +436,13 @@ impl BrowserSession {
                 event = lifecycle.next() => match event {
                     Some(event) if load.hear(&event) => return Ok(()),
                     Some(_) => {}
-                    None if self.crashed() => return Err(BrowserError::Crashed),
+                    // The stream ends with the tab, or with the connection when Chromium died.
                     None => {
-                        return Err(BrowserError::NavigationFailed {
+                        let closed = BrowserError::NavigationFailed {
                             url: url.to_string(),
                             reason: "the tab closed while the page loaded".into(),
-                        });
+                        };
+                        return Err(cdp::crashed_or(self.dead(), closed).await);
                     }
                 },
                 _ = self.dead().cancelled() => return Err(BrowserError::Crashed),
