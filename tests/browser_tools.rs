@@ -781,13 +781,31 @@ async fn requests_the_net_policy_refuses_never_leave_the_browser() {
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let secret = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let ws = secret.replace("http:", "ws:");
     let forbidden = tokio::spawn(async move { axum::serve(listener, forbidden).await });
-    // An allowed site whose page reaches for it every way a page can.
+    // An allowed site whose page reaches for it every way a page can: an image, a fetch, a
+    // WebSocket, a worker, a cross-site frame (127.0.0.2: Chromium runs it in a process of
+    // its own) whose script fetches, and a popup. Each attempt that can tell when it failed
+    // reports to /done.
+    let other = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let frame = format!("http://{}/frame", other.local_addr().unwrap());
     let page = format!(
         "<!doctype html><title>Guarded</title><h1>Guarded</h1>\
          <img src=\"{secret}/pixel.png\"><a href=\"{secret}/secret\">Secret</a>\
-         <script>fetch('{secret}/api').catch(() => console.log('fetch refused'))</script>"
+         <button onclick=\"window.open('{secret}/popup')\">Popup</button>\
+         <iframe src=\"{frame}\"></iframe>\
+         <script>const done = () => fetch('/done');\
+         fetch('{secret}/api').catch(() => console.log('fetch refused'));\
+         const socket = new WebSocket('{ws}/socket'); socket.onclose = done;\
+         new Worker(URL.createObjectURL(new Blob([\"fetch('{secret}/worker', {{mode: 'no-cors'}})\
+         .catch(() => {{}}).finally(() => fetch('\" + location.origin + \"/done'))\"])));</script>"
     );
+    let framed = format!(
+        "<!doctype html><title>Frame</title><script>fetch('{secret}/from-frame', \
+         {{mode: 'no-cors'}}).catch(() => {{}}).finally(() => fetch('/done'))</script>"
+    );
+    let reported = Arc::new(AtomicUsize::new(0));
+    let report = reported.clone();
     let out = format!("{secret}/secret");
     let site = axum::Router::new()
         .route(
@@ -795,12 +813,25 @@ async fn requests_the_net_policy_refuses_never_leave_the_browser() {
             axum::routing::get(move || async move { axum::response::Html(page) }),
         )
         .route(
+            "/frame",
+            axum::routing::get(move || async move { axum::response::Html(framed) }),
+        )
+        .route(
+            "/done",
+            axum::routing::get(move || async move {
+                report.fetch_add(1, Ordering::SeqCst);
+            }),
+        )
+        .route(
             "/out",
             axum::routing::get(move || async move { axum::response::Redirect::to(&out) }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let site = tokio::spawn(async move { axum::serve(listener, site).await });
+    let sites = [
+        tokio::spawn(axum::serve(listener, site.clone()).into_future()),
+        tokio::spawn(axum::serve(other, site).into_future()),
+    ];
 
     let server = HttpServer::start(&[], &[PRIVATE, ("CRAWLIUM_DENY_HOSTS", "localhost")]).await;
     let client = connect(&server).await;
@@ -830,6 +861,22 @@ async fn requests_the_net_policy_refuses_never_leave_the_browser() {
             .is_some_and(|f| f.contains("ERR_BLOCKED_BY_CLIENT"))),
         "{refused:#}"
     );
+    // The WebSocket, the worker's fetch and the frame's fetch failed too (Chromium's request
+    // interception sees none of them; the proxy stops them).
+    assert!(
+        support::browser_site::eventually(Duration::from_secs(10), || reported
+            .load(Ordering::SeqCst)
+            == 3)
+        .await,
+        "{} of 3 attempts reported",
+        reported.load(Ordering::SeqCst)
+    );
+    ok(
+        &client,
+        "browser_click",
+        json!({"browserId": id, "selector": "button", "snapshot": false}),
+    )
+    .await;
 
     // A redirect to the forbidden host, and a click on a link to it.
     let redirected = error_text(
@@ -862,14 +909,30 @@ async fn requests_the_net_policy_refuses_never_leave_the_browser() {
     )
     .await;
     assert!(direct.contains("deny list"), "{direct}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         hits.load(Ordering::SeqCst),
         0,
         "the forbidden server was reached"
     );
+    // An allowed address where nothing listens: the proxy's reason, not Chromium's code.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = closed.local_addr().unwrap();
+    drop(closed);
+    let unreachable = error_text(
+        &client,
+        "browser_navigate",
+        json!({"browserId": id, "url": format!("http://{nowhere}/")}),
+    )
+    .await;
+    assert!(
+        unreachable.contains(&format!("{nowhere} cannot be reached")),
+        "{unreachable}"
+    );
     forbidden.abort();
-    site.abort();
+    for site in sites {
+        site.abort();
+    }
 }
 
 #[tokio::test]

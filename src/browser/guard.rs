@@ -1,15 +1,22 @@
-//! The net policy inside the browser: every request any page makes — redirects, subresources,
-//! navigations started by clicks or scripts, popups — is paused by Chromium and released only
-//! when the policy allows its URL and every address its host resolves to.
+//! The net policy inside the browser, enforced twice over.
 //!
-//! Interception is turned on for every tab before its first navigation, and only when the
-//! policy refuses something (private networks not allowed, or host lists set): a server that
-//! allows everything pays nothing. (Turning it on once on the browser target would cover
-//! every tab at once, but Chromium 156 never answers `Fetch.enable` there.) Not covered:
-//! WebSocket connections (CDP's Fetch domain does not pause them), frames that Chromium runs
-//! in another process (cross-site iframes under site isolation), the first request of a tab
-//! a page opens (a popup is guarded from when `browser_tabs` adopts it), and DNS answers that
-//! change between this check and Chromium's own lookup.
+//! **The proxy** ([`super::proxy`]): a Chromium this server launches sends every connection
+//! (pages, frames in any process, workers, WebSockets, popups, preconnects) through a SOCKS5
+//! proxy of ours, which checks the host and every address it resolves to, then connects to
+//! exactly the addresses it checked — so a DNS answer that changes after the check
+//! (rebinding) gains nothing.
+//!
+//! **Request interception**: every request of every tab (redirects, subresources, navigations
+//! started by clicks or scripts) is paused by Chromium and released only when the policy
+//! allows its URL. It gives each refused request its own error (`net::ERR_BLOCKED_BY_CLIENT`
+//! in the network log) and is the only guard for remote browsers (`BROWSER_CDP_ENDPOINTS`),
+//! which cannot reach the proxy. It is turned on for every tab before its first navigation.
+//! (Turning it on once on the browser target would cover every tab at once, but Chromium 156
+//! never answers `Fetch.enable` there.) Remote browsers stay unguarded for WebSockets, frames
+//! Chromium runs in another process, a popup's first request, and rebinding.
+//!
+//! Both run only when the policy refuses something (private networks not allowed, or host
+//! lists set): a server that allows everything pays nothing.
 
 use std::{
     collections::HashMap,
@@ -25,20 +32,33 @@ use tokio_util::sync::CancellationToken;
 use super::{BrowserError, cdp};
 use crate::net_policy::NetPolicy;
 
-/// How long a host's verdict is reused.
+/// How long a host's addresses and verdict are reused.
 const DNS_TTL: Duration = Duration::from_secs(60);
 /// Longest DNS lookup.
 const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 /// Hosts remembered.
 const MAX_HOSTS: usize = 4096;
 
+/// Why a host cannot be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreachable {
+    /// The net policy refuses it (the reason says which rule).
+    Refused(String),
+    /// Its name did not resolve (the resolver's reason).
+    Unresolved(String),
+}
+
+/// A host's checked addresses, or the policy's reason to refuse it.
+type Verdict = Result<Arc<[IpAddr]>, String>;
+
 /// Checks the requests of Chromium processes against the net policy.
 #[derive(Debug)]
 pub struct RequestGuard {
     policy: NetPolicy,
-    /// Host → when checked and why it was refused (None: allowed).
-    hosts: Mutex<HashMap<String, (Instant, Option<String>)>>,
-    /// The latest refusal, "URL: reason" (for the error of a navigation it failed).
+    /// Host → when resolved, and its verdict.
+    hosts: Mutex<HashMap<String, (Instant, Verdict)>>,
+    /// The latest request that could not go through, and why (for the error of the
+    /// navigation it failed).
     last: Mutex<Option<String>>,
 }
 
@@ -78,46 +98,93 @@ impl RequestGuard {
         if self.policy.allow_private {
             return None;
         }
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        match self.resolve(host, port).await {
+            Err(Unreachable::Refused(reason)) => Some(reason),
+            // Chromium fails the request itself when the name does not resolve.
+            Ok(_) | Err(Unreachable::Unresolved(_)) => None,
+        }
+    }
+
+    /// The addresses a connection to `host` (a name or an IP literal, as a SOCKS client
+    /// names it) may go to, each allowed by the policy.
+    pub async fn addresses(&self, host: &str, port: u16) -> Result<Arc<[IpAddr]>, Unreachable> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let literal = bare.parse::<IpAddr>().ok();
+        let authority = match literal {
+            Some(IpAddr::V6(ip)) => format!("[{ip}]:{port}"),
+            _ => format!("{host}:{port}"),
+        };
+        let url = url::Url::parse(&format!("http://{authority}/"))
+            .map_err(|e| Unreachable::Refused(format!("'{host}' is not a valid host ({e})")))?;
+        if let Err(blocked) = self.policy.check_url(&url) {
+            return Err(Unreachable::Refused(blocked.to_string()));
+        }
+        match (literal, url.host_str()) {
+            (Some(ip), _) => Ok(Arc::from([ip])),
+            (None, Some(host)) => self.resolve(host, port).await,
+            (None, None) => Err(Unreachable::Refused(format!(
+                "'{host}' is not a valid host"
+            ))),
+        }
+    }
+
+    /// What `host` resolves to, every address checked unless private networks are allowed;
+    /// verdicts are kept for [`DNS_TTL`], failed lookups are not.
+    async fn resolve(&self, host: &str, port: u16) -> Result<Arc<[IpAddr]>, Unreachable> {
         let host = host.to_ascii_lowercase();
         if let Some((at, verdict)) = self.hosts().get(&host)
             && at.elapsed() < DNS_TTL
         {
-            return verdict.clone();
+            return verdict.clone().map_err(Unreachable::Refused);
         }
-        let port = parsed.port_or_known_default().unwrap_or(80);
-        let verdict =
-            match tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host.as_str(), port)))
-                .await
-            {
-                Ok(Ok(addrs)) => addrs
-                    .map(|a| a.ip())
-                    .collect::<Vec<IpAddr>>()
-                    .into_iter()
-                    .find_map(|ip| self.policy.check_addr(ip).err())
-                    .map(|blocked| blocked.to_string()),
-                // Chromium fails the request itself when the name does not resolve.
-                Ok(Err(_)) => None,
-                Err(_) => Some(format!("resolving {host} took more than {DNS_TIMEOUT:?}")),
-            };
+        let lookup = tokio::net::lookup_host((host.as_str(), port));
+        let verdict: Verdict = match tokio::time::timeout(DNS_TIMEOUT, lookup).await {
+            Ok(Ok(addrs)) => {
+                let ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
+                match ips.iter().find_map(|&ip| self.policy.check_addr(ip).err()) {
+                    Some(blocked) => Err(blocked.to_string()),
+                    None => Ok(ips.into()),
+                }
+            }
+            Ok(Err(error)) => {
+                return Err(Unreachable::Unresolved(format!(
+                    "{host} does not resolve ({error})"
+                )));
+            }
+            Err(_) => {
+                return Err(Unreachable::Refused(format!(
+                    "resolving {host} took more than {DNS_TIMEOUT:?}"
+                )));
+            }
+        };
         let mut hosts = self.hosts();
         if hosts.len() >= MAX_HOSTS {
             hosts.retain(|_, (at, _)| at.elapsed() < DNS_TTL);
         }
         hosts.insert(host, (Instant::now(), verdict.clone()));
-        verdict
+        verdict.map_err(Unreachable::Refused)
     }
 
-    fn hosts(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Option<String>)>> {
+    fn hosts(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Verdict)>> {
         self.hosts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The latest refused request and why it was refused ("URL: reason").
+    /// Why the latest request that could not go through failed, such as "refused by the net
+    /// policy (URL: reason)".
     pub fn last_refusal(&self) -> Option<String> {
         self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn remember(&self, url: &str, reason: &str) {
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{url}: {reason}"));
+    /// Records that a request for `target` (a URL, or host:port) failed: refused by the
+    /// policy, or (`by_policy` false) not reachable.
+    pub fn remember(&self, target: &str, reason: &str, by_policy: bool) {
+        let why = if by_policy {
+            format!("refused by the net policy ({target}: {reason})")
+        } else {
+            format!("{target} cannot be reached: {reason}")
+        };
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
     }
 
     /// Pauses every request of `page` (its redirects, subresources, navigations and
@@ -151,7 +218,7 @@ impl RequestGuard {
                 None => ("Fetch.continueRequest", json!({"requestId": request})),
                 Some(reason) => {
                     tracing::info!(%url, %reason, "refused a browser request");
-                    guard.remember(&url, &reason);
+                    guard.remember(&url, &reason, true);
                     (
                         "Fetch.failRequest",
                         json!({"requestId": request, "errorReason": "BlockedByClient"}),
@@ -205,8 +272,12 @@ mod tests {
         let denied = lists.refusal("http://localhost:9/x").await.unwrap();
         assert!(denied.contains("deny list"), "{denied}");
         assert_eq!(lists.last_refusal(), None);
-        lists.remember("http://localhost:9/x", &denied);
+        lists.remember("http://localhost:9/x", &denied, true);
         let last = lists.last_refusal().unwrap();
-        assert!(last.starts_with("http://localhost:9/x: ") && last.contains("deny list"));
+        assert!(
+            last.starts_with("refused by the net policy (http://localhost:9/x: ")
+                && last.contains("deny list"),
+            "{last}"
+        );
     }
 }

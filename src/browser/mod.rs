@@ -13,7 +13,8 @@
 //!   selects, forms, uploads; screenshots), [`inspect`] (history, waits, scripts, resizing,
 //!   HTML, search, PDF), [`keys`] (key names for CDP).
 //! - [`events`]: what each tab reports between calls — console, network, dialogs.
-//! - [`guard`]: the net policy applied to every request of every tab.
+//! - [`guard`]: the net policy applied to every request of every tab; [`proxy`]: the SOCKS5
+//!   proxy launched Chromium connects through, which applies it to every connection.
 //! - [`render`]: the crawler's renderer (`render: true`).
 //! - [`cdp`]: raw CDP commands with a timeout on every call; [`navigator`]: the connection
 //!   navigations are started on.
@@ -30,6 +31,7 @@ pub mod keys;
 pub mod navigator;
 pub mod pool;
 pub mod process;
+pub mod proxy;
 pub mod render;
 pub mod session;
 pub mod snapshot;

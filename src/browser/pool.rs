@@ -43,6 +43,7 @@ use super::{
     guard::RequestGuard,
     navigator::Navigator,
     process::{self, ChromiumProcess, Exit},
+    proxy::SocksProxy,
 };
 use crate::metrics::BrowserMetrics;
 
@@ -177,6 +178,9 @@ struct Inner {
     tasks: TaskTracker,
     closing: CancellationToken,
     next_id: AtomicU64,
+    /// The proxy launched processes connect through (started with the first launch, when
+    /// the net policy refuses something).
+    proxy: tokio::sync::OnceCell<SocksProxy>,
 }
 
 #[derive(Default)]
@@ -231,6 +235,7 @@ impl Pool {
                 tasks: TaskTracker::new(),
                 closing: CancellationToken::new(),
                 next_id: AtomicU64::new(1),
+                proxy: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -586,7 +591,13 @@ impl Inner {
         self.tasks.spawn(async move {
             let started = Instant::now();
             let (launched, endpoint) = match target {
-                Target::Local(path) => (process::launch(id, &path).await, None),
+                Target::Local(path) => {
+                    let launched = match pool.proxy().await {
+                        Ok(proxy) => process::launch(id, &path, proxy).await,
+                        Err(error) => Err(error),
+                    };
+                    (launched, None)
+                }
                 Target::Remote(endpoint) => {
                     (process::connect_remote(id, &endpoint).await, Some(endpoint))
                 }
@@ -594,6 +605,22 @@ impl Inner {
             pool.launched(id, launched, endpoint, started.elapsed());
         });
         Ok(())
+    }
+
+    /// The `--proxy-server` for a launch: the running proxy, started on first use; `None`
+    /// without a net policy to apply.
+    async fn proxy(&self) -> Result<Option<String>, BrowserError> {
+        let Some(guard) = &self.settings.guard else {
+            return Ok(None);
+        };
+        let proxy = self
+            .proxy
+            .get_or_try_init(|| SocksProxy::start(guard.clone()))
+            .await
+            .map_err(|e| {
+                BrowserError::LaunchFailed(format!("cannot start the browser's proxy: {e}"))
+            })?;
+        Ok(Some(proxy.server()))
     }
 
     /// Records the end of a launch: a new serving process, or a failure.

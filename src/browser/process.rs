@@ -191,7 +191,13 @@ pub struct Monitor {
 }
 
 /// Launches Chromium at `path` and connects to it.
-pub async fn launch(id: u64, path: &Path) -> Result<(Arc<ChromiumProcess>, Monitor), BrowserError> {
+/// `proxy`, when given, is the `--proxy-server` every connection goes through (loopback
+/// included).
+pub async fn launch(
+    id: u64,
+    path: &Path,
+    proxy: Option<String>,
+) -> Result<(Arc<ChromiumProcess>, Monitor), BrowserError> {
     let profile = profile_dir(id);
     std::fs::create_dir_all(&profile).map_err(|e| {
         BrowserError::LaunchFailed(format!(
@@ -199,7 +205,8 @@ pub async fn launch(id: u64, path: &Path) -> Result<(Arc<ChromiumProcess>, Monit
             profile.display()
         ))
     })?;
-    let (process, child, handler, stderr) = match spawn_and_connect(id, path, &profile).await {
+    let (process, child, handler, stderr) = match spawn_and_connect(id, path, &profile, proxy).await
+    {
         Ok(spawned) => spawned,
         Err(error) => {
             kill_crash_handlers(profile.clone()).await;
@@ -226,13 +233,27 @@ type Spawned = (
     Arc<Mutex<VecDeque<String>>>,
 );
 
-async fn spawn_and_connect(id: u64, path: &Path, profile: &Path) -> Result<Spawned, BrowserError> {
+async fn spawn_and_connect(
+    id: u64,
+    path: &Path,
+    profile: &Path,
+    proxy: Option<String>,
+) -> Result<Spawned, BrowserError> {
     let mut command = tokio::process::Command::new(path);
     command
         .args(FLAGS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--remote-debugging-port=0")
         .arg("--remote-debugging-address=127.0.0.1");
+    if let Some(proxy) = proxy {
+        // Every connection, loopback too (bypassed by default), and no WebRTC UDP, which
+        // would not go through it.
+        command.args([
+            format!("--proxy-server={proxy}"),
+            "--proxy-bypass-list=<-loopback>".into(),
+            "--force-webrtc-ip-handling-policy=disable_non_proxied_udp".into(),
+        ]);
+    }
     if running_as_root() {
         // Chromium refuses to run as root with its sandbox (containers, CI).
         command.args(["--no-sandbox", "--disable-setuid-sandbox"]);

@@ -451,16 +451,17 @@ impl BrowserSession {
         }
     }
 
-    /// Chromium's reason for a failed request, with the net policy's when the guard refused
-    /// it.
+    /// Chromium's reason for a failed request; the guard's own when the guard or its proxy
+    /// stopped the request (Chromium knows only that it was blocked, or that the proxy said
+    /// no).
     fn refusal_of(&self, reason: String) -> String {
-        if !reason.contains("ERR_BLOCKED_BY_CLIENT") {
+        if !reason.contains("ERR_BLOCKED_BY_CLIENT") && !reason.contains("ERR_SOCKS_CONNECTION") {
             return reason;
         }
-        match self.lease.guard().and_then(|guard| guard.last_refusal()) {
-            Some(why) => format!("refused by the net policy ({why})"),
-            None => reason,
-        }
+        self.lease
+            .guard()
+            .and_then(|guard| guard.last_refusal())
+            .unwrap_or(reason)
     }
 
     /// Renders the accessibility tree and hands out refs for its actionable nodes.
