@@ -531,6 +531,70 @@ async fn console_network_and_tabs_are_tracked() {
 }
 
 #[tokio::test]
+async fn the_tab_under_a_new_window_comes_back_to_the_front() {
+    let _serial = SERIAL.lock().await;
+    let site = BrowserSite::start().await;
+    let server = HttpServer::start(&[], &[PRIVATE]).await;
+    let client = connect(&server).await;
+    let (id, _) = open_at(&client, &site.url("/widgets")).await;
+    // Pages open windows in front of the tab (Chromium 156 leaves the tab covered after the
+    // second); a covered tab draws a frame only every 500 ms and input to it waits for
+    // frames (a click took 1 to 5 s), so the tools bring their tab back to the front.
+    for (opener, url, radio) in [
+        ("first", "/next", "#small"),
+        ("second", "http://127.0.0.1:9/", "#large"),
+    ] {
+        eval(
+            &client,
+            &id,
+            &format!(
+                "() => {{ const b = document.createElement('button'); b.id = '{opener}'; \
+                 b.textContent = '{opener}'; b.onclick = () => window.open('{url}'); \
+                 document.body.prepend(b); return 1 }}"
+            ),
+        )
+        .await;
+        ok(
+            &client,
+            "browser_click",
+            json!({"browserId": id, "selector": format!("#{opener}"), "snapshot": false}),
+        )
+        .await;
+        // Time for the window to open and load.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let frame_after = eval(
+            &client,
+            &id,
+            "() => new Promise(done => { const asked = performance.now(); \
+             requestAnimationFrame(() => done(performance.now() - asked)) })",
+        )
+        .await;
+        let ms = frame_after.as_f64().unwrap();
+        assert!(
+            ms < 250.0,
+            "after the {opener} window, the tab drew its next frame after {ms} ms"
+        );
+        ok(
+            &client,
+            "browser_click",
+            json!({"browserId": id, "selector": radio, "snapshot": false}),
+        )
+        .await;
+    }
+    let listed = ok(&client, "browser_tabs", json!({"browserId": id})).await;
+    assert_eq!(listed["tabs"].as_array().unwrap().len(), 3, "{listed}");
+    assert_eq!(
+        eval(
+            &client,
+            &id,
+            "() => document.getElementById('large').checked"
+        )
+        .await,
+        true
+    );
+}
+
+#[tokio::test]
 async fn find_content_screenshots_pdfs_artifacts_and_uploads() {
     let _serial = SERIAL.lock().await;
     let site = BrowserSite::start().await;

@@ -13,7 +13,7 @@ use std::{
     collections::{HashMap, VecDeque},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -26,7 +26,10 @@ use chromiumoxide::{
             network::{
                 EventLoadingFailed, EventRequestWillBeSent, EventResponseReceived, RequestId,
             },
-            page::{DialogType, EventJavascriptDialogClosed, EventJavascriptDialogOpening},
+            page::{
+                DialogType, EventJavascriptDialogClosed, EventJavascriptDialogOpening,
+                EventWindowOpen,
+            },
         },
         js_protocol::runtime::{
             ConsoleApiCalledType, EventConsoleApiCalled, EventExceptionThrown, RemoteObject,
@@ -191,6 +194,8 @@ pub struct Activity {
     dialog_timeout: Duration,
     guard: Option<Arc<RequestGuard>>,
     dead: CancellationToken,
+    /// A page opened a window since the tools last acted: it may cover the current tab.
+    covered: AtomicBool,
 }
 
 impl std::fmt::Debug for Activity {
@@ -215,7 +220,15 @@ impl Activity {
             dialog_timeout,
             guard,
             dead,
+            covered: AtomicBool::new(false),
         })
+    }
+
+    /// True (once) when a page opened a window since the last call. Input to a tab under
+    /// another window waits for frames that never come (a click took 5 s, Chromium 156),
+    /// so the tools bring their tab back to the front first.
+    pub fn take_covered(&self) -> bool {
+        self.covered.swap(false, Ordering::Relaxed)
     }
 
     /// How long a dialog may wait for an answer.
@@ -434,6 +447,7 @@ enum Heard {
     Failed(Arc<EventLoadingFailed>),
     DialogOpening(Arc<EventJavascriptDialogOpening>),
     DialogClosed,
+    WindowOpened,
     Paused(Arc<EventRequestPaused>),
 }
 
@@ -516,6 +530,15 @@ pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher,
         )
         .await?
         .map(|_| Heard::DialogClosed)
+        .boxed(),
+        guarded(
+            dead,
+            what,
+            timeout,
+            page.event_listener::<EventWindowOpen>(),
+        )
+        .await?
+        .map(|_| Heard::WindowOpened)
         .boxed(),
     ];
     if activity.guard.is_some() {
@@ -607,6 +630,7 @@ pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher,
                     },
                     page.clone(),
                 ),
+                Heard::WindowOpened => activity.covered.store(true, Ordering::Relaxed),
                 Heard::Paused(event) => {
                     if let Some(guard) = &activity.guard {
                         guard.answer(&page, &activity.dead, &event);

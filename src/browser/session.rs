@@ -263,10 +263,14 @@ impl BrowserSession {
         }
         if let Some(dialog) = self.activity.dialog() {
             return Err(BrowserError::DialogOpen(format!(
-                "a {} blocks the page: answer it with browser_handle_dialog (accept true or                  false) first; unanswered, it is dismissed {} s after it opened",
+                "a {} blocks the page: answer it with browser_handle_dialog (accept true or \
+                 false) first; unanswered, it is dismissed {} s after it opened",
                 dialog.describe(),
                 self.activity.dialog_timeout().as_secs()
             )));
+        }
+        if self.activity.take_covered() {
+            self.call("Page.bringToFront", json!({})).await?;
         }
         Ok(refs)
     }
@@ -637,6 +641,15 @@ pub(crate) async fn configure(
     options: &OpenOptions,
 ) -> Result<(), BrowserError> {
     let viewport = options.viewport.unwrap_or_default();
+    // Every tab behaves as focused (focus events, :focus styles, document.hasFocus()),
+    // whichever window is in front.
+    cdp::call(
+        page,
+        dead,
+        "Emulation.setFocusEmulationEnabled",
+        json!({"enabled": true}),
+    )
+    .await?;
     cdp::call(
         page,
         dead,
