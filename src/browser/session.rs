@@ -641,23 +641,23 @@ pub(crate) async fn configure(
     options: &OpenOptions,
 ) -> Result<(), BrowserError> {
     let viewport = options.viewport.unwrap_or_default();
-    // Every tab behaves as focused (focus events, :focus styles, document.hasFocus()),
-    // whichever window is in front.
-    cdp::call(
-        page,
-        dead,
-        "Emulation.setFocusEmulationEnabled",
-        json!({"enabled": true}),
-    )
-    .await?;
-    cdp::call(
-        page,
-        dead,
-        "Emulation.setDeviceMetricsOverride",
-        json!({"width": viewport.width, "height": viewport.height,
-               "deviceScaleFactor": 1, "mobile": false}),
-    )
-    .await?;
+    // Sent together (one round trip). Every tab behaves as focused (focus events, :focus
+    // styles, document.hasFocus()), whichever window is in front.
+    tokio::try_join!(
+        cdp::call(
+            page,
+            dead,
+            "Emulation.setFocusEmulationEnabled",
+            json!({"enabled": true}),
+        ),
+        cdp::call(
+            page,
+            dead,
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": viewport.width, "height": viewport.height,
+                   "deviceScaleFactor": 1, "mobile": false}),
+        ),
+    )?;
     if options.user_agent.is_some() || options.locale.is_some() {
         let user_agent = match &options.user_agent {
             Some(ua) => ua.clone(),
