@@ -255,6 +255,9 @@ def crawlium_params(args: argparse.Namespace, data_dir: Path) -> StdioServerPara
         # Chromium profiles go under the work dir, where run.sh looks for leftovers.
         "TMPDIR": str(scratch(data_dir)),
     }
+    # A deny list turns the browser's net guard on (request interception and the proxy).
+    if os.environ.get("CRAWLIUM_DENY_HOSTS"):
+        env["CRAWLIUM_DENY_HOSTS"] = os.environ["CRAWLIUM_DENY_HOSTS"]
     return StdioServerParameters(command=args.crawlium, args=["serve"], env=env, cwd=str(data_dir))
 
 

@@ -15,6 +15,8 @@
 #   CRAWLIUM_BIN=PATH a crawlium binary to use as it is (default: cargo build --release)
 #   CHROMIUM=PATH     the Chromium both servers drive (default /usr/bin/chromium)
 #   BENCH_RESULTS=FILE  also keep the raw results (JSON) there
+#   CRAWLIUM_DENY_HOSTS=HOSTS  given to Crawlium: turns its net guard on (request interception
+#                     and the SOCKS5 proxy), to measure what the guard costs
 # Needs python3 (3.11), node + npm (for playwright-mcp), Chromium, and cargo unless
 # CRAWLIUM_BIN is given.
 set -euo pipefail
@@ -118,7 +120,7 @@ echo "   pages: python3 -m http.server on $base; load average now: $(cut -d" " -
 echo "   chromium: $("$chromium" --version 2>/dev/null | head -1)"
 echo "   client: mcp $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))') ($("$venv/bin/python" -V))"
 want playwright && echo "   playwright-mcp: @playwright/mcp $playwright_version (node $(node --version)), --headless --isolated"
-want crawlium && echo "   crawlium: $("$bin" --version) (release), BROWSER_POOL_MAX=4 BROWSER_MAX_CONTEXTS=8"
+want crawlium && echo "   crawlium: $("$bin" --version) (release), BROWSER_POOL_MAX=4 BROWSER_MAX_CONTEXTS=8${CRAWLIUM_DENY_HOSTS:+ CRAWLIUM_DENY_HOSTS=$CRAWLIUM_DENY_HOSTS}"
 mkdir -p "$tmp/work"
 "$venv/bin/python" "$here/bench.py" --base "$base" --work "$tmp/work" --crawlium "$bin" \
   --playwright-cli "$pw_cli" --chromium "$chromium" --tools "$tools" --iter "$iter" \
