@@ -11,7 +11,7 @@ use crawlium::{
     metrics::Metrics,
 };
 use serde_json::Value;
-use support::browser_site::{eventually, group_members, profile_of};
+use support::browser_site::{RemoteChromium, eventually, group_members, profile_of};
 
 /// Chromium launches are CPU-heavy and these tests measure time: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -262,34 +262,15 @@ async fn shutdown_closes_every_process_and_profile() {
 
 #[tokio::test]
 async fn remote_endpoints_serve_contexts_and_are_left_running() {
-    use tokio::io::AsyncBufReadExt;
     let _serial = SERIAL.lock().await;
     // A Chromium started by someone else, reached at its DevTools endpoint.
-    let profile = tempfile::tempdir().unwrap();
-    let mut remote = tokio::process::Command::new(find_chromium(None).unwrap())
-        .args(["--headless", "--no-sandbox", "--remote-debugging-port=0"])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(remote.stderr.take().unwrap()).lines();
-    let mut endpoint = String::new();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if let Some(address) = line.split("DevTools listening on ").nth(1) {
-            endpoint = address.trim().to_string();
-            break;
-        }
-    }
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let remote_pid = remote.id().unwrap();
+    let remote = RemoteChromium::start().await;
+    let remote_pid = remote.pid;
 
     let pool = Pool::new(
         PoolSettings {
             chrome_path: Some("/nonexistent/chromium".into()),
-            cdp_endpoints: vec![endpoint],
+            cdp_endpoints: vec![remote.endpoint.clone()],
             max_contexts: 1,
             ..settings(1, 1, 50)
         },
@@ -345,6 +326,4 @@ async fn remote_endpoints_serve_contexts_and_are_left_running() {
         !group_members(remote_pid).is_empty(),
         "the remote browser is not the pool's to stop"
     );
-    support::signal(remote_pid, "KILL");
-    let _ = remote.wait().await;
 }

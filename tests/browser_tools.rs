@@ -826,159 +826,214 @@ async fn uploads_are_off_without_allowed_directories() {
     assert!(text.contains("UPLOAD_ALLOWED_DIRS"), "{text}");
 }
 
-#[tokio::test]
-async fn requests_the_net_policy_refuses_never_leave_the_browser() {
-    use std::sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    };
-    let _serial = SERIAL.lock().await;
-    // A server the policy forbids (reached as localhost, a denied host) counts its visitors.
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    let forbidden = axum::Router::new().fallback(move || {
-        let counter = counter.clone();
-        async move {
-            counter.fetch_add(1, Ordering::SeqCst);
-            axum::response::Html("<title>Secret</title><p>secret</p>")
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let secret = format!("http://localhost:{}", listener.local_addr().unwrap().port());
-    let ws = secret.replace("http:", "ws:");
-    let forbidden = tokio::spawn(async move { axum::serve(listener, forbidden).await });
-    // An allowed site whose page reaches for it every way a page can: an image, a fetch, a
-    // WebSocket, a worker, a cross-site frame (127.0.0.2: Chromium runs it in a process of
-    // its own) whose script fetches, and a popup. Each attempt that can tell when it failed
-    // reports to /done.
-    let other = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
-    let frame = format!("http://{}/frame", other.local_addr().unwrap());
-    let page = format!(
-        "<!doctype html><title>Guarded</title><h1>Guarded</h1>\
-         <img src=\"{secret}/pixel.png\"><a href=\"{secret}/secret\">Secret</a>\
-         <button onclick=\"window.open('{secret}/popup')\">Popup</button>\
-         <iframe src=\"{frame}\"></iframe>\
-         <script>const done = () => fetch('/done');\
-         fetch('{secret}/api').catch(() => console.log('fetch refused'));\
-         const socket = new WebSocket('{ws}/socket'); socket.onclose = done;\
-         new Worker(URL.createObjectURL(new Blob([\"fetch('{secret}/worker', {{mode: 'no-cors'}})\
-         .catch(() => {{}}).finally(() => fetch('\" + location.origin + \"/done'))\"])));</script>"
-    );
-    let framed = format!(
-        "<!doctype html><title>Frame</title><script>fetch('{secret}/from-frame', \
-         {{mode: 'no-cors'}}).catch(() => {{}}).finally(() => fetch('/done'))</script>"
-    );
-    let reported = Arc::new(AtomicUsize::new(0));
-    let report = reported.clone();
-    let out = format!("{secret}/secret");
-    let site = axum::Router::new()
-        .route(
-            "/page",
-            axum::routing::get(move || async move { axum::response::Html(page) }),
-        )
-        .route(
-            "/frame",
-            axum::routing::get(move || async move { axum::response::Html(framed) }),
-        )
-        .route(
-            "/done",
-            axum::routing::get(move || async move {
-                report.fetch_add(1, Ordering::SeqCst);
-            }),
-        )
-        .route(
-            "/out",
-            axum::routing::get(move || async move { axum::response::Redirect::to(&out) }),
+/// A site whose pages reach for a forbidden server (reached as localhost, a host the tests
+/// deny) every way a page can; the forbidden server counts its visitors.
+struct GuardedSite {
+    /// Requests that reached the forbidden server.
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Attempts the pages saw fail (each reports to /done).
+    reported: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The forbidden server, as the pages name it.
+    secret: String,
+    /// The allowed site.
+    base: String,
+    servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl GuardedSite {
+    /// Pages: `/plain` (an image, a fetch and a link to the forbidden server), `/page` (those,
+    /// and a WebSocket, a worker, a cross-site frame whose script fetches, and a popup
+    /// button), `/out` (a redirect to it).
+    async fn start() -> Self {
+        use std::sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        };
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let forbidden = axum::Router::new().fallback(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                axum::response::Html("<title>Secret</title><p>secret</p>")
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let secret = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+        let ws = secret.replace("http:", "ws:");
+        let mut servers = vec![tokio::spawn(axum::serve(listener, forbidden).into_future())];
+        // The frame comes from 127.0.0.2, another site: Chromium runs it in a process of its
+        // own.
+        let other = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+        let frame = format!("http://{}/frame", other.local_addr().unwrap());
+        let plain = format!(
+            "<!doctype html><title>Guarded</title><h1>Guarded</h1>\
+             <img src=\"{secret}/pixel.png\"><a href=\"{secret}/secret\">Secret</a>\
+             <script>fetch('{secret}/api').catch(() => console.log('fetch refused'))</script>"
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let sites = [
-        tokio::spawn(axum::serve(listener, site.clone()).into_future()),
-        tokio::spawn(axum::serve(other, site).into_future()),
-    ];
+        let page = format!(
+            "{plain}<button onclick=\"window.open('{secret}/popup')\">Popup</button>\
+             <iframe src=\"{frame}\"></iframe>\
+             <script>const done = () => fetch('/done');\
+             const socket = new WebSocket('{ws}/socket'); socket.onclose = done;\
+             new Worker(URL.createObjectURL(new Blob([\"fetch('{secret}/worker', \
+             {{mode: 'no-cors'}}).catch(() => {{}})\
+             .finally(() => fetch('\" + location.origin + \"/done'))\"])));</script>"
+        );
+        let framed = format!(
+            "<!doctype html><title>Frame</title><script>fetch('{secret}/from-frame', \
+             {{mode: 'no-cors'}}).catch(() => {{}}).finally(() => fetch('/done'))</script>"
+        );
+        let reported = Arc::new(AtomicUsize::new(0));
+        let report = reported.clone();
+        let out = format!("{secret}/secret");
+        let html =
+            |body: String| axum::routing::get(move || async move { axum::response::Html(body) });
+        let site = axum::Router::new()
+            .route("/plain", html(plain))
+            .route("/page", html(page))
+            .route("/frame", html(framed))
+            .route(
+                "/done",
+                axum::routing::get(move || async move {
+                    report.fetch_add(1, Ordering::SeqCst);
+                }),
+            )
+            .route(
+                "/out",
+                axum::routing::get(move || async move { axum::response::Redirect::to(&out) }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        servers.push(tokio::spawn(
+            axum::serve(listener, site.clone()).into_future(),
+        ));
+        servers.push(tokio::spawn(axum::serve(other, site).into_future()));
+        Self {
+            hits,
+            reported,
+            secret,
+            base,
+            servers,
+        }
+    }
 
-    let server = HttpServer::start(&[], &[PRIVATE, ("CRAWLIUM_DENY_HOSTS", "localhost")]).await;
-    let client = connect(&server).await;
-    let (id, page) = open_at(&client, &format!("{base}/page")).await;
-    assert_eq!(page["title"], "Guarded");
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
 
-    // The image and the fetch were refused inside the browser.
-    let mut refused = Value::Null;
-    for _ in 0..50 {
-        refused = ok(
-            &client,
-            "browser_network_requests",
-            json!({"browserId": id, "filter": "localhost"}),
+    /// Waits until the tab's network log holds at least two requests to the forbidden
+    /// server, all failed, and returns their failures.
+    async fn refused_requests(&self, client: &support::Client, id: &str) -> Vec<String> {
+        let mut refused = Value::Null;
+        for _ in 0..50 {
+            refused = ok(
+                client,
+                "browser_network_requests",
+                json!({"browserId": id, "filter": "localhost"}),
+            )
+            .await;
+            let requests = refused["requests"].as_array().unwrap();
+            if requests.len() >= 2 && requests.iter().all(|r| r["failure"].is_string()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let requests = refused["requests"].as_array().unwrap();
+        assert!(requests.len() >= 2, "{refused:#}");
+        requests
+            .iter()
+            .map(|r| r["failure"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// A redirect to the forbidden host, a click on a link to it, and its URL itself are
+    /// refused; then nothing has reached it.
+    async fn check_navigations(&self, client: &support::Client, id: &str, page: &str) {
+        let redirected = error_text(
+            client,
+            "browser_navigate",
+            json!({"browserId": id, "url": self.url("/out")}),
         )
         .await;
-        let requests = refused["requests"].as_array().unwrap();
-        if requests.len() >= 2 && requests.iter().all(|r| r["failure"].is_string()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            redirected.contains("refused by the net policy") && redirected.contains("deny list"),
+            "{redirected}"
+        );
+        ok(
+            client,
+            "browser_navigate",
+            json!({"browserId": id, "url": self.url(page), "snapshot": false}),
+        )
+        .await;
+        ok(
+            client,
+            "browser_click",
+            json!({"browserId": id, "selector": "a", "snapshot": false}),
+        )
+        .await;
+        // The URL itself is refused before Chromium sees it.
+        let direct = error_text(
+            client,
+            "browser_navigate",
+            json!({"browserId": id, "url": format!("{}/secret", self.secret)}),
+        )
+        .await;
+        assert!(direct.contains("deny list"), "{direct}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            self.hits.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "the forbidden server was reached"
+        );
     }
-    let requests = refused["requests"].as_array().unwrap();
-    assert!(requests.len() >= 2, "{refused:#}");
+}
+
+impl Drop for GuardedSite {
+    fn drop(&mut self) {
+        for server in &self.servers {
+            server.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn requests_the_net_policy_refuses_never_leave_the_browser() {
+    let _serial = SERIAL.lock().await;
+    let site = GuardedSite::start().await;
+    let server = HttpServer::start(&[], &[PRIVATE, ("CRAWLIUM_DENY_HOSTS", "localhost")]).await;
+    let client = connect(&server).await;
+    let (id, page) = open_at(&client, &site.url("/page")).await;
+    assert_eq!(page["title"], "Guarded");
+
+    // The image and the fetch were refused inside the browser, and the log says why.
+    for failure in site.refused_requests(&client, &id).await {
+        assert!(
+            failure.starts_with("refused by the net policy (localhost:")
+                && failure.contains("deny list"),
+            "{failure}"
+        );
+    }
+    // So were the WebSocket, the worker's fetch and the frame's fetch, which request
+    // interception would not have seen: the proxy stops every connection.
     assert!(
-        requests.iter().all(|r| r["failure"]
-            .as_str()
-            .is_some_and(|f| f.contains("ERR_BLOCKED_BY_CLIENT"))),
-        "{refused:#}"
-    );
-    // The WebSocket, the worker's fetch and the frame's fetch failed too (Chromium's request
-    // interception sees none of them; the proxy stops them).
-    assert!(
-        support::browser_site::eventually(Duration::from_secs(10), || reported
-            .load(Ordering::SeqCst)
+        support::browser_site::eventually(Duration::from_secs(10), || site
+            .reported
+            .load(std::sync::atomic::Ordering::SeqCst)
             == 3)
         .await,
         "{} of 3 attempts reported",
-        reported.load(Ordering::SeqCst)
+        site.reported.load(std::sync::atomic::Ordering::SeqCst)
     );
+    // And a popup.
     ok(
         &client,
         "browser_click",
         json!({"browserId": id, "selector": "button", "snapshot": false}),
     )
     .await;
+    site.check_navigations(&client, &id, "/page").await;
 
-    // A redirect to the forbidden host, and a click on a link to it.
-    let redirected = error_text(
-        &client,
-        "browser_navigate",
-        json!({"browserId": id, "url": format!("{base}/out")}),
-    )
-    .await;
-    assert!(
-        redirected.contains("refused by the net policy") && redirected.contains("deny list"),
-        "{redirected}"
-    );
-    ok(
-        &client,
-        "browser_navigate",
-        json!({"browserId": id, "url": format!("{base}/page"), "snapshot": false}),
-    )
-    .await;
-    ok(
-        &client,
-        "browser_click",
-        json!({"browserId": id, "selector": "a", "snapshot": false}),
-    )
-    .await;
-    // And the URL itself is refused before Chromium sees it.
-    let direct = error_text(
-        &client,
-        "browser_navigate",
-        json!({"browserId": id, "url": format!("{secret}/secret")}),
-    )
-    .await;
-    assert!(direct.contains("deny list"), "{direct}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        hits.load(Ordering::SeqCst),
-        0,
-        "the forbidden server was reached"
-    );
     // An allowed address where nothing listens: the proxy's reason, not Chromium's code.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let nowhere = closed.local_addr().unwrap();
@@ -993,10 +1048,30 @@ async fn requests_the_net_policy_refuses_never_leave_the_browser() {
         unreachable.contains(&format!("{nowhere} cannot be reached")),
         "{unreachable}"
     );
-    forbidden.abort();
-    for site in sites {
-        site.abort();
+}
+
+#[tokio::test]
+async fn a_remote_browser_has_its_requests_intercepted() {
+    let _serial = SERIAL.lock().await;
+    let site = GuardedSite::start().await;
+    // A remote browser cannot reach the server's proxy: each request is paused and checked.
+    let remote = support::browser_site::RemoteChromium::start().await;
+    let server = HttpServer::start(
+        &[],
+        &[
+            PRIVATE,
+            ("CRAWLIUM_DENY_HOSTS", "localhost"),
+            ("BROWSER_CDP_ENDPOINTS", remote.endpoint.as_str()),
+        ],
+    )
+    .await;
+    let client = connect(&server).await;
+    let (id, page) = open_at(&client, &site.url("/plain")).await;
+    assert_eq!(page["title"], "Guarded");
+    for failure in site.refused_requests(&client, &id).await {
+        assert!(failure.contains("ERR_BLOCKED_BY_CLIENT"), "{failure}");
     }
+    site.check_navigations(&client, &id, "/plain").await;
 }
 
 #[tokio::test]

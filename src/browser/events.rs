@@ -175,13 +175,20 @@ enum Answer {
 }
 
 impl Answer {
-    fn apply(self, request: &mut NetworkRequest) {
+    /// Records the answer on its request; a connection the guard's proxy stopped gets the
+    /// proxy's reason instead of Chromium's bare code.
+    fn apply(self, request: &mut NetworkRequest, guard: Option<&RequestGuard>) {
         match self {
             Answer::Response { status, mime_type } => {
                 request.status = Some(status);
                 request.mime_type = Some(mime_type);
             }
-            Answer::Failed(reason) => request.failure = Some(reason),
+            Answer::Failed(reason) => {
+                let why = guard
+                    .filter(|_| reason.contains("ERR_SOCKS_CONNECTION_FAILED"))
+                    .and_then(|guard| guard.why_failed(&request.url));
+                request.failure = Some(why.unwrap_or(reason));
+            }
         }
     }
 }
@@ -193,6 +200,8 @@ pub struct Activity {
     dialog_seq: AtomicU64,
     dialog_timeout: Duration,
     guard: Option<Arc<RequestGuard>>,
+    /// Requests are paused and checked by `guard` (remote browsers, without the proxy).
+    intercept: bool,
     dead: CancellationToken,
     /// A page opened a window since the tools last acted: it may cover the current tab.
     covered: AtomicBool,
@@ -206,18 +215,21 @@ impl std::fmt::Debug for Activity {
 
 impl Activity {
     /// An empty log for a browser whose process dies when `dead` is cancelled and whose
-    /// unanswered dialogs are dismissed after `dialog_timeout`.
-    /// `guard`, when given, checks every request of the tabs against the net policy.
+    /// unanswered dialogs are dismissed after `dialog_timeout`. `guard` (when the net policy
+    /// refuses anything) explains the requests it stopped, and with `intercept` checks every
+    /// request of the tabs itself.
     pub fn new(
         dead: CancellationToken,
         dialog_timeout: Duration,
         guard: Option<Arc<RequestGuard>>,
+        intercept: bool,
     ) -> Arc<Self> {
         Arc::new(Self {
             logs: Mutex::default(),
             dialog: watch::channel(None).0,
             dialog_seq: AtomicU64::new(0),
             dialog_timeout,
+            intercept: intercept && guard.is_some(),
             guard,
             dead,
             covered: AtomicBool::new(false),
@@ -413,7 +425,7 @@ impl Activity {
         if let Some(answer) = logs.early.remove(id)
             && let Some(request) = logs.requests.back_mut()
         {
-            answer.apply(request);
+            answer.apply(request, self.guard.as_deref());
         }
     }
 
@@ -427,7 +439,7 @@ impl Activity {
             .rev()
             .find(|r| &r.request_id == id.inner())
         {
-            Some(request) => answer.apply(request),
+            Some(request) => answer.apply(request, self.guard.as_deref()),
             None => {
                 if logs.early.len() >= REQUEST_CAPACITY {
                     logs.early.clear();
@@ -541,7 +553,7 @@ pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher,
         .map(|_| Heard::WindowOpened)
         .boxed(),
     ];
-    if activity.guard.is_some() {
+    if activity.intercept {
         streams.push(
             guarded(
                 dead,
@@ -697,7 +709,12 @@ mod tests {
 
     #[test]
     fn an_answer_heard_before_its_request_is_kept_for_it() {
-        let activity = Activity::new(CancellationToken::new(), Duration::from_secs(1), None);
+        let activity = Activity::new(
+            CancellationToken::new(),
+            Duration::from_secs(1),
+            None,
+            false,
+        );
         let id = RequestId::from("r1".to_string());
         activity.update(&id, Answer::Failed("net::ERR_BLOCKED_BY_CLIENT".into()));
         let sent: EventRequestWillBeSent = serde_json::from_value(json!({

@@ -1,22 +1,25 @@
-//! The net policy inside the browser, enforced twice over.
+//! The net policy inside the browser.
 //!
-//! **The proxy** ([`super::proxy`]): a Chromium this server launches sends every connection
-//! (pages, frames in any process, workers, WebSockets, popups, preconnects) through a SOCKS5
-//! proxy of ours, which checks the host and every address it resolves to, then connects to
-//! exactly the addresses it checked — so a DNS answer that changes after the check
-//! (rebinding) gains nothing.
+//! **The proxy** ([`super::proxy`]), for every Chromium this server launches: Chromium sends
+//! every connection (pages, frames in any process, workers, WebSockets, popups, preconnects)
+//! through a SOCKS5 proxy of ours, which checks the host and every address it resolves to,
+//! then connects to exactly the addresses it checked — so a DNS answer that changes after the
+//! check (rebinding) gains nothing. It costs nothing per request: no CDP round trip.
 //!
-//! **Request interception**: every request of every tab (redirects, subresources, navigations
-//! started by clicks or scripts) is paused by Chromium and released only when the policy
-//! allows its URL. It gives each refused request its own error (`net::ERR_BLOCKED_BY_CLIENT`
-//! in the network log) and is the only guard for remote browsers (`BROWSER_CDP_ENDPOINTS`),
-//! which cannot reach the proxy. It is turned on for every tab before its first navigation.
-//! (Turning it on once on the browser target would cover every tab at once, but Chromium 156
-//! never answers `Fetch.enable` there.) Remote browsers stay unguarded for WebSockets, frames
-//! Chromium runs in another process, a popup's first request, and rebinding.
+//! **Request interception**, for remote browsers (`BROWSER_CDP_ENDPOINTS`), which cannot
+//! reach the proxy: every request of every tab (redirects, subresources, navigations started
+//! by clicks or scripts) is paused by Chromium and released only when the policy allows its
+//! URL. It is turned on for every tab before its first navigation (turning it on once on the
+//! browser target would cover every tab at once, but Chromium 156 never answers
+//! `Fetch.enable` there), adds ~80 ms to opening a browser and a round trip to every request,
+//! and does not see WebSockets, frames Chromium runs in another process, a popup's first
+//! request, or rebinding.
 //!
-//! Both run only when the policy refuses something (private networks not allowed, or host
-//! lists set): a server that allows everything pays nothing.
+//! Either runs only when the policy refuses something (private networks not allowed, or host
+//! lists set): a server that allows everything pays nothing. Chromium reports a request
+//! either stopped with a bare code (`net::ERR_SOCKS_CONNECTION_FAILED`,
+//! `net::ERR_BLOCKED_BY_CLIENT`); [`RequestGuard::why_failed`] and
+//! [`RequestGuard::last_refusal`] give the reason instead.
 
 use std::{
     collections::HashMap,
@@ -38,6 +41,8 @@ const DNS_TTL: Duration = Duration::from_secs(60);
 const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 /// Hosts remembered.
 const MAX_HOSTS: usize = 4096;
+/// Failed connections remembered (for their reasons).
+const MAX_FAILURES: usize = 256;
 
 /// Why a host cannot be reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +65,8 @@ pub struct RequestGuard {
     /// The latest request that could not go through, and why (for the error of the
     /// navigation it failed).
     last: Mutex<Option<String>>,
+    /// host:port → when and why the proxy's latest connection there failed.
+    failures: Mutex<HashMap<String, (Instant, String)>>,
 }
 
 impl RequestGuard {
@@ -73,6 +80,7 @@ impl RequestGuard {
                 policy,
                 hosts: Mutex::default(),
                 last: Mutex::default(),
+                failures: Mutex::default(),
             })
         })
     }
@@ -133,7 +141,7 @@ impl RequestGuard {
     /// verdicts are kept for [`DNS_TTL`], failed lookups are not.
     async fn resolve(&self, host: &str, port: u16) -> Result<Arc<[IpAddr]>, Unreachable> {
         let host = host.to_ascii_lowercase();
-        if let Some((at, verdict)) = self.hosts().get(&host)
+        if let Some((at, verdict)) = lock(&self.hosts).get(&host)
             && at.elapsed() < DNS_TTL
         {
             return verdict.clone().map_err(Unreachable::Refused);
@@ -158,7 +166,7 @@ impl RequestGuard {
                 )));
             }
         };
-        let mut hosts = self.hosts();
+        let mut hosts = lock(&self.hosts);
         if hosts.len() >= MAX_HOSTS {
             hosts.retain(|_, (at, _)| at.elapsed() < DNS_TTL);
         }
@@ -166,25 +174,48 @@ impl RequestGuard {
         verdict.map_err(Unreachable::Refused)
     }
 
-    fn hosts(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Verdict)>> {
-        self.hosts.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Why the latest request that could not go through failed, such as "refused by the net
     /// policy (URL: reason)".
     pub fn last_refusal(&self) -> Option<String> {
-        self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        lock(&self.last).clone()
     }
 
-    /// Records that a request for `target` (a URL, or host:port) failed: refused by the
-    /// policy, or (`by_policy` false) not reachable.
-    pub fn remember(&self, target: &str, reason: &str, by_policy: bool) {
+    /// Records that request interception refused `url` for `reason`.
+    pub fn remember(&self, url: &str, reason: &str) {
+        *lock(&self.last) = Some(format!("refused by the net policy ({url}: {reason})"));
+    }
+
+    /// Records that the proxy did not connect to `host:port`: refused by the policy, or
+    /// (`by_policy` false) not reachable.
+    pub fn connection_failed(&self, host: &str, port: u16, reason: &str, by_policy: bool) {
+        let target = authority(host, port);
         let why = if by_policy {
             format!("refused by the net policy ({target}: {reason})")
         } else {
             format!("{target} cannot be reached: {reason}")
         };
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+        {
+            let mut failures = lock(&self.failures);
+            if failures.len() >= MAX_FAILURES {
+                failures.retain(|_, (at, _)| at.elapsed() < DNS_TTL);
+                if failures.len() >= MAX_FAILURES {
+                    failures.clear();
+                }
+            }
+            failures.insert(target, (Instant::now(), why.clone()));
+        }
+        *lock(&self.last) = Some(why);
+    }
+
+    /// Why the proxy's latest connection to the host of `url` failed, when that was within
+    /// the last minute.
+    pub fn why_failed(&self, url: &str) -> Option<String> {
+        let url = url::Url::parse(url).ok()?;
+        let target = authority(url.host_str()?, url.port_or_known_default()?);
+        lock(&self.failures)
+            .get(&target)
+            .filter(|(at, _)| at.elapsed() < DNS_TTL)
+            .map(|(_, why)| why.clone())
     }
 
     /// Pauses every request of `page` (its redirects, subresources, navigations and
@@ -218,7 +249,7 @@ impl RequestGuard {
                 None => ("Fetch.continueRequest", json!({"requestId": request})),
                 Some(reason) => {
                     tracing::info!(%url, %reason, "refused a browser request");
-                    guard.remember(&url, &reason, true);
+                    guard.remember(&url, &reason);
                     (
                         "Fetch.failRequest",
                         json!({"requestId": request, "errorReason": "BlockedByClient"}),
@@ -228,6 +259,24 @@ impl RequestGuard {
             let _ = cdp::call(&page, &dead, method, params).await;
         });
     }
+}
+
+/// `host:port` the same way whether the proxy or a URL names it (lower case, IPv6 in
+/// brackets).
+fn authority(host: &str, port: u16) -> String {
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -272,12 +321,41 @@ mod tests {
         let denied = lists.refusal("http://localhost:9/x").await.unwrap();
         assert!(denied.contains("deny list"), "{denied}");
         assert_eq!(lists.last_refusal(), None);
-        lists.remember("http://localhost:9/x", &denied, true);
+        lists.remember("http://localhost:9/x", &denied);
         let last = lists.last_refusal().unwrap();
         assert!(
             last.starts_with("refused by the net policy (http://localhost:9/x: ")
                 && last.contains("deny list"),
             "{last}"
+        );
+        // The proxy's failures are found again by the URL of the request they failed.
+        lists.connection_failed(
+            "LOCALHOST",
+            9,
+            "the host localhost is on the deny list",
+            true,
+        );
+        lists.connection_failed("::1", 8080, "Connection refused (os error 111)", false);
+        let refused = lists.why_failed("http://localhost:9/x?y").unwrap();
+        assert_eq!(
+            refused,
+            "refused by the net policy (localhost:9: the host localhost is on the deny list)"
+        );
+        assert_eq!(
+            lists.why_failed("ws://localhost:9/socket").unwrap(),
+            refused
+        );
+        assert_eq!(
+            lists.why_failed("http://[::1]:8080/").unwrap(),
+            "[::1]:8080 cannot be reached: Connection refused (os error 111)"
+        );
+        assert_eq!(lists.why_failed("http://localhost:10/"), None);
+        assert_eq!(lists.why_failed("https://localhost/"), None);
+        assert!(
+            lists
+                .last_refusal()
+                .unwrap()
+                .starts_with("[::1]:8080 cannot")
         );
     }
 }

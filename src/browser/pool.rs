@@ -933,6 +933,13 @@ impl ContextLease {
         self.pool.settings.guard.clone()
     }
 
+    /// True when the guard must intercept this context's requests itself: the process is a
+    /// remote browser, which does not connect through the guard's proxy.
+    pub fn intercepts(&self) -> bool {
+        self.pool.settings.guard.is_some()
+            && matches!(self.process.origin, process::Origin::Remote { .. })
+    }
+
     /// Disposes of the context (closing its tabs) and returns its room to the pool.
     pub async fn close(&self) {
         if self.closed.swap(true, Ordering::AcqRel) {

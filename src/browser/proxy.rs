@@ -13,7 +13,8 @@
 //! authentication method and `CONNECT` (what Chromium uses), and then copies bytes both ways
 //! without looking at them (TLS stays end to end). A refused or failed connection is answered
 //! with a SOCKS failure, which Chromium reports as `net::ERR_SOCKS_CONNECTION_FAILED`;
-//! the reason goes to [`RequestGuard::remember`] so a failed navigation can name it.
+//! the reason goes to [`RequestGuard::connection_failed`], so the network log and a failed
+//! navigation can name it.
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
@@ -97,11 +98,11 @@ async fn serve(mut client: TcpStream, guard: Arc<RequestGuard>) {
     let (reply, upstream) = match guard.addresses(&host, port).await {
         Err(Unreachable::Refused(reason)) => {
             tracing::info!(%host, port, %reason, "refused a browser connection");
-            guard.remember(&format!("{host}:{port}"), &reason, true);
+            guard.connection_failed(&host, port, &reason, true);
             (Reply::NotAllowed, None)
         }
         Err(Unreachable::Unresolved(reason)) => {
-            guard.remember(&format!("{host}:{port}"), &reason, false);
+            guard.connection_failed(&host, port, &reason, false);
             (Reply::HostUnreachable, None)
         }
         Ok(addresses) => match connect(&addresses, port).await {
@@ -111,7 +112,7 @@ async fn serve(mut client: TcpStream, guard: Arc<RequestGuard>) {
                     std::io::ErrorKind::ConnectionRefused => Reply::ConnectionRefused,
                     _ => Reply::HostUnreachable,
                 };
-                guard.remember(&format!("{host}:{port}"), &error.to_string(), false);
+                guard.connection_failed(&host, port, &error.to_string(), false);
                 (reply, None)
             }
         },

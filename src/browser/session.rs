@@ -197,7 +197,12 @@ impl BrowserSession {
         dialog_timeout: Duration,
     ) -> Result<Self, BrowserError> {
         configure(&page, lease.dead(), options).await?;
-        let activity = Activity::new(lease.dead().clone(), dialog_timeout, lease.guard());
+        let activity = Activity::new(
+            lease.dead().clone(),
+            dialog_timeout,
+            lease.guard(),
+            lease.intercepts(),
+        );
         let tab = Tab::watch(page, &activity).await?;
         Ok(Self {
             id,
@@ -412,7 +417,7 @@ impl BrowserSession {
             }
         };
         if let Some(error) = answer["errorText"].as_str() {
-            let mut reason = self.refusal_of(error.to_string());
+            let mut reason = self.refusal_of(error.to_string(), url);
             if error == "net::ERR_ABORTED" {
                 reason.push_str(if answer["isDownload"] == true {
                     "; the answer is a download, which the browser does not keep, and the \
@@ -455,17 +460,23 @@ impl BrowserSession {
         }
     }
 
-    /// Chromium's reason for a failed request; the guard's own when the guard or its proxy
-    /// stopped the request (Chromium knows only that it was blocked, or that the proxy said
-    /// no).
-    fn refusal_of(&self, reason: String) -> String {
-        if !reason.contains("ERR_BLOCKED_BY_CLIENT") && !reason.contains("ERR_SOCKS_CONNECTION") {
+    /// Chromium's reason for a failed navigation to `url`; the guard's own when the guard or
+    /// its proxy stopped it (Chromium reports only that a request was blocked, or that the
+    /// proxy said no; for a redirect, the latest stopped request is the one).
+    fn refusal_of(&self, reason: String, url: &url::Url) -> String {
+        let Some(guard) = self.lease.guard() else {
             return reason;
-        }
-        self.lease
-            .guard()
-            .and_then(|guard| guard.last_refusal())
-            .unwrap_or(reason)
+        };
+        let why = if reason.contains("ERR_SOCKS_CONNECTION_FAILED") {
+            guard
+                .why_failed(url.as_str())
+                .or_else(|| guard.last_refusal())
+        } else if reason.contains("ERR_BLOCKED_BY_CLIENT") {
+            guard.last_refusal()
+        } else {
+            None
+        };
+        why.unwrap_or(reason)
     }
 
     /// Renders the accessibility tree and hands out refs for its actionable nodes.
