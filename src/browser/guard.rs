@@ -16,10 +16,9 @@
 //! request, or rebinding.
 //!
 //! Either runs only when the policy refuses something (private networks not allowed, or host
-//! lists set): a server that allows everything pays nothing. Chromium reports a request
-//! either stopped with a bare code (`net::ERR_SOCKS_CONNECTION_FAILED`,
-//! `net::ERR_BLOCKED_BY_CLIENT`); [`RequestGuard::why_failed`] and
-//! [`RequestGuard::last_refusal`] give the reason instead.
+//! lists set): a server that allows everything pays nothing. Chromium reports a stopped
+//! request with a bare code (`net::ERR_SOCKS_CONNECTION_FAILED`, `net::ERR_BLOCKED_BY_CLIENT`);
+//! [`RequestGuard::why_failed`] and [`RequestGuard::last_refusal`] give the reason instead.
 
 use std::{
     collections::HashMap,
@@ -117,13 +116,12 @@ impl RequestGuard {
     /// The addresses a connection to `host` (a name or an IP literal, as a SOCKS client
     /// names it) may go to, each allowed by the policy.
     pub async fn addresses(&self, host: &str, port: u16) -> Result<Arc<[IpAddr]>, Unreachable> {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let literal = bare.parse::<IpAddr>().ok();
-        let authority = match literal {
-            Some(IpAddr::V6(ip)) => format!("[{ip}]:{port}"),
-            _ => format!("{host}:{port}"),
-        };
-        let url = url::Url::parse(&format!("http://{authority}/"))
+        let literal = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .ok();
+        let url = url::Url::parse(&format!("http://{}/", authority(host, port)))
             .map_err(|e| Unreachable::Refused(format!("'{host}' is not a valid host ({e})")))?;
         if let Err(blocked) = self.policy.check_url(&url) {
             return Err(Unreachable::Refused(blocked.to_string()));
