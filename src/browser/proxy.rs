@@ -34,6 +34,9 @@ use super::guard::{RequestGuard, Unreachable};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long connecting to the destination may take (all its addresses together).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one address may take while others remain to be tried (an unreachable IPv6
+/// route that drops packets would otherwise use up the whole budget).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// SOCKS5 reply codes (RFC 1928, section 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,29 +181,35 @@ async fn answer(client: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
         .await
 }
 
-/// Connects to the first of `addresses` that answers, within [`CONNECT_TIMEOUT`].
+/// Connects to the first of `addresses` that answers, within [`CONNECT_TIMEOUT`] in all and
+/// [`ATTEMPT_TIMEOUT`] for each address but the last.
 async fn connect(addresses: &[IpAddr], port: u16) -> std::io::Result<TcpStream> {
-    let attempt = async {
-        let mut last = std::io::Error::other("the host has no address");
-        for &ip in addresses {
-            match TcpStream::connect(SocketAddr::new(ip, port)).await {
-                Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    return Ok(stream);
-                }
-                Err(error) => last = error,
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    let mut last = std::io::Error::other("the host has no address");
+    for (i, &ip) in addresses.iter().enumerate() {
+        let until = if i + 1 < addresses.len() {
+            deadline.min(tokio::time::Instant::now() + ATTEMPT_TIMEOUT)
+        } else {
+            deadline
+        };
+        match tokio::time::timeout_at(until, TcpStream::connect(SocketAddr::new(ip, port))).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Ok(Err(error)) => last = error,
+            Err(_) => {
+                last = std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("{ip} did not answer in time"),
+                );
             }
         }
-        Err(last)
-    };
-    tokio::time::timeout(CONNECT_TIMEOUT, attempt)
-        .await
-        .unwrap_or_else(|_| {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no answer within {CONNECT_TIMEOUT:?}"),
-            ))
-        })
+        if tokio::time::Instant::now() >= deadline {
+            break;
+        }
+    }
+    Err(last)
 }
 
 #[cfg(test)]
@@ -276,6 +285,18 @@ mod tests {
             last.starts_with(&format!("127.0.0.1:{closed_port} cannot be reached: ")),
             "{last}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_host_is_reached_at_the_first_of_its_addresses_that_answers() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Nothing listens on 127.0.0.2 at that port: refused, and the next address is tried.
+        let addresses: [IpAddr; 2] = ["127.0.0.2".parse().unwrap(), Ipv4Addr::LOCALHOST.into()];
+        let stream = connect(&addresses, port).await.unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), listener.local_addr().unwrap());
+        let error = connect(&addresses[..1], port).await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
     }
 
     #[tokio::test]
