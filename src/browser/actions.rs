@@ -482,7 +482,8 @@ impl BrowserSession {
                 }
                 if kind == "radio" && !wanted {
                     return Err(BrowserError::NotActionable(format!(
-                        "cannot uncheck {}: a radio button is unchecked by checking another one                          of its group",
+                        "cannot uncheck {}: a radio button is unchecked by checking another one \
+                         of its group",
                         describe(target)
                     )));
                 }
@@ -510,7 +511,9 @@ impl BrowserSession {
                 }
             }
             other => Err(BrowserError::NotActionable(format!(
-                "cannot fill {}: it is {}; fill textboxes, check boxes, radio buttons and                  selects (click buttons with browser_click, attach files with                  browser_file_upload)",
+                "cannot fill {}: it is {}; fill textboxes, check boxes, radio buttons and \
+                 selects (click buttons with browser_click, attach files with \
+                 browser_file_upload)",
                 describe(target),
                 other.replace(':', " ")
             ))),
@@ -772,7 +775,8 @@ pub fn upload_paths(
 ) -> Result<Vec<String>, BrowserError> {
     if allowed.is_empty() {
         return Err(BrowserError::Invalid(
-            "file uploads are off on this server: its operator can allow directories with              UPLOAD_ALLOWED_DIRS"
+            "file uploads are off on this server: its operator can allow directories with \
+             UPLOAD_ALLOWED_DIRS"
                 .into(),
         ));
     }
