@@ -234,10 +234,7 @@ async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
     let client = connect(&server).await;
     let (id, _) = open_at(&client, &site.url("/form")).await;
     // Nothing listens on a port just freed: Chromium's reason comes back at once.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = support::closed_address();
     let started = Instant::now();
     let refused = error_text(
         &client,

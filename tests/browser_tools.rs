@@ -1035,9 +1035,7 @@ async fn requests_the_net_policy_refuses_never_leave_the_browser() {
     site.check_navigations(&client, &id, "/page").await;
 
     // An allowed address where nothing listens: the proxy's reason, not Chromium's code.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let nowhere = closed.local_addr().unwrap();
-    drop(closed);
+    let nowhere = support::closed_address();
     let unreachable = error_text(
         &client,
         "browser_navigate",

@@ -160,6 +160,14 @@ impl HttpServer {
     }
 }
 
+/// A loopback address where nothing listens (a port just freed).
+pub fn closed_address() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
 /// Sends a signal to a process with `kill`.
 pub fn signal(pid: u32, name: &str) {
     let status = std::process::Command::new("kill")
