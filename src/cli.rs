@@ -6,9 +6,9 @@ use std::{process::ExitCode, sync::Arc, time::Duration};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{
-    App,
+    app::App,
     config::CrawlCommand,
-    crawl::scheduler::{CrawlMode, CrawlSpec},
+    crawl::crawler::{CrawlMode, CrawlSpec},
     jobs::JobSummary,
     store::JobState,
 };

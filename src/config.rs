@@ -398,7 +398,7 @@ impl Config {
             max_contexts: self.browser_max_contexts,
             max_lifetime_contexts: self.browser_max_lifetime_contexts,
             acquire_timeout: Duration::from_millis(self.browser_acquire_timeout_ms),
-            guard: crate::browser::guard::RequestGuard::new(self.fetch_config().policy),
+            net_policy: self.net_policy(),
         }
     }
 
@@ -432,12 +432,17 @@ impl Config {
             user_agent: self.user_agent.clone(),
             total_timeout: Duration::from_secs(self.crawl_timeout_secs),
             max_body_bytes: self.crawl_max_page_bytes as usize,
-            policy: crate::net_policy::NetPolicy {
-                allow_private: self.allow_private_networks,
-                deny_hosts: trimmed(&self.deny_hosts),
-                allow_hosts: trimmed(&self.allow_hosts),
-            },
+            policy: self.net_policy(),
             ..Default::default()
+        }
+    }
+
+    /// Which URLs the crawler and the browsers may touch.
+    pub fn net_policy(&self) -> crate::net_policy::NetPolicy {
+        crate::net_policy::NetPolicy {
+            allow_private: self.allow_private_networks,
+            deny_hosts: trimmed(&self.deny_hosts),
+            allow_hosts: trimmed(&self.allow_hosts),
         }
     }
 

@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use crawlium::{
-    App, TransportKind, cli,
+    app::{App, TransportKind},
+    cli,
     config::{Command, Config, CrawlCommand, LogFormat, one_line_error, parse_cli},
     doctor,
     store::Store,

@@ -1,12 +1,11 @@
-//! What a browser does to its page: clicks and typing through real input events (so the
-//! page sees what a user would cause), and screenshots.
+//! What a browser does to its page: clicks, typing, keys, selects, forms and uploads through
+//! real input events (so the page sees what a user would cause).
 //!
 //! After an input that starts a navigation (a link, a form submission), the action waits
 //! for the new document to load so the snapshot that follows shows it.
 
 use std::time::Duration;
 
-use base64::Engine;
 use chromiumoxide::cdp::browser_protocol::page::{
     EventFrameStartedLoading, EventFrameStoppedLoading,
 };
@@ -17,20 +16,13 @@ use super::{
     BrowserError,
     cdp::{self, guarded},
     keys,
-    session::{BrowserSession, Target, exception_text},
+    session::{BrowserSession, Target, element, exception_text},
 };
 
 /// How long after an input a navigation must start to be waited for.
 const NAVIGATION_GRACE: Duration = Duration::from_millis(60);
 /// How long a navigation started by an input may take to load before the action returns.
 const NAVIGATION_WAIT: Duration = Duration::from_secs(10);
-/// The long edge of a screenshot scaled down by default, in pixels (what vision models
-/// take in without scaling it themselves).
-pub const SCREENSHOT_MAX_EDGE: f64 = 1568.0;
-/// The tallest full-page screenshot, in CSS pixels (Chromium's texture limit).
-const FULL_PAGE_MAX_HEIGHT: f64 = 16_384.0;
-/// Deadline of a screenshot.
-const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A mouse button.
 #[derive(
@@ -72,85 +64,6 @@ impl MouseButton {
         }
     }
 }
-
-/// Screenshot image format.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum ImageFormat {
-    /// Lossless PNG (default).
-    #[default]
-    Png,
-    /// JPEG with a quality.
-    Jpeg,
-}
-
-impl ImageFormat {
-    /// The MIME type.
-    pub fn mime_type(self) -> &'static str {
-        match self {
-            ImageFormat::Png => "image/png",
-            ImageFormat::Jpeg => "image/jpeg",
-        }
-    }
-}
-
-/// What screenshot to take.
-#[derive(Debug, Clone, Default)]
-pub struct ScreenshotOptions {
-    /// One element instead of the viewport.
-    pub element: Option<Target>,
-    /// Image format.
-    pub format: ImageFormat,
-    /// JPEG quality 0-100 (default 80).
-    pub quality: Option<u8>,
-    /// The whole page instead of the viewport.
-    pub full_page: bool,
-    /// Keep full resolution instead of scaling the long edge down to 1568 px.
-    pub full_resolution: bool,
-}
-
-/// A screenshot.
-#[derive(Debug, Clone)]
-pub struct Screenshot {
-    /// The image, base64-encoded (as MCP image content carries it).
-    pub base64: String,
-    /// Its format.
-    pub format: ImageFormat,
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-    /// Whether it was scaled down.
-    pub scaled: bool,
-    /// Whether a full page was cut at the height limit.
-    pub cut: bool,
-}
-
-impl Screenshot {
-    /// The image bytes.
-    pub fn bytes(&self) -> Vec<u8> {
-        base64::engine::general_purpose::STANDARD
-            .decode(&self.base64)
-            .unwrap_or_default()
-    }
-}
-
-/// An element's box in page coordinates.
-const ELEMENT_BOX: &str = "function() {
-    const r = this.getBoundingClientRect();
-    return {x: r.left + window.scrollX, y: r.top + window.scrollY,
-            width: r.width, height: r.height};
-}";
 
 /// What kind of form field an element is, for `fill`.
 const FIELD_KIND: &str = "function() {
@@ -300,7 +213,7 @@ impl BrowserSession {
         if let Some(exception) = focused.get("exceptionDetails") {
             return Err(BrowserError::NotActionable(format!(
                 "cannot type into {}: {}",
-                describe(target),
+                element(target),
                 exception_text(exception)
             )));
         }
@@ -310,7 +223,7 @@ impl BrowserSession {
                 return Err(BrowserError::NotActionable(format!(
                     "cannot type into {}: the element is {}; type into a textbox, searchbox or \
                      other editable element from browser_snapshot",
-                    describe(target),
+                    element(target),
                     reason.replace('-', " ")
                 )));
             }
@@ -419,7 +332,7 @@ impl BrowserSession {
             .call_on(object, SELECT_OPTIONS, vec![json!({"value": values})])
             .await?;
         let cannot = |why: String| {
-            BrowserError::NotActionable(format!("cannot select in {}: {why}", describe(target)))
+            BrowserError::NotActionable(format!("cannot select in {}: {why}", element(target)))
         };
         match answer["error"].as_str() {
             None => Ok(answer["selected"]
@@ -469,7 +382,7 @@ impl BrowserSession {
                     _ => {
                         return Err(BrowserError::Invalid(format!(
                             "{} is a {kind}: give value \"true\" or \"false\" (got \"{value}\")",
-                            describe(target)
+                            element(target)
                         )));
                     }
                 };
@@ -484,7 +397,7 @@ impl BrowserSession {
                     return Err(BrowserError::NotActionable(format!(
                         "cannot uncheck {}: a radio button is unchecked by checking another one \
                          of its group",
-                        describe(target)
+                        element(target)
                     )));
                 }
                 self.click_object(&object, target, MouseButton::Left, false)
@@ -505,7 +418,7 @@ impl BrowserSession {
                     Some("ok") => Ok(format!("set to {value}")),
                     _ => Err(BrowserError::NotActionable(format!(
                         "cannot set {} to \"{value}\": the browser rejected the value ({})",
-                        describe(target),
+                        element(target),
                         set
                     ))),
                 }
@@ -514,7 +427,7 @@ impl BrowserSession {
                 "cannot fill {}: it is {}; fill textboxes, check boxes, radio buttons and \
                  selects (click buttons with browser_click, attach files with \
                  browser_file_upload)",
-                describe(target),
+                element(target),
                 other.replace(':', " ")
             ))),
         }
@@ -531,7 +444,7 @@ impl BrowserSession {
             _ => {
                 return Err(BrowserError::NotActionable(format!(
                     "cannot upload to {}: it is not a file input (<input type=file>)",
-                    describe(target)
+                    element(target)
                 )));
             }
         }
@@ -541,7 +454,7 @@ impl BrowserSession {
         if paths.len() > 1 && multiple.as_bool() != Some(true) {
             return Err(BrowserError::Invalid(format!(
                 "{} takes one file, and {} were given",
-                describe(target),
+                element(target),
                 paths.len()
             )));
         }
@@ -592,7 +505,7 @@ impl BrowserSession {
             Err(BrowserError::Protocol { reason, .. }) => {
                 return Err(BrowserError::NotActionable(format!(
                     "cannot click {}: {reason}; take a new snapshot",
-                    describe(target)
+                    element(target)
                 )));
             }
             Err(other) => return Err(other),
@@ -616,7 +529,7 @@ impl BrowserSession {
                 BrowserError::NotActionable(format!(
                     "cannot click {}: it is not visible (no box on screen); it may be hidden or \
                      collapsed — take a snapshot to see the page",
-                    describe(target)
+                    element(target)
                 ))
             })
     }
@@ -674,97 +587,6 @@ impl BrowserSession {
         }
         Ok(())
     }
-
-    /// Captures the viewport or the whole page.
-    pub async fn screenshot(&self, options: ScreenshotOptions) -> Result<Screenshot, BrowserError> {
-        let refs = self.begin().await?;
-        let metrics = self.call("Page.getLayoutMetrics", json!({})).await?;
-        let mut origin = (0.0, 0.0);
-        let (mut width, mut height) = if let Some(target) = &options.element {
-            let object = self.element(&refs, target).await?;
-            let _ = self
-                .call("DOM.scrollIntoViewIfNeeded", json!({"objectId": object}))
-                .await;
-            // Page coordinates: the box in the viewport plus the scroll position.
-            let rect = self.call_on(&object, ELEMENT_BOX, vec![]).await?;
-            let size = (
-                rect["width"].as_f64().unwrap_or_default(),
-                rect["height"].as_f64().unwrap_or_default(),
-            );
-            if size.0 < 1.0 || size.1 < 1.0 {
-                return Err(BrowserError::NotActionable(format!(
-                    "cannot take a screenshot of {}: it is not visible (no box on screen)",
-                    describe(target)
-                )));
-            }
-            origin = (
-                rect["x"].as_f64().unwrap_or_default(),
-                rect["y"].as_f64().unwrap_or_default(),
-            );
-            size
-        } else if options.full_page {
-            let size = &metrics["cssContentSize"];
-            (
-                size["width"].as_f64().unwrap_or_default(),
-                size["height"].as_f64().unwrap_or_default(),
-            )
-        } else {
-            let view = &metrics["cssLayoutViewport"];
-            (
-                view["clientWidth"]
-                    .as_f64()
-                    .unwrap_or(f64::from(self.viewport().width)),
-                view["clientHeight"]
-                    .as_f64()
-                    .unwrap_or(f64::from(self.viewport().height)),
-            )
-        };
-        width = width.max(1.0).ceil();
-        height = height.max(1.0).ceil();
-        let cut = options.full_page && height > FULL_PAGE_MAX_HEIGHT;
-        height = height.min(FULL_PAGE_MAX_HEIGHT);
-        let long_edge = width.max(height);
-        let scale = if options.full_resolution || long_edge <= SCREENSHOT_MAX_EDGE {
-            1.0
-        } else {
-            SCREENSHOT_MAX_EDGE / long_edge
-        };
-        let mut params = json!({
-            "format": match options.format { ImageFormat::Png => "png", ImageFormat::Jpeg => "jpeg" },
-            "captureBeyondViewport": options.full_page || options.element.is_some(),
-            "fromSurface": true,
-        });
-        if options.format == ImageFormat::Jpeg {
-            params["quality"] = json!(options.quality.unwrap_or(80));
-        }
-        if options.full_page || options.element.is_some() || scale < 1.0 {
-            params["clip"] = json!({"x": origin.0, "y": origin.1, "width": width,
-                                    "height": height, "scale": scale});
-        }
-        let shot = cdp::call_with_timeout(
-            &self.page(),
-            self.dead(),
-            "Page.captureScreenshot",
-            params,
-            SCREENSHOT_TIMEOUT,
-        )
-        .await?;
-        let base64 = shot["data"].as_str().unwrap_or_default().to_string();
-        if base64.is_empty() {
-            return Err(BrowserError::Protocol {
-                what: "Page.captureScreenshot",
-                reason: "no image data".into(),
-            });
-        }
-        Ok(Screenshot {
-            base64,
-            format: options.format,
-            width: (width * scale).round() as u32,
-            height: (height * scale).round() as u32,
-            scaled: scale < 1.0,
-            cut,
-        })
-    }
 }
 
 /// The files `paths` names, as absolute paths, when every one is a readable file inside one
@@ -816,14 +638,6 @@ pub fn upload_paths(
             Ok(resolved.display().to_string())
         })
         .collect()
-}
-
-/// How an element is named in messages.
-fn describe(target: &Target) -> String {
-    match target {
-        Target::Ref(name) => format!("the element [ref={name}]"),
-        Target::Selector(selector) => format!("the element '{selector}'"),
-    }
 }
 
 /// The area of a quad (shoelace formula).

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{BrowserError, BrowserSession, Pool};
-use crate::{Principal, net_policy::NetPolicy};
+use crate::{net_policy::NetPolicy, principal::Principal};
 
 /// How long resolving a navigation's host name may take.
 const DNS_TIMEOUT: Duration = Duration::from_secs(5);

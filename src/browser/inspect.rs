@@ -1,9 +1,8 @@
 //! Reading and steering the page beyond input: history, waiting for text, running a script,
-//! resizing, the page's HTML, searching the snapshot, and printing to PDF.
+//! resizing, the page's HTML, and searching the snapshot.
 
 use std::time::Duration;
 
-use base64::Engine;
 use serde_json::json;
 
 use super::{
@@ -14,8 +13,6 @@ use super::{
 
 /// How often `wait_for` looks at the page.
 const WAIT_POLL: Duration = Duration::from_millis(100);
-/// Deadline of printing a PDF.
-const PDF_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What `wait_for` waits for.
 #[derive(Debug, Clone, Default)]
@@ -266,28 +263,5 @@ impl BrowserSession {
             matches,
             total,
         })
-    }
-
-    /// Prints the page to PDF (A4-independent: the page's CSS size or Letter), backgrounds
-    /// included.
-    pub async fn pdf(&self, landscape: bool) -> Result<Vec<u8>, BrowserError> {
-        let _calls = self.begin().await?;
-        let answer = cdp::call_with_timeout(
-            &self.page(),
-            self.dead(),
-            "Page.printToPDF",
-            json!({"landscape": landscape, "printBackground": true,
-                   "preferCSSPageSize": true}),
-            PDF_TIMEOUT,
-        )
-        .await?;
-        base64::engine::general_purpose::STANDARD
-            .decode(answer["data"].as_str().unwrap_or_default())
-            .ok()
-            .filter(|bytes: &Vec<u8>| bytes.starts_with(b"%PDF"))
-            .ok_or_else(|| BrowserError::Protocol {
-                what: "Page.printToPDF",
-                reason: "no PDF data".into(),
-            })
     }
 }

@@ -1,7 +1,8 @@
 //! The browser: headless Chromium driven over the DevTools protocol (CDP).
 //!
-//! - [`pool`]: the bounded, self-healing [`Pool`] of Chromium processes that leases isolated
-//!   browser contexts (lifetime-first placement, capacity waits, crash replacement, recycling).
+//! - [`pool`]: the bounded, self-healing [`Pool`] of Chromium processes (capacity waits,
+//!   crash replacement, recycling, spare contexts); [`placement`]: which process a new
+//!   context goes to (lifetime-first); [`lease`]: a leased isolated context and its tabs.
 //! - [`process`]: one Chromium process: launch (fresh profile, server flags, own process
 //!   group), connection, health and crash detection, and clean-up that leaves no process or
 //!   profile dir behind.
@@ -10,8 +11,8 @@
 //! - [`session`]: one browser (an isolated context): its tabs, the refs its snapshots handed
 //!   out, navigation; [`tabs`] opens, selects, closes and adopts tabs.
 //! - [`snapshot`] (the accessibility outline), [`actions`] (input: clicks, typing, keys,
-//!   selects, forms, uploads; screenshots), [`inspect`] (history, waits, scripts, resizing,
-//!   HTML, search, PDF), [`keys`] (key names for CDP).
+//!   selects, forms, uploads), [`capture`] (screenshots, PDF), [`inspect`] (history, waits,
+//!   scripts, resizing, HTML, search), [`keys`] (key names for CDP).
 //! - [`events`]: what each tab reports between calls — console, network, dialogs.
 //! - [`guard`]: the net policy applied to every request of every tab; [`proxy`]: the SOCKS5
 //!   proxy launched Chromium connects through, which applies it to every connection.
@@ -19,16 +20,20 @@
 //! - [`cdp`]: raw CDP commands with a timeout on every call; [`navigator`]: the connection
 //!   navigations are started on.
 //!
-//! Nothing here knows about MCP; `mcp::browser_tools` maps tools onto [`Browsers`].
+//! Nothing here knows about MCP; `mcp::browser` maps tools onto [`Browsers`]. It imports
+//! `net_policy`, `metrics`, `principal` and, for [`render`], the crawler's `Render` trait.
 
 pub mod actions;
+pub mod capture;
 pub mod cdp;
 pub mod events;
 pub mod guard;
 pub mod handles;
 pub mod inspect;
 pub mod keys;
+pub mod lease;
 pub mod navigator;
+pub mod placement;
 pub mod pool;
 pub mod process;
 pub mod proxy;

@@ -21,37 +21,25 @@ use std::{
     path::PathBuf,
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
 
-use chromiumoxide::{
-    Page,
-    cdp::browser_protocol::{
-        browser::BrowserContextId,
-        target::{CreateBrowserContextParams, CreateTargetParams, TargetId},
-    },
-};
+use chromiumoxide::Page;
 use serde::{Deserialize, Serialize};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
-    BrowserError,
-    cdp::{self, guarded},
-    find_chromium,
+    BrowserError, find_chromium,
     guard::RequestGuard,
-    navigator::Navigator,
+    lease::{ContextLease, OPEN_TIMEOUT, Room, Spare, create_context, dispose},
+    placement::{Load, select_process},
     process::{self, ChromiumProcess, Exit},
     proxy::SocksProxy,
 };
-use crate::metrics::BrowserMetrics;
+use crate::{metrics::BrowserMetrics, net_policy::NetPolicy};
 
-/// Deadline for creating a context and its first tab (a busy machine with dozens of
-/// browsers opening at once needs more than 15 s; measured by tools/bench/browser).
-const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
-/// Deadline for disposing of a context.
-const DISPOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long shutdown waits for processes to close.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -72,9 +60,8 @@ pub struct PoolSettings {
     pub max_lifetime_contexts: u32,
     /// How long an acquisition waits for room.
     pub acquire_timeout: Duration,
-    /// Checks every request of the pages against the net policy (`None`: everything is
-    /// allowed).
-    pub guard: Option<Arc<RequestGuard>>,
+    /// Which URLs the pages may reach; the pool builds the guard that enforces it.
+    pub net_policy: NetPolicy,
 }
 
 impl Default for PoolSettings {
@@ -87,7 +74,11 @@ impl Default for PoolSettings {
             max_contexts: 8,
             max_lifetime_contexts: 50,
             acquire_timeout: Duration::from_secs(10),
-            guard: None,
+            // Everything allowed: no guard.
+            net_policy: NetPolicy {
+                allow_private: true,
+                ..NetPolicy::default()
+            },
         }
     }
 }
@@ -101,30 +92,6 @@ impl PoolSettings {
             self.cdp_endpoints.len() as u32
         }
     }
-}
-
-/// What [`select_process`] needs to know about a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Load {
-    /// Contexts open now.
-    pub active: u32,
-    /// Contexts served in its life (open or closed).
-    pub lifetime: u32,
-}
-
-/// Lifetime-first placement: the process with the highest lifetime count that is still
-/// under both limits (open contexts below `max_contexts`, lifetime below
-/// `max_lifetime`); ties go to the one with fewer open contexts, then to the earlier one.
-///
-/// Filling the oldest process first makes processes reach their lifetime limit one after
-/// another instead of together, so a retirement never takes all capacity at once.
-pub fn select_process(loads: &[Load], max_contexts: u32, max_lifetime: u32) -> Option<usize> {
-    loads
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.active < max_contexts && l.lifetime < max_lifetime)
-        .min_by_key(|(i, l)| (std::cmp::Reverse(l.lifetime), l.active, *i))
-        .map(|(i, _)| i)
 }
 
 /// The pool's state, as `server_status` and `/ready` show it.
@@ -171,6 +138,9 @@ pub struct Pool {
 
 struct Inner {
     settings: PoolSettings,
+    /// Checks every request of the pages against the net policy (`None`: the policy allows
+    /// everything).
+    guard: Option<Arc<RequestGuard>>,
     state: Mutex<State>,
     /// Woken whenever room may have appeared or a launch ended.
     changed: tokio::sync::Notify,
@@ -207,12 +177,6 @@ struct Slot {
     promised: Option<tokio::sync::oneshot::Sender<Spare>>,
 }
 
-/// A context and its first tab.
-struct Spare {
-    context: BrowserContextId,
-    page: Page,
-}
-
 impl State {
     fn serving(&self) -> u32 {
         self.slots.iter().filter(|s| !s.retiring).count() as u32 + self.launching
@@ -228,6 +192,7 @@ impl Pool {
     pub fn new(settings: PoolSettings, metrics: BrowserMetrics) -> Self {
         Self {
             inner: Arc::new(Inner {
+                guard: RequestGuard::new(settings.net_policy.clone()),
                 settings,
                 state: Mutex::new(State::default()),
                 changed: tokio::sync::Notify::new(),
@@ -610,7 +575,7 @@ impl Inner {
     /// The `--proxy-server` for a launch: the running proxy, started on first use; `None`
     /// without a net policy to apply.
     async fn proxy(&self) -> Result<Option<String>, BrowserError> {
-        let Some(guard) = &self.settings.guard else {
+        let Some(guard) = &self.guard else {
             return Ok(None);
         };
         let proxy = self
@@ -712,6 +677,18 @@ impl Inner {
         self.changed.notify_waiters();
     }
 
+    fn publish(&self, state: &State) {
+        let retiring = state.slots.iter().filter(|s| s.retiring).count();
+        self.metrics.set_processes(
+            state.launching as usize,
+            state.slots.len() - retiring,
+            retiring,
+        );
+        self.metrics.set_contexts_active(state.in_use());
+    }
+}
+
+impl Room for Inner {
     /// Returns a booked context; a retiring process with nothing open is closed.
     fn release(&self, process_id: u64) {
         let mut state = self.lock();
@@ -724,16 +701,6 @@ impl Inner {
         self.publish(&state);
         drop(state);
         self.changed.notify_waiters();
-    }
-
-    fn publish(&self, state: &State) {
-        let retiring = state.slots.iter().filter(|s| s.retiring).count();
-        self.metrics.set_processes(
-            state.launching as usize,
-            state.slots.len() - retiring,
-            retiring,
-        );
-        self.metrics.set_contexts_active(state.in_use());
     }
 }
 
@@ -762,46 +729,14 @@ impl Reservation {
         };
         self.booked = false;
         Ok((
-            ContextLease {
-                pool: self.pool.clone(),
+            ContextLease::new(
+                self.pool.clone(),
                 process,
-                context: spare.context,
-                closed: AtomicBool::new(false),
-            },
+                spare.context,
+                self.pool.guard.clone(),
+            ),
             spare.page,
         ))
-    }
-}
-
-/// Creates an isolated context with one blank tab.
-async fn create_context(process: &ChromiumProcess) -> Result<Spare, BrowserError> {
-    let browser = &process.browser;
-    let context = guarded(
-        &process.dead,
-        "creating a browser context",
-        OPEN_TIMEOUT,
-        browser.create_browser_context(CreateBrowserContextParams {
-            // A remote browser drops the context if this server's connection goes away.
-            dispose_on_detach: Some(true),
-            ..Default::default()
-        }),
-    )
-    .await?;
-    let mut target = CreateTargetParams::new("about:blank");
-    target.browser_context_id = Some(context.clone());
-    match guarded(
-        &process.dead,
-        "opening a tab",
-        OPEN_TIMEOUT,
-        browser.new_page(target),
-    )
-    .await
-    {
-        Ok(page) => Ok(Spare { context, page }),
-        Err(error) => {
-            dispose(process, context).await;
-            Err(error)
-        }
     }
 }
 
@@ -810,287 +745,5 @@ impl Drop for Reservation {
         if self.booked {
             self.pool.release(self.process.id);
         }
-    }
-}
-
-/// A tab as Chromium lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TabTarget {
-    /// Target id.
-    pub id: String,
-    /// Its URL.
-    pub url: String,
-    /// Its title.
-    pub title: String,
-}
-
-/// One leased browser context. [`ContextLease::close`] disposes of it; dropping it without
-/// closing disposes of it in the background.
-pub struct ContextLease {
-    pool: Arc<Inner>,
-    process: Arc<ChromiumProcess>,
-    context: BrowserContextId,
-    closed: AtomicBool,
-}
-
-impl std::fmt::Debug for ContextLease {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ContextLease")
-            .field("process", &self.process.id)
-            .finish()
-    }
-}
-
-impl ContextLease {
-    /// Cancelled when the process hosting this context dies.
-    pub fn dead(&self) -> &CancellationToken {
-        &self.process.dead
-    }
-
-    /// The hosting process's pool-wide number.
-    pub fn process_id(&self) -> u64 {
-        self.process.id
-    }
-
-    /// The hosting process's pid, when this server launched it.
-    pub fn pid(&self) -> Option<u32> {
-        self.process.pid()
-    }
-
-    /// The hosting process's navigation connection.
-    pub fn navigator(&self) -> &Navigator {
-        &self.process.navigator
-    }
-
-    /// Opens another tab in this context.
-    pub async fn new_page(&self) -> Result<Page, BrowserError> {
-        let mut target = CreateTargetParams::new("about:blank");
-        target.browser_context_id = Some(self.context.clone());
-        guarded(
-            &self.process.dead,
-            "opening a tab",
-            OPEN_TIMEOUT,
-            self.process.browser.new_page(target),
-        )
-        .await
-    }
-
-    /// The tabs (page targets) of this context as Chromium lists them: target id, URL and
-    /// title. Includes tabs the pages opened themselves (popups, `target=_blank` links).
-    pub async fn tab_targets(&self) -> Result<Vec<TabTarget>, BrowserError> {
-        let answer = guarded(
-            &self.process.dead,
-            "listing tabs",
-            cdp::CALL_TIMEOUT,
-            self.process
-                .browser
-                .execute(cdp::Raw::new("Target.getTargets", serde_json::json!({}))),
-        )
-        .await?
-        .result;
-        let ours = self.context.inner();
-        Ok(answer["targetInfos"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|t| t["type"] == "page" && t["browserContextId"].as_str() == Some(ours))
-            .map(|t| TabTarget {
-                id: t["targetId"].as_str().unwrap_or_default().to_string(),
-                url: t["url"].as_str().unwrap_or_default().to_string(),
-                title: t["title"].as_str().unwrap_or_default().to_string(),
-            })
-            .collect())
-    }
-
-    /// The page of one of this context's tabs, such as one a page opened itself, once it
-    /// answers commands (chromiumoxide hands out the page of a tab it has only just heard
-    /// of before attaching to it).
-    pub async fn page_of(&self, target: &str) -> Result<Page, BrowserError> {
-        let dead = &self.process.dead;
-        let page = guarded(
-            dead,
-            "attaching to a tab",
-            OPEN_TIMEOUT,
-            self.process
-                .browser
-                .get_page(TargetId::from(target.to_string())),
-        )
-        .await?;
-        let deadline = tokio::time::Instant::now() + OPEN_TIMEOUT;
-        loop {
-            match cdp::call(&page, dead, "Page.getFrameTree", serde_json::json!({})).await {
-                Ok(_) => return Ok(page),
-                Err(BrowserError::Protocol { .. }) if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-    }
-
-    /// The guard that checks this context's requests, if the policy refuses anything.
-    pub fn guard(&self) -> Option<Arc<RequestGuard>> {
-        self.pool.settings.guard.clone()
-    }
-
-    /// True when the guard must intercept this context's requests itself: the process is a
-    /// remote browser, which does not connect through the guard's proxy.
-    pub fn intercepts(&self) -> bool {
-        self.pool.settings.guard.is_some()
-            && matches!(self.process.origin, process::Origin::Remote { .. })
-    }
-
-    /// Disposes of the context (closing its tabs) and returns its room to the pool.
-    pub async fn close(&self) {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        dispose(&self.process, self.context.clone()).await;
-        self.pool.release(self.process.id);
-    }
-}
-
-impl Drop for ContextLease {
-    fn drop(&mut self) {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let pool = self.pool.clone();
-        let process = self.process.clone();
-        let context = self.context.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    dispose(&process, context).await;
-                    pool.release(process.id);
-                });
-            }
-            Err(_) => pool.release(process.id),
-        }
-    }
-}
-
-async fn dispose(process: &ChromiumProcess, context: BrowserContextId) {
-    if process.is_dead() {
-        return;
-    }
-    let disposed = guarded(
-        &process.dead,
-        "closing a browser context",
-        DISPOSE_TIMEOUT,
-        process.browser.dispose_browser_context(context),
-    )
-    .await;
-    if let Err(error) = disposed
-        && error != BrowserError::Crashed
-    {
-        tracing::warn!(process = process.id, %error, "cannot close a browser context");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn loads(pairs: &[(u32, u32)]) -> Vec<Load> {
-        pairs
-            .iter()
-            .map(|&(active, lifetime)| Load { active, lifetime })
-            .collect()
-    }
-
-    #[test]
-    fn picks_the_highest_lifetime_under_both_limits() {
-        let l = loads(&[(1, 10), (2, 30), (0, 5)]);
-        assert_eq!(select_process(&l, 8, 50), Some(1));
-        // Full (active at the limit) is skipped even with the highest lifetime.
-        let l = loads(&[(1, 10), (8, 30), (0, 5)]);
-        assert_eq!(select_process(&l, 8, 50), Some(0));
-        // At the lifetime limit is skipped too.
-        let l = loads(&[(1, 10), (0, 50), (0, 5)]);
-        assert_eq!(select_process(&l, 8, 50), Some(0));
-    }
-
-    #[test]
-    fn ties_go_to_fewer_open_contexts_then_the_earlier_process() {
-        let l = loads(&[(3, 20), (1, 20), (1, 20)]);
-        assert_eq!(select_process(&l, 8, 50), Some(1));
-    }
-
-    #[test]
-    fn nothing_with_room_selects_nothing() {
-        assert_eq!(select_process(&[], 8, 50), None);
-        let l = loads(&[(8, 10), (2, 50)]);
-        assert_eq!(select_process(&l, 8, 50), None);
-    }
-
-    /// Simulates a busy pool of two processes where each context stays open for the next two
-    /// acquisitions: lifetime-first fills the oldest, so when one process retires the other
-    /// is young, never both near the end of their life (where a spread-evenly policy would
-    /// put them, retiring both at about the same time).
-    #[test]
-    fn retirements_are_staggered() {
-        const MAX_CONTEXTS: u32 = 4;
-        const MAX_LIFETIME: u32 = 20;
-        let mut procs = loads(&[(0, 0), (0, 0)]);
-        let mut open: std::collections::VecDeque<usize> = Default::default();
-        let mut retirements = Vec::new();
-        for step in 0..400 {
-            if open.len() == 3 {
-                let p = open.pop_front().unwrap();
-                procs[p].active -= 1;
-            }
-            let chosen = select_process(&procs, MAX_CONTEXTS, MAX_LIFETIME)
-                .expect("a process always has room: capacity never drops to zero");
-            procs[chosen].active += 1;
-            procs[chosen].lifetime += 1;
-            open.push_back(chosen);
-            // A process at its lifetime with nothing open restarts fresh.
-            for i in 0..procs.len() {
-                if procs[i].lifetime >= MAX_LIFETIME && procs[i].active == 0 {
-                    procs[i] = Load {
-                        active: 0,
-                        lifetime: 0,
-                    };
-                    retirements.push((step, i, procs[1 - i].lifetime));
-                }
-            }
-        }
-        assert!(retirements.len() >= 15, "{retirements:?}");
-        for &(step, process, other_lifetime) in &retirements {
-            assert!(
-                other_lifetime <= MAX_LIFETIME / 2,
-                "process {process} retired at step {step} while the other had served \
-                 {other_lifetime}: {retirements:?}"
-            );
-        }
-        // The two take turns.
-        for pair in retirements.windows(2) {
-            assert_ne!(pair[0].1, pair[1].1, "{retirements:?}");
-        }
-    }
-
-    #[test]
-    fn new_contexts_fill_the_oldest_process() {
-        let mut procs = loads(&[(0, 0), (0, 0)]);
-        for _ in 0..6 {
-            let i = select_process(&procs, 8, 50).unwrap();
-            procs[i].active += 1;
-            procs[i].lifetime += 1;
-        }
-        assert_eq!(
-            procs[0],
-            Load {
-                active: 6,
-                lifetime: 6
-            }
-        );
-        assert_eq!(
-            procs[1],
-            Load {
-                active: 0,
-                lifetime: 0
-            }
-        );
     }
 }

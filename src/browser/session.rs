@@ -21,10 +21,10 @@ use super::{
     cdp::{self, guarded},
     events::{Activity, Watcher, watch_tab},
     handles::{OpenOptions, Viewport},
-    pool::ContextLease,
+    lease::ContextLease,
     snapshot,
 };
-use crate::Principal;
+use crate::principal::Principal;
 
 /// When a navigation counts as done.
 #[derive(
@@ -132,6 +132,22 @@ pub enum Target {
     Ref(String),
     /// A CSS selector (the first match).
     Selector(String),
+}
+
+/// How an element is named in results: `[ref=e12]` or `'css selector'` ([`element`] in
+/// messages).
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Ref(name) => write!(f, "[ref={name}]"),
+            Target::Selector(selector) => write!(f, "'{selector}'"),
+        }
+    }
+}
+
+/// How an element is named in messages: "the element [ref=e12]".
+pub(crate) fn element(target: &Target) -> String {
+    format!("the element {target}")
 }
 
 /// One tab of a browser.

@@ -8,9 +8,8 @@ use std::collections::HashSet;
 use url::Url;
 
 use super::{
+    crawler::Crawler,
     page::extract_fetched,
-    robots::RobotsCache,
-    scheduler::Crawler,
     sitemap::{self, SitemapLimits},
     url::Scope,
 };
@@ -45,20 +44,6 @@ pub struct SiteMap {
     pub warnings: Vec<String>,
 }
 
-/// The sitemaps of the site `start` belongs to, when `start` is a site root: those robots.txt
-/// lists, else `/sitemap.xml`. Any other URL is taken to be a sitemap itself.
-pub async fn sitemap_roots(robots: &RobotsCache, start: &Url) -> Vec<Url> {
-    if start.path() != "/" || start.query().is_some() {
-        return vec![start.clone()];
-    }
-    let listed = robots.get(start).await.sitemaps().to_vec();
-    if listed.is_empty() {
-        vec![start.join("/sitemap.xml").unwrap_or_else(|_| start.clone())]
-    } else {
-        listed
-    }
-}
-
 /// Maps the site of `start`.
 pub async fn map_site(crawler: &Crawler, start: &Url, options: &MapOptions) -> SiteMap {
     let scope = Scope::new(start, options.include_subdomains, false, &[], &[])
@@ -85,7 +70,7 @@ pub async fn map_site(crawler: &Crawler, start: &Url, options: &MapOptions) -> S
 
     if options.use_sitemap {
         let site_root = start.join("/").unwrap_or_else(|_| start.clone());
-        let roots = sitemap_roots(&crawler.robots, &site_root).await;
+        let roots = sitemap::discover(&crawler.robots, &site_root).await;
         let limits = SitemapLimits {
             max_total_urls: options.limit,
             ..Default::default()

@@ -22,8 +22,9 @@ pub use summary::JobSummary;
 
 use crate::{
     crawl::{
+        crawler::{CrawlMode, CrawlSpec, Crawler},
         report::Report,
-        scheduler::{self, CrawlSpec, Crawler, RunEnd, RunError},
+        scheduler::{self, RunEnd, RunError},
     },
     store::{JobRecord, JobState, Store, StoreError, now_ms},
 };
@@ -104,8 +105,8 @@ impl Jobs {
     ) -> Result<JobSummary, JobError> {
         let id = format!("job_{}", uuid::Uuid::new_v4().simple());
         let kind = match spec.mode {
-            scheduler::CrawlMode::Site => "crawl_site",
-            scheduler::CrawlMode::Sitemap => "crawl_sitemap",
+            CrawlMode::Site => "crawl_site",
+            CrawlMode::Sitemap => "crawl_sitemap",
         };
         let params = serde_json::to_value(&spec)
             .map_err(|e| JobError::Invalid(format!("cannot record the job's settings: {e}")))?;

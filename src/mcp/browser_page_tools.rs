@@ -16,9 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     CrawliumServer,
-    browser_tools::{
-        PageResult, check_max_chars, default_max_chars, describe, structured, target, yes,
-    },
+    browser_tools::{PageResult, check_max_chars, default_max_chars, structured, target, yes},
     crawl_tools::ContentFormat,
 };
 use crate::{
@@ -31,7 +29,7 @@ use crate::{
         tabs::TabInfo,
     },
     crawl::{extract, markdown},
-    error::ToolError,
+    mcp::error::ToolError,
 };
 
 /// Longest wait of browser_wait_for and browser_evaluate, in ms.
@@ -534,7 +532,7 @@ impl CrawliumServer {
             .await?;
         let hover = async {
             browser.hover(&target).await?;
-            Ok(format!("Hovered over {}", describe(&target)))
+            Ok(format!("Hovered over {}", target))
         };
         let snapshot = args.snapshot.then_some(default_max_chars());
         self.act(&browser, hover, snapshot, hint).await
@@ -603,11 +601,7 @@ impl CrawliumServer {
             .await?;
         let select = async {
             let selected = browser.select_option(&target, &args.values).await?;
-            Ok(format!(
-                "Selected {} in {}",
-                selected.join(", "),
-                describe(&target)
-            ))
+            Ok(format!("Selected {} in {}", selected.join(", "), target))
         };
         let snapshot = args.snapshot.then_some(default_max_chars());
         self.act(&browser, select, snapshot, hint).await
@@ -665,7 +659,7 @@ impl CrawliumServer {
                     ))
                 })?;
                 let label = name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
-                done.push(format!("{}{label}: {what}", describe(target)));
+                done.push(format!("{}{label}: {what}", target));
             }
             Ok(format!("Filled {} fields: {}", done.len(), done.join("; ")))
         };
@@ -703,11 +697,7 @@ impl CrawliumServer {
             .await?;
         let upload = async {
             browser.upload(&target, &paths).await?;
-            Ok(format!(
-                "Attached {} file(s) to {}",
-                paths.len(),
-                describe(&target)
-            ))
+            Ok(format!("Attached {} file(s) to {}", paths.len(), target))
         };
         let snapshot = args.snapshot.then_some(default_max_chars());
         self.act(&browser, upload, snapshot, hint).await

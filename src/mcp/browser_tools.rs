@@ -22,12 +22,13 @@ use super::CrawliumServer;
 use crate::{
     browser::{
         BrowserError, BrowserInfo, BrowserSession, OpenOptions, Viewport,
-        actions::{ImageFormat, MouseButton, ScreenshotOptions},
+        actions::MouseButton,
+        capture::{ImageFormat, ScreenshotOptions},
         events::DialogInfo,
         handles::Resolved,
         session::{Snapshot, SnapshotOptions, Target, WaitUntil},
     },
-    error::ToolError,
+    mcp::error::ToolError,
 };
 
 /// Most characters of snapshot one call returns.
@@ -677,7 +678,7 @@ impl CrawliumServer {
                 } else {
                     "Clicked"
                 },
-                describe(&target)
+                target
             ))
         };
         self.act(
@@ -722,7 +723,7 @@ impl CrawliumServer {
             Ok(format!(
                 "Typed {} characters into {}{what}{}",
                 args.text.chars().count(),
-                describe(&target),
+                target,
                 if args.submit {
                     " and pressed Enter"
                 } else {
@@ -816,9 +817,7 @@ impl CrawliumServer {
         };
         let mut text = format!(
             "Screenshot of {}{} ({}×{} px {}{}{}), stored as artifact {}",
-            element
-                .map(|e| format!("{} on ", describe(&e)))
-                .unwrap_or_default(),
+            element.map(|e| format!("{} on ", e)).unwrap_or_default(),
             out.url,
             out.width,
             out.height,
@@ -842,13 +841,5 @@ impl CrawliumServer {
             .content
             .push(super::resources::artifact_link(&artifact));
         Ok(answer)
-    }
-}
-
-/// How an element is named in results.
-pub(super) fn describe(target: &Target) -> String {
-    match target {
-        Target::Ref(name) => format!("[ref={name}]"),
-        Target::Selector(selector) => format!("'{selector}'"),
     }
 }

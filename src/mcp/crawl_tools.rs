@@ -20,16 +20,16 @@ use serde::{Deserialize, Serialize};
 use super::{CrawliumServer, Progress};
 use crate::{
     crawl::{
+        crawler::{CrawlMode, CrawlSpec},
+        datetime::parse_w3c_datetime,
         extract::Link,
         map::{MapOptions, map_site},
         markdown,
         page::{CrawlError, crawl_page},
-        scheduler::{CrawlMode, CrawlSpec},
-        sitemap::parse_w3c_datetime,
         url::normalise,
     },
-    error::ToolError,
     jobs::JobSummary,
+    mcp::error::ToolError,
     store::PageWrite,
 };
 

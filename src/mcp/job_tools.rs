@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::CrawliumServer;
-use crate::{error::ToolError, jobs::JobSummary, store::JobState};
+use crate::{jobs::JobSummary, mcp::error::ToolError, store::JobState};
 
 /// Most jobs one list returns.
 const MAX_LIMIT: i64 = 100;

@@ -5,6 +5,7 @@
 mod browser_page_tools;
 mod browser_tools;
 mod crawl_tools;
+mod error;
 mod job_tools;
 mod notify;
 mod ops_tools;

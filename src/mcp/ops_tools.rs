@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::CrawliumServer;
-use crate::{App, ComponentStatus, TransportKind, error::ToolError};
+use crate::{app::App, app::ComponentStatus, app::TransportKind, mcp::error::ToolError};
 
 /// What `server_status` returns.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]

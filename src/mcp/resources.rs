@@ -13,7 +13,7 @@ use rmcp::{
 
 use super::CrawliumServer;
 use crate::{
-    error::ToolError,
+    mcp::error::ToolError,
     store::{Artifact, NewArtifact, StoreError},
 };
 

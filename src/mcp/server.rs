@@ -21,7 +21,7 @@ use rmcp::{
 use tracing::Instrument;
 
 use super::notify::ClientLog;
-use crate::{App, Principal, error::ToolError, metrics::Outcome};
+use crate::{app::App, mcp::error::ToolError, metrics::Outcome, principal::Principal};
 
 /// What the tool groups are for, sent to the client at initialize/discover.
 pub const INSTRUCTIONS: &str = "Crawlium gives you a real headless browser and a real web \

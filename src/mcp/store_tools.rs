@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::CrawliumServer;
 use crate::{
     crawl::{markdown, url::normalise},
-    error::ToolError,
+    mcp::error::ToolError,
     store::{
         CodeHit, CodeQuery, DeletedSource, PageHit, PageKey, PageMeta, PageQuery, SourceSummary,
     },

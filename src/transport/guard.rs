@@ -14,7 +14,7 @@ use axum::{
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{Principal, config::Config};
+use crate::{config::Config, principal::Principal};
 
 /// Hostnames that always name this machine.
 const LOOPBACK_HOSTS: [&str; 4] = ["localhost", "127.0.0.1", "::1", "[::1]"];

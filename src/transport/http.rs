@@ -26,7 +26,7 @@ use super::{
     guard::{self, Guard},
     sse::{self, SseSessions},
 };
-use crate::{App, Principal, mcp::CrawliumServer};
+use crate::{app::App, mcp::CrawliumServer, principal::Principal};
 
 /// Headers an MCP browser client sends and must be allowed to read.
 const MCP_HEADERS: [&str; 6] = [

@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::{App, Principal, mcp::CrawliumServer};
+use crate::{app::App, mcp::CrawliumServer, principal::Principal};
 
 /// Messages buffered per session in each direction before back-pressure applies.
 const CHANNEL_CAPACITY: usize = 64;

@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::{App, Principal, mcp::CrawliumServer};
+use crate::{app::App, mcp::CrawliumServer, principal::Principal};
 
 /// Serves one MCP session on stdio until the client goes away or a signal arrives.
 pub async fn serve(app: Arc<App>) -> anyhow::Result<()> {

@@ -1,4 +1,4 @@
-//! Errors a user can see.
+//! Tool errors: what a failed call tells the model.
 //!
 //! Domain modules have their own `thiserror` enums; at the MCP face every failure the model
 //! should read and act on becomes a [`ToolError`], which rmcp turns into a tool result with
@@ -73,15 +73,4 @@ impl From<crate::browser::BrowserError> for ToolError {
     fn from(error: crate::browser::BrowserError) -> Self {
         Self(error.to_string())
     }
-}
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The store could not be opened or migrated.
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    /// The crawler's HTTP client could not be built.
-    #[error("cannot build the crawler's HTTP client: {0}")]
-    Fetcher(#[from] crate::crawl::fetch::FetchError),
 }

@@ -1,0 +1,229 @@
+//! The application: the shared services of one server process (settings, store, crawler,
+//! jobs, browsers, metrics, shutdown), built once by [`App::open`] and handed to a transport,
+//! and the component health that `/ready` and `server_status` report.
+//!
+//! This is the one place that wires the domain modules together (the crawler's renderer is
+//! the browser pool, through `crawl::render::Render`). It may import every domain module;
+//! only the faces (`mcp`, `transport`, `cli`) and the binary import it.
+
+use std::{sync::Arc, time::Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{config::Config, metrics::Metrics, shutdown::Shutdown, store::Store};
+
+/// The transport a server process is serving MCP on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportKind {
+    /// MCP over the process's stdin/stdout.
+    Stdio,
+    /// MCP over HTTP: Streamable HTTP at /mcp and legacy SSE at /sse.
+    Http,
+    /// No MCP: a command-line job (`crawlium crawl`).
+    Cli,
+}
+
+/// The health of one component, as `/ready` and `server_status` report it.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ComponentStatus {
+    /// Component name.
+    pub name: String,
+    /// Whether the server is unusable without it (`/ready` answers 503 when it is down).
+    pub required: bool,
+    /// Whether it works now.
+    pub ok: bool,
+    /// What is wrong, or what it is.
+    pub detail: String,
+}
+
+/// What `/ready` reports: ready when every required component works.
+#[derive(Debug, Clone, Serialize)]
+pub struct Readiness {
+    /// True when every required component works.
+    pub ready: bool,
+    /// Each component's status.
+    pub components: Vec<ComponentStatus>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The crawler's HTTP client could not be built.
+    #[error("cannot build the crawler's HTTP client: {0}")]
+    Fetcher(#[from] crate::crawl::fetch::FetchError),
+}
+
+/// The shared services of one server process.
+pub struct App {
+    /// The settings in force.
+    pub config: Config,
+    /// The transport this process serves.
+    pub transport: TransportKind,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Graceful-shutdown state.
+    pub shutdown: Shutdown,
+    /// Everything persisted.
+    pub store: Store,
+    /// The crawler: HTTP client, robots.txt cache, per-host politeness.
+    pub crawler: Arc<crate::crawl::crawler::Crawler>,
+    /// Background crawl jobs.
+    pub jobs: Arc<crate::jobs::Jobs>,
+    /// Open browsers (by handle) and the Chromium pool behind them.
+    pub browsers: Arc<crate::browser::Browsers>,
+    /// The last store health check: `/ready` and `server_status` reuse it for a second, so
+    /// a busy status endpoint does not turn into a database load.
+    store_health: std::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+    started: Instant,
+}
+
+/// How long a store health check result is reused.
+const HEALTH_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl App {
+    /// Builds the services for a validated config: opens the store and applies migrations.
+    pub async fn open(config: Config, transport: TransportKind) -> Result<Arc<Self>, StartError> {
+        let fetcher = crate::crawl::fetch::Fetcher::new(config.fetch_config())?;
+        let store = Store::open(&config.database_url(), config.database_max_connections).await?;
+        tracing::info!(database = store.target(), "store open");
+        let metrics = Metrics::new();
+        let browsers = crate::browser::Browsers::new(
+            crate::browser::Pool::new(config.pool_settings(), metrics.browser()),
+            config.browser_idle_timeout(),
+            std::time::Duration::from_secs(config.browser_dialog_timeout_secs),
+            config.net_policy(),
+        );
+        let renderer = crate::browser::render::BrowserRenderer::new(
+            browsers.clone(),
+            std::time::Duration::from_secs(config.crawl_timeout_secs),
+        );
+        let crawler = Arc::new(crate::crawl::crawler::Crawler {
+            robots: crate::crawl::robots::RobotsCache::new(fetcher.clone()),
+            politeness: crate::crawl::politeness::Politeness::new(
+                config.crawl_host_concurrency as usize,
+            ),
+            chunk_max_chars: config.chunk_max_chars as usize,
+            extra_memory: None,
+            renderer: Some(Arc::new(renderer)),
+            fetcher,
+            store: store.clone(),
+        });
+        let jobs = crate::jobs::Jobs::new(crawler.clone());
+        Ok(Arc::new(Self {
+            config,
+            transport,
+            metrics,
+            shutdown: Shutdown::new(),
+            store,
+            crawler,
+            jobs,
+            browsers,
+            store_health: std::sync::Mutex::new(None),
+            started: Instant::now(),
+        }))
+    }
+
+    /// Time since start-up.
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
+    /// Each component's health, for `/ready` and `server_status`.
+    pub async fn components(&self) -> Vec<ComponentStatus> {
+        let draining = self.shutdown.is_draining();
+        let store = self.store_health().await;
+        vec![
+            ComponentStatus {
+                name: "server".into(),
+                required: true,
+                ok: !draining,
+                detail: if draining {
+                    "shutting down".into()
+                } else {
+                    format!("serving MCP over {:?}", self.transport).to_lowercase()
+                },
+            },
+            ComponentStatus {
+                name: "store".into(),
+                required: true,
+                ok: store.is_ok(),
+                detail: match store {
+                    Ok(()) => format!("{} answers", self.store.target()),
+                    Err(e) => e,
+                },
+            },
+            self.browser_component(),
+        ]
+    }
+
+    /// The browser pool's health: optional, since every other tool works without it.
+    fn browser_component(&self) -> ComponentStatus {
+        let pool = self.browsers.pool().status();
+        let detail = if pool.available {
+            format!(
+                "{}; {} process(es) running, {} starting; {} of {} contexts in use",
+                pool.detail,
+                pool.processes.len(),
+                pool.launching,
+                pool.contexts_in_use,
+                pool.capacity
+            )
+        } else {
+            pool.detail
+        };
+        ComponentStatus {
+            name: "browser".into(),
+            required: false,
+            ok: pool.available,
+            detail,
+        }
+    }
+
+    /// The store's health, checked at most once per [`HEALTH_TTL`].
+    async fn store_health(&self) -> Result<(), String> {
+        let lock = || self.store_health.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, result)) = lock().as_ref()
+            && at.elapsed() < HEALTH_TTL
+        {
+            return result.clone();
+        }
+        let result = self.store.health().await.map_err(|e| e.to_string());
+        *lock() = Some((Instant::now(), result.clone()));
+        result
+    }
+
+    /// Whether the server can take work, with every component's status (for `/ready`).
+    pub async fn readiness(&self) -> Readiness {
+        let components = self.components().await;
+        Readiness {
+            ready: components.iter().all(|c| c.ok || !c.required),
+            components,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn ready_until_draining_or_store_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_str().unwrap();
+        let cli = crate::config::parse_cli(["crawlium", "--data-dir", data_dir]).unwrap();
+        let app = App::open(cli.config, TransportKind::Http).await.unwrap();
+        assert!(app.readiness().await.ready);
+        app.store.close().await;
+        tokio::time::sleep(HEALTH_TTL).await;
+        let readiness = app.readiness().await;
+        assert!(!readiness.ready, "a closed store is not ready");
+        assert!(!readiness.components[1].ok);
+        app.shutdown.drain(std::time::Duration::ZERO).await;
+        let readiness = app.readiness().await;
+        assert_eq!(readiness.components[0].detail, "shutting down");
+    }
+}
