@@ -2,8 +2,7 @@
 //! to talk back to the client (progress, log messages). Handlers here are thin: they check
 //! arguments, call one domain function and map its result or error.
 
-mod browser_page_tools;
-mod browser_tools;
+mod browser;
 mod crawl_tools;
 mod error;
 mod job_tools;

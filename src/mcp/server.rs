@@ -80,7 +80,6 @@ impl CrawliumServer {
     fn all_tools() -> ToolRouter<Self> {
         #[allow(unused_mut)]
         let mut router = Self::browser_router()
-            + Self::browser_page_router()
             + Self::crawl_router()
             + Self::job_router()
             + Self::store_router()

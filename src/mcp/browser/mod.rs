@@ -1,0 +1,299 @@
+//! The browser tools, one file per group: [`lifecycle`] (browsers, tabs, window), [`navigate`],
+//! [`input`], [`inspect`] (snapshot, find, content, scripts), [`capture`] (screenshots, PDF)
+//! and [`logs`] (console, network). Names and arguments follow playwright-mcp where the
+//! action is the same. This file holds what the groups share: resolving the browser a call
+//! is about, the page answer, and argument checks.
+//!
+//! Every tool but `browser_open` and `browser_list` takes an optional `browserId`. Without
+//! it, a transport session (stdio, a legacy `Mcp-Session-Id`) uses its default browser,
+//! opened on first use; a stateless request gets a new browser and a hint to pass its id.
+
+mod capture;
+mod input;
+mod inspect;
+mod lifecycle;
+mod logs;
+mod navigate;
+
+use std::{sync::Arc, time::Duration};
+
+use rmcp::{
+    RoleServer,
+    handler::server::router::tool::ToolRouter,
+    model::{CallToolResult, ContentBlock},
+    service::RequestContext,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    browser::{
+        BrowserError, BrowserSession,
+        events::DialogInfo,
+        handles::Resolved,
+        session::{SnapshotOptions, Target},
+    },
+    mcp::{CrawliumServer, error::ToolError},
+};
+
+impl CrawliumServer {
+    /// Every browser tool.
+    pub(crate) fn browser_router() -> ToolRouter<Self> {
+        Self::lifecycle_router()
+            + Self::navigate_router()
+            + Self::input_router()
+            + Self::inspect_router()
+            + Self::capture_router()
+            + Self::logs_router()
+    }
+}
+
+/// Most characters of snapshot one call returns.
+const MAX_SNAPSHOT_CHARS: usize = 200_000;
+
+pub(super) fn yes() -> bool {
+    true
+}
+
+pub(super) fn default_max_chars() -> usize {
+    20_000
+}
+
+/// What action tools (navigate, snapshot, click, type) return.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PageResult {
+    /// The browser acted on.
+    pub browser_id: String,
+    /// What was done.
+    pub result: String,
+    /// The page's URL afterwards.
+    pub url: String,
+    /// The page's title afterwards.
+    pub title: String,
+    /// The page as an accessibility outline ([ref=eN] marks elements to act on), or one
+    /// part of it; absent with snapshot=false.
+    pub snapshot: Option<String>,
+    /// Characters in the whole snapshot.
+    pub total_chars: Option<usize>,
+    /// Where the rest of a cut snapshot starts: pass it as offset to browser_snapshot.
+    pub next_offset: Option<usize>,
+    /// What to do next time, when there is something to say.
+    pub hint: Option<String>,
+    /// A JavaScript dialog that blocks the page: answer it with browser_handle_dialog.
+    pub dialog: Option<DialogInfo>,
+}
+
+impl CrawliumServer {
+    /// The browser a call is about, and a hint when one was opened just for it.
+    pub(super) async fn browser_for(
+        &self,
+        browser_id: Option<&str>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<(Arc<BrowserSession>, Option<String>), ToolError> {
+        let owner = self.principal(context);
+        let session = self.transport_session(context);
+        let (browser, how) = self
+            .app
+            .browsers
+            .resolve(browser_id, &owner, session.as_deref())
+            .await?;
+        let hint = (how == Resolved::OpenedForCall).then(|| {
+            format!(
+                "A new browser was opened for this call because it had no browserId; pass \
+                 browserId \"{}\" next time to keep using it.",
+                browser.id
+            )
+        });
+        Ok((browser, hint))
+    }
+
+    /// Runs `action` on `browser` and answers with what it did (its result), the page and,
+    /// when asked, the snapshot. A dialog that opens meanwhile ends the wait: the answer
+    /// shows the dialog instead of the page.
+    pub(super) async fn act(
+        &self,
+        browser: &BrowserSession,
+        action: impl Future<Output = Result<String, BrowserError>>,
+        snapshot: Option<usize>,
+        hint: Option<String>,
+    ) -> Result<CallToolResult, ToolError> {
+        let result = browser
+            .unless_dialog(action)
+            .await?
+            .unwrap_or_else(|| "A dialog opened before the action finished".into());
+        self.page_result(browser, result, snapshot, hint).await
+    }
+
+    /// Builds an action's answer: a short result, the page, and the snapshot when asked.
+    pub(super) async fn page_result(
+        &self,
+        browser: &BrowserSession,
+        mut result: String,
+        snapshot: Option<usize>,
+        hint: Option<String>,
+    ) -> Result<CallToolResult, ToolError> {
+        for dismissed in browser.activity.take_dismissed() {
+            result.push_str(&format!(
+                "\n(An unanswered {} was dismissed after {} s.)",
+                dismissed.describe(),
+                dismissed.dismissed_after_seconds
+            ));
+        }
+        if let Some(dialog) = browser.activity.dialog() {
+            // The page is blocked: reading it would wait for the dialog's answer.
+            return Ok(page_answer(PageResult {
+                browser_id: browser.id.clone(),
+                result,
+                url: dialog.url.clone(),
+                title: String::new(),
+                snapshot: None,
+                total_chars: None,
+                next_offset: None,
+                hint,
+                dialog: Some(dialog),
+            }));
+        }
+        let (page, snapshot) = match snapshot {
+            Some(max_chars) => {
+                let snapshot = browser
+                    .snapshot(SnapshotOptions {
+                        offset: 0,
+                        max_chars,
+                        max_depth: 0,
+                    })
+                    .await?;
+                (snapshot.page.clone(), Some(snapshot))
+            }
+            None => (browser.info().await?, None),
+        };
+        let out = PageResult {
+            browser_id: browser.id.clone(),
+            result,
+            url: page.url,
+            title: page.title,
+            total_chars: snapshot.as_ref().map(|s| s.total_chars),
+            next_offset: snapshot.as_ref().and_then(|s| s.next_offset),
+            snapshot: snapshot.map(|s| s.text),
+            hint,
+            dialog: None,
+        };
+        Ok(page_answer(out))
+    }
+}
+
+/// Renders a [`PageResult`] as text for the model, with the same data as structured
+/// content.
+pub(super) fn page_answer(out: PageResult) -> CallToolResult {
+    let mut text = String::new();
+    if let Some(hint) = &out.hint {
+        text.push_str(hint);
+        text.push_str("\n\n");
+    }
+    text.push_str(&out.result);
+    text.push_str(&format!(
+        "\nBrowser: {}\nPage: {} — {}",
+        out.browser_id, out.title, out.url
+    ));
+    if let Some(dialog) = &out.dialog {
+        text.push_str(&format!(
+            "\nA {} is open and blocks the page: answer it with browser_handle_dialog \
+             (accept true or false{}); unanswered, it is dismissed {} s after it opened.",
+            dialog.describe(),
+            if dialog.kind == "prompt" {
+                ", promptText for the answer"
+            } else {
+                ""
+            },
+            dialog.dismissed_after_seconds
+        ));
+    }
+    if let Some(snapshot) = &out.snapshot {
+        text.push_str("\nSnapshot:\n");
+        text.push_str(snapshot);
+        if let (Some(next), Some(total)) = (out.next_offset, out.total_chars) {
+            text.push_str(&format!(
+                "\n[snapshot cut at character {next} of {total} — call browser_snapshot with \
+                 offset={next} for the rest, or with depth=N for an overview]"
+            ));
+        }
+    }
+    structured(text, &out)
+}
+
+/// A tool answer: `text` for the model and `out` as structured content.
+pub(super) fn structured<T: Serialize>(text: String, out: &T) -> CallToolResult {
+    let mut answer = CallToolResult::success(vec![ContentBlock::text(text)]);
+    answer.structured_content = Some(serde_json::to_value(out).unwrap_or_default());
+    answer
+}
+
+pub(super) fn check_max_chars(max_chars: usize) -> Result<(), ToolError> {
+    if (100..=MAX_SNAPSHOT_CHARS).contains(&max_chars) {
+        Ok(())
+    } else {
+        Err(ToolError::new(format!(
+            "maxChars must be between 100 and {MAX_SNAPSHOT_CHARS} (got {max_chars})"
+        )))
+    }
+}
+
+/// The element of a click or type: exactly one of ref and selector.
+pub(super) fn target(
+    reference: Option<String>,
+    selector: Option<String>,
+) -> Result<Target, ToolError> {
+    match (reference, selector) {
+        (Some(r), None) if !r.trim().is_empty() => Ok(Target::Ref(r.trim().to_string())),
+        (None, Some(s)) if !s.trim().is_empty() => Ok(Target::Selector(s)),
+        (Some(_), Some(_)) => Err(ToolError::new("give either ref or selector, not both")),
+        _ => Err(ToolError::new(
+            "give the element: ref (such as e12, from browser_snapshot) or a CSS selector",
+        )),
+    }
+}
+
+/// Longest wait of browser_wait_for and browser_evaluate, in ms.
+const MAX_WAIT_MS: u64 = 60_000;
+
+fn default_wait_ms() -> u64 {
+    10_000
+}
+
+fn check_wait(name: &str, ms: u64) -> Result<Duration, ToolError> {
+    if (100..=MAX_WAIT_MS).contains(&ms) {
+        Ok(Duration::from_millis(ms))
+    } else {
+        Err(ToolError::new(format!(
+            "{name} must be between 100 and {MAX_WAIT_MS} ms (got {ms})"
+        )))
+    }
+}
+
+fn check_limit(limit: usize, max: usize) -> Result<(), ToolError> {
+    if (1..=max).contains(&limit) {
+        Ok(())
+    } else {
+        Err(ToolError::new(format!(
+            "limit must be between 1 and {max} (got {limit})"
+        )))
+    }
+}
+
+/// The latest `limit` of `items`, and how many were left out.
+fn latest<T>(mut items: Vec<T>, limit: usize) -> (Vec<T>, usize) {
+    let omitted = items.len().saturating_sub(limit);
+    items.drain(..omitted);
+    (items, omitted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latest_keeps_the_newest_entries() {
+        assert_eq!(latest(vec![1, 2, 3, 4], 2), (vec![3, 4], 2));
+        assert_eq!(latest(vec![1, 2], 5), (vec![1, 2], 0));
+    }
+}

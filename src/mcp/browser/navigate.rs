@@ -1,0 +1,214 @@
+//! Browser tools that move the page: navigate, go back, and wait for text to appear or go.
+
+use std::time::Duration;
+
+use rmcp::{
+    RoleServer,
+    handler::server::{tool::schema_for_output, wrapper::Parameters},
+    model::CallToolResult,
+    service::RequestContext,
+    tool, tool_router,
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{PageResult, check_max_chars, check_wait, default_max_chars, default_wait_ms, yes};
+use crate::{
+    browser::{inspect::WaitFor, session::WaitUntil},
+    mcp::{CrawliumServer, error::ToolError},
+};
+
+/// Longest navigation wait, in ms (chromiumoxide gives up on a navigation after 60 s).
+const MAX_NAVIGATION_MS: u64 = 60_000;
+
+fn default_navigation_ms() -> u64 {
+    30_000
+}
+
+/// Arguments of `browser_navigate`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NavigateArgs {
+    /// The browser (from browser_open). Omitted: this session's default browser.
+    pub browser_id: Option<String>,
+    /// Absolute http(s) URL to load.
+    pub url: String,
+    /// load (default), domcontentloaded or networkidle.
+    #[serde(default)]
+    pub wait_until: WaitUntil,
+    /// Longest wait in ms, 1000-60000 (default 30000).
+    #[serde(default = "default_navigation_ms")]
+    pub timeout_ms: u64,
+    /// Return a snapshot of the loaded page (default true).
+    #[serde(default = "yes")]
+    pub snapshot: bool,
+    /// Most snapshot characters returned, 100-200000 (default 20000).
+    #[serde(default = "default_max_chars")]
+    pub max_chars: usize,
+}
+
+/// Arguments of tools that act on the page as a whole.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PageArgs {
+    /// The browser (from browser_open). Omitted: this session's default browser.
+    pub browser_id: Option<String>,
+    /// Return a snapshot of the page afterwards (default true).
+    #[serde(default = "yes")]
+    pub snapshot: bool,
+}
+
+/// Arguments of `browser_wait_for`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WaitForArgs {
+    /// The browser (from browser_open). Omitted: this session's default browser.
+    pub browser_id: Option<String>,
+    /// Wait until this text is on the page (case-sensitive).
+    pub text: Option<String>,
+    /// Wait until this text is no longer on the page (case-sensitive).
+    pub text_gone: Option<String>,
+    /// Seconds to wait first, 0-60.
+    pub time: Option<f64>,
+    /// Longest wait in all, in ms, 100-60000 (default 10000).
+    #[serde(default = "default_wait_ms")]
+    pub timeout_ms: u64,
+    /// Return a snapshot of the page afterwards (default true).
+    #[serde(default = "yes")]
+    pub snapshot: bool,
+}
+
+#[tool_router(router = navigate_router, vis = "pub(super)")]
+impl CrawliumServer {
+    #[tool(
+        name = "browser_navigate",
+        description = "Load an http(s) URL in the browser's tab and return the page's snapshot \
+                       (accessibility outline with [ref=eN] on elements to act on). waitUntil: \
+                       load (default), domcontentloaded or networkidle (500 ms without network \
+                       after load); timeoutMs 1000-60000 (default 30000). snapshot=false skips \
+                       the snapshot; maxChars caps it (default 20000).",
+        output_schema = schema_for_output::<PageResult>(),
+        annotations(
+            title = "Navigate to a URL",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
+    pub async fn browser_navigate(
+        &self,
+        Parameters(args): Parameters<NavigateArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ToolError> {
+        if !(1_000..=MAX_NAVIGATION_MS).contains(&args.timeout_ms) {
+            return Err(ToolError::new(format!(
+                "timeoutMs must be between 1000 and {MAX_NAVIGATION_MS} (got {})",
+                args.timeout_ms
+            )));
+        }
+        check_max_chars(args.max_chars)?;
+        // Refused before any browser is touched: a bad URL never reaches Chromium.
+        let url = self.app.browsers.check_url(&args.url).await?;
+        let (browser, hint) = self
+            .browser_for(args.browser_id.as_deref(), &context)
+            .await?;
+        let navigation = async {
+            browser
+                .navigate(
+                    &url,
+                    args.wait_until,
+                    Duration::from_millis(args.timeout_ms),
+                )
+                .await?;
+            // The page line of the answer says where the tab ended up (after redirects).
+            Ok(format!("Navigated to {url}"))
+        };
+        self.act(
+            &browser,
+            navigation,
+            args.snapshot.then_some(args.max_chars),
+            hint,
+        )
+        .await
+    }
+
+    #[tool(
+        name = "browser_navigate_back",
+        description = "Go back one page in the current tab's history and wait for it to \
+                       load. Returns the page's snapshot (snapshot=false to skip).",
+        output_schema = schema_for_output::<PageResult>(),
+        annotations(
+            title = "Go back",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
+    pub async fn browser_navigate_back(
+        &self,
+        Parameters(args): Parameters<PageArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ToolError> {
+        let (browser, hint) = self
+            .browser_for(args.browser_id.as_deref(), &context)
+            .await?;
+        let back = async {
+            browser.navigate_back().await?;
+            Ok("Went back".to_string())
+        };
+        let snapshot = args.snapshot.then_some(default_max_chars());
+        self.act(&browser, back, snapshot, hint).await
+    }
+
+    #[tool(
+        name = "browser_wait_for",
+        description = "Wait until text appears on the page (text) and/or disappears \
+                       (textGone), case-sensitive, after first pausing time seconds (0-60). \
+                       Gives up after timeoutMs (100-60000, default 10000) with an error. \
+                       Returns the page's snapshot (snapshot=false to skip).",
+        output_schema = schema_for_output::<PageResult>(),
+        annotations(
+            title = "Wait for text",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn browser_wait_for(
+        &self,
+        Parameters(args): Parameters<WaitForArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ToolError> {
+        let timeout = check_wait("timeoutMs", args.timeout_ms)?;
+        let time = match args.time {
+            Some(t) if !(0.0..=60.0).contains(&t) => {
+                return Err(ToolError::new("time must be between 0 and 60 seconds"));
+            }
+            Some(t) => Some(Duration::from_secs_f64(t)),
+            None => None,
+        };
+        if time.is_none() && args.text.is_none() && args.text_gone.is_none() {
+            return Err(ToolError::new(
+                "give text (to appear), textGone (to disappear) or time (seconds to wait)",
+            ));
+        }
+        let (browser, hint) = self
+            .browser_for(args.browser_id.as_deref(), &context)
+            .await?;
+        let wait = WaitFor {
+            text: args.text,
+            text_gone: args.text_gone,
+            time,
+        };
+        let waiting = async {
+            let started = std::time::Instant::now();
+            browser.wait_for(&wait, timeout).await?;
+            Ok(format!("Waited {} ms", started.elapsed().as_millis()))
+        };
+        let snapshot = args.snapshot.then_some(default_max_chars());
+        self.act(&browser, waiting, snapshot, hint).await
+    }
+}
