@@ -4,7 +4,7 @@
 //! session defaults and stateless hints, the capacity error, a killed Chromium, a missing
 //! Chromium, and no Chromium process outliving the server.
 
-mod support;
+use crate::support;
 
 use std::{
     io::Write,

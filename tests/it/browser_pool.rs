@@ -2,7 +2,7 @@
 //! "capacity exhausted" answer, lifetime recycling, crash detection and replacement, a
 //! missing Chromium, and clean-up that leaves no process or profile dir behind.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

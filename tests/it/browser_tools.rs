@@ -3,7 +3,7 @@
 //! network logs, tabs, searching the snapshot, page content, element screenshots, resizing,
 //! PDFs and artifacts as resources, and file uploads inside the allowed directories only.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,9 +1,8 @@
 //! Cancellation reaches the running tool in every transport mode: a 2025-xx client's
 //! `notifications/cancelled` over stdio and over a Streamable HTTP session, and a 2026-07-28
 //! client closing its response stream. Uses the test-only `debug_sleep` tool.
-#![cfg(feature = "test-tools")]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

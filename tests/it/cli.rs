@@ -1,7 +1,7 @@
 //! The command line: --help and --version, one-line errors for bad settings, the refusal to
 //! serve a public address unauthenticated, precedence of flags over env over .env, doctor.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 

@@ -1,7 +1,7 @@
 //! `crawl_page` through MCP against pages served on 127.0.0.1: content, links, storage and
 //! search, redirects and their limits, the URL policy, size and type gates, charsets.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{FixtureSite, HttpServer, connect, error_text, ok};

@@ -3,7 +3,7 @@
 //! URLs that were in flight at the kill fetched a second time. On SQLite and PostgreSQL; and
 //! after a graceful stop (SIGTERM) the next start takes the job up at once.
 
-mod support;
+use crate::support;
 
 use std::{
     collections::BTreeSet,

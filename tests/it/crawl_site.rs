@@ -2,7 +2,7 @@
 //! site: exact page sets (depth, scope, robots.txt, traps, dedupe), retries with Retry-After,
 //! the memory gate, waiting and progress notifications, ownership, and clear errors.
 
-mod support;
+use crate::support;
 
 use std::{
     sync::{Arc, Mutex},

@@ -3,7 +3,7 @@
 //! entries that are not pages, a malformed child kept in part, lastmod filtering, and
 //! billion-laughs XML that is never expanded.
 
-mod support;
+use crate::support;
 
 use std::{
     collections::BTreeSet,

@@ -1,7 +1,7 @@
 //! MCP over HTTP against the real binary: Streamable HTTP in both protocol eras (rmcp's
 //! client and raw requests), legacy SSE, operator endpoints, auth, Host and Origin checks.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The MCP Inspector CLI (installed by tools/test.sh) against the real binary, over stdio,
 //! Streamable HTTP and legacy SSE.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

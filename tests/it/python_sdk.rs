@@ -1,13 +1,13 @@
 //! The official Python `mcp` SDK against the real binary: stdio, Streamable HTTP with
 //! `initialize()` (legacy session) and `discover()` (2026-07-28), and legacy SSE.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use support::{HttpServer, TOKEN};
 
 async fn run_client(args: &[&str]) -> Value {
-    let script = support::root().join("tests/python/mcp_client.py");
+    let script = support::root().join("tests/it/python/mcp_client.py");
     let data_dir = tempfile::tempdir().unwrap();
     let output = tokio::time::timeout(
         std::time::Duration::from_secs(60),

@@ -1,9 +1,8 @@
 //! Graceful shutdown of the real binary: SIGTERM lets in-flight tool calls finish within
 //! SHUTDOWN_GRACE_SECS, cancels them cleanly past it, and the process exits 0 either way.
 //! Uses the test-only `debug_sleep` tool (feature `test-tools`).
-#![cfg(feature = "test-tools")]
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! MCP over stdio with rmcp's client: the legacy handshake and 2026-07-28 discovery, tool
 //! listing and a structured `server_status` call; the server exits when stdin closes.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

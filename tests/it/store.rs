@@ -1,6 +1,6 @@
 //! The store suite, run on SQLite (a temp file) and on PostgreSQL (a schema per test).
 
-mod support;
+use crate::support;
 
 use crawlium::store::{
     CodeQuery, JobSnapshot, JobState, NewChunk, NewFrontierUrl, PageKey, PageQuery, PageWrite,

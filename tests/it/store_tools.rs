@@ -1,7 +1,7 @@
 //! The store tools through MCP (rmcp's client over Streamable HTTP) against the real binary,
 //! on SQLite and on PostgreSQL; and what a user sees when the database goes away.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
