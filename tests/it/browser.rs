@@ -23,15 +23,11 @@ use support::{
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-/// Each test runs its own server with its own Chromium, and some measure time: one at a
-/// time keeps them honest on a small machine.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 const PRIVATE: (&str, &str) = ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true");
 
 #[tokio::test]
 async fn fill_a_form_click_and_refs_go_stale_after_navigation() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -174,7 +170,7 @@ async fn fill_a_form_click_and_refs_go_stale_after_navigation() {
 
 #[tokio::test]
 async fn navigation_urls_are_checked_before_the_browser_is_touched() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     // No Chromium at all: a refused URL must be refused before one is needed.
     let server = HttpServer::start(&[], &[("CHROME_PATH", "/nonexistent/chromium")]).await;
     let client = connect(&server).await;
@@ -228,7 +224,7 @@ fn within_5_s(started: Instant, what: &str) {
 
 #[tokio::test]
 async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -289,7 +285,7 @@ async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
 
 #[tokio::test]
 async fn fragment_and_script_redirected_navigations_finish_at_once() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -326,7 +322,7 @@ async fn fragment_and_script_redirected_navigations_finish_at_once() {
 
 #[tokio::test]
 async fn screenshots_have_the_viewport_size_and_are_stored() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = BrowserSite::start().await;
     let dir = tempfile::tempdir().unwrap();
     let server = HttpServer::start_in(dir.path(), &[], &[PRIVATE]).await;
@@ -414,7 +410,7 @@ async fn screenshots_have_the_viewport_size_and_are_stored() {
 
 #[tokio::test]
 async fn two_browsers_do_not_share_cookies() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -457,7 +453,7 @@ async fn two_browsers_do_not_share_cookies() {
 
 #[tokio::test]
 async fn handles_belong_to_their_token_and_stateless_calls_get_a_hint() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = BrowserSite::start().await;
     let other = "other-token-0123456789abcdef";
     let server = HttpServer::start(
@@ -523,7 +519,7 @@ async fn handles_belong_to_their_token_and_stateless_calls_get_a_hint() {
 
 #[tokio::test]
 async fn a_session_reuses_its_default_browser() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -557,7 +553,7 @@ async fn a_session_reuses_its_default_browser() {
 
 #[tokio::test]
 async fn an_idle_browser_expires_and_frees_its_context() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let server = HttpServer::start(&[], &[("BROWSER_IDLE_TIMEOUT_SECS", "2")]).await;
     let client = connect(&server).await;
     let idle = ok(&client, "browser_open", json!({})).await["browserId"].clone();
@@ -591,7 +587,7 @@ async fn an_idle_browser_expires_and_frees_its_context() {
 
 #[tokio::test]
 async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let server = HttpServer::start(
         &[],
         &[
@@ -636,7 +632,7 @@ async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
 
 #[tokio::test]
 async fn a_killed_chromium_fails_only_its_browsers_and_a_new_one_opens_within_2_s() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(
         &[],
@@ -737,7 +733,7 @@ fn chromium_tree(server_pid: u32) -> Vec<u32> {
 
 #[tokio::test]
 async fn no_chromium_outlives_an_http_server_stopped_by_sigterm() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let mut server = HttpServer::start(
         &[],
         &[("BROWSER_POOL_MIN", "1"), ("BROWSER_MAX_CONTEXTS", "1")],
@@ -780,7 +776,7 @@ async fn no_chromium_outlives_an_http_server_stopped_by_sigterm() {
 
 #[tokio::test]
 async fn no_chromium_outlives_a_stdio_server_whose_client_went_away() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let dir = tempfile::tempdir().unwrap();
     let mut child = support::command(dir.path())
         .env("BROWSER_POOL_MIN", "1")

@@ -15,9 +15,6 @@ use support::{
     call, connect, error_text, ok, open_at,
 };
 
-/// Each test runs its own server with its own Chromium: one at a time on a small machine.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 const PRIVATE: (&str, &str) = ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true");
 
 /// Runs `function` in the page and parses its JSON result.
@@ -33,7 +30,7 @@ async fn eval(client: &support::Client, id: &str, function: &str) -> Value {
 
 #[tokio::test]
 async fn selects_forms_keys_hover_waits_scripts_and_history() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -257,7 +254,7 @@ async fn selects_forms_keys_hover_waits_scripts_and_history() {
 
 #[tokio::test]
 async fn dialogs_are_reported_answered_and_dismissed_when_nobody_answers() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE, ("BROWSER_DIALOG_TIMEOUT_SECS", "2")]).await;
     let client = connect(&server).await;
@@ -354,7 +351,7 @@ async fn dialogs_are_reported_answered_and_dismissed_when_nobody_answers() {
 
 #[tokio::test]
 async fn console_network_and_tabs_are_tracked() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -532,7 +529,7 @@ async fn console_network_and_tabs_are_tracked() {
 
 #[tokio::test]
 async fn the_tab_under_a_new_window_comes_back_to_the_front() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -596,7 +593,7 @@ async fn the_tab_under_a_new_window_comes_back_to_the_front() {
 
 #[tokio::test]
 async fn find_content_screenshots_pdfs_artifacts_and_uploads() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = BrowserSite::start().await;
     let uploads = tempfile::tempdir().unwrap();
     let outside = tempfile::tempdir().unwrap();
@@ -999,7 +996,7 @@ impl Drop for GuardedSite {
 
 #[tokio::test]
 async fn requests_the_net_policy_refuses_never_leave_the_browser() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = GuardedSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE, ("CRAWLIUM_DENY_HOSTS", "localhost")]).await;
     let client = connect(&server).await;
@@ -1050,7 +1047,7 @@ async fn requests_the_net_policy_refuses_never_leave_the_browser() {
 
 #[tokio::test]
 async fn a_remote_browser_has_its_requests_intercepted() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = GuardedSite::start().await;
     // A remote browser cannot reach the server's proxy: each request is paused and checked.
     let remote = support::browser_site::RemoteChromium::start().await;
@@ -1074,7 +1071,7 @@ async fn a_remote_browser_has_its_requests_intercepted() {
 
 #[tokio::test]
 async fn crawls_with_render_read_what_scripts_wrote() {
-    let _serial = SERIAL.lock().await;
+    let _serial = support::serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;

@@ -38,6 +38,7 @@ async fn wait_cancelled(server: &HttpServer) {
 
 #[tokio::test]
 async fn stateless_http_closing_the_stream_cancels() {
+    let _serial = support::serial::lock().await;
     let server = HttpServer::start(&[], &[]).await;
     let http = reqwest::Client::new();
     let call = modern_call(1, "debug_sleep", json!({"ms": 30000}));
@@ -49,6 +50,7 @@ async fn stateless_http_closing_the_stream_cancels() {
 
 #[tokio::test]
 async fn legacy_http_session_cancel_notification() {
+    let _serial = support::serial::lock().await;
     let server = HttpServer::start(&[], &[]).await;
     let client =
         ().serve(StreamableHttpClientTransport::from_uri(server.url("/mcp")))
@@ -67,6 +69,7 @@ async fn legacy_http_session_cancel_notification() {
 
 #[tokio::test]
 async fn stdio_cancel_notification() {
+    let _serial = support::serial::lock().await;
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = support::command(dir.path());
     cmd.env("RUST_LOG", "warn");

@@ -3,7 +3,9 @@
 //! clients and real services; shared support — the server under test, MCP clients, fixture
 //! sites, PostgreSQL schemas, process inspection — lives in `support/`.
 //!
-//! One binary, because every test binary links the whole crate again.
+//! One binary, because every test binary links the whole crate again. Tests of different
+//! areas therefore run side by side; those that launch Chromium or measure time take the one
+//! lock in `support::serial`.
 //!
 //! Run one area with `tools/test.sh --test it http::`.
 

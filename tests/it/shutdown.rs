@@ -23,6 +23,7 @@ async fn wait_exit(server: &mut HttpServer, limit: Duration) -> std::process::Ex
 
 #[tokio::test]
 async fn sigterm_lets_in_flight_http_call_finish() {
+    let _serial = support::serial::lock().await;
     let mut server = HttpServer::start(&[], &[("SHUTDOWN_GRACE_SECS", "10")]).await;
     let http = reqwest::Client::new();
     let call = tokio::spawn(mcp_post(&http, &server, &sleep_call(1500)).send());
@@ -49,6 +50,7 @@ async fn sigterm_lets_in_flight_http_call_finish() {
 
 #[tokio::test]
 async fn sigterm_cancels_calls_past_the_grace_period() {
+    let _serial = support::serial::lock().await;
     let mut server = HttpServer::start(&[], &[("SHUTDOWN_GRACE_SECS", "1")]).await;
     let http = reqwest::Client::new();
     let call = tokio::spawn(mcp_post(&http, &server, &sleep_call(60_000)).send());
@@ -74,6 +76,7 @@ async fn sigterm_cancels_calls_past_the_grace_period() {
 
 #[tokio::test]
 async fn sigterm_on_stdio_finishes_the_call_then_exits() {
+    let _serial = support::serial::lock().await;
     let dir = tempfile::tempdir().unwrap();
     let mut child = support::command(dir.path())
         .env("SHUTDOWN_GRACE_SECS", "10")

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser_site;
+pub mod serial;
 pub mod site;
 
 use std::{
