@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use support::{
     HttpServer, TOKEN,
     browser_site::{BrowserSite, png_size, ref_of, text_of},
-    call, connect, error_text, ok, open_at,
+    call, connect, error_text,
+    fixture_server::FixtureServer,
+    ok, open_at,
 };
 
 const PRIVATE: (&str, &str) = ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true");
@@ -834,7 +836,7 @@ struct GuardedSite {
     secret: String,
     /// The allowed site.
     base: String,
-    servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _servers: [FixtureServer; 3],
 }
 
 impl GuardedSite {
@@ -855,10 +857,9 @@ impl GuardedSite {
                 axum::response::Html("<title>Secret</title><p>secret</p>")
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let secret = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+        let forbidden = FixtureServer::start(forbidden).await;
+        let secret = format!("http://localhost:{}", forbidden.addr().port());
         let ws = secret.replace("http:", "ws:");
-        let mut servers = vec![tokio::spawn(axum::serve(listener, forbidden).into_future())];
         // The frame comes from 127.0.0.2, another site: Chromium runs it in a process of its
         // own.
         let other = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
@@ -900,18 +901,14 @@ impl GuardedSite {
                 "/out",
                 axum::routing::get(move || async move { axum::response::Redirect::to(&out) }),
             );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        servers.push(tokio::spawn(
-            axum::serve(listener, site.clone()).into_future(),
-        ));
-        servers.push(tokio::spawn(axum::serve(other, site).into_future()));
+        let allowed = FixtureServer::start(site.clone()).await;
+        let other = FixtureServer::on(other, site);
         Self {
             hits,
             reported,
             secret,
-            base,
-            servers,
+            base: allowed.base(),
+            _servers: [forbidden, allowed, other],
         }
     }
 
@@ -983,14 +980,6 @@ impl GuardedSite {
             0,
             "the forbidden server was reached"
         );
-    }
-}
-
-impl Drop for GuardedSite {
-    fn drop(&mut self) {
-        for server in &self.servers {
-            server.abort();
-        }
     }
 }
 

@@ -9,6 +9,8 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 
+use super::fixture_server::FixtureServer;
+
 /// A form: typing a name and clicking the button greets by name (in page script, no
 /// navigation); the second form submits to /welcome.
 pub const FORM: &str = r#"<!doctype html>
@@ -109,7 +111,7 @@ pub fn ref_of(snapshot: &str, needle: &str) -> String {
 pub struct BrowserSite {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
-    task: tokio::task::JoinHandle<()>,
+    _server: FixtureServer,
 }
 
 impl BrowserSite {
@@ -219,23 +221,16 @@ impl BrowserSite {
                     )
                 }),
             );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { base, task }
+        let server = FixtureServer::start(app).await;
+        Self {
+            base: server.base(),
+            _server: server,
+        }
     }
 
     /// `BASE{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for BrowserSite {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser_site;
+pub mod fixture_server;
 pub mod serial;
 pub mod site;
 
@@ -432,7 +433,7 @@ impl TcpProxy {
 pub struct FixtureSite {
     pub base: String,
     hits: Arc<Mutex<std::collections::HashMap<String, usize>>>,
-    task: tokio::task::JoinHandle<()>,
+    _server: fixture_server::FixtureServer,
 }
 
 /// The fixture article: navigation, a cookie banner, main content with a code block, footer.
@@ -524,12 +525,12 @@ impl FixtureSite {
         let app = axum::Router::new()
             .route("/{*path}", axum::routing::get(page))
             .with_state(hits.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { base, hits, task }
+        let server = fixture_server::FixtureServer::start(app).await;
+        Self {
+            base: server.base(),
+            hits,
+            _server: server,
+        }
     }
 
     /// `BASE{path}`.
@@ -540,12 +541,6 @@ impl FixtureSite {
     /// Requests served for `path`.
     pub fn hits(&self, path: &str) -> usize {
         self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
-    }
-}
-
-impl Drop for FixtureSite {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
