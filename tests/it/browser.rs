@@ -4,8 +4,6 @@
 //! session defaults and stateless hints, the capacity error, a killed Chromium, a missing
 //! Chromium, and no Chromium process outliving the server.
 
-use crate::support;
-
 use std::{
     io::Write,
     time::{Duration, Instant},
@@ -13,21 +11,26 @@ use std::{
 
 use base64::Engine;
 use serde_json::{Value, json};
-use support::{
-    HttpServer, TOKEN,
-    browser_site::{
-        BrowserSite, children, chromium_among, crashpad_handlers_of, descendants, eventually,
-        jpeg_size, png_size, ref_of, text_of,
-    },
-    call, connect, error_text, ok, open_at,
-};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::support::{
+    browser_site::BrowserSite,
+    client::{call, connect, error_text, ok, open_at},
+    fixture_server::closed_address,
+    image_size::{jpeg_size, png_size},
+    processes::{children, chromium_among, crashpad_handlers_of, descendants},
+    rpc::call_as,
+    serial,
+    server::{HttpServer, TOKEN, command, signal},
+    snapshot::{ref_of, text_of},
+    wait::eventually,
+};
 
 const PRIVATE: (&str, &str) = ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true");
 
 #[tokio::test]
 async fn fill_a_form_click_and_refs_go_stale_after_navigation() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -170,7 +173,7 @@ async fn fill_a_form_click_and_refs_go_stale_after_navigation() {
 
 #[tokio::test]
 async fn navigation_urls_are_checked_before_the_browser_is_touched() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     // No Chromium at all: a refused URL must be refused before one is needed.
     let server = HttpServer::start(&[], &[("CHROME_PATH", "/nonexistent/chromium")]).await;
     let client = connect(&server).await;
@@ -224,13 +227,13 @@ fn within_5_s(started: Instant, what: &str) {
 
 #[tokio::test]
 async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
     let (id, _) = open_at(&client, &site.url("/form")).await;
     // Nothing listens on a port just freed: Chromium's reason comes back at once.
-    let closed = support::closed_address();
+    let closed = closed_address();
     let started = Instant::now();
     let refused = error_text(
         &client,
@@ -285,7 +288,7 @@ async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
 
 #[tokio::test]
 async fn fragment_and_script_redirected_navigations_finish_at_once() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -322,7 +325,7 @@ async fn fragment_and_script_redirected_navigations_finish_at_once() {
 
 #[tokio::test]
 async fn screenshots_have_the_viewport_size_and_are_stored() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let dir = tempfile::tempdir().unwrap();
     let server = HttpServer::start_in(dir.path(), &[], &[PRIVATE]).await;
@@ -410,7 +413,7 @@ async fn screenshots_have_the_viewport_size_and_are_stored() {
 
 #[tokio::test]
 async fn two_browsers_do_not_share_cookies() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -453,7 +456,7 @@ async fn two_browsers_do_not_share_cookies() {
 
 #[tokio::test]
 async fn handles_belong_to_their_token_and_stateless_calls_get_a_hint() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let other = "other-token-0123456789abcdef";
     let server = HttpServer::start(
@@ -464,9 +467,8 @@ async fn handles_belong_to_their_token_and_stateless_calls_get_a_hint() {
         ],
     )
     .await;
-    let call = |token: &'static str, tool: &'static str, args: Value| {
-        support::call_as(&server, token, tool, args)
-    };
+    let call =
+        |token: &'static str, tool: &'static str, args: Value| call_as(&server, token, tool, args);
     let opened = call(TOKEN, "browser_open", json!({})).await;
     let id = opened["structuredContent"]["browserId"]
         .as_str()
@@ -519,7 +521,7 @@ async fn handles_belong_to_their_token_and_stateless_calls_get_a_hint() {
 
 #[tokio::test]
 async fn a_session_reuses_its_default_browser() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -553,7 +555,7 @@ async fn a_session_reuses_its_default_browser() {
 
 #[tokio::test]
 async fn an_idle_browser_expires_and_frees_its_context() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let server = HttpServer::start(&[], &[("BROWSER_IDLE_TIMEOUT_SECS", "2")]).await;
     let client = connect(&server).await;
     let idle = ok(&client, "browser_open", json!({})).await["browserId"].clone();
@@ -587,7 +589,7 @@ async fn an_idle_browser_expires_and_frees_its_context() {
 
 #[tokio::test]
 async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let server = HttpServer::start(
         &[],
         &[
@@ -632,7 +634,7 @@ async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
 
 #[tokio::test]
 async fn a_killed_chromium_fails_only_its_browsers_and_a_new_one_opens_within_2_s() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(
         &[],
@@ -669,7 +671,7 @@ async fn a_killed_chromium_fails_only_its_browsers_and_a_new_one_opens_within_2_
     let (answering, loading, killed) =
         tokio::join!(navigate(&a1, "/slow"), navigate(&a2, "/stalled"), async {
             tokio::time::sleep(Duration::from_millis(800)).await;
-            support::signal(doomed, "KILL");
+            signal(doomed, "KILL");
             Instant::now()
         },);
     // And so does every later call on their browsers, within 2 s of the kill.
@@ -733,7 +735,7 @@ fn chromium_tree(server_pid: u32) -> Vec<u32> {
 
 #[tokio::test]
 async fn no_chromium_outlives_an_http_server_stopped_by_sigterm() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let mut server = HttpServer::start(
         &[],
         &[("BROWSER_POOL_MIN", "1"), ("BROWSER_MAX_CONTEXTS", "1")],
@@ -776,9 +778,9 @@ async fn no_chromium_outlives_an_http_server_stopped_by_sigterm() {
 
 #[tokio::test]
 async fn no_chromium_outlives_a_stdio_server_whose_client_went_away() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = support::command(dir.path())
+    let mut child = command(dir.path())
         .env("BROWSER_POOL_MIN", "1")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -2,8 +2,6 @@
 //! "capacity exhausted" answer, lifetime recycling, crash detection and replacement, a
 //! missing Chromium, and clean-up that leaves no process or profile dir behind.
 
-use crate::support;
-
 use std::time::{Duration, Instant};
 
 use crawlium::{
@@ -11,7 +9,14 @@ use crawlium::{
     metrics::Metrics,
 };
 use serde_json::Value;
-use support::browser_site::{RemoteChromium, eventually, group_members, profile_of};
+
+use crate::support::{
+    processes::{group_members, profile_of},
+    remote_chromium::RemoteChromium,
+    serial,
+    server::signal,
+    wait::eventually,
+};
 
 fn settings(max_processes: u32, max_contexts: u32, max_lifetime: u32) -> PoolSettings {
     PoolSettings {
@@ -27,7 +32,7 @@ fn settings(max_processes: u32, max_contexts: u32, max_lifetime: u32) -> PoolSet
 
 #[tokio::test]
 async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let metrics = Metrics::new();
     let pool = Pool::new(settings(1, 2, 50), metrics.browser());
     let (first, _) = pool.acquire().await.unwrap();
@@ -80,7 +85,7 @@ async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
 
 #[tokio::test]
 async fn a_process_is_recycled_after_its_lifetime_and_a_new_one_serves() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let metrics = Metrics::new();
     let pool = Pool::new(settings(2, 4, 3), metrics.browser());
     let mut pids = Vec::new();
@@ -121,7 +126,7 @@ async fn a_process_is_recycled_after_its_lifetime_and_a_new_one_serves() {
 
 #[tokio::test]
 async fn a_killed_chromium_fails_only_its_own_contexts_and_is_replaced() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let metrics = Metrics::new();
     // Two contexts per process: the first two fill process A, the third goes to B.
     let pool = Pool::new(settings(2, 2, 50), metrics.browser());
@@ -142,7 +147,7 @@ async fn a_killed_chromium_fails_only_its_own_contexts_and_is_replaced() {
         .await
     );
 
-    support::signal(doomed_pid, "KILL");
+    signal(doomed_pid, "KILL");
     let killed = Instant::now();
     assert!(
         eventually(Duration::from_secs(2), || doomed.dead().is_cancelled()
@@ -200,7 +205,7 @@ async fn a_killed_chromium_fails_only_its_own_contexts_and_is_replaced() {
 
 #[tokio::test]
 async fn a_missing_chromium_is_a_clear_error_at_once() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let pool = Pool::new(
         PoolSettings {
             chrome_path: Some("/nonexistent/chromium".into()),
@@ -227,7 +232,7 @@ async fn a_missing_chromium_is_a_clear_error_at_once() {
 
 #[tokio::test]
 async fn shutdown_closes_every_process_and_profile() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     let pool = Pool::new(settings(2, 1, 50), Metrics::new().browser());
     let (a, _) = pool.acquire().await.unwrap();
     let (b, _) = pool.acquire().await.unwrap();
@@ -259,7 +264,7 @@ async fn shutdown_closes_every_process_and_profile() {
 
 #[tokio::test]
 async fn remote_endpoints_serve_contexts_and_are_left_running() {
-    let _serial = support::serial::lock().await;
+    let _serial = serial::lock().await;
     // A Chromium started by someone else, reached at its DevTools endpoint.
     let remote = RemoteChromium::start().await;
     let remote_pid = remote.pid;

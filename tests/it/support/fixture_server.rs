@@ -42,3 +42,11 @@ impl Drop for FixtureServer {
         self.task.abort();
     }
 }
+
+/// A loopback address where nothing listens (a port just freed).
+pub fn closed_address() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
