@@ -18,7 +18,7 @@ use crate::support::{
     client::{call, connect, error_text, ok, open_at},
     fixture_server::closed_address,
     image_size::{jpeg_size, png_size},
-    processes::{children, chromium_among, crashpad_handlers_of, descendants},
+    processes::{children, chromium_among, crashpad_handlers_of, descendants, profile_of},
     rpc::call_as,
     serial,
     server::{HttpServer, TOKEN, command, signal},
@@ -590,7 +590,7 @@ async fn an_idle_browser_expires_and_frees_its_context() {
 #[tokio::test]
 async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
     let _serial = serial::lock().await;
-    let server = HttpServer::start(
+    let mut server = HttpServer::start(
         &[],
         &[
             ("BROWSER_POOL_MAX", "1"),
@@ -602,6 +602,12 @@ async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
     let client = connect(&server).await;
     let first = ok(&client, "browser_open", json!({})).await;
     ok(&client, "browser_open", json!({})).await;
+    // The pool's one Chromium, with a profile dir of its own until the server stops.
+    let chromium = chromium_among(&children(server.child.id().unwrap()));
+    assert_eq!(chromium.len(), 1, "{chromium:?}");
+    let profile = profile_of(chromium[0]);
+    assert!(profile.is_dir());
+
     let started = Instant::now();
     let error = error_text(&client, "browser_open", json!({})).await;
     let waited = started.elapsed();
@@ -613,14 +619,17 @@ async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
         waited >= Duration::from_millis(950) && waited < Duration::from_secs(3),
         "{waited:?}"
     );
-    // Closing one frees its context at once.
-    ok(
-        &client,
-        "browser_close",
-        json!({"browserId": first["browserId"]}),
-    )
-    .await;
-    ok(&client, "browser_open", json!({})).await;
+    // A browser_open that waits gets the context closed while it waits.
+    let (waiting, ()) = tokio::join!(ok(&client, "browser_open", json!({})), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        ok(
+            &client,
+            "browser_close",
+            json!({"browserId": first["browserId"]}),
+        )
+        .await;
+    });
+    assert!(waiting["browserId"].is_string(), "{waiting:#}");
     let metrics = server.metrics().await;
     assert!(
         metrics.contains("crawlium_browser_contexts_active 2"),
@@ -630,6 +639,19 @@ async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
         metrics.contains("crawlium_browser_acquire_wait_seconds_count 4"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains(r#"crawlium_browser_processes{state="ready"} 1"#),
+        "{metrics}"
+    );
+    // Stopping the server removes the profile dir.
+    drop(client);
+    server.sigterm();
+    let exited = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
+        .await
+        .expect("the server exits after SIGTERM")
+        .unwrap();
+    assert!(exited.success(), "{exited}");
+    assert!(!profile.exists(), "{} left behind", profile.display());
 }
 
 #[tokio::test]

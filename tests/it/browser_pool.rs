@@ -1,6 +1,7 @@
-//! The browser pool on its own, with real headless Chromium: capacity limits and the
-//! "capacity exhausted" answer, lifetime recycling, crash detection and replacement, a
-//! missing Chromium, and clean-up that leaves no process or profile dir behind.
+//! The browser pool on its own, with real headless Chromium: lifetime recycling, crash
+//! detection and replacement, a missing Chromium, remote endpoints and their capacity, and
+//! clean-up that leaves no process or profile dir behind. A full pool's "capacity exhausted"
+//! answer within the acquire timeout is tested through MCP, in browser.rs.
 
 use std::time::{Duration, Instant};
 
@@ -28,59 +29,6 @@ fn settings(max_processes: u32, max_contexts: u32, max_lifetime: u32) -> PoolSet
         acquire_timeout: Duration::from_millis(800),
         ..Default::default()
     }
-}
-
-#[tokio::test]
-async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
-    let _serial = serial::lock().await;
-    let metrics = Metrics::new();
-    let pool = Pool::new(settings(1, 2, 50), metrics.browser());
-    let (first, _) = pool.acquire().await.unwrap();
-    let (_second, _) = pool.acquire().await.unwrap();
-    let profile = profile_of(first.pid().unwrap());
-    assert!(profile.is_dir());
-
-    let started = Instant::now();
-    let error = pool.acquire().await.unwrap_err();
-    let waited = started.elapsed();
-    assert_eq!(
-        error,
-        BrowserError::CapacityExhausted {
-            in_use: 2,
-            capacity: 2
-        }
-    );
-    assert!(
-        error
-            .to_string()
-            .starts_with("browser capacity exhausted (2 of 2 in use) — retry shortly"),
-        "{error}"
-    );
-    assert!(
-        waited >= Duration::from_millis(750) && waited < Duration::from_millis(2000),
-        "waited {waited:?} for an 800 ms acquire timeout"
-    );
-
-    // A waiting acquisition gets the context closed while it waits.
-    let waiting = tokio::spawn({
-        let pool = pool.clone();
-        async move { pool.acquire().await.map(|_| ()) }
-    });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    first.close().await;
-    waiting.await.unwrap().unwrap();
-
-    let text = metrics.render();
-    assert!(
-        text.contains("crawlium_browser_acquire_wait_seconds_count 4"),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"crawlium_browser_processes{state="ready"} 1"#),
-        "{text}"
-    );
-    pool.shutdown().await;
-    assert!(!profile.exists(), "{} left behind", profile.display());
 }
 
 #[tokio::test]
