@@ -2,8 +2,12 @@
 # The one test command (README, CI): installs what is missing, starts what is not running,
 # then runs the whole test suite against the real binary and real services.
 #
-#   tools/test.sh                 # everything
-#   tools/test.sh --test http     # extra arguments go to `cargo test`
+#   tools/test.sh                            # everything
+#   tools/test.sh --test it http::           # one area of the integration tests
+#   tools/test.sh --test it browser::fill_a  # tests whose name contains the filter
+#   tools/test.sh --lib                      # the unit tests only
+# Extra arguments go to `cargo test`. The integration tests are one binary, `it`
+# (tests/it/main.rs, a module per area); a filter matches `area::test_name`.
 #
 # Installs Debian's chromium when /usr/bin/chromium is missing (unless CHROME_PATH names
 # another browser) and exports CHROME_PATH for the browser tests.
@@ -93,7 +97,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 status=0
 cargo test --locked --features test-tools "$@" 2>&1 | tee "$out" || status=$?
-# One closing line for the whole suite, summed over every test binary.
+# One closing line for the whole suite, summed over the unit tests and the integration tests.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$out"
 exit "$status"

@@ -1,8 +1,6 @@
 //! MCP over HTTP against the real binary: Streamable HTTP in both protocol eras (rmcp's
 //! client and raw requests), legacy SSE, operator endpoints, auth, Host and Origin checks.
 
-mod support;
-
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -14,9 +12,10 @@ use rmcp::{
     },
 };
 use serde_json::{Value, json};
-use support::{
-    HttpServer, TOKEN, json_rpc_body, legacy_initialize, legacy_post, mcp_post, modern_call,
-    modern_discover,
+
+use crate::support::{
+    rpc::{json_rpc_body, legacy_initialize, legacy_post, mcp_post, modern_call, modern_discover},
+    server::{HttpServer, TOKEN},
 };
 
 fn transport(

@@ -16,6 +16,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use super::fixture_server::FixtureServer;
+
 /// Pages in the slow grid (`/grid/0` … `/grid/{GRID-1}`).
 pub const GRID: usize = 120;
 
@@ -46,7 +48,7 @@ pub struct CrawlSite {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     shared: Shared,
-    task: tokio::task::JoinHandle<()>,
+    _server: FixtureServer,
 }
 
 fn html(title: &str, links: &[&str]) -> Response {
@@ -248,13 +250,15 @@ impl CrawlSite {
             )
             .route("/{*path}", axum::routing::get(serve))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = FixtureServer::start(app).await;
+        // Set before any request can come: nobody has the URL until this returns.
+        let base = server.base();
         *shared.base.lock().unwrap() = base.clone();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { base, shared, task }
+        Self {
+            base,
+            shared,
+            _server: server,
+        }
     }
 
     /// `BASE{path}`.
@@ -293,11 +297,5 @@ impl CrawlSite {
     /// Sets how long each grid page takes.
     pub fn set_grid_delay(&self, delay: Duration) {
         *self.shared.grid_delay_ms.lock().unwrap() = delay.as_millis() as u64;
-    }
-}
-
-impl Drop for CrawlSite {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }

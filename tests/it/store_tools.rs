@@ -1,13 +1,18 @@
 //! The store tools through MCP (rmcp's client over Streamable HTTP) against the real binary,
 //! on SQLite and on PostgreSQL; and what a user sees when the database goes away.
 
-mod support;
-
 use std::time::Duration;
 
 use crawlium::store::{SourceKind, Store};
 use serde_json::{Value, json};
-use support::{HttpServer, PgSchema, TcpProxy, connect, error_text, ok, page};
+
+use crate::support::{
+    client::{connect, error_text, ok},
+    postgres::{PgSchema, pg_base_url},
+    server::{HttpServer, command},
+    store_page::page,
+    tcp_proxy::TcpProxy,
+};
 
 /// Seeds a store: one long page, one short, under docs.example.
 async fn seed(url: &str) -> String {
@@ -186,7 +191,7 @@ async fn store_tools_on_postgres() {
 #[tokio::test]
 async fn database_going_down_is_a_clear_tool_error_and_not_ready() {
     let schema = PgSchema::create().await;
-    let base = url::Url::parse(&support::pg_base_url()).unwrap();
+    let base = url::Url::parse(&pg_base_url()).unwrap();
     let target = format!(
         "{}:{}",
         base.host_str().unwrap(),
@@ -235,7 +240,7 @@ async fn database_going_down_is_a_clear_tool_error_and_not_ready() {
 #[tokio::test]
 async fn unopenable_store_stops_startup_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let out = support::command(dir.path())
+    let out = command(dir.path())
         .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/test")
         .stdin(std::process::Stdio::null())
         .output()

@@ -1,12 +1,15 @@
 //! The command line: --help and --version, one-line errors for bad settings, the refusal to
 //! serve a public address unauthenticated, precedence of flags over env over .env, doctor.
 
-mod support;
-
 use std::process::Output;
 
+use crate::support::{
+    server::{command, root},
+    site::CrawlSite,
+};
+
 async fn run(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = support::command(dir);
+    let mut cmd = command(dir);
     cmd.args(args).stdin(std::process::Stdio::null());
     for (k, v) in envs {
         cmd.env(k, v);
@@ -54,7 +57,7 @@ async fn help_documents_every_flag_and_env_var() {
 
 #[tokio::test]
 async fn every_documented_setting_is_in_env_example() {
-    let example = std::fs::read_to_string(support::root().join(".env.example")).unwrap();
+    let example = std::fs::read_to_string(root().join(".env.example")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let help = String::from_utf8_lossy(&run(dir.path(), &["--help"], &[]).await.stdout).to_string();
     let vars: Vec<&str> = help
@@ -185,7 +188,7 @@ async fn doctor_prints_a_table_with_fixes() {
 
 #[tokio::test]
 async fn crawl_runs_a_job_from_the_command_line_and_fails_loudly() {
-    let site = support::site::CrawlSite::start().await;
+    let site = CrawlSite::start().await;
     let dir = tempfile::tempdir().unwrap();
     let private = [("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true")];
     let url = site.url("/");
@@ -240,7 +243,7 @@ async fn crawl_runs_a_job_from_the_command_line_and_fails_loudly() {
 
 #[tokio::test]
 async fn boolean_flags_work_bare_or_with_a_value() {
-    let site = support::site::CrawlSite::start().await;
+    let site = CrawlSite::start().await;
     let dir = tempfile::tempdir().unwrap();
     let url = site.url("/");
     for flag in ["--allow-private-networks", "--allow-private-networks=true"] {

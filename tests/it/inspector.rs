@@ -1,17 +1,16 @@
 //! The MCP Inspector CLI (installed by tools/test.sh) against the real binary, over stdio,
 //! Streamable HTTP and legacy SSE.
 
-mod support;
-
 use std::path::PathBuf;
 
 use serde_json::Value;
-use support::{HttpServer, TOKEN};
+
+use crate::support::server::{HttpServer, TOKEN, bin, root};
 
 fn inspector() -> PathBuf {
     let path = std::env::var_os("CRAWLIUM_TEST_INSPECTOR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| support::root().join(".test-deps/npm/node_modules/.bin/mcp-inspector"));
+        .unwrap_or_else(|| root().join(".test-deps/npm/node_modules/.bin/mcp-inspector"));
     assert!(
         path.exists(),
         "{} is missing: run tools/test.sh (it installs @modelcontextprotocol/inspector)",
@@ -59,7 +58,7 @@ async fn inspector_cli_over_stdio() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = format!("CRAWLIUM_DATA_DIR={}", dir.path().display());
     let stdio = |extra: &[&'static str]| {
-        let mut args = vec![support::bin(), "-e", data_dir.as_str()];
+        let mut args = vec![bin(), "-e", data_dir.as_str()];
         args.extend_from_slice(extra);
         args
     };

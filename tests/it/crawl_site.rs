@@ -2,8 +2,6 @@
 //! site: exact page sets (depth, scope, robots.txt, traps, dedupe), retries with Retry-After,
 //! the memory gate, waiting and progress notifications, ownership, and clear errors.
 
-mod support;
-
 use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -15,8 +13,11 @@ use rmcp::{
     service::NotificationContext,
 };
 use serde_json::{Value, json};
-use support::{
-    HttpServer, TOKEN, connect, error_text, ok,
+
+use crate::support::{
+    client::{connect, error_text, ok},
+    rpc::call_as,
+    server::{HttpServer, TOKEN},
     site::{CrawlSite, RobotsTxt},
 };
 
@@ -391,9 +392,8 @@ async fn jobs_belong_to_the_token_that_started_them() {
         ],
     )
     .await;
-    let call = |token: &'static str, tool: &'static str, args: Value| {
-        support::call_as(&server, token, tool, args)
-    };
+    let call =
+        |token: &'static str, tool: &'static str, args: Value| call_as(&server, token, tool, args);
     let job = call(
         TOKEN,
         "crawl_site",

@@ -1,17 +1,31 @@
 //! The official Python `mcp` SDK against the real binary: stdio, Streamable HTTP with
 //! `initialize()` (legacy session) and `discover()` (2026-07-28), and legacy SSE.
 
-mod support;
+use std::path::PathBuf;
 
 use serde_json::Value;
-use support::{HttpServer, TOKEN};
+
+use crate::support::server::{HttpServer, TOKEN, bin, root};
+
+/// The Python interpreter of the venv with the official `mcp` SDK (made by tools/test.sh).
+fn python() -> PathBuf {
+    let path = std::env::var_os("CRAWLIUM_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/bin/python"));
+    assert!(
+        path.exists(),
+        "{} is missing: run tools/test.sh (it creates the venv with the mcp SDK)",
+        path.display()
+    );
+    path
+}
 
 async fn run_client(args: &[&str]) -> Value {
-    let script = support::root().join("tests/python/mcp_client.py");
+    let script = root().join("tests/it/python/mcp_client.py");
     let data_dir = tempfile::tempdir().unwrap();
     let output = tokio::time::timeout(
         std::time::Duration::from_secs(60),
-        tokio::process::Command::new(support::python())
+        tokio::process::Command::new(python())
             .arg(script)
             .args(args)
             .env("CRAWLIUM_DATA_DIR", data_dir.path())
@@ -42,10 +56,10 @@ fn assert_session_extras(out: &Value) {
 
 #[tokio::test]
 async fn python_stdio_initialize_and_discover() {
-    let out = run_client(&["stdio-initialize", support::bin()]).await;
+    let out = run_client(&["stdio-initialize", bin()]).await;
     assert_eq!(out["negotiated"], "2025-11-25");
     assert_session_extras(&out);
-    let out = run_client(&["stdio-discover", support::bin()]).await;
+    let out = run_client(&["stdio-discover", bin()]).await;
     assert_eq!(out["negotiated"], "2026-07-28");
 }
 

@@ -4,8 +4,6 @@
 //! session defaults and stateless hints, the capacity error, a killed Chromium, a missing
 //! Chromium, and no Chromium process outliving the server.
 
-mod support;
-
 use std::{
     io::Write,
     time::{Duration, Instant},
@@ -13,25 +11,26 @@ use std::{
 
 use base64::Engine;
 use serde_json::{Value, json};
-use support::{
-    HttpServer, TOKEN,
-    browser_site::{
-        BrowserSite, children, chromium_among, crashpad_handlers_of, descendants, eventually,
-        jpeg_size, png_size, ref_of, text_of,
-    },
-    call, connect, error_text, ok, open_at,
-};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-/// Each test runs its own server with its own Chromium, and some measure time: one at a
-/// time keeps them honest on a small machine.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::support::{
+    browser_site::BrowserSite,
+    client::{call, connect, error_text, ok, open_at},
+    fixture_server::closed_address,
+    image_size::{jpeg_size, png_size},
+    processes::{children, chromium_among, crashpad_handlers_of, descendants, profile_of},
+    rpc::call_as,
+    serial,
+    server::{HttpServer, TOKEN, command, signal},
+    snapshot::{ref_of, text_of},
+    wait::eventually,
+};
 
 const PRIVATE: (&str, &str) = ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true");
 
 #[tokio::test]
 async fn fill_a_form_click_and_refs_go_stale_after_navigation() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -174,7 +173,7 @@ async fn fill_a_form_click_and_refs_go_stale_after_navigation() {
 
 #[tokio::test]
 async fn navigation_urls_are_checked_before_the_browser_is_touched() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     // No Chromium at all: a refused URL must be refused before one is needed.
     let server = HttpServer::start(&[], &[("CHROME_PATH", "/nonexistent/chromium")]).await;
     let client = connect(&server).await;
@@ -228,13 +227,13 @@ fn within_5_s(started: Instant, what: &str) {
 
 #[tokio::test]
 async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
     let (id, _) = open_at(&client, &site.url("/form")).await;
     // Nothing listens on a port just freed: Chromium's reason comes back at once.
-    let closed = support::closed_address();
+    let closed = closed_address();
     let started = Instant::now();
     let refused = error_text(
         &client,
@@ -289,7 +288,7 @@ async fn failed_navigations_fail_fast_and_do_not_block_the_next_one() {
 
 #[tokio::test]
 async fn fragment_and_script_redirected_navigations_finish_at_once() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -326,7 +325,7 @@ async fn fragment_and_script_redirected_navigations_finish_at_once() {
 
 #[tokio::test]
 async fn screenshots_have_the_viewport_size_and_are_stored() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let dir = tempfile::tempdir().unwrap();
     let server = HttpServer::start_in(dir.path(), &[], &[PRIVATE]).await;
@@ -414,7 +413,7 @@ async fn screenshots_have_the_viewport_size_and_are_stored() {
 
 #[tokio::test]
 async fn two_browsers_do_not_share_cookies() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -457,7 +456,7 @@ async fn two_browsers_do_not_share_cookies() {
 
 #[tokio::test]
 async fn handles_belong_to_their_token_and_stateless_calls_get_a_hint() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let other = "other-token-0123456789abcdef";
     let server = HttpServer::start(
@@ -468,9 +467,8 @@ async fn handles_belong_to_their_token_and_stateless_calls_get_a_hint() {
         ],
     )
     .await;
-    let call = |token: &'static str, tool: &'static str, args: Value| {
-        support::call_as(&server, token, tool, args)
-    };
+    let call =
+        |token: &'static str, tool: &'static str, args: Value| call_as(&server, token, tool, args);
     let opened = call(TOKEN, "browser_open", json!({})).await;
     let id = opened["structuredContent"]["browserId"]
         .as_str()
@@ -523,7 +521,7 @@ async fn handles_belong_to_their_token_and_stateless_calls_get_a_hint() {
 
 #[tokio::test]
 async fn a_session_reuses_its_default_browser() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -557,7 +555,7 @@ async fn a_session_reuses_its_default_browser() {
 
 #[tokio::test]
 async fn an_idle_browser_expires_and_frees_its_context() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let server = HttpServer::start(&[], &[("BROWSER_IDLE_TIMEOUT_SECS", "2")]).await;
     let client = connect(&server).await;
     let idle = ok(&client, "browser_open", json!({})).await["browserId"].clone();
@@ -591,8 +589,8 @@ async fn an_idle_browser_expires_and_frees_its_context() {
 
 #[tokio::test]
 async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
-    let _serial = SERIAL.lock().await;
-    let server = HttpServer::start(
+    let _serial = serial::lock().await;
+    let mut server = HttpServer::start(
         &[],
         &[
             ("BROWSER_POOL_MAX", "1"),
@@ -604,6 +602,12 @@ async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
     let client = connect(&server).await;
     let first = ok(&client, "browser_open", json!({})).await;
     ok(&client, "browser_open", json!({})).await;
+    // The pool's one Chromium, with a profile dir of its own until the server stops.
+    let chromium = chromium_among(&children(server.child.id().unwrap()));
+    assert_eq!(chromium.len(), 1, "{chromium:?}");
+    let profile = profile_of(chromium[0]);
+    assert!(profile.is_dir());
+
     let started = Instant::now();
     let error = error_text(&client, "browser_open", json!({})).await;
     let waited = started.elapsed();
@@ -615,14 +619,17 @@ async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
         waited >= Duration::from_millis(950) && waited < Duration::from_secs(3),
         "{waited:?}"
     );
-    // Closing one frees its context at once.
-    ok(
-        &client,
-        "browser_close",
-        json!({"browserId": first["browserId"]}),
-    )
-    .await;
-    ok(&client, "browser_open", json!({})).await;
+    // A browser_open that waits gets the context closed while it waits.
+    let (waiting, ()) = tokio::join!(ok(&client, "browser_open", json!({})), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        ok(
+            &client,
+            "browser_close",
+            json!({"browserId": first["browserId"]}),
+        )
+        .await;
+    });
+    assert!(waiting["browserId"].is_string(), "{waiting:#}");
     let metrics = server.metrics().await;
     assert!(
         metrics.contains("crawlium_browser_contexts_active 2"),
@@ -632,11 +639,24 @@ async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
         metrics.contains("crawlium_browser_acquire_wait_seconds_count 4"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains(r#"crawlium_browser_processes{state="ready"} 1"#),
+        "{metrics}"
+    );
+    // Stopping the server removes the profile dir.
+    drop(client);
+    server.sigterm();
+    let exited = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
+        .await
+        .expect("the server exits after SIGTERM")
+        .unwrap();
+    assert!(exited.success(), "{exited}");
+    assert!(!profile.exists(), "{} left behind", profile.display());
 }
 
 #[tokio::test]
 async fn a_killed_chromium_fails_only_its_browsers_and_a_new_one_opens_within_2_s() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(
         &[],
@@ -673,7 +693,7 @@ async fn a_killed_chromium_fails_only_its_browsers_and_a_new_one_opens_within_2_
     let (answering, loading, killed) =
         tokio::join!(navigate(&a1, "/slow"), navigate(&a2, "/stalled"), async {
             tokio::time::sleep(Duration::from_millis(800)).await;
-            support::signal(doomed, "KILL");
+            signal(doomed, "KILL");
             Instant::now()
         },);
     // And so does every later call on their browsers, within 2 s of the kill.
@@ -737,7 +757,7 @@ fn chromium_tree(server_pid: u32) -> Vec<u32> {
 
 #[tokio::test]
 async fn no_chromium_outlives_an_http_server_stopped_by_sigterm() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let mut server = HttpServer::start(
         &[],
         &[("BROWSER_POOL_MIN", "1"), ("BROWSER_MAX_CONTEXTS", "1")],
@@ -780,9 +800,9 @@ async fn no_chromium_outlives_an_http_server_stopped_by_sigterm() {
 
 #[tokio::test]
 async fn no_chromium_outlives_a_stdio_server_whose_client_went_away() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = support::command(dir.path())
+    let mut child = command(dir.path())
         .env("BROWSER_POOL_MIN", "1")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

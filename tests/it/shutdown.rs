@@ -1,15 +1,18 @@
 //! Graceful shutdown of the real binary: SIGTERM lets in-flight tool calls finish within
 //! SHUTDOWN_GRACE_SECS, cancels them cleanly past it, and the process exits 0 either way.
 //! Uses the test-only `debug_sleep` tool (feature `test-tools`).
-#![cfg(feature = "test-tools")]
-
-mod support;
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{HttpServer, json_rpc_body, mcp_post, modern_call};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::support::{
+    processes::children,
+    rpc::{json_rpc_body, mcp_post, modern_call},
+    serial,
+    server::{HttpServer, command, signal},
+};
 
 fn sleep_call(ms: u64) -> Value {
     modern_call(7, "debug_sleep", json!({ "ms": ms }))
@@ -24,12 +27,13 @@ async fn wait_exit(server: &mut HttpServer, limit: Duration) -> std::process::Ex
 
 #[tokio::test]
 async fn sigterm_lets_in_flight_http_call_finish() {
+    let _serial = serial::lock().await;
     let mut server = HttpServer::start(&[], &[("SHUTDOWN_GRACE_SECS", "10")]).await;
     let http = reqwest::Client::new();
     let call = tokio::spawn(mcp_post(&http, &server, &sleep_call(1500)).send());
     tokio::time::sleep(Duration::from_millis(400)).await;
     let pid = server.child.id().unwrap();
-    assert!(support::children_of(pid).is_empty(), "no child processes");
+    assert!(children(pid).is_empty(), "no child processes");
     let started = Instant::now();
     server.sigterm();
 
@@ -50,6 +54,7 @@ async fn sigterm_lets_in_flight_http_call_finish() {
 
 #[tokio::test]
 async fn sigterm_cancels_calls_past_the_grace_period() {
+    let _serial = serial::lock().await;
     let mut server = HttpServer::start(&[], &[("SHUTDOWN_GRACE_SECS", "1")]).await;
     let http = reqwest::Client::new();
     let call = tokio::spawn(mcp_post(&http, &server, &sleep_call(60_000)).send());
@@ -75,8 +80,9 @@ async fn sigterm_cancels_calls_past_the_grace_period() {
 
 #[tokio::test]
 async fn sigterm_on_stdio_finishes_the_call_then_exits() {
+    let _serial = serial::lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = support::command(dir.path())
+    let mut child = command(dir.path())
         .env("SHUTDOWN_GRACE_SECS", "10")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -98,7 +104,7 @@ async fn sigterm_on_stdio_finishes_the_call_then_exits() {
     }
     stdin.flush().await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    support::signal(child.id().unwrap(), "TERM");
+    signal(child.id().unwrap(), "TERM");
     let answer = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(line) = stdout.next_line().await.unwrap() {
             let value: Value = serde_json::from_str(&line).unwrap();

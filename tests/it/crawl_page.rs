@@ -1,10 +1,13 @@
 //! `crawl_page` through MCP against pages served on 127.0.0.1: content, links, storage and
 //! search, redirects and their limits, the URL policy, size and type gates, charsets.
 
-mod support;
-
 use serde_json::json;
-use support::{FixtureSite, HttpServer, connect, error_text, ok};
+
+use crate::support::{
+    client::{connect, error_text, ok},
+    fixture_site::FixtureSite,
+    server::HttpServer,
+};
 
 #[tokio::test]
 async fn crawls_extracts_stores_and_searches() {

@@ -3,8 +3,6 @@
 //! URLs that were in flight at the kill fetched a second time. On SQLite and PostgreSQL; and
 //! after a graceful stop (SIGTERM) the next start takes the job up at once.
 
-mod support;
-
 use std::{
     collections::BTreeSet,
     time::{Duration, Instant},
@@ -12,7 +10,13 @@ use std::{
 
 use crawlium::store::Store;
 use serde_json::{Value, json};
-use support::{HttpServer, PgSchema, connect, ok, signal, site::CrawlSite, site::GRID};
+
+use crate::support::{
+    client::{connect, ok},
+    postgres::PgSchema,
+    server::{HttpServer, signal},
+    site::{CrawlSite, GRID},
+};
 
 async fn status(server: &HttpServer, id: &str) -> Value {
     let client = connect(server).await;

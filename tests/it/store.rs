@@ -1,12 +1,11 @@
 //! The store suite, run on SQLite (a temp file) and on PostgreSQL (a schema per test).
 
-mod support;
-
 use crawlium::store::{
     CodeQuery, JobSnapshot, JobState, NewChunk, NewFrontierUrl, PageKey, PageQuery, PageWrite,
     Settled, SourceKind, Store, StoreError, UrlState, now_ms,
 };
-use support::{PgSchema, page};
+
+use crate::support::{postgres::PgSchema, store_page::page};
 
 /// Runs each case against both backends.
 macro_rules! on_both_backends {

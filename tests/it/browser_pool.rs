@@ -1,8 +1,7 @@
-//! The browser pool on its own, with real headless Chromium: capacity limits and the
-//! "capacity exhausted" answer, lifetime recycling, crash detection and replacement, a
-//! missing Chromium, and clean-up that leaves no process or profile dir behind.
-
-mod support;
+//! The browser pool on its own, with real headless Chromium: lifetime recycling, crash
+//! detection and replacement, a missing Chromium, remote endpoints and their capacity, and
+//! clean-up that leaves no process or profile dir behind. A full pool's "capacity exhausted"
+//! answer within the acquire timeout is tested through MCP, in browser.rs.
 
 use std::time::{Duration, Instant};
 
@@ -11,10 +10,14 @@ use crawlium::{
     metrics::Metrics,
 };
 use serde_json::Value;
-use support::browser_site::{RemoteChromium, eventually, group_members, profile_of};
 
-/// Chromium launches are CPU-heavy and these tests measure time: one at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::support::{
+    processes::{group_members, profile_of},
+    remote_chromium::RemoteChromium,
+    serial,
+    server::signal,
+    wait::eventually,
+};
 
 fn settings(max_processes: u32, max_contexts: u32, max_lifetime: u32) -> PoolSettings {
     PoolSettings {
@@ -29,61 +32,8 @@ fn settings(max_processes: u32, max_contexts: u32, max_lifetime: u32) -> PoolSet
 }
 
 #[tokio::test]
-async fn a_full_pool_answers_capacity_exhausted_within_the_acquire_timeout() {
-    let _serial = SERIAL.lock().await;
-    let metrics = Metrics::new();
-    let pool = Pool::new(settings(1, 2, 50), metrics.browser());
-    let (first, _) = pool.acquire().await.unwrap();
-    let (_second, _) = pool.acquire().await.unwrap();
-    let profile = profile_of(first.pid().unwrap());
-    assert!(profile.is_dir());
-
-    let started = Instant::now();
-    let error = pool.acquire().await.unwrap_err();
-    let waited = started.elapsed();
-    assert_eq!(
-        error,
-        BrowserError::CapacityExhausted {
-            in_use: 2,
-            capacity: 2
-        }
-    );
-    assert!(
-        error
-            .to_string()
-            .starts_with("browser capacity exhausted (2 of 2 in use) — retry shortly"),
-        "{error}"
-    );
-    assert!(
-        waited >= Duration::from_millis(750) && waited < Duration::from_millis(2000),
-        "waited {waited:?} for an 800 ms acquire timeout"
-    );
-
-    // A waiting acquisition gets the context closed while it waits.
-    let waiting = tokio::spawn({
-        let pool = pool.clone();
-        async move { pool.acquire().await.map(|_| ()) }
-    });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    first.close().await;
-    waiting.await.unwrap().unwrap();
-
-    let text = metrics.render();
-    assert!(
-        text.contains("crawlium_browser_acquire_wait_seconds_count 4"),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"crawlium_browser_processes{state="ready"} 1"#),
-        "{text}"
-    );
-    pool.shutdown().await;
-    assert!(!profile.exists(), "{} left behind", profile.display());
-}
-
-#[tokio::test]
 async fn a_process_is_recycled_after_its_lifetime_and_a_new_one_serves() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let metrics = Metrics::new();
     let pool = Pool::new(settings(2, 4, 3), metrics.browser());
     let mut pids = Vec::new();
@@ -124,7 +74,7 @@ async fn a_process_is_recycled_after_its_lifetime_and_a_new_one_serves() {
 
 #[tokio::test]
 async fn a_killed_chromium_fails_only_its_own_contexts_and_is_replaced() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let metrics = Metrics::new();
     // Two contexts per process: the first two fill process A, the third goes to B.
     let pool = Pool::new(settings(2, 2, 50), metrics.browser());
@@ -145,7 +95,7 @@ async fn a_killed_chromium_fails_only_its_own_contexts_and_is_replaced() {
         .await
     );
 
-    support::signal(doomed_pid, "KILL");
+    signal(doomed_pid, "KILL");
     let killed = Instant::now();
     assert!(
         eventually(Duration::from_secs(2), || doomed.dead().is_cancelled()
@@ -203,7 +153,7 @@ async fn a_killed_chromium_fails_only_its_own_contexts_and_is_replaced() {
 
 #[tokio::test]
 async fn a_missing_chromium_is_a_clear_error_at_once() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let pool = Pool::new(
         PoolSettings {
             chrome_path: Some("/nonexistent/chromium".into()),
@@ -230,7 +180,7 @@ async fn a_missing_chromium_is_a_clear_error_at_once() {
 
 #[tokio::test]
 async fn shutdown_closes_every_process_and_profile() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let pool = Pool::new(settings(2, 1, 50), Metrics::new().browser());
     let (a, _) = pool.acquire().await.unwrap();
     let (b, _) = pool.acquire().await.unwrap();
@@ -262,7 +212,7 @@ async fn shutdown_closes_every_process_and_profile() {
 
 #[tokio::test]
 async fn remote_endpoints_serve_contexts_and_are_left_running() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     // A Chromium started by someone else, reached at its DevTools endpoint.
     let remote = RemoteChromium::start().await;
     let remote_pid = remote.pid;

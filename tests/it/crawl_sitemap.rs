@@ -3,15 +3,18 @@
 //! entries that are not pages, a malformed child kept in part, lastmod filtering, and
 //! billion-laughs XML that is never expanded.
 
-mod support;
-
 use std::{
     collections::BTreeSet,
     time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
-use support::{HttpServer, connect, error_text, ok, site::CrawlSite};
+
+use crate::support::{
+    client::{connect, error_text, ok},
+    server::HttpServer,
+    site::CrawlSite,
+};
 
 async fn server() -> HttpServer {
     HttpServer::start(&[], &[("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true")]).await

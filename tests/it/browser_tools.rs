@@ -3,25 +3,28 @@
 //! network logs, tabs, searching the snapshot, page content, element screenshots, resizing,
 //! PDFs and artifacts as resources, and file uploads inside the allowed directories only.
 
-mod support;
-
 use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
-use support::{
-    HttpServer, TOKEN,
-    browser_site::{BrowserSite, png_size, ref_of, text_of},
-    call, connect, error_text, ok, open_at,
-};
 
-/// Each test runs its own server with its own Chromium: one at a time on a small machine.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::support::{
+    browser_site::BrowserSite,
+    client::{Client, call, connect, error_text, ok, open_at},
+    fixture_server::{FixtureServer, closed_address},
+    image_size::png_size,
+    remote_chromium::RemoteChromium,
+    rpc::{call_as, request_as},
+    serial,
+    server::{HttpServer, TOKEN},
+    snapshot::{ref_of, text_of},
+    wait::eventually,
+};
 
 const PRIVATE: (&str, &str) = ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true");
 
 /// Runs `function` in the page and parses its JSON result.
-async fn eval(client: &support::Client, id: &str, function: &str) -> Value {
+async fn eval(client: &Client, id: &str, function: &str) -> Value {
     let out = ok(
         client,
         "browser_evaluate",
@@ -33,7 +36,7 @@ async fn eval(client: &support::Client, id: &str, function: &str) -> Value {
 
 #[tokio::test]
 async fn selects_forms_keys_hover_waits_scripts_and_history() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -257,7 +260,7 @@ async fn selects_forms_keys_hover_waits_scripts_and_history() {
 
 #[tokio::test]
 async fn dialogs_are_reported_answered_and_dismissed_when_nobody_answers() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE, ("BROWSER_DIALOG_TIMEOUT_SECS", "2")]).await;
     let client = connect(&server).await;
@@ -354,7 +357,7 @@ async fn dialogs_are_reported_answered_and_dismissed_when_nobody_answers() {
 
 #[tokio::test]
 async fn console_network_and_tabs_are_tracked() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -532,7 +535,7 @@ async fn console_network_and_tabs_are_tracked() {
 
 #[tokio::test]
 async fn the_tab_under_a_new_window_comes_back_to_the_front() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
@@ -596,7 +599,7 @@ async fn the_tab_under_a_new_window_comes_back_to_the_front() {
 
 #[tokio::test]
 async fn find_content_screenshots_pdfs_artifacts_and_uploads() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let uploads = tempfile::tempdir().unwrap();
     let outside = tempfile::tempdir().unwrap();
@@ -612,9 +615,8 @@ async fn find_content_screenshots_pdfs_artifacts_and_uploads() {
         ],
     )
     .await;
-    let call = |token: &'static str, tool: &'static str, args: Value| {
-        support::call_as(&server, token, tool, args)
-    };
+    let call =
+        |token: &'static str, tool: &'static str, args: Value| call_as(&server, token, tool, args);
     let done = |answer: Value| {
         assert_ne!(answer["isError"], true, "{answer:#}");
         answer["structuredContent"].clone()
@@ -741,7 +743,7 @@ async fn find_content_screenshots_pdfs_artifacts_and_uploads() {
             pdf["artifactId"].as_str().unwrap()
         )
     );
-    let read = support::request_as(&server, TOKEN, "resources/read", json!({"uri": uri})).await;
+    let read = request_as(&server, TOKEN, "resources/read", json!({"uri": uri})).await;
     let contents = &read["result"]["contents"][0];
     assert_eq!(contents["mimeType"], "application/pdf", "{read}");
     let bytes = base64::engine::general_purpose::STANDARD
@@ -749,7 +751,7 @@ async fn find_content_screenshots_pdfs_artifacts_and_uploads() {
         .unwrap();
     assert!(bytes.starts_with(b"%PDF"));
     assert_eq!(bytes.len() as u64, pdf["bytes"].as_u64().unwrap());
-    let listed = support::request_as(&server, TOKEN, "resources/list", json!({})).await;
+    let listed = request_as(&server, TOKEN, "resources/list", json!({})).await;
     let uris: Vec<&str> = listed["result"]["resources"]
         .as_array()
         .unwrap()
@@ -760,7 +762,7 @@ async fn find_content_screenshots_pdfs_artifacts_and_uploads() {
         uris.contains(&uri.as_str()) && uris.contains(&screenshot_uri.as_str()),
         "{listed}"
     );
-    let theirs = support::request_as(&server, other, "resources/read", json!({"uri": uri})).await;
+    let theirs = request_as(&server, other, "resources/read", json!({"uri": uri})).await;
     assert!(
         theirs["error"]["message"]
             .as_str()
@@ -768,10 +770,9 @@ async fn find_content_screenshots_pdfs_artifacts_and_uploads() {
             .contains("no resource"),
         "{theirs}"
     );
-    let their_list = support::request_as(&server, other, "resources/list", json!({})).await;
+    let their_list = request_as(&server, other, "resources/list", json!({})).await;
     assert_eq!(their_list["result"]["resources"], json!([]));
-    let templates =
-        support::request_as(&server, TOKEN, "resources/templates/list", json!({})).await;
+    let templates = request_as(&server, TOKEN, "resources/templates/list", json!({})).await;
     assert_eq!(
         templates["result"]["resourceTemplates"][0]["uriTemplate"],
         "crawlium://artifacts/{id}"
@@ -837,7 +838,7 @@ struct GuardedSite {
     secret: String,
     /// The allowed site.
     base: String,
-    servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _servers: [FixtureServer; 3],
 }
 
 impl GuardedSite {
@@ -858,10 +859,9 @@ impl GuardedSite {
                 axum::response::Html("<title>Secret</title><p>secret</p>")
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let secret = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+        let forbidden = FixtureServer::start(forbidden).await;
+        let secret = format!("http://localhost:{}", forbidden.addr().port());
         let ws = secret.replace("http:", "ws:");
-        let mut servers = vec![tokio::spawn(axum::serve(listener, forbidden).into_future())];
         // The frame comes from 127.0.0.2, another site: Chromium runs it in a process of its
         // own.
         let other = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
@@ -903,18 +903,14 @@ impl GuardedSite {
                 "/out",
                 axum::routing::get(move || async move { axum::response::Redirect::to(&out) }),
             );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        servers.push(tokio::spawn(
-            axum::serve(listener, site.clone()).into_future(),
-        ));
-        servers.push(tokio::spawn(axum::serve(other, site).into_future()));
+        let allowed = FixtureServer::start(site.clone()).await;
+        let other = FixtureServer::on(other, site);
         Self {
             hits,
             reported,
             secret,
-            base,
-            servers,
+            base: allowed.base(),
+            _servers: [forbidden, allowed, other],
         }
     }
 
@@ -924,7 +920,7 @@ impl GuardedSite {
 
     /// Waits until the tab's network log holds at least two requests to the forbidden
     /// server, all failed, and returns their failures.
-    async fn refused_requests(&self, client: &support::Client, id: &str) -> Vec<String> {
+    async fn refused_requests(&self, client: &Client, id: &str) -> Vec<String> {
         let mut refused = Value::Null;
         for _ in 0..50 {
             refused = ok(
@@ -949,7 +945,7 @@ impl GuardedSite {
 
     /// A redirect to the forbidden host, a click on a link to it, and its URL itself are
     /// refused; then nothing has reached it.
-    async fn check_navigations(&self, client: &support::Client, id: &str, page: &str) {
+    async fn check_navigations(&self, client: &Client, id: &str, page: &str) {
         let redirected = error_text(
             client,
             "browser_navigate",
@@ -989,17 +985,9 @@ impl GuardedSite {
     }
 }
 
-impl Drop for GuardedSite {
-    fn drop(&mut self) {
-        for server in &self.servers {
-            server.abort();
-        }
-    }
-}
-
 #[tokio::test]
 async fn requests_the_net_policy_refuses_never_leave_the_browser() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = GuardedSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE, ("CRAWLIUM_DENY_HOSTS", "localhost")]).await;
     let client = connect(&server).await;
@@ -1017,7 +1005,7 @@ async fn requests_the_net_policy_refuses_never_leave_the_browser() {
     // So were the WebSocket, the worker's fetch and the frame's fetch, which request
     // interception would not have seen: the proxy stops every connection.
     assert!(
-        support::browser_site::eventually(Duration::from_secs(10), || site
+        eventually(Duration::from_secs(10), || site
             .reported
             .load(std::sync::atomic::Ordering::SeqCst)
             == 3)
@@ -1035,7 +1023,7 @@ async fn requests_the_net_policy_refuses_never_leave_the_browser() {
     site.check_navigations(&client, &id, "/page").await;
 
     // An allowed address where nothing listens: the proxy's reason, not Chromium's code.
-    let nowhere = support::closed_address();
+    let nowhere = closed_address();
     let unreachable = error_text(
         &client,
         "browser_navigate",
@@ -1050,10 +1038,10 @@ async fn requests_the_net_policy_refuses_never_leave_the_browser() {
 
 #[tokio::test]
 async fn a_remote_browser_has_its_requests_intercepted() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = GuardedSite::start().await;
     // A remote browser cannot reach the server's proxy: each request is paused and checked.
-    let remote = support::browser_site::RemoteChromium::start().await;
+    let remote = RemoteChromium::start().await;
     let server = HttpServer::start(
         &[],
         &[
@@ -1074,7 +1062,7 @@ async fn a_remote_browser_has_its_requests_intercepted() {
 
 #[tokio::test]
 async fn crawls_with_render_read_what_scripts_wrote() {
-    let _serial = SERIAL.lock().await;
+    let _serial = serial::lock().await;
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;

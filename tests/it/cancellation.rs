@@ -1,9 +1,6 @@
 //! Cancellation reaches the running tool in every transport mode: a 2025-xx client's
 //! `notifications/cancelled` over stdio and over a Streamable HTTP session, and a 2026-07-28
 //! client closing its response stream. Uses the test-only `debug_sleep` tool.
-#![cfg(feature = "test-tools")]
-
-mod support;
 
 use std::time::Duration;
 
@@ -14,7 +11,12 @@ use rmcp::{
     transport::{StreamableHttpClientTransport, TokioChildProcess},
 };
 use serde_json::json;
-use support::{HttpServer, mcp_post, modern_call};
+
+use crate::support::{
+    rpc::{mcp_post, modern_call},
+    serial,
+    server::{HttpServer, command},
+};
 
 const CANCELLED: &str = r#"crawlium_tool_calls_total{tool="debug_sleep",outcome="cancelled"} 1"#;
 
@@ -39,6 +41,7 @@ async fn wait_cancelled(server: &HttpServer) {
 
 #[tokio::test]
 async fn stateless_http_closing_the_stream_cancels() {
+    let _serial = serial::lock().await;
     let server = HttpServer::start(&[], &[]).await;
     let http = reqwest::Client::new();
     let call = modern_call(1, "debug_sleep", json!({"ms": 30000}));
@@ -50,6 +53,7 @@ async fn stateless_http_closing_the_stream_cancels() {
 
 #[tokio::test]
 async fn legacy_http_session_cancel_notification() {
+    let _serial = serial::lock().await;
     let server = HttpServer::start(&[], &[]).await;
     let client =
         ().serve(StreamableHttpClientTransport::from_uri(server.url("/mcp")))
@@ -68,8 +72,9 @@ async fn legacy_http_session_cancel_notification() {
 
 #[tokio::test]
 async fn stdio_cancel_notification() {
+    let _serial = serial::lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = support::command(dir.path());
+    let mut cmd = command(dir.path());
     cmd.env("RUST_LOG", "warn");
     let client = ().serve(TokioChildProcess::new(cmd).unwrap()).await.unwrap();
     let handle = client

@@ -1,8 +1,6 @@
 //! MCP over stdio with rmcp's client: the legacy handshake and 2026-07-28 discovery, tool
 //! listing and a structured `server_status` call; the server exits when stdin closes.
 
-mod support;
-
 use std::time::Duration;
 
 use rmcp::{
@@ -13,8 +11,10 @@ use rmcp::{
 };
 use serde_json::Value;
 
+use crate::support::server::command;
+
 fn child(dir: &std::path::Path) -> TokioChildProcess {
-    let mut cmd = support::command(dir);
+    let mut cmd = command(dir);
     cmd.env("RUST_LOG", "warn");
     TokioChildProcess::new(cmd).expect("spawn crawlium")
 }
@@ -84,7 +84,7 @@ async fn discover_over_stdio() {
 #[tokio::test]
 async fn exits_when_stdin_closes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = support::command(dir.path())
+    let mut child = command(dir.path())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

@@ -1,0 +1,32 @@
+//! Crawlium's integration tests: one test binary, one module per area. Each module drives the
+//! real `crawlium` binary (or the library, for the store and the browser pool) through real
+//! clients and real services; shared support — the server under test, MCP clients, fixture
+//! sites, PostgreSQL schemas, process inspection — lives in `support/`.
+//!
+//! One binary, because every test binary links the whole crate again. Tests of different
+//! areas therefore run side by side; those that launch Chromium or measure time take the one
+//! lock in `support::serial`.
+//!
+//! Run one area with `tools/test.sh --test it http::`.
+
+mod support;
+
+mod browser;
+mod browser_pool;
+mod browser_tools;
+// cancellation and shutdown call the test-only `debug_sleep` tool (feature test-tools).
+#[cfg(feature = "test-tools")]
+mod cancellation;
+mod cli;
+mod crawl_page;
+mod crawl_resume;
+mod crawl_site;
+mod crawl_sitemap;
+mod http;
+mod inspector;
+mod python_sdk;
+#[cfg(feature = "test-tools")]
+mod shutdown;
+mod stdio;
+mod store;
+mod store_tools;
