@@ -1,5 +1,8 @@
 //! Command-line front ends of the library: `crawlium crawl`, a crawl job run from a terminal
 //! with a live progress bar (done/total, rate, memory) and a summary table at the end.
+//!
+//! A face like `mcp`: it imports `app`, `config` and the domain it drives (`crawl`, `jobs`,
+//! `store`).
 
 use std::{process::ExitCode, sync::Arc, time::Duration};
 

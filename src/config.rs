@@ -4,6 +4,10 @@
 //! command line with clap, whose `env` attributes supply the environment layer. Nothing
 //! else in the crate reads environment variables. Every setting here is documented in
 //! `.env.example` with the same default.
+//!
+//! Config hands the domain plain settings (`PoolSettings`, `FetchConfig`, `NetPolicy`), so it
+//! imports those types from `browser`, `crawl` and `net_policy`; the domain never imports
+//! config, and `app` builds the stateful parts (the pool's net guard, caches) from them.
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 

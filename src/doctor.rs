@@ -2,6 +2,8 @@
 //!
 //! Each check is independent and bounded in time; the report is a table plus one fix per
 //! problem. A failed required check makes the command exit non-zero.
+//!
+//! A face: it imports `config`, and `browser` and `store` to try them.
 
 use std::{
     path::{Path, PathBuf},

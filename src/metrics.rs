@@ -2,6 +2,8 @@
 //!
 //! The registry is per `App` rather than global so tests can run several servers in one
 //! process. Names are prefixed `crawlium_`; later modules register their own families here.
+//! It imports nothing else of the crate; the domain reports through the handles it gives out
+//! (`BrowserMetrics`, `ProcessMemory`).
 
 use std::time::{Duration, Instant};
 

@@ -8,6 +8,9 @@
 //! and connect (rebinding) are caught too. Callers run both on every redirect hop.
 //! The crawler uses it in `crawl::fetch`; the browser checks navigations with it
 //! (`browser::handles`) and every request of its tabs (`browser::guard`).
+//!
+//! Plain rules and checks at the bottom of the crate: it imports nothing else of it; `config`
+//! builds one from the settings.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

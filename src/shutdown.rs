@@ -7,6 +7,8 @@
 //! grace period for the calls, then trips the abort token so the calls still running end
 //! with a clear "shutting down" error instead of being dropped mid-way; last it waits for
 //! the responses carrying those results to be written.
+//!
+//! It imports nothing else of the crate.
 
 use std::time::Duration;
 

@@ -6,6 +6,9 @@
 //! kill -9, a lost replica) and resumes them here; on graceful shutdown running jobs are
 //! released so the next process resumes them at once. Jobs belong to the principal that
 //! started them: another caller gets "unknown jobId".
+//!
+//! Part of the domain: imports `crawl` (the scheduler it runs), `store` and `principal`, never
+//! the faces (`mcp`, `transport`, `cli`), `app` or `config`.
 
 mod summary;
 

@@ -1,6 +1,9 @@
 //! The protocol face: the `ServerHandler`, one file per tool group, and the helpers tools use
 //! to talk back to the client (progress, log messages). Handlers here are thin: they check
 //! arguments, call one domain function and map its result or error.
+//!
+//! A face: it imports `app` and the domain (`browser`, `crawl`, `jobs`, `store`), never
+//! `transport`; tool errors ([`error::ToolError`]) live here, not in the domain.
 
 mod browser;
 mod crawl_tools;

@@ -11,6 +11,8 @@
 //! File map: `pages.rs` (pages, chunks, code blocks), `sources.rs`, `search.rs`,
 //! `artifacts.rs` (files under the data dir with a row each), `jobs.rs` (durable jobs with
 //! a runner heartbeat), `frontier.rs` (each crawl job's URLs and their states).
+//!
+//! The bottom of the domain: it imports nothing else of the crate.
 
 mod artifacts;
 mod frontier;

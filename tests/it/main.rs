@@ -11,6 +11,7 @@
 
 mod support;
 
+mod architecture;
 mod browser;
 mod browser_pool;
 mod browser_tools;
