@@ -55,6 +55,9 @@ pub enum StartError {
     /// The crawler's HTTP client could not be built.
     #[error("cannot build the crawler's HTTP client: {0}")]
     Fetcher(#[from] crate::crawl::fetch::FetchError),
+    /// Redis cannot be used as configured.
+    #[error("REDIS_URL: {0}")]
+    Cluster(#[from] crate::coord::CoordError),
 }
 
 /// The shared services of one server process.
@@ -75,6 +78,8 @@ pub struct App {
     pub jobs: Arc<crate::jobs::Jobs>,
     /// Open browsers (by handle) and the Chromium pool behind them.
     pub browsers: Arc<crate::browser::Browsers>,
+    /// This replica's membership of its cluster (an HTTP server with REDIS_URL).
+    pub cluster: Option<Arc<crate::coord::Registry>>,
     /// The last store health check: `/ready` and `server_status` reuse it for a second, so
     /// a busy status endpoint does not turn into a database load.
     store_health: std::sync::Mutex<Option<(Instant, Result<(), String>)>>,
@@ -101,11 +106,27 @@ impl App {
             browsers.clone(),
             std::time::Duration::from_secs(config.crawl_timeout_secs),
         );
+        let cluster = match (transport, config.cluster_settings()) {
+            (TransportKind::Http, Some(settings)) => {
+                Some(crate::coord::Registry::new(&settings, metrics.cluster())?)
+            }
+            _ => None,
+        };
+        let per_host = config.crawl_host_concurrency as usize;
+        let politeness = match &cluster {
+            Some(registry) => crate::crawl::politeness::Politeness::shared(
+                per_host,
+                Arc::new(crate::coord::RedisPacing::new(
+                    registry.clone(),
+                    // A request ends within the crawl timeout; a permit outlives it a little.
+                    std::time::Duration::from_secs(config.crawl_timeout_secs + 30),
+                )),
+            ),
+            None => crate::crawl::politeness::Politeness::new(per_host),
+        };
         let crawler = Arc::new(crate::crawl::crawler::Crawler {
             robots: crate::crawl::robots::RobotsCache::new(fetcher.clone()),
-            politeness: crate::crawl::politeness::Politeness::new(
-                config.crawl_host_concurrency as usize,
-            ),
+            politeness,
             chunk_max_chars: config.chunk_max_chars as usize,
             extra_memory: None,
             renderer: Some(Arc::new(renderer)),
@@ -122,9 +143,61 @@ impl App {
             crawler,
             jobs,
             browsers,
+            cluster,
             store_health: std::sync::Mutex::new(None),
             started: Instant::now(),
         }))
+    }
+
+    /// Joins the cluster, if this server has one: registers this replica as reachable at
+    /// `bound` (unless CRAWLIUM_ADVERTISE_URL says otherwise) and keeps its entry fresh with
+    /// its browser capacity, load and jobs until [`crate::coord::Registry::deregister`].
+    pub fn join_cluster(self: &Arc<Self>, bound: std::net::SocketAddr) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let app = Arc::downgrade(self);
+        cluster.start(
+            format!("http://{bound}"),
+            self.shutdown.draining().clone(),
+            move || {
+                app.upgrade()
+                    .map(|app| app.replica_load())
+                    .unwrap_or_default()
+            },
+        );
+    }
+
+    /// What this replica tells the cluster about itself.
+    fn replica_load(&self) -> crate::coord::ReplicaLoad {
+        use crate::browser::placement::{Load, select_process};
+        let pool = self.browsers.pool();
+        let settings = pool.settings();
+        let status = pool.status();
+        let serving: Vec<Load> = status
+            .processes
+            .iter()
+            .filter(|p| p.state == "ready")
+            .map(|p| Load {
+                active: p.contexts,
+                lifetime: p.lifetime,
+            })
+            .collect();
+        let lifetime = select_process(
+            &serving,
+            settings.max_contexts,
+            settings.max_lifetime_contexts,
+        )
+        .map_or(0, |i| serving[i].lifetime);
+        crate::coord::ReplicaLoad {
+            draining: self.shutdown.is_draining(),
+            browsers: crate::coord::BrowserLoad {
+                capacity: if status.available { status.capacity } else { 0 },
+                in_use: status.contexts_in_use,
+                lifetime,
+            },
+            running_jobs: self.jobs.active() as u32,
+        }
     }
 
     /// Time since start-up.
@@ -158,6 +231,17 @@ impl App {
             },
             self.browser_component(),
         ]
+        .into_iter()
+        .chain(self.cluster.as_ref().map(|cluster| {
+            let status = cluster.status();
+            ComponentStatus {
+                name: "cluster".into(),
+                required: true,
+                ok: status.up,
+                detail: status.detail,
+            }
+        }))
+        .collect()
     }
 
     /// The browser pool's health: optional, since every other tool works without it.

@@ -15,6 +15,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Shortest bearer token accepted; shorter ones are guessable.
 pub const MIN_TOKEN_LEN: usize = 16;
+/// Shortest cluster secret accepted.
+pub const MIN_CLUSTER_SECRET_LEN: usize = 32;
 
 /// The command line of the `crawlium` binary.
 #[derive(Debug, Parser)]
@@ -180,10 +182,27 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_max_connections: u32,
 
-    /// Redis URL (`redis://HOST:PORT/DB`) for state shared between replicas. Default: none
-    /// (single process, in-memory).
+    /// Redis URL (`redis://[:PASSWORD@]HOST:PORT[/DB]`) for state shared between replicas:
+    /// set, an HTTP server joins the cluster of the replicas that share it (needs a
+    /// postgres:// DATABASE_URL and CRAWLIUM_CLUSTER_SECRET). A password with `/ + = @ :`
+    /// must be percent-encoded (`p/w=` is `p%2Fw%3D`). Default: none (one process).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+
+    /// The cluster's shared secret (at least 32 characters) that authenticates requests one
+    /// replica sends another. Required with REDIS_URL; the same on every replica.
+    #[arg(long, env = "CRAWLIUM_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+
+    /// The URL other replicas reach this one at, such as `http://10.0.0.5:8931`. Default: the
+    /// bound address (which must then not be 0.0.0.0 or ::).
+    #[arg(long, env = "CRAWLIUM_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
+
+    /// The cluster's name: the prefix of its keys in Redis, so several clusters can share one
+    /// Redis (letters, digits, `-`, `_`, `.`; at most 64).
+    #[arg(long, env = "CRAWLIUM_CLUSTER_NAME", default_value = "crawlium")]
+    pub cluster_name: String,
 
     /// Let the crawler fetch from private networks and this machine (loopback, 10/8,
     /// 192.168/16, link-local, ...). Off: such URLs are refused (SSRF protection).
@@ -359,14 +378,7 @@ impl Config {
                     .into(),
             ));
         }
-        if let Some(url) = &self.redis_url
-            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
-        {
-            return Err(ConfigError(
-                "REDIS_URL: unsupported scheme; accepted: redis://HOST:PORT[/DB], rediss://..."
-                    .into(),
-            ));
-        }
+        self.validate_cluster()?;
         if self.browser_pool_min > self.browser_pool_max {
             return Err(ConfigError(format!(
                 "BROWSER_POOL_MIN ({}) is larger than BROWSER_POOL_MAX ({}); lower the minimum \
@@ -385,6 +397,105 @@ impl Config {
             )));
         }
         Ok(())
+    }
+
+    /// The cluster settings: REDIS_URL parses (its password percent-encoded); an HTTP server
+    /// (the one kind that joins the cluster) also needs PostgreSQL, a long enough secret and
+    /// an address other replicas can reach.
+    fn validate_cluster(&self) -> Result<(), ConfigError> {
+        let Some(url) = &self.redis_url else {
+            return Ok(());
+        };
+        crate::coord::parse_redis_url(url)
+            .map_err(|why| ConfigError(format!("REDIS_URL: {why}")))?;
+        if self.port.is_none() {
+            return Ok(());
+        }
+        let postgres = self
+            .database_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"));
+        if !postgres {
+            return Err(ConfigError(
+                "REDIS_URL needs DATABASE_URL=postgres://...: replicas share their jobs, pages \
+                 and artifacts through PostgreSQL, and a SQLite file is one machine's"
+                    .into(),
+            ));
+        }
+        if !self
+            .cluster_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            || !(1..=64).contains(&self.cluster_name.len())
+        {
+            return Err(ConfigError(format!(
+                "CRAWLIUM_CLUSTER_NAME: '{}' is not a name; use 1-64 letters, digits, '-', '_' \
+                 or '.'",
+                self.cluster_name
+            )));
+        }
+        match &self.cluster_secret {
+            None => {
+                return Err(ConfigError(format!(
+                    "CRAWLIUM_CLUSTER_SECRET is required with REDIS_URL: the same secret of at \
+                     least {MIN_CLUSTER_SECRET_LEN} characters on every replica (generate one with \
+                     `openssl rand -hex 32`)"
+                )));
+            }
+            Some(secret) if secret.len() < MIN_CLUSTER_SECRET_LEN => {
+                return Err(ConfigError(format!(
+                    "CRAWLIUM_CLUSTER_SECRET: {} characters is too short; use at least \
+                     {MIN_CLUSTER_SECRET_LEN} (generate one with `openssl rand -hex 32`)",
+                    secret.len()
+                )));
+            }
+            Some(_) => {}
+        }
+        match &self.advertise_url {
+            Some(advertised) => {
+                let parsed = url::Url::parse(advertised)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+                let Some(parsed) = parsed else {
+                    return Err(ConfigError(format!(
+                        "CRAWLIUM_ADVERTISE_URL: '{advertised}' is not an http(s) URL; give the \
+                         address other replicas reach this one at, such as http://10.0.0.5:8931"
+                    )));
+                };
+                let unspecified = match parsed.host() {
+                    Some(url::Host::Ipv4(ip)) => ip.is_unspecified(),
+                    Some(url::Host::Ipv6(ip)) => ip.is_unspecified(),
+                    _ => false,
+                };
+                if unspecified {
+                    return Err(ConfigError(format!(
+                        "CRAWLIUM_ADVERTISE_URL: '{advertised}' is an address to bind, not one to \
+                         reach; give this replica's own address, such as http://10.0.0.5:8931"
+                    )));
+                }
+            }
+            None if self.port.is_some() && self.host.is_unspecified() => {
+                return Err(ConfigError(format!(
+                    "CRAWLIUM_ADVERTISE_URL is required when binding {} with REDIS_URL: other \
+                     replicas cannot reach {}; set it to this replica's own address, such as \
+                     http://10.0.0.5:8931",
+                    self.host, self.host
+                )));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// How this server joins its cluster: `None` without REDIS_URL. (Checked by
+    /// [`Config::validate`].)
+    pub fn cluster_settings(&self) -> Option<crate::coord::ClusterSettings> {
+        Some(crate::coord::ClusterSettings {
+            redis_url: self.redis_url.clone()?,
+            name: self.cluster_name.clone(),
+            secret: self.cluster_secret.clone().unwrap_or_default(),
+            advertise_url: self.advertise_url.clone(),
+        })
     }
 
     /// The browser pool's settings.
@@ -542,6 +653,63 @@ mod tests {
         assert!(cli.config.host.is_loopback());
         assert_eq!(cli.config.shutdown_grace_secs, 20);
         cli.config.validate().unwrap();
+    }
+
+    #[test]
+    fn clustering_is_checked_at_start() {
+        let pg = "postgres://postgres@127.0.0.1:5432/test";
+        let secret = "0123456789abcdef0123456789abcdef";
+        let error = |args: &[&str]| parse(args).unwrap().config.validate().unwrap_err().0;
+        fn serve<'a>(args: &[&'a str]) -> Vec<&'a str> {
+            [&["--port", "0"][..], args].concat()
+        }
+        let sqlite = error(&serve(&["--redis-url", "redis://127.0.0.1:6379"]));
+        assert!(
+            sqlite.starts_with("REDIS_URL needs DATABASE_URL=postgres://"),
+            "{sqlite}"
+        );
+        // Only an HTTP server joins the cluster: stdio, doctor and migrate need just a URL.
+        let stdio = parse(&["--redis-url", "redis://127.0.0.1:6379"]).unwrap();
+        stdio.config.validate().unwrap();
+        let raw_password = error(&["--redis-url", "redis://:p/w=@127.0.0.1:6379"]);
+        assert!(raw_password.starts_with("REDIS_URL: "), "{raw_password}");
+        assert!(raw_password.contains("percent-encoded"), "{raw_password}");
+        let scheme = error(&["--redis-url", "http://127.0.0.1:6379"]);
+        assert!(scheme.contains("redis://"), "{scheme}");
+        let clustered = serve(&["--redis-url", "redis://127.0.0.1", "--database-url", pg]);
+        let no_secret = error(&clustered);
+        assert!(
+            no_secret.starts_with("CRAWLIUM_CLUSTER_SECRET is required"),
+            "{no_secret}"
+        );
+        let short = error(&[&clustered[..], &["--cluster-secret", "short"]].concat());
+        assert!(short.contains("5 characters is too short"), "{short}");
+        let clustered = [&clustered[..], &["--cluster-secret", secret]].concat();
+        parse(&clustered).unwrap().config.validate().unwrap();
+        let bind_any = [
+            &clustered[..],
+            &["--host", "0.0.0.0", "--allow-unauthenticated"],
+        ]
+        .concat();
+        let any = error(&bind_any);
+        assert!(
+            any.starts_with("CRAWLIUM_ADVERTISE_URL is required when binding 0.0.0.0"),
+            "{any}"
+        );
+        let advertise_any = [&bind_any[..], &["--advertise-url", "http://0.0.0.0:8931"]].concat();
+        assert!(error(&advertise_any).contains("an address to bind, not one to reach"));
+        let advertised = [&bind_any[..], &["--advertise-url", "http://10.0.0.5:8931"]].concat();
+        let config = parse(&advertised).unwrap().config;
+        config.validate().unwrap();
+        let settings = config.cluster_settings().unwrap();
+        assert_eq!(
+            settings.advertise_url.as_deref(),
+            Some("http://10.0.0.5:8931")
+        );
+        assert_eq!(settings.name, "crawlium");
+        let bad_name = [&clustered[..], &["--cluster-name", "a b"]].concat();
+        assert!(error(&bad_name).starts_with("CRAWLIUM_CLUSTER_NAME"));
+        assert!(parse(&[]).unwrap().config.cluster_settings().is_none());
     }
 
     #[test]

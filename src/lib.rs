@@ -10,6 +10,8 @@
 //! - the domain: `jobs` → `crawl` → `store`; `browser` → `crawl` (only its `Render` trait and
 //!   fetch types), `net_policy`; none of them imports `mcp`, `transport`, `app`, `cli`,
 //!   `doctor` or `config`;
+//! - `coord` (what replicas share in Redis) → `metrics`, and `crawl` for the politeness
+//!   trait it implements;
 //! - the bottom, importing nothing of the crate: `net_policy`, `metrics`, `shutdown`,
 //!   `principal`.
 
@@ -17,6 +19,7 @@ pub mod app;
 pub mod browser;
 pub mod cli;
 pub mod config;
+pub mod coord;
 pub mod crawl;
 pub mod doctor;
 pub mod jobs;

@@ -94,12 +94,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Launches BROWSER_POOL_MIN Chromium processes in the background; never fails start-up.
     app.browsers.start();
     let result = if transport == TransportKind::Http {
-        HttpServer::bind(app.clone()).await?.serve().await
+        let server = HttpServer::bind(app.clone()).await?;
+        app.join_cluster(server.local_addr()?);
+        server.serve().await
     } else {
         stdio::serve(app.clone()).await
     };
     app.jobs.shutdown(app.config.shutdown_grace()).await;
     app.browsers.shutdown().await;
+    if let Some(cluster) = &app.cluster {
+        cluster.deregister().await;
+    }
     app.store.close().await;
     result
 }

@@ -101,6 +101,39 @@ impl BrowserMetrics {
     }
 }
 
+/// The cluster's metric handles: what this replica's registry saw at its last refresh (all
+/// zero without clustering).
+#[derive(Clone)]
+pub struct ClusterMetrics {
+    up: Gauge,
+    replicas: Gauge,
+    draining: Gauge,
+    browser_capacity: Gauge,
+    browsers_in_use: Gauge,
+    jobs_running: Gauge,
+}
+
+impl ClusterMetrics {
+    /// Records a refresh: whether Redis answered, and the live replicas' figures. Takes
+    /// plain numbers per replica: (draining, browser capacity, browsers in use, jobs).
+    pub fn set(&self, up: bool, replicas: impl IntoIterator<Item = (bool, u32, u32, u32)>) {
+        let (mut count, mut draining, mut capacity, mut in_use, mut jobs) = (0, 0, 0, 0, 0);
+        for (is_draining, replica_capacity, replica_in_use, replica_jobs) in replicas {
+            count += 1;
+            draining += i64::from(is_draining);
+            capacity += i64::from(replica_capacity);
+            in_use += i64::from(replica_in_use);
+            jobs += i64::from(replica_jobs);
+        }
+        self.up.set(i64::from(up));
+        self.replicas.set(count);
+        self.draining.set(draining);
+        self.browser_capacity.set(capacity);
+        self.browsers_in_use.set(in_use);
+        self.jobs_running.set(jobs);
+    }
+}
+
 /// The server's metric families.
 pub struct Metrics {
     registry: Registry,
@@ -112,6 +145,7 @@ pub struct Metrics {
     virtual_memory: Gauge,
     uptime: Gauge<f64, std::sync::atomic::AtomicU64>,
     browser: BrowserMetrics,
+    cluster: ClusterMetrics,
     started: Instant,
 }
 
@@ -203,6 +237,48 @@ impl Metrics {
             browser.recycles.clone(),
         );
         browser.set_processes(0, 0, 0);
+        let cluster = ClusterMetrics {
+            up: Gauge::default(),
+            replicas: Gauge::default(),
+            draining: Gauge::default(),
+            browser_capacity: Gauge::default(),
+            browsers_in_use: Gauge::default(),
+            jobs_running: Gauge::default(),
+        };
+        for (name, help, gauge) in [
+            (
+                "cluster_up",
+                "1 when the replica registry reached Redis at its last refresh (0 without REDIS_URL)",
+                &cluster.up,
+            ),
+            (
+                "cluster_replicas",
+                "Live replicas in the cluster, this one included",
+                &cluster.replicas,
+            ),
+            (
+                "cluster_replicas_draining",
+                "Replicas shutting down",
+                &cluster.draining,
+            ),
+            (
+                "cluster_browser_capacity",
+                "Browser contexts the cluster's replicas can host",
+                &cluster.browser_capacity,
+            ),
+            (
+                "cluster_browsers_in_use",
+                "Browser contexts open across the cluster",
+                &cluster.browsers_in_use,
+            ),
+            (
+                "cluster_jobs_running",
+                "Crawl jobs running across the cluster",
+                &cluster.jobs_running,
+            ),
+        ] {
+            registry.register(name, help, gauge.clone());
+        }
         Self {
             registry,
             tool_calls,
@@ -213,6 +289,7 @@ impl Metrics {
             virtual_memory,
             uptime,
             browser,
+            cluster,
             started: Instant::now(),
         }
     }
@@ -220,6 +297,11 @@ impl Metrics {
     /// The browser pool's metrics.
     pub fn browser(&self) -> BrowserMetrics {
         self.browser.clone()
+    }
+
+    /// The cluster's metrics.
+    pub fn cluster(&self) -> ClusterMetrics {
+        self.cluster.clone()
     }
 
     /// Records one finished tool call.

@@ -2,6 +2,13 @@
 //! a delay between request starts that adapts to the host's observed latency (as Scrapy's
 //! AutoThrottle does: aim for `latency / cap`, never shortened by a non-200 answer), the
 //! robots.txt `Crawl-delay` as a floor, and back-off after 429/503 that honours `Retry-After`.
+//!
+//! In a cluster the cap, the next start and back-offs are kept by a [`SharedPacing`] (Redis,
+//! with its clock) instead, so N replicas are exactly as polite as one: a request takes one
+//! of the host's `cap` permits cluster-wide (each expires, so a dead replica's lapse) and a
+//! start time at least the gap after the previous start anywhere. While the shared pacing
+//! cannot be reached, each replica keeps to its share: `ceil(cap / replicas)` requests and
+//! `replicas` times the gap.
 
 use std::{
     collections::HashMap,
@@ -10,9 +17,10 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+use futures::future::BoxFuture;
 // tokio's clock, so paused-time tests are exact (and it is the clock `sleep` uses).
 use tokio::{
-    sync::{Semaphore, SemaphorePermit},
+    sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit},
     time::Instant,
 };
 
@@ -24,19 +32,53 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const BASE_BACKOFF: Duration = Duration::from_millis(500);
 /// Retries after the first attempt.
 pub const MAX_RETRIES: u32 = 3;
+/// How often a request waits to ask again when every shared permit of its host is taken.
+const SHARED_POLL: Duration = Duration::from_millis(25);
+
+/// Per-host pacing kept outside this process, for a cluster whose replicas crawl the same
+/// hosts (implemented on Redis by `coord`). Hosts are `host[:port]`.
+pub trait SharedPacing: Send + Sync {
+    /// Takes one of `cap` permits of `host` for `token` and reserves a start at least `gap`
+    /// after the host's previous start: how long to wait before starting, or `None` when
+    /// every permit is taken (ask again shortly). Errors say why it could not be asked.
+    fn acquire<'a>(
+        &'a self,
+        host: &'a str,
+        token: &'a str,
+        cap: u32,
+        gap: Duration,
+    ) -> BoxFuture<'a, Result<Option<Duration>, String>>;
+    /// Gives `token`'s permit back.
+    fn release(&self, host: String, token: String) -> BoxFuture<'static, ()>;
+    /// Holds every start on `host` back for `pause`.
+    fn back_off<'a>(&'a self, host: &'a str, pause: Duration) -> BoxFuture<'a, Result<(), String>>;
+    /// Replicas sharing the pacing (at least 1): the fallback takes its share of the cap.
+    fn replicas(&self) -> usize;
+}
 
 /// The gates of every host seen so far.
 pub struct Politeness {
     per_host: usize,
+    shared: Option<Arc<dyn SharedPacing>>,
     hosts: Mutex<HashMap<String, Arc<HostGate>>>,
 }
 
 impl Politeness {
-    /// At most `per_host` concurrent requests per host (at least 1).
+    /// At most `per_host` concurrent requests per host (at least 1) in this process.
     pub fn new(per_host: usize) -> Self {
         Self {
             per_host: per_host.max(1),
+            shared: None,
             hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// At most `per_host` concurrent requests per host (at least 1) across everyone sharing
+    /// `shared`.
+    pub fn shared(per_host: usize, shared: Arc<dyn SharedPacing>) -> Self {
+        Self {
+            shared: Some(shared),
+            ..Self::new(per_host)
         }
     }
 
@@ -45,7 +87,12 @@ impl Politeness {
         let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         hosts
             .entry(host.to_string())
-            .or_insert_with(|| Arc::new(HostGate::new(self.per_host)))
+            .or_insert_with(|| {
+                let mut gate = HostGate::new(self.per_host);
+                gate.host = host.to_string();
+                gate.shared = self.shared.clone();
+                Arc::new(gate)
+            })
             .clone()
     }
 }
@@ -65,13 +112,39 @@ pub struct HostGate {
     permits: Semaphore,
     cap: u32,
     state: Mutex<HostState>,
+    host: String,
+    shared: Option<Arc<dyn SharedPacing>>,
+    /// This process's share of the cap while the shared pacing cannot be reached.
+    fallback: Mutex<Option<Arc<Semaphore>>>,
 }
 
 /// Held while a request to the host is in flight.
 pub struct HostPermit<'a> {
     _permit: SemaphorePermit<'a>,
+    _fallback: Option<OwnedSemaphorePermit>,
+    _shared: Option<SharedPermit>,
     /// Time spent waiting for the host (cap, pacing or back-off).
     pub waited: Duration,
+}
+
+/// A permit of the shared pacing, given back when dropped.
+struct SharedPermit {
+    pacing: Arc<dyn SharedPacing>,
+    host: String,
+    token: String,
+}
+
+impl Drop for SharedPermit {
+    fn drop(&mut self) {
+        let release = self.pacing.release(
+            std::mem::take(&mut self.host),
+            std::mem::take(&mut self.token),
+        );
+        // Without a runtime the permit simply expires.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(release);
+        }
+    }
 }
 
 impl HostGate {
@@ -84,6 +157,9 @@ impl HostGate {
                 delay: Duration::ZERO,
                 crawl_delay: None,
             }),
+            host: String::new(),
+            shared: None,
+            fallback: Mutex::new(None),
         }
     }
 
@@ -99,27 +175,88 @@ impl HostGate {
             .acquire()
             .await
             .unwrap_or_else(|_| unreachable!("the semaphore is never closed"));
+        let (mut fallback, mut shared) = (None, None);
+        let mut spread = 1;
+        if let Some(pacing) = &self.shared {
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            loop {
+                match pacing
+                    .acquire(&self.host, &token, self.cap, self.gap())
+                    .await
+                {
+                    Ok(Some(wait)) => {
+                        tokio::time::sleep(wait).await;
+                        shared = Some(SharedPermit {
+                            pacing: pacing.clone(),
+                            host: self.host.clone(),
+                            token,
+                        });
+                        break;
+                    }
+                    Ok(None) => tokio::time::sleep(SHARED_POLL).await,
+                    Err(error) => {
+                        tracing::debug!(host = %self.host, %error, "shared pacing unreachable; keeping to this replica's share");
+                        spread = pacing.replicas().max(1);
+                        let share = self.fallback_share(spread);
+                        fallback = Some(
+                            share
+                                .acquire_owned()
+                                .await
+                                .unwrap_or_else(|_| unreachable!("never closed")),
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+        if shared.is_none() {
+            self.pace(spread as u32).await;
+        }
+        HostPermit {
+            _permit: permit,
+            _fallback: fallback,
+            _shared: shared,
+            waited: started.elapsed(),
+        }
+    }
+
+    /// The gap between two starts: the adaptive delay, at least the Crawl-delay.
+    fn gap(&self) -> Duration {
+        let state = self.state();
+        state.delay.max(state.crawl_delay.unwrap_or_default())
+    }
+
+    /// Waits for this process's next start, `spread` times the gap after the previous one.
+    async fn pace(&self, spread: u32) {
         loop {
             let wait = {
                 let mut state = self.state();
                 let now = Instant::now();
                 if state.next_start <= now {
                     let gap = state.delay.max(state.crawl_delay.unwrap_or_default());
-                    state.next_start = now + gap;
+                    state.next_start = now + gap * spread;
                     None
                 } else {
                     Some(state.next_start - now)
                 }
             };
             match wait {
-                None => break,
+                None => return,
                 Some(wait) => tokio::time::sleep(wait).await,
             }
         }
-        HostPermit {
-            _permit: permit,
-            waited: started.elapsed(),
-        }
+    }
+
+    /// The semaphore of this process's share of the cap among `replicas`.
+    fn fallback_share(&self, replicas: usize) -> Arc<Semaphore> {
+        let mut fallback = self.fallback.lock().unwrap_or_else(|e| e.into_inner());
+        fallback
+            .get_or_insert_with(|| {
+                Arc::new(Semaphore::new(
+                    (self.cap as usize).div_ceil(replicas).max(1),
+                ))
+            })
+            .clone()
     }
 
     /// Sets the robots.txt Crawl-delay.
@@ -140,12 +277,20 @@ impl HostGate {
         };
     }
 
-    /// Pauses the whole host for `pause` (after a 429 or 503).
-    pub fn back_off(&self, pause: Duration) {
-        let mut state = self.state();
-        let until = Instant::now() + pause;
-        if until > state.next_start {
-            state.next_start = until;
+    /// Pauses the whole host for `pause` (after a 429 or 503), for everyone sharing the
+    /// pacing.
+    pub async fn back_off(&self, pause: Duration) {
+        {
+            let mut state = self.state();
+            let until = Instant::now() + pause;
+            if until > state.next_start {
+                state.next_start = until;
+            }
+        }
+        if let Some(pacing) = &self.shared
+            && let Err(error) = pacing.back_off(&self.host, pause).await
+        {
+            tracing::debug!(host = %self.host, %error, "shared back-off not recorded");
         }
     }
 
@@ -241,7 +386,7 @@ mod tests {
         assert!(second.waited >= Duration::from_secs(2), "crawl-delay");
         drop(second);
         gate.set_crawl_delay(None);
-        gate.back_off(Duration::from_secs(5));
+        gate.back_off(Duration::from_secs(5)).await;
         let third = gate.acquire().await;
         assert!(third.waited >= Duration::from_secs(5), "back-off");
     }

@@ -31,6 +31,9 @@ pub struct ServerStatus {
     pub browser_pool: crate::browser::PoolStatus,
     /// Browsers open (all principals).
     pub browsers_open: usize,
+    /// The cluster this replica belongs to (with REDIS_URL): its replicas as the last
+    /// refresh saw them.
+    pub cluster: Option<crate::coord::RegistryStatus>,
     /// What is configured (no secrets).
     pub configured: ConfiguredSummary,
 }
@@ -117,6 +120,7 @@ impl CrawliumServer {
             components: app.components().await,
             browser_pool: app.browsers.pool().status(),
             browsers_open: app.browsers.count(),
+            cluster: app.cluster.as_ref().map(|cluster| cluster.status()),
             configured: ConfiguredSummary::of(app),
         }))
     }

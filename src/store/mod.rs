@@ -70,12 +70,14 @@ pub enum StoreError {
 
 impl StoreError {
     /// True for failures that may succeed when retried: a PostgreSQL deadlock (40P01) or
-    /// serialization failure (40001), no pooled connection free in time (a busy server), or
+    /// serialization failure (40001), a row another transaction inserted first (23505: two
+    /// jobs, perhaps on two replicas, storing one URL at once — applied again, the write
+    /// finds that row and updates it), no pooled connection free in time (a busy server), or
     /// a connection that broke.
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Database(sqlx::Error::Database(e)) => {
-                matches!(e.code().as_deref(), Some("40P01" | "40001"))
+                matches!(e.code().as_deref(), Some("40P01" | "40001" | "23505"))
             }
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
             _ => false,

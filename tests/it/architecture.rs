@@ -22,16 +22,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("shutdown", &[]),
     // The domain.
     ("store", &[]),
+    ("coord", &["crawl", "metrics"]),
     ("crawl", &["store", "net_policy", "metrics"]),
     ("browser", &["crawl", "net_policy", "metrics", "principal"]),
     ("jobs", &["crawl", "store", "principal"]),
     // Settings and wiring.
-    ("config", &["browser", "crawl", "net_policy"]),
+    ("config", &["browser", "crawl", "net_policy", "coord"]),
     (
         "app",
         &[
             "config",
             "browser",
+            "coord",
             "crawl",
             "jobs",
             "store",
@@ -47,6 +49,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "app",
             "browser",
+            "coord",
             "crawl",
             "jobs",
             "store",
@@ -68,6 +71,7 @@ const NOT_FOR_THE_DOMAIN: &[&str] = &["mcp", "transport", "cli", "doctor", "app"
 /// The domain.
 const DOMAIN: &[&str] = &[
     "browser",
+    "coord",
     "crawl",
     "jobs",
     "store",

@@ -19,6 +19,7 @@ mod browser_tools;
 #[cfg(feature = "test-tools")]
 mod cancellation;
 mod cli;
+mod cluster;
 mod crawl_page;
 mod crawl_resume;
 mod crawl_site;

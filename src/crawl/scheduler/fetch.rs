@@ -125,7 +125,7 @@ pub(super) async fn fetch(
         let retry_after = answer.as_ref().ok().and_then(|f| f.retry_after.clone());
         match backoff(result.retries + 1, retry_after.as_deref()) {
             Some(pause) => {
-                gate.back_off(pause);
+                gate.back_off(pause).await;
                 result.retries += 1;
             }
             None => {

@@ -1,5 +1,5 @@
-//! A TCP proxy in front of a service (PostgreSQL), to make it "go down" for the process under
-//! test without touching the service itself.
+//! A TCP proxy in front of a service (PostgreSQL, Redis), to make it "go down" for the process
+//! under test, and come back, without touching the service itself.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,9 +11,17 @@ pub struct TcpProxy {
 }
 
 impl TcpProxy {
-    /// Forwards 127.0.0.1:`port` to `target`.
+    /// Forwards a free 127.0.0.1 port to `target`.
     pub async fn start(target: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(0, target).await
+    }
+
+    /// Forwards 127.0.0.1:`port` to `target` (the port of a stopped proxy: the service comes
+    /// back where it was).
+    pub async fn start_on(port: u16, target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let port = listener.local_addr().unwrap().port();
         let target = target.to_string();
         let connections = Arc::new(Mutex::new(Vec::new()));

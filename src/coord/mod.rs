@@ -1,0 +1,142 @@
+//! Coordination between replicas: what several Crawlium processes behind one load balancer
+//! share for a short time, kept in Redis (durable state — jobs, pages, artifacts — is in
+//! PostgreSQL).
+//!
+//! - [`registry`]: each replica registers itself (id, advertised URL, version, draining,
+//!   browser capacity and load, running jobs) and refreshes the entry every
+//!   [`registry::REFRESH`]; an entry not refreshed for [`registry::EXPIRY`] is gone. Expiry
+//!   is decided by Redis' clock, never a replica's.
+//! - [`pacing`]: the crawler's per-host politeness across the cluster (permits and start
+//!   times by Redis' clock), so N replicas are as polite as one.
+//!
+//! Every key lives under the cluster's name (`CRAWLIUM_CLUSTER_NAME`), so several clusters
+//! can share one Redis. Redis must be a standalone server (or a Sentinel-managed primary):
+//! the scripts read keys they are not handed, which Redis Cluster forbids.
+//!
+//! Part of the domain: it imports `metrics`, and `crawl` for the trait it implements; `app`
+//! hands it plain settings and a way to read this replica's load.
+
+pub mod pacing;
+pub mod registry;
+
+use std::time::Duration;
+
+use deadpool_redis::redis;
+
+pub use pacing::RedisPacing;
+pub use registry::{BrowserLoad, Registry, RegistryStatus, ReplicaInfo, ReplicaLoad};
+
+/// Deadline of one Redis command (a Redis that does not answer in time counts as down).
+pub const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How this replica joins its cluster (from the settings; `config` checked them).
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// `redis://[:PASSWORD@]HOST:PORT[/DB]`, the password percent-encoded.
+    pub redis_url: String,
+    /// The prefix of the cluster's keys.
+    pub name: String,
+    /// The secret replicas authenticate their requests to each other with.
+    pub secret: String,
+    /// Where other replicas reach this one; `None`: the bound address.
+    pub advertise_url: Option<String>,
+}
+
+/// Why Redis could not be used.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CoordError {
+    /// The URL does not work.
+    #[error("{0}")]
+    Url(String),
+    /// Redis did not answer, or answered with an error.
+    #[error("Redis at {at} cannot be used: {why}")]
+    Unreachable {
+        /// host:port.
+        at: String,
+        /// What went wrong.
+        why: String,
+    },
+}
+
+/// Reads a Redis URL, saying how to write it when it cannot be read.
+pub fn parse_redis_url(url: &str) -> Result<redis::ConnectionInfo, String> {
+    const FORM: &str = "the form is redis://[:PASSWORD@]HOST:PORT[/DB], and a password with \
+                        / + = @ : or % must be percent-encoded (p/w= is p%2Fw%3D)";
+    if url.starts_with("rediss://") {
+        return Err(
+            "rediss:// (TLS) is not supported yet; use redis:// on a private network, or a TLS \
+             tunnel (such as stunnel) to a TLS-only Redis"
+                .into(),
+        );
+    }
+    if !url.starts_with("redis://") {
+        return Err(format!("unsupported scheme; {FORM}"));
+    }
+    let parsed = url::Url::parse(url).map_err(|e| format!("cannot be read ({e}); {FORM}"))?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("no host; {FORM}"));
+    }
+    if parsed.path().len() > 1 && parsed.path()[1..].parse::<u32>().is_err() {
+        return Err(format!(
+            "'{}' is not a database number; {FORM}",
+            &parsed.path()[1..]
+        ));
+    }
+    redis::IntoConnectionInfo::into_connection_info(parsed)
+        .map_err(|e| format!("cannot be read ({e}); {FORM}"))
+}
+
+/// A pool of Redis connections for `url` (connections are made on first use).
+pub fn connect(url: &str) -> Result<deadpool_redis::Pool, CoordError> {
+    let info = parse_redis_url(url).map_err(CoordError::Url)?;
+    deadpool_redis::Config::from_connection_info(info)
+        .builder()
+        .map_err(|e| CoordError::Url(e.to_string()))?
+        .max_size(8)
+        .runtime(deadpool_redis::Runtime::Tokio1)
+        .wait_timeout(Some(REDIS_TIMEOUT))
+        .create_timeout(Some(REDIS_TIMEOUT))
+        .recycle_timeout(Some(REDIS_TIMEOUT))
+        .build()
+        .map_err(|e| CoordError::Url(e.to_string()))
+}
+
+/// `host:port` of a Redis URL, for messages (never the password).
+pub fn redis_target(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .map(|u| {
+            format!(
+                "{}:{}",
+                u.host_str().unwrap_or_default(),
+                u.port().unwrap_or(6379)
+            )
+        })
+        .unwrap_or_else(|| "the configured address".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_say_how_to_write_a_password() {
+        let info = parse_redis_url("redis://:p%2Fw%3D%40%2B@127.0.0.1:6380/3").unwrap();
+        assert_eq!(info.redis_settings().password(), Some("p/w=@+"));
+        assert_eq!(info.redis_settings().db(), 3);
+        for bad in [
+            "redis://:p/w=@127.0.0.1:6379",
+            "redis://",
+            "redis://127.0.0.1:6379/x",
+            "http://127.0.0.1",
+        ] {
+            let why = parse_redis_url(bad).unwrap_err();
+            assert!(why.contains("percent-encoded"), "{bad}: {why}");
+        }
+        assert!(parse_redis_url("rediss://h").unwrap_err().contains("TLS"));
+        assert_eq!(
+            redis_target("redis://:secret@h.example:7000/1"),
+            "h.example:7000"
+        );
+    }
+}

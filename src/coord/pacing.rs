@@ -1,0 +1,147 @@
+//! Politeness per host across the cluster: the crawler's [`SharedPacing`] on Redis.
+//!
+//! Per host, `{name}:host:{host}:permits` is a sorted set of the requests in flight, each
+//! scored with the time its permit lapses, and `{name}:host:{host}:next` the earliest start of
+//! the next request. One script takes a permit and reserves a start atomically, with Redis'
+//! clock, so replicas whose clocks disagree still keep the gap. A permit lapses after the
+//! permit time to live (the crawler's request timeout and a margin): a replica that died
+//! holding one does not hold the host forever.
+
+use std::{sync::Arc, time::Duration};
+
+use deadpool_redis::redis::{self, Script};
+use futures::future::BoxFuture;
+
+use super::{REDIS_TIMEOUT, registry::Registry};
+use crate::crawl::politeness::SharedPacing;
+
+/// Takes a permit and reserves a start. KEYS: permits, next; ARGV: token, cap, permit time to
+/// live (ms), gap (ms). Returns the ms to wait before starting, or -1 when every permit is
+/// taken.
+const ACQUIRE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl)
+local start = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
+local following = start + tonumber(ARGV[4])
+redis.call('SET', KEYS[2], following, 'PX', following - now + ttl)
+return start - now
+";
+
+/// Holds starts back. KEYS: next; ARGV: pause (ms), permit time to live (ms).
+const BACK_OFF: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local until_ = now + tonumber(ARGV[1])
+local next = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ > next then
+  redis.call('SET', KEYS[1], until_, 'PX', tonumber(ARGV[1]) + tonumber(ARGV[2]))
+end
+return 0
+";
+
+/// The cluster's per-host pacing, in Redis.
+pub struct RedisPacing {
+    pool: deadpool_redis::Pool,
+    prefix: String,
+    permit_ttl: Duration,
+    registry: Arc<Registry>,
+    acquire: Script,
+    back_off: Script,
+}
+
+impl RedisPacing {
+    /// Pacing in the Redis of `registry`'s cluster; a permit lapses after `permit_ttl`.
+    pub fn new(registry: Arc<Registry>, permit_ttl: Duration) -> Self {
+        Self {
+            pool: registry.pool(),
+            prefix: format!("{}:host:", registry.name()),
+            permit_ttl,
+            registry,
+            acquire: Script::new(ACQUIRE),
+            back_off: Script::new(BACK_OFF),
+        }
+    }
+
+    fn key(&self, host: &str, what: &str) -> String {
+        format!("{}{host}:{what}", self.prefix)
+    }
+
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        invocation: redis::ScriptInvocation<'_>,
+    ) -> Result<T, String> {
+        let call = async {
+            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
+            invocation
+                .invoke_async(&mut connection)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        tokio::time::timeout(REDIS_TIMEOUT, call)
+            .await
+            .map_err(|_| format!("Redis did not answer within {} s", REDIS_TIMEOUT.as_secs()))?
+    }
+}
+
+impl SharedPacing for RedisPacing {
+    fn acquire<'a>(
+        &'a self,
+        host: &'a str,
+        token: &'a str,
+        cap: u32,
+        gap: Duration,
+    ) -> BoxFuture<'a, Result<Option<Duration>, String>> {
+        Box::pin(async move {
+            let mut invocation = self.acquire.prepare_invoke();
+            invocation
+                .key(self.key(host, "permits"))
+                .key(self.key(host, "next"))
+                .arg(token)
+                .arg(cap)
+                .arg(self.permit_ttl.as_millis() as u64)
+                .arg(gap.as_millis() as u64);
+            let wait: i64 = self.run(invocation).await?;
+            Ok(u64::try_from(wait).ok().map(Duration::from_millis))
+        })
+    }
+
+    fn release(&self, host: String, token: String) -> BoxFuture<'static, ()> {
+        let pool = self.pool.clone();
+        let key = self.key(&host, "permits");
+        Box::pin(async move {
+            let released = async {
+                let mut connection = pool.get().await.map_err(|e| e.to_string())?;
+                redis::cmd("ZREM")
+                    .arg(&key)
+                    .arg(&token)
+                    .query_async::<()>(&mut connection)
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            // A permit not given back lapses with its time to live.
+            if let Ok(Err(error)) = tokio::time::timeout(REDIS_TIMEOUT, released).await {
+                tracing::debug!(%host, %error, "a host permit was not given back; it lapses");
+            }
+        })
+    }
+
+    fn back_off<'a>(&'a self, host: &'a str, pause: Duration) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let mut invocation = self.back_off.prepare_invoke();
+            invocation
+                .key(self.key(host, "next"))
+                .arg(pause.as_millis() as u64)
+                .arg(self.permit_ttl.as_millis() as u64);
+            self.run::<i64>(invocation).await.map(drop)
+        })
+    }
+
+    fn replicas(&self) -> usize {
+        self.registry.status().replicas.len().max(1)
+    }
+}

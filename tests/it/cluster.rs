@@ -1,0 +1,478 @@
+//! Replicas forming a cluster through real Redis and PostgreSQL, each a `crawlium` process:
+//! every replica registers, sees the others in `/ready`, `server_status` and `/metrics`; a
+//! killed replica drops out within the registry's expiry, one stopped gracefully says it is
+//! draining and then leaves at once; Redis going away turns `/ready` to 503 naming it, and
+//! its return needs no restart; a Redis password with `/ = @ +` works percent-encoded; a
+//! cluster without PostgreSQL refuses to start; and two replicas crawling one host keep its
+//! limits together, as one would (and break them without the cluster).
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{
+    client::{connect, ok},
+    postgres::PgSchema,
+    server::{HttpServer, command},
+    tcp_proxy::TcpProxy,
+};
+
+const SECRET: &str = "cluster-secret-0123456789abcdef0123";
+
+/// The machine's Redis (tools/test.sh starts it).
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// One test's cluster: its own key prefix in Redis and its own PostgreSQL schema.
+struct Cluster {
+    name: String,
+    schema: PgSchema,
+}
+
+impl Cluster {
+    async fn new() -> Self {
+        Self {
+            name: format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            schema: PgSchema::create().await,
+        }
+    }
+
+    /// Starts a replica using Redis at `redis`.
+    async fn replica_on(&self, redis: &str, envs: &[(&str, &str)]) -> HttpServer {
+        let mut all = vec![
+            ("REDIS_URL", redis),
+            ("DATABASE_URL", self.schema.url.as_str()),
+            ("CRAWLIUM_CLUSTER_SECRET", SECRET),
+            ("CRAWLIUM_CLUSTER_NAME", self.name.as_str()),
+        ];
+        all.extend_from_slice(envs);
+        HttpServer::start(&[], &all).await
+    }
+
+    async fn replica(&self) -> HttpServer {
+        self.replica_on(&redis_url(), &[]).await
+    }
+}
+
+/// `/ready`'s status code and its `cluster` component.
+async fn ready(server: &HttpServer) -> (u16, Value) {
+    let response = reqwest::get(server.url("/ready")).await.unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    let cluster = body["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "cluster")
+        .cloned()
+        .unwrap_or(Value::Null);
+    (status, cluster)
+}
+
+/// Polls `/ready` every 100 ms until `check` holds for its cluster component, up to `limit`;
+/// returns the last one seen.
+async fn ready_until(
+    server: &HttpServer,
+    limit: Duration,
+    check: impl Fn(u16, &Value) -> bool,
+) -> (u16, Value) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let (status, cluster) = ready(server).await;
+        if check(status, &cluster) || tokio::time::Instant::now() >= deadline {
+            return (status, cluster);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn replicas_in(cluster: &Value) -> Option<u64> {
+    cluster["detail"]
+        .as_str()?
+        .split(" replica(s)")
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The cluster as one replica's `server_status` shows it.
+async fn status_of(server: &HttpServer) -> Value {
+    let client = connect(server).await;
+    let status = ok(&client, "server_status", json!({})).await;
+    client.cancel().await.unwrap();
+    status["cluster"].clone()
+}
+
+#[tokio::test]
+async fn replicas_see_each_other_and_a_killed_one_expires() {
+    let cluster = Cluster::new().await;
+    let a = cluster.replica().await;
+    let mut b = cluster.replica().await;
+
+    let (status, seen) = ready_until(&a, Duration::from_secs(20), |s, c| {
+        s == 200 && replicas_in(c) == Some(2)
+    })
+    .await;
+    assert_eq!((status, replicas_in(&seen)), (200, Some(2)), "{seen}");
+    assert_eq!(seen["ok"], true);
+    assert_eq!(seen["required"], true);
+
+    // server_status lists both, each with the address it listens on.
+    let listed = status_of(&b).await;
+    assert_eq!(listed["up"], true, "{listed}");
+    let mut urls: Vec<&str> = listed["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["url"].as_str().unwrap())
+        .collect();
+    urls.sort();
+    let mut expected = vec![a.url(""), b.url("")];
+    expected.sort();
+    assert_eq!(urls, expected);
+    let b_id = listed["replicaId"].as_str().unwrap().to_string();
+    assert!(
+        listed["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["version"] == env!("CARGO_PKG_VERSION") && r["draining"] == false)
+    );
+    let metrics = a.metrics().await;
+    assert!(metrics.contains("crawlium_cluster_replicas 2"), "{metrics}");
+    assert!(metrics.contains("crawlium_cluster_up 1"), "{metrics}");
+
+    // kill -9: nobody deregisters it, its entry expires (6 s) by Redis' clock.
+    b.child.start_kill().unwrap();
+    b.child.wait().await.unwrap();
+    let (status, seen) = ready_until(&a, Duration::from_secs(20), |_, c| {
+        replicas_in(c) == Some(1)
+    })
+    .await;
+    assert_eq!((status, replicas_in(&seen)), (200, Some(1)), "{seen}");
+    let left = status_of(&a).await;
+    assert!(
+        left["replicas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["id"] != b_id.as_str()),
+        "{left}"
+    );
+    drop(a);
+    cluster.schema.drop().await;
+}
+
+#[cfg(feature = "test-tools")]
+#[tokio::test]
+async fn a_stopping_replica_says_it_drains_then_leaves_at_once() {
+    let cluster = Cluster::new().await;
+    let a = cluster.replica().await;
+    let mut b = cluster
+        .replica_on(&redis_url(), &[("SHUTDOWN_GRACE_SECS", "30")])
+        .await;
+    ready_until(&a, Duration::from_secs(20), |_, c| {
+        replicas_in(c) == Some(2)
+    })
+    .await;
+    let b_id = status_of(&b).await["replicaId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Read Redis directly, as any replica would.
+    let settings = crawlium::coord::ClusterSettings {
+        redis_url: redis_url(),
+        name: cluster.name.clone(),
+        secret: SECRET.into(),
+        advertise_url: None,
+    };
+    let observer =
+        crawlium::coord::Registry::new(&settings, crawlium::metrics::Metrics::new().cluster())
+            .unwrap();
+
+    // A call in flight keeps B draining for a while after SIGTERM.
+    let client = connect(&b).await;
+    let sleeping = tokio::spawn(async move {
+        let answer =
+            crate::support::client::call(&client, "debug_sleep", json!({"ms": 5000})).await;
+        (client, answer)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.sigterm();
+    let mut draining = false;
+    for _ in 0..100 {
+        draining = observer
+            .replicas()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.id == b_id && r.draining);
+        if draining {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(draining, "B never said it was draining");
+    let (client, answer) = sleeping.await.unwrap();
+    assert_ne!(
+        answer.is_error,
+        Some(true),
+        "the call in flight was cut: {answer:?}"
+    );
+    drop(client);
+    let exit = tokio::time::timeout(Duration::from_secs(30), b.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+
+    // Its entry was removed on the way out: a fresh read of Redis, made long before the
+    // entry would have expired, no longer lists it.
+    let replicas = observer.replicas().await.unwrap();
+    assert_eq!(replicas.len(), 1, "{replicas:?}");
+    assert_ne!(replicas[0].id, b_id);
+    drop(a);
+    cluster.schema.drop().await;
+}
+
+#[tokio::test]
+async fn redis_going_away_turns_ready_503_and_its_return_needs_no_restart() {
+    let cluster = Cluster::new().await;
+    let redis = redis_url();
+    let target = redis.trim_start_matches("redis://").trim_end_matches('/');
+    let proxy = TcpProxy::start(target).await;
+    let port = proxy.port;
+    let server = cluster
+        .replica_on(&format!("redis://127.0.0.1:{port}"), &[])
+        .await;
+    let (status, _) = ready_until(&server, Duration::from_secs(20), |s, c| {
+        s == 200 && c["ok"] == true
+    })
+    .await;
+    assert_eq!(status, 200);
+
+    proxy.stop();
+    let (status, seen) = ready_until(&server, Duration::from_secs(20), |s, _| s == 503).await;
+    assert_eq!(status, 503, "{seen}");
+    assert_eq!(seen["ok"], false);
+    let detail = seen["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("Redis at 127.0.0.1:{port} cannot be used")),
+        "{detail}"
+    );
+    assert!(server.metrics().await.contains("crawlium_cluster_up 0"));
+
+    let _back = TcpProxy::start_on(port, target).await;
+    let (status, seen) = ready_until(&server, Duration::from_secs(20), |s, c| {
+        s == 200 && replicas_in(c) == Some(1)
+    })
+    .await;
+    assert_eq!((status, replicas_in(&seen)), (200, Some(1)), "{seen}");
+    drop(server);
+    cluster.schema.drop().await;
+}
+
+#[tokio::test]
+async fn a_password_with_special_characters_works_percent_encoded() {
+    let port = crate::support::fixture_server::closed_address().port();
+    let password = "p/w=@+x";
+    let mut redis = tokio::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            password,
+        ])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server (tools/test.sh installs Redis)");
+    let cluster = Cluster::new().await;
+    let encoded = format!("redis://:p%2Fw%3D%40%2Bx@127.0.0.1:{port}");
+    let server = cluster.replica_on(&encoded, &[]).await;
+    let (status, seen) = ready_until(&server, Duration::from_secs(20), |s, c| {
+        s == 200 && replicas_in(c) == Some(1)
+    })
+    .await;
+    assert_eq!((status, replicas_in(&seen)), (200, Some(1)), "{seen}");
+
+    // The wrong password: Redis refuses, /ready says so, never the password.
+    let wrong = cluster
+        .replica_on(&format!("redis://:not-the-password@127.0.0.1:{port}"), &[])
+        .await;
+    let (status, seen) = ready_until(&wrong, Duration::from_secs(20), |s, _| s == 503).await;
+    assert_eq!(status, 503, "{seen}");
+    let detail = seen["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("Redis at 127.0.0.1:{port}")),
+        "{detail}"
+    );
+    assert!(!detail.contains("not-the-password"), "{detail}");
+    drop((server, wrong));
+    redis.kill().await.unwrap();
+    cluster.schema.drop().await;
+}
+
+#[tokio::test]
+async fn clustering_without_postgresql_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = command(dir.path())
+        .args(["--port", "0"])
+        .env("REDIS_URL", redis_url())
+        .env("CRAWLIUM_CLUSTER_SECRET", SECRET)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: REDIS_URL needs DATABASE_URL=postgres://"),
+        "{stderr}"
+    );
+}
+
+/// What one fixture host saw of the crawls: when each page request started and the most
+/// page requests it answered at once (robots.txt aside).
+#[derive(Default)]
+struct Seen {
+    starts: Vec<std::time::Instant>,
+    in_flight: usize,
+    max_in_flight: usize,
+}
+
+/// A site of a start page linking to 9 pages, each answered after `latency`, with `robots`.
+async fn polite_site(
+    robots: &'static str,
+    latency: Duration,
+) -> (
+    crate::support::fixture_server::FixtureServer,
+    std::sync::Arc<std::sync::Mutex<Seen>>,
+) {
+    use axum::{extract::State, http::Uri, response::Html, routing::get};
+    type Shared = std::sync::Arc<std::sync::Mutex<Seen>>;
+    async fn page(State((seen, latency)): State<(Shared, Duration)>, uri: Uri) -> Html<String> {
+        {
+            let mut seen = seen.lock().unwrap();
+            seen.starts.push(std::time::Instant::now());
+            seen.in_flight += 1;
+            seen.max_in_flight = seen.max_in_flight.max(seen.in_flight);
+        }
+        tokio::time::sleep(latency).await;
+        seen.lock().unwrap().in_flight -= 1;
+        let links: String = (1..=9)
+            .map(|n| format!("<li><a href=\"/p{n}\">Page {n}</a></li>"))
+            .collect();
+        Html(format!(
+            "<html><head><title>{path}</title></head><body><main><h1>{path}</h1><p>A page \
+             about politeness, long enough to be worth keeping as the main content of the \
+             page.</p><ul>{links}</ul></main></body></html>",
+            path = uri.path()
+        ))
+    }
+    let seen = Shared::default();
+    let router = axum::Router::new()
+        .route("/robots.txt", get(move || async move { robots }))
+        .fallback(page)
+        .with_state((seen.clone(), latency));
+    (
+        crate::support::fixture_server::FixtureServer::start(router).await,
+        seen,
+    )
+}
+
+/// Runs a site crawl of `site` on each replica at once; returns what the site saw.
+async fn crawl_together(replicas: &[&HttpServer], robots: &'static str, latency: Duration) -> Seen {
+    let (site, seen) = polite_site(robots, latency).await;
+    let url = format!("{}/", site.base());
+    let crawls = replicas.iter().map(|replica| {
+        let url = url.clone();
+        async move {
+            let client = connect(replica).await;
+            let job = ok(
+                &client,
+                "crawl_site",
+                json!({"url": url, "maxPages": 10, "maxDepth": 1, "maxConcurrent": 8}),
+            )
+            .await;
+            assert_eq!(job["status"], "succeeded", "{job}");
+            client.cancel().await.unwrap();
+        }
+    });
+    futures::future::join_all(crawls).await;
+    let mut seen = std::mem::take(&mut *seen.lock().unwrap());
+    seen.starts.sort();
+    eprintln!(
+        "{} replicas, robots {robots:?}: {} page requests, shortest gap {:?}, at most {} at once",
+        replicas.len(),
+        seen.starts.len(),
+        min_gap(&seen),
+        seen.max_in_flight
+    );
+    seen
+}
+
+/// The shortest time between two request starts.
+fn min_gap(seen: &Seen) -> Duration {
+    seen.starts
+        .windows(2)
+        .map(|pair| pair[1] - pair[0])
+        .min()
+        .unwrap_or(Duration::MAX)
+}
+
+const CRAWL_DELAY: &str = "User-agent: *\nCrawl-delay: 0.5\n";
+const NO_DELAY: &str = "User-agent: *\nAllow: /\n";
+/// Starts are 500 ms apart by Redis' clock; the fixture sees them as they arrive, after a
+/// replica's timer and a loopback hop whose delays vary on a busy machine (seen: 480 ms
+/// between arrivals), hence 30% slack. Unshared, arrivals come 0-100 ms apart.
+const PACED: Duration = Duration::from_millis(350);
+
+#[tokio::test]
+async fn replicas_crawling_one_host_are_as_polite_as_one() {
+    let _serial = crate::support::serial::lock().await;
+    let private = [("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true")];
+
+    // Clustered: the host's 2 permits and its Crawl-delay hold across both replicas.
+    let cluster = Cluster::new().await;
+    let (a, b) = (
+        cluster.replica_on(&redis_url(), &private).await,
+        cluster.replica_on(&redis_url(), &private).await,
+    );
+    let paced = crawl_together(&[&a, &b], CRAWL_DELAY, Duration::ZERO).await;
+    assert_eq!(paced.starts.len(), 20, "each replica fetched its 10 pages");
+    assert!(
+        min_gap(&paced) >= PACED,
+        "starts {:?} apart",
+        min_gap(&paced)
+    );
+    let capped = crawl_together(&[&a, &b], NO_DELAY, Duration::from_millis(600)).await;
+    assert_eq!(capped.starts.len(), 20);
+    assert!(
+        capped.max_in_flight <= 2,
+        "{} at once",
+        capped.max_in_flight
+    );
+    drop((a, b));
+
+    // The same crawls on two replicas that do not share their politeness break both rules:
+    // the checks above can fail.
+    let (a, b) = (
+        HttpServer::start(&[], &private).await,
+        HttpServer::start(&[], &private).await,
+    );
+    let paced = crawl_together(&[&a, &b], CRAWL_DELAY, Duration::ZERO).await;
+    assert!(
+        min_gap(&paced) < PACED,
+        "starts {:?} apart",
+        min_gap(&paced)
+    );
+    let capped = crawl_together(&[&a, &b], NO_DELAY, Duration::from_millis(600)).await;
+    assert!(capped.max_in_flight > 2, "{} at once", capped.max_in_flight);
+    cluster.schema.drop().await;
+}
