@@ -96,22 +96,23 @@ impl App {
         let store = Store::open(&config.database_url(), config.database_max_connections).await?;
         tracing::info!(database = store.target(), "store open");
         let metrics = Metrics::new();
-        let browsers = crate::browser::Browsers::new(
-            crate::browser::Pool::new(config.pool_settings(), metrics.browser()),
-            config.browser_idle_timeout(),
-            std::time::Duration::from_secs(config.browser_dialog_timeout_secs),
-            config.net_policy(),
-        );
-        let renderer = crate::browser::render::BrowserRenderer::new(
-            browsers.clone(),
-            std::time::Duration::from_secs(config.crawl_timeout_secs),
-        );
         let cluster = match (transport, config.cluster_settings()) {
             (TransportKind::Http, Some(settings)) => {
                 Some(crate::coord::Registry::new(&settings, metrics.cluster())?)
             }
             _ => None,
         };
+        let browsers = crate::browser::Browsers::new(
+            crate::browser::Pool::new(config.pool_settings(), metrics.browser()),
+            config.browser_idle_timeout(),
+            std::time::Duration::from_secs(config.browser_dialog_timeout_secs),
+            config.net_policy(),
+            cluster.as_ref().map(|registry| registry.id()),
+        );
+        let renderer = crate::browser::render::BrowserRenderer::new(
+            browsers.clone(),
+            std::time::Duration::from_secs(config.crawl_timeout_secs),
+        );
         let per_host = config.crawl_host_concurrency as usize;
         let politeness = match &cluster {
             Some(registry) => crate::crawl::politeness::Politeness::shared(
@@ -125,7 +126,13 @@ impl App {
             None => crate::crawl::politeness::Politeness::new(per_host),
         };
         let crawler = Arc::new(crate::crawl::crawler::Crawler {
-            robots: crate::crawl::robots::RobotsCache::new(fetcher.clone()),
+            robots: match &cluster {
+                Some(registry) => crate::crawl::robots::RobotsCache::shared(
+                    fetcher.clone(),
+                    Arc::new(crate::coord::RedisRobots::new(registry)),
+                ),
+                None => crate::crawl::robots::RobotsCache::new(fetcher.clone()),
+            },
             politeness,
             chunk_max_chars: config.chunk_max_chars as usize,
             extra_memory: None,
@@ -198,6 +205,11 @@ impl App {
             },
             running_jobs: self.jobs.active() as u32,
         }
+    }
+
+    /// The replica holding the browser of handle `id`, when this cluster minted it.
+    pub fn browser_owner(&self, id: &str) -> Option<String> {
+        crate::browser::handles::handle_owner(id).map(str::to_string)
     }
 
     /// Time since start-up.

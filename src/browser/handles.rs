@@ -1,7 +1,8 @@
 //! Browser handles: the `browserId`s that address browsers across calls.
 //!
 //! MCP 2026-07-28 has no sessions, so `browser_open` mints an unguessable handle (`br_` and
-//! 154 random bits) that later calls pass back. A handle belongs to the principal that
+//! 154 random bits; in a cluster `br_{replica}_` and the bits, so any replica can tell which
+//! one holds the browser) that later calls pass back. A handle belongs to the principal that
 //! opened it (for anyone else it does not exist), lives until closed or idle for
 //! `BROWSER_IDLE_TIMEOUT_SECS`, and frees its context in the pool when it goes. Clients that
 //! still have a transport session (stdio, a legacy `Mcp-Session-Id`) may omit the handle:
@@ -129,17 +130,21 @@ pub struct Browsers {
     opening_default: tokio::sync::Mutex<()>,
     tasks: TaskTracker,
     closing: CancellationToken,
+    /// This replica's id, part of every handle it mints (in a cluster).
+    replica: Option<String>,
 }
 
 impl Browsers {
     /// A registry over `pool`; [`Browsers::start`] starts the pool and the idle reaper.
     /// Browsers close after `idle_timeout` without use; their unanswered dialogs are
     /// dismissed after `dialog_timeout`.
+    /// In a cluster, `replica` (this replica's id) goes into every handle.
     pub fn new(
         pool: Pool,
         idle_timeout: Duration,
         dialog_timeout: Duration,
         policy: NetPolicy,
+        replica: Option<String>,
     ) -> Arc<Self> {
         Arc::new(Self {
             pool,
@@ -151,6 +156,7 @@ impl Browsers {
             opening_default: tokio::sync::Mutex::new(()),
             tasks: TaskTracker::new(),
             closing: CancellationToken::new(),
+            replica,
         })
     }
 
@@ -232,7 +238,7 @@ impl Browsers {
         }
         let (lease, page) = self.pool.acquire().await?;
         BrowserSession::new(
-            new_handle(),
+            new_handle(self.replica.as_deref()),
             owner.clone(),
             session_default,
             lease,
@@ -425,11 +431,22 @@ impl Browsers {
     }
 }
 
-/// A new handle: `br_` and 154 random bits (two UUIDv4s), hex.
-fn new_handle() -> String {
+/// A new handle: `br_`, in a cluster the minting replica's id and `_`, then 154 random bits
+/// (two UUIDv4s), hex.
+fn new_handle(replica: Option<&str>) -> String {
     let first = uuid::Uuid::new_v4().simple().to_string();
     let second = uuid::Uuid::new_v4().simple().to_string();
-    format!("br_{first}{}", &second[..8])
+    match replica {
+        Some(replica) => format!("br_{replica}_{first}{}", &second[..8]),
+        None => format!("br_{first}{}", &second[..8]),
+    }
+}
+
+/// The replica holding the browser of handle `id`, when a cluster minted it.
+pub fn handle_owner(id: &str) -> Option<&str> {
+    let (replica, random) = id.strip_prefix("br_")?.split_once('_')?;
+    let hex = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit());
+    (hex(replica) && hex(random) && random.len() == 40).then_some(replica)
 }
 
 #[cfg(test)]
@@ -438,12 +455,28 @@ mod tests {
 
     #[test]
     fn handles_are_long_and_distinct() {
-        let a = new_handle();
-        let b = new_handle();
+        let a = new_handle(None);
+        let b = new_handle(None);
         assert_ne!(a, b);
         assert!(a.starts_with("br_"));
         assert_eq!(a.len(), 3 + 40);
         assert!(a[3..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(handle_owner(&a), None);
+    }
+
+    #[test]
+    fn a_cluster_handle_names_its_replica() {
+        let id = new_handle(Some("0a1b2c3d4e5f"));
+        assert!(id.starts_with("br_0a1b2c3d4e5f_"));
+        assert_eq!(handle_owner(&id), Some("0a1b2c3d4e5f"));
+        for other in [
+            "br_0a1b_short",
+            "br__",
+            "xx_0a1b_0000",
+            "br_zz_0123456789012345678901234567890123456789",
+        ] {
+            assert_eq!(handle_owner(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -8,16 +8,20 @@
 //!   is decided by Redis' clock, never a replica's.
 //! - [`pacing`]: the crawler's per-host politeness across the cluster (permits and start
 //!   times by Redis' clock), so N replicas are as polite as one.
+//! - [`robots`]: robots.txt answers, fetched by one replica and read by the others.
+//! - [`hop`]: signing and checking requests one replica forwards to another.
 //!
 //! Every key lives under the cluster's name (`CRAWLIUM_CLUSTER_NAME`), so several clusters
 //! can share one Redis. Redis must be a standalone server (or a Sentinel-managed primary):
 //! the scripts read keys they are not handed, which Redis Cluster forbids.
 //!
-//! Part of the domain: it imports `metrics`, and `crawl` for the trait it implements; `app`
+//! Part of the domain: it imports `metrics`, and `crawl` for the traits it implements; `app`
 //! hands it plain settings and a way to read this replica's load.
 
+pub mod hop;
 pub mod pacing;
 pub mod registry;
+pub mod robots;
 
 use std::time::Duration;
 
@@ -25,6 +29,7 @@ use deadpool_redis::redis;
 
 pub use pacing::RedisPacing;
 pub use registry::{BrowserLoad, Registry, RegistryStatus, ReplicaInfo, ReplicaLoad};
+pub use robots::RedisRobots;
 
 /// Deadline of one Redis command (a Redis that does not answer in time counts as down).
 pub const REDIS_TIMEOUT: Duration = Duration::from_secs(2);

@@ -116,6 +116,8 @@ pub struct Registry {
     pool: deadpool_redis::Pool,
     /// The cluster's name (its keys' prefix).
     name: String,
+    /// The secret hops between replicas are signed with.
+    secret: String,
     /// `{name}:replicas`.
     set_key: String,
     /// `{name}:replica:`.
@@ -145,6 +147,7 @@ impl Registry {
         Ok(Arc::new(Self {
             pool,
             name: settings.name.clone(),
+            secret: settings.secret.clone(),
             set_key: format!("{}:replicas", settings.name),
             entry_prefix: format!("{}:replica:", settings.name),
             me: Mutex::new(ReplicaInfo {
@@ -279,6 +282,42 @@ impl Registry {
                 self.metrics.set(false, []);
             }
         }
+    }
+
+    /// Where replica `id` is reached: from the last refresh, else a fresh read of Redis;
+    /// `None` when it is not (or no longer) registered.
+    pub async fn replica_url(&self, id: &str) -> Option<String> {
+        let known = lock(&self.status)
+            .replicas
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.url.clone());
+        match known {
+            Some(url) => Some(url),
+            None => self
+                .read()
+                .await
+                .ok()?
+                .into_iter()
+                .find(|r| r.id == id)
+                .map(|r| r.url),
+        }
+    }
+
+    /// The hop header for forwarding `method path` with `body` to another replica.
+    pub fn sign_hop(&self, method: &str, path: &str, body: &[u8]) -> String {
+        super::hop::sign(&self.secret, method, path, body)
+    }
+
+    /// Checks the hop header of a request another replica forwarded.
+    pub fn verify_hop(
+        &self,
+        header: &str,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<(), super::hop::HopError> {
+        super::hop::verify(&self.secret, header, method, path, body)
     }
 
     /// The live replicas now, oldest first (a fresh read of Redis).

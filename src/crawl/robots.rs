@@ -5,6 +5,9 @@
 //! disallows everything for now (the site may be in trouble), and that verdict is cached only
 //! briefly so a crawl tries again later. Good answers are cached for 24 hours. `Crawl-delay`
 //! and `Sitemap:` lines are kept for the scheduler and the sitemap reader.
+//!
+//! In a cluster the answers are shared too ([`SharedRobots`], Redis): a replica asks the
+//! cluster before the site, and what it fetches is there for the others until it expires.
 
 use std::{
     collections::HashMap,
@@ -12,6 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use futures::future::BoxFuture;
 use texting_robots::Robot;
 use tokio::sync::OnceCell;
 use url::Url;
@@ -26,6 +30,50 @@ const TTL: Duration = Duration::from_secs(24 * 60 * 60);
 const ERROR_TTL: Duration = Duration::from_secs(5 * 60);
 /// The product token matched against `User-agent:` lines.
 pub const AGENT: &str = "Crawlium";
+
+/// A robots.txt answer as the cluster shares it: what the site said, before parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RobotsAnswer {
+    /// No robots.txt (4xx).
+    Missing,
+    /// Could not be read, and why.
+    Unavailable(String),
+    /// The file (its first 500 KiB).
+    Body(Vec<u8>),
+}
+
+impl RobotsAnswer {
+    /// The rules it gives.
+    fn rules(&self) -> Robots {
+        match self {
+            RobotsAnswer::Missing => Robots::AllowAll,
+            RobotsAnswer::Unavailable(why) => Robots::Unavailable(why.clone()),
+            RobotsAnswer::Body(body) => Robots::parse(body),
+        }
+    }
+
+    /// How long it is good for.
+    pub fn ttl(&self) -> Duration {
+        match self {
+            RobotsAnswer::Unavailable(_) => ERROR_TTL,
+            _ => TTL,
+        }
+    }
+}
+
+/// robots.txt answers kept outside this process, for a cluster whose replicas crawl the same
+/// sites (implemented on Redis by `coord`). Origins are `scheme://host[:port]`.
+pub trait SharedRobots: Send + Sync {
+    /// The answer someone fetched for `origin`, with the time it is still good for.
+    fn get<'a>(&'a self, origin: &'a str) -> BoxFuture<'a, Option<(RobotsAnswer, Duration)>>;
+    /// Shares the answer fetched for `origin` for `ttl`.
+    fn put<'a>(
+        &'a self,
+        origin: &'a str,
+        answer: &'a RobotsAnswer,
+        ttl: Duration,
+    ) -> BoxFuture<'a, ()>;
+}
 
 /// What one origin's robots.txt allows.
 pub enum Robots {
@@ -105,6 +153,7 @@ struct Entry {
 /// robots.txt per origin, fetched once even when many tasks ask at the same time.
 pub struct RobotsCache {
     fetcher: Fetcher,
+    shared: Option<Arc<dyn SharedRobots>>,
     entries: Mutex<HashMap<String, Entry>>,
 }
 
@@ -113,7 +162,16 @@ impl RobotsCache {
     pub fn new(fetcher: Fetcher) -> Self {
         Self {
             fetcher,
+            shared: None,
             entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// An empty cache that asks `shared` before the site and shares what it fetches.
+    pub fn shared(fetcher: Fetcher, shared: Arc<dyn SharedRobots>) -> Self {
+        Self {
+            shared: Some(shared),
+            ..Self::new(fetcher)
         }
     }
 
@@ -141,32 +199,42 @@ impl RobotsCache {
         };
         let (robots, _, _) = cell
             .get_or_init(|| async {
-                let robots = self.fetch(&origin).await;
-                let ttl = if matches!(robots, Robots::Unavailable(_)) {
-                    ERROR_TTL
-                } else {
-                    TTL
-                };
-                (Arc::new(robots), Instant::now(), ttl)
+                let (answer, ttl) = self.answer(&origin).await;
+                (Arc::new(answer.rules()), Instant::now(), ttl)
             })
             .await;
         robots.clone()
     }
 
-    async fn fetch(&self, origin: &str) -> Robots {
+    /// The cluster's answer for `origin` if it has one; else the site's, shared.
+    async fn answer(&self, origin: &str) -> (RobotsAnswer, Duration) {
+        if let Some(shared) = &self.shared
+            && let Some(known) = shared.get(origin).await
+        {
+            return known;
+        }
+        let answer = self.fetch(origin).await;
+        let ttl = answer.ttl();
+        if let Some(shared) = &self.shared {
+            shared.put(origin, &answer, ttl).await;
+        }
+        (answer, ttl)
+    }
+
+    async fn fetch(&self, origin: &str) -> RobotsAnswer {
         let Ok(url) = Url::parse(&format!("{origin}/robots.txt")) else {
-            return Robots::AllowAll;
+            return RobotsAnswer::Missing;
         };
         let mut opened = match self.fetcher.open(&url, usize::MAX).await {
             Ok(opened) => opened,
-            Err(e) => return Robots::Unavailable(e.to_string()),
+            Err(e) => return RobotsAnswer::Unavailable(e.to_string()),
         };
         match opened.status {
-            429 => return Robots::Unavailable("HTTP 429".into()),
-            400..=499 => return Robots::AllowAll,
-            500..=599 => return Robots::Unavailable(format!("HTTP {}", opened.status)),
+            429 => return RobotsAnswer::Unavailable("HTTP 429".into()),
+            400..=499 => return RobotsAnswer::Missing,
+            500..=599 => return RobotsAnswer::Unavailable(format!("HTTP {}", opened.status)),
             200..=299 => {}
-            other => return Robots::Unavailable(format!("HTTP {other}")),
+            other => return RobotsAnswer::Unavailable(format!("HTTP {other}")),
         }
         let mut body = Vec::new();
         loop {
@@ -179,10 +247,10 @@ impl RobotsCache {
                     }
                 }
                 Ok(None) => break,
-                Err(e) => return Robots::Unavailable(e.to_string()),
+                Err(e) => return RobotsAnswer::Unavailable(e.to_string()),
             }
         }
-        Robots::parse(&body)
+        RobotsAnswer::Body(body)
     }
 }
 

@@ -135,6 +135,11 @@ pub fn router(app: Arc<App>, transports: CancellationToken) -> Router {
     });
     let mcp_routes = Router::new()
         .nest_service("/mcp", mcp)
+        // Inside the guard (only admitted requests are forwarded), in front of rmcp.
+        .layer(middleware::from_fn_with_state(
+            super::router::Forwarder::new(app.clone()),
+            super::router::route,
+        ))
         .layer(middleware::from_fn_with_state(owners, bind_session_owner))
         .merge(
             Router::new()

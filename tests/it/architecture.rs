@@ -60,7 +60,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "transport",
-        &["app", "mcp", "config", "metrics", "shutdown", "principal"],
+        &[
+            "app",
+            "mcp",
+            "config",
+            "coord",
+            "metrics",
+            "shutdown",
+            "principal",
+        ],
     ),
     ("cli", &["app", "config", "crawl", "jobs", "store"]),
     ("doctor", &["browser", "config", "store"]),

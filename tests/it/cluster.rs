@@ -4,7 +4,8 @@
 //! draining and then leaves at once; Redis going away turns `/ready` to 503 naming it, and
 //! its return needs no restart; a Redis password with `/ = @ +` works percent-encoded; a
 //! cluster without PostgreSQL refuses to start; and two replicas crawling one host keep its
-//! limits together, as one would (and break them without the cluster).
+//! limits together, as one would (and break them without the cluster), reading robots.txt
+//! once for all.
 
 use std::time::Duration;
 
@@ -344,6 +345,7 @@ struct Seen {
     starts: Vec<std::time::Instant>,
     in_flight: usize,
     max_in_flight: usize,
+    robots_fetches: usize,
 }
 
 /// A site of a start page linking to 9 pages, each answered after `latency`, with `robots`.
@@ -376,8 +378,15 @@ async fn polite_site(
         ))
     }
     let seen = Shared::default();
+    let robots_seen = seen.clone();
     let router = axum::Router::new()
-        .route("/robots.txt", get(move || async move { robots }))
+        .route(
+            "/robots.txt",
+            get(move || async move {
+                robots_seen.lock().unwrap().robots_fetches += 1;
+                robots
+            }),
+        )
         .fallback(page)
         .with_state((seen.clone(), latency));
     (
@@ -386,25 +395,24 @@ async fn polite_site(
     )
 }
 
-/// Runs a site crawl of `site` on each replica at once; returns what the site saw.
+/// Crawls the site at `url` (10 pages) on `replica`, to the end.
+async fn crawl(replica: &HttpServer, url: &str) {
+    let client = connect(replica).await;
+    let job = ok(
+        &client,
+        "crawl_site",
+        json!({"url": url, "maxPages": 10, "maxDepth": 1, "maxConcurrent": 8}),
+    )
+    .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    client.cancel().await.unwrap();
+}
+
+/// Runs a site crawl of a new site on each replica at once; returns what the site saw.
 async fn crawl_together(replicas: &[&HttpServer], robots: &'static str, latency: Duration) -> Seen {
     let (site, seen) = polite_site(robots, latency).await;
     let url = format!("{}/", site.base());
-    let crawls = replicas.iter().map(|replica| {
-        let url = url.clone();
-        async move {
-            let client = connect(replica).await;
-            let job = ok(
-                &client,
-                "crawl_site",
-                json!({"url": url, "maxPages": 10, "maxDepth": 1, "maxConcurrent": 8}),
-            )
-            .await;
-            assert_eq!(job["status"], "succeeded", "{job}");
-            client.cancel().await.unwrap();
-        }
-    });
-    futures::future::join_all(crawls).await;
+    futures::future::join_all(replicas.iter().map(|replica| crawl(replica, &url))).await;
     let mut seen = std::mem::take(&mut *seen.lock().unwrap());
     seen.starts.sort();
     eprintln!(
@@ -474,5 +482,152 @@ async fn replicas_crawling_one_host_are_as_polite_as_one() {
     );
     let capped = crawl_together(&[&a, &b], NO_DELAY, Duration::from_millis(600)).await;
     assert!(capped.max_in_flight > 2, "{} at once", capped.max_in_flight);
+    cluster.schema.drop().await;
+}
+
+#[tokio::test]
+async fn robots_txt_fetched_by_one_replica_serves_the_others() {
+    let private = [("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true")];
+    let cluster = Cluster::new().await;
+    let (a, b) = (
+        cluster.replica_on(&redis_url(), &private).await,
+        cluster.replica_on(&redis_url(), &private).await,
+    );
+    let (site, seen) = polite_site("User-agent: *\nDisallow: /p9\n", Duration::ZERO).await;
+    let url = format!("{}/", site.base());
+    crawl(&a, &url).await;
+    crawl(&b, &url).await;
+    let (robots_fetches, pages) = {
+        let seen = seen.lock().unwrap();
+        (seen.robots_fetches, seen.starts.len())
+    };
+    assert_eq!(robots_fetches, 1, "robots.txt was fetched by each replica");
+    // B obeyed the rules it read from the cluster: /p9 was never requested (9 pages each).
+    assert_eq!(pages, 18);
+    drop((a, b));
+    cluster.schema.drop().await;
+}
+
+/// A second token, for the check that a forwarded call is still only its owner's.
+const OTHER_TOKEN: &str = "other-token-0123456789abcdef";
+
+/// The text of a tool result.
+fn result_text(result: &Value) -> &str {
+    result["content"][0]["text"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn any_replica_answers_for_a_browser_its_owner_holds() {
+    use crate::support::{
+        browser_site::BrowserSite,
+        rpc::call_as,
+        server::TOKEN,
+        snapshot::{ref_of, text_of},
+    };
+    let _serial = crate::support::serial::lock().await;
+    let site = BrowserSite::start().await;
+    let cluster = Cluster::new().await;
+    let tokens = format!("{TOKEN},{OTHER_TOKEN}");
+    let envs = [
+        ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true"),
+        ("CRAWLIUM_AUTH_TOKENS", tokens.as_str()),
+    ];
+    let mut a = cluster.replica_on(&redis_url(), &envs).await;
+    let b = cluster.replica_on(&redis_url(), &envs).await;
+    for replica in [&a, &b] {
+        ready_until(replica, Duration::from_secs(20), |_, c| {
+            replicas_in(c) == Some(2)
+        })
+        .await;
+    }
+
+    // Opened on A, used through both: every call is answered by A, the owner.
+    let opened = call_as(&a, TOKEN, "browser_open", json!({})).await;
+    let id = opened["structuredContent"]["browserId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{opened}"))
+        .to_string();
+    let status = call_as(&b, TOKEN, "server_status", json!({})).await;
+    let a_id = status["structuredContent"]["cluster"]["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["url"] == a.url(""))
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .unwrap();
+    assert!(
+        id.starts_with(&format!("br_{a_id}_")),
+        "{id} names its replica"
+    );
+    for round in 0..5 {
+        for replica in [&b, &a] {
+            let page = call_as(
+                replica,
+                TOKEN,
+                "browser_navigate",
+                json!({"browserId": id, "url": site.url("/form")}),
+            )
+            .await;
+            assert_eq!(page["structuredContent"]["title"], "Sign up", "{page}");
+            let snapshot =
+                call_as(replica, TOKEN, "browser_snapshot", json!({"browserId": id})).await;
+            let greet = ref_of(
+                text_of(&snapshot["structuredContent"]),
+                "button \"Greet me\"",
+            );
+            let clicked = call_as(
+                replica,
+                TOKEN,
+                "browser_click",
+                json!({"browserId": id, "ref": greet}),
+            )
+            .await;
+            assert_ne!(clicked["isError"], true, "round {round}: {clicked}");
+        }
+    }
+    let navigated = r#"crawlium_tool_calls_total{tool="browser_navigate",outcome="ok"} 10"#;
+    assert!(
+        a.metrics().await.contains(navigated),
+        "A did every navigation"
+    );
+    assert!(!b.metrics().await.contains("tool=\"browser_navigate\""));
+
+    // The owner checks who is asking: another token through B does not get the browser.
+    let foreign = call_as(
+        &b,
+        OTHER_TOKEN,
+        "browser_snapshot",
+        json!({"browserId": id}),
+    )
+    .await;
+    assert_eq!(foreign["isError"], true);
+    assert!(
+        result_text(&foreign).starts_with("unknown browserId"),
+        "{foreign}"
+    );
+
+    // Only replicas may say a request comes from a replica.
+    let forged = reqwest::Client::new()
+        .post(a.url("/mcp"))
+        .bearer_auth(TOKEN)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .header("x-crawlium-hop", format!("{}.{}", 1, "0".repeat(64)))
+        .body(crate::support::rpc::modern_call(1, "browser_list", json!({})).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+
+    // The owner dies: its browser's calls say so, wherever they land.
+    a.child.start_kill().unwrap();
+    a.child.wait().await.unwrap();
+    let lost = call_as(&b, TOKEN, "browser_snapshot", json!({"browserId": id})).await;
+    assert_eq!(lost["isError"], true, "{lost}");
+    assert!(
+        result_text(&lost).contains("which has stopped: its pages are gone. Call browser_open"),
+        "{lost}"
+    );
+    drop(b);
     cluster.schema.drop().await;
 }

@@ -1,0 +1,253 @@
+//! Routing in a cluster: the replica that holds a browser answers for it, whichever replica
+//! the load balancer picked.
+//!
+//! A `POST /mcp` whose tool call names a `browserId` minted by another replica (the id says
+//! which, see `browser::handles`) is forwarded there unchanged — headers, body, and the
+//! answer streamed back as it comes (JSON or SSE) — with a hop header signed with the
+//! cluster secret. The owner checks the client's `Authorization` itself, serves a request
+//! with a valid hop locally (a hop is never forwarded again) and refuses one whose hop does
+//! not check out with 403. The browser id comes from the `Mcp-Param-BrowserId` header when
+//! a 2026-07-28 client sends one, else from the (capped) body. A client that goes away
+//! closes the forwarded request too, which cancels the call on the owner.
+//!
+//! When the owner is gone (no longer registered, or refusing connections) the call answers
+//! with a tool error saying the browser's pages are gone and to open a new one; an owner
+//! that does not answer in time gives a retryable error. Nothing is reopened silently.
+//!
+//! Not routed yet: requests of legacy sessions (`Mcp-Session-Id`) and of legacy SSE
+//! streams, which stay with the replica that holds the session.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderMap, Method, StatusCode, header, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+
+use crate::{app::App, coord::hop::HOP_HEADER};
+
+/// How long connecting to another replica may take before the call is answered with a
+/// retryable error.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Headers that belong to one connection and are not forwarded.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Forwards requests to the replicas that own their state.
+pub struct Forwarder {
+    app: Arc<App>,
+    client: reqwest::Client,
+}
+
+impl Forwarder {
+    /// A forwarder for `app`'s cluster.
+    pub fn new(app: Arc<App>) -> Arc<Self> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Arc::new(Self { app, client })
+    }
+}
+
+/// The middleware in front of rmcp on `/mcp`.
+pub async fn route(
+    State(forwarder): State<Arc<Forwarder>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let app = &forwarder.app;
+    let Some(cluster) = app.cluster.clone() else {
+        return next.run(request).await;
+    };
+    let hop = request.headers().get(HOP_HEADER).cloned();
+    if request.method() != Method::POST
+        || (hop.is_none() && request.headers().contains_key("mcp-session-id"))
+    {
+        if hop.is_some() {
+            return forbidden();
+        }
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, app.config.max_body_bytes as usize).await else {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "request body larger than {} bytes (CRAWLIUM_MAX_BODY_BYTES)",
+                app.config.max_body_bytes
+            ),
+        )
+            .into_response();
+    };
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/mcp", |p| p.as_str())
+        .to_string();
+    if let Some(hop) = hop {
+        let checked = hop
+            .to_str()
+            .map_err(|_| crate::coord::hop::HopError::Malformed)
+            .and_then(|hop| cluster.verify_hop(hop, parts.method.as_str(), &path, &bytes));
+        if let Err(error) = checked {
+            tracing::warn!(%error, "refused a request that claimed to come from another replica");
+            return forbidden();
+        }
+        return next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+    }
+    let owner = browser_id(&parts.headers, &bytes)
+        .and_then(|id| app.browser_owner(&id).map(|owner| (id, owner)));
+    match owner {
+        Some((id, owner)) if owner != cluster.id() => {
+            forwarder.forward(&parts, &path, bytes, &id, &owner).await
+        }
+        _ => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+    }
+}
+
+impl Forwarder {
+    /// Sends the request to replica `owner` and streams its answer back.
+    async fn forward(
+        &self,
+        parts: &Parts,
+        path: &str,
+        body: Bytes,
+        browser_id: &str,
+        owner: &str,
+    ) -> Response {
+        let Some(cluster) = &self.app.cluster else {
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        };
+        let Some(url) = cluster.replica_url(owner).await else {
+            return tool_error(&body, &gone(browser_id, owner));
+        };
+        let hop = cluster.sign_hop(parts.method.as_str(), path, &body);
+        let mut request = self
+            .client
+            .post(format!("{}{path}", url.trim_end_matches('/')));
+        for (name, value) in &parts.headers {
+            if name != header::CONTENT_LENGTH && !HOP_BY_HOP.contains(&name.as_str()) {
+                request = request.header(name, value);
+            }
+        }
+        let sent = request
+            .header(HOP_HEADER, hop)
+            .body(body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(answer) => {
+                let mut response = Response::builder().status(answer.status().as_u16());
+                for (name, value) in answer.headers() {
+                    if name != header::CONTENT_LENGTH && !HOP_BY_HOP.contains(&name.as_str()) {
+                        response = response.header(name, value);
+                    }
+                }
+                response
+                    .body(Body::from_stream(answer.bytes_stream()))
+                    .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+            }
+            Err(error) if error.is_connect() && !error.is_timeout() => {
+                tracing::info!(%owner, %error, "the replica holding a browser is gone");
+                tool_error(&body, &gone(browser_id, owner))
+            }
+            Err(error) => {
+                tracing::warn!(%owner, %error, "the replica holding a browser did not answer");
+                tool_error(
+                    &body,
+                    &format!(
+                        "the replica holding browser {browser_id} did not answer in time \
+                         ({error}); retry shortly"
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// The browser a request is about: the `Mcp-Param-BrowserId` header, else the `browserId`
+/// argument of a `tools/call` body.
+fn browser_id(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    if let Some(id) = headers
+        .get("mcp-param-browserid")
+        .and_then(|v| v.to_str().ok())
+    {
+        return Some(id.to_string());
+    }
+    let message: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if message["method"] != "tools/call" {
+        return None;
+    }
+    message["params"]["arguments"]["browserId"]
+        .as_str()
+        .map(str::to_string)
+}
+
+fn gone(browser_id: &str, owner: &str) -> String {
+    format!(
+        "browser {browser_id} was held by replica {owner}, which has stopped: its pages are \
+         gone. Call browser_open for a new browser"
+    )
+}
+
+/// A JSON-RPC answer to the request in `body` that is a failed tool call saying `message`.
+fn tool_error(body: &[u8], message: &str) -> Response {
+    let id = serde_json::from_slice::<serde_json::Value>(body)
+        .map(|m| m["id"].clone())
+        .unwrap_or(serde_json::Value::Null);
+    axum::Json(serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "result": {"content": [{"type": "text", "text": message}], "isError": true},
+    }))
+    .into_response()
+}
+
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        axum::Json(serde_json::json!({
+            "error": "forbidden: this request claims to come from another replica but its \
+                      hop header does not check out"
+        })),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_browser_comes_from_the_header_or_the_tool_call() {
+        let mut headers = HeaderMap::new();
+        let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"browser_snapshot","arguments":{"browserId":"br_ab_x"}}}"#;
+        assert_eq!(browser_id(&headers, call).as_deref(), Some("br_ab_x"));
+        let list =
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"browserId":"br_ab_x"}}"#;
+        assert_eq!(browser_id(&headers, list), None);
+        assert_eq!(browser_id(&headers, b"not json"), None);
+        headers.insert("Mcp-Param-BrowserId", "br_cd_y".parse().unwrap());
+        assert_eq!(browser_id(&headers, call).as_deref(), Some("br_cd_y"));
+    }
+}
