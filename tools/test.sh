@@ -9,7 +9,8 @@
 # Extra arguments go to `cargo test`. The integration tests are one binary, `it`
 # (tests/it/main.rs, a module per area); a filter matches `area::test_name`.
 #
-# Installs Debian's chromium when /usr/bin/chromium is missing (unless CHROME_PATH names
+# Installs Debian's nginx-light when nginx is missing (the cluster tests' balancer), and
+# Debian's chromium when /usr/bin/chromium is missing (unless CHROME_PATH names
 # another browser) and exports CHROME_PATH for the browser tests.
 # Reuses CARGO_TARGET_DIR when set. Installs into the repository (gitignored): .venv (the
 # official Python `mcp` SDK) and .test-deps/npm (the MCP Inspector CLI).
@@ -48,6 +49,13 @@ if [ -z "${CHROME_PATH:-}" ]; then
   fi
   export CHROME_PATH=/usr/bin/chromium
 fi
+
+# --- nginx: the round-robin balancer of the cluster tests (Debian's, run unprivileged) ------
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  log "installing nginx-light"
+  apt_install --no-install-recommends nginx-light
+fi
+export PATH="$PATH:/usr/sbin"
 
 # --- Python venv with the official MCP SDK -----------------------------------------------
 if ! .venv/bin/python -c 'import mcp, httpx2' 2>/dev/null; then

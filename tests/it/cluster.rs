@@ -5,7 +5,8 @@
 //! its return needs no restart; a Redis password with `/ = @ +` works percent-encoded; a
 //! cluster without PostgreSQL refuses to start; and two replicas crawling one host keep its
 //! limits together, as one would (and break them without the cluster), reading robots.txt
-//! once for all.
+//! once for all; any replica, picked directly or by a round-robin nginx, answers for a
+//! browser another one holds, a forged hop is refused, and a dead owner's browser says so.
 
 use std::time::Duration;
 
@@ -629,5 +630,87 @@ async fn any_replica_answers_for_a_browser_its_owner_holds() {
         "{lost}"
     );
     drop(b);
+    cluster.schema.drop().await;
+}
+
+#[tokio::test]
+async fn through_a_round_robin_balancer_every_call_reaches_the_owner() {
+    use crate::support::{
+        browser_site::BrowserSite,
+        nginx::Nginx,
+        rpc::call_as,
+        server::TOKEN,
+        snapshot::{ref_of, text_of},
+    };
+    let _serial = crate::support::serial::lock().await;
+    let site = BrowserSite::start().await;
+    let cluster = Cluster::new().await;
+    let envs = [
+        ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true"),
+        ("CRAWLIUM_AUTH_TOKENS", TOKEN),
+    ];
+    let replicas = [
+        cluster.replica_on(&redis_url(), &envs).await,
+        cluster.replica_on(&redis_url(), &envs).await,
+    ];
+    for replica in &replicas {
+        ready_until(replica, Duration::from_secs(20), |_, c| {
+            replicas_in(c) == Some(2)
+        })
+        .await;
+    }
+    let balancer = Nginx::round_robin(&[&replicas[0].addr, &replicas[1].addr]).await;
+
+    let opened = call_as(&balancer, TOKEN, "browser_open", json!({})).await;
+    let id = opened["structuredContent"]["browserId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{opened}"))
+        .to_string();
+    for call in 0..10 {
+        let page = call_as(
+            &balancer,
+            TOKEN,
+            "browser_navigate",
+            json!({"browserId": id, "url": site.url("/form")}),
+        )
+        .await;
+        assert_eq!(
+            page["structuredContent"]["title"], "Sign up",
+            "call {call}: {page}"
+        );
+        let snapshot = call_as(
+            &balancer,
+            TOKEN,
+            "browser_snapshot",
+            json!({"browserId": id}),
+        )
+        .await;
+        let greet = ref_of(
+            text_of(&snapshot["structuredContent"]),
+            "button \"Greet me\"",
+        );
+        let clicked = call_as(
+            &balancer,
+            TOKEN,
+            "browser_click",
+            json!({"browserId": id, "ref": greet}),
+        )
+        .await;
+        assert_ne!(clicked["isError"], true, "call {call}: {clicked}");
+    }
+    // Whichever replica the balancer picked, the owner did the work.
+    let navigated = r#"crawlium_tool_calls_total{tool="browser_navigate",outcome="ok"} 10"#;
+    let mut owners = 0;
+    for replica in &replicas {
+        let metrics = replica.metrics().await;
+        if metrics.contains(navigated) {
+            owners += 1;
+        } else {
+            assert!(!metrics.contains("tool=\"browser_navigate\""), "{metrics}");
+        }
+    }
+    assert_eq!(owners, 1, "one replica, the owner, navigated 10 times");
+    drop(balancer);
+    drop(replicas);
     cluster.schema.drop().await;
 }

@@ -12,6 +12,7 @@
 //!   Chromium the pool did not launch; [`wait`]: polling until something holds.
 //! - [`postgres`]: a fresh schema per test; [`store_page`]: pages for the store;
 //!   [`tcp_proxy`]: a proxy that makes a service go down.
+//! - [`nginx`]: a real nginx balancing replicas round-robin.
 //! - [`serial`]: the one lock for tests that launch Chromium or measure time.
 
 pub mod browser_site;
@@ -19,6 +20,7 @@ pub mod client;
 pub mod fixture_server;
 pub mod fixture_site;
 pub mod image_size;
+pub mod nginx;
 pub mod postgres;
 pub mod processes;
 pub mod remote_chromium;

@@ -2,7 +2,25 @@
 //! 2026-07-28 stateless `_meta`), the headers each era's client sends, and reading an answer
 //! from a JSON or SSE body.
 
-use super::server::HttpServer;
+use super::{nginx::Nginx, server::HttpServer};
+
+/// Where MCP requests go: a server under test, or a balancer in front of several.
+pub trait Endpoint {
+    /// `http://ADDR{path}`.
+    fn url(&self, path: &str) -> String;
+}
+
+impl Endpoint for HttpServer {
+    fn url(&self, path: &str) -> String {
+        HttpServer::url(self, path)
+    }
+}
+
+impl Endpoint for Nginx {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr())
+    }
+}
 
 /// The `_meta` a 2026-07-28 request carries.
 pub fn modern_meta() -> serde_json::Value {
@@ -27,7 +45,7 @@ pub fn modern_call(id: u64, tool: &str, arguments: serde_json::Value) -> serde_j
 /// Calls a tool statelessly (2026-07-28) as the holder of `token`; returns the JSON-RPC
 /// `result`.
 pub async fn call_as(
-    server: &HttpServer,
+    server: &impl Endpoint,
     token: &str,
     tool: &str,
     args: serde_json::Value,
@@ -45,7 +63,7 @@ pub async fn call_as(
 /// Sends one stateless (2026-07-28) request as the holder of `token`; returns the whole
 /// JSON-RPC answer (`result` or `error`).
 pub async fn request_as(
-    server: &HttpServer,
+    server: &impl Endpoint,
     token: &str,
     method: &str,
     mut params: serde_json::Value,
@@ -63,7 +81,7 @@ pub async fn request_as(
 /// POSTs one JSON-RPC message to `/mcp` with the headers a modern client sends.
 pub fn mcp_post(
     client: &reqwest::Client,
-    server: &HttpServer,
+    server: &impl Endpoint,
     body: &serde_json::Value,
 ) -> reqwest::RequestBuilder {
     let method = body["method"].as_str().unwrap_or_default().to_string();
@@ -84,7 +102,7 @@ pub fn mcp_post(
 /// POSTs one JSON-RPC message the way a 2025-06-18 client does, inside `session` if given.
 pub fn legacy_post(
     client: &reqwest::Client,
-    server: &HttpServer,
+    server: &impl Endpoint,
     body: &serde_json::Value,
     session: Option<&str>,
 ) -> reqwest::RequestBuilder {

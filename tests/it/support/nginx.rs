@@ -1,0 +1,78 @@
+//! A real nginx (Debian's, which `tools/test.sh` installs) as a plain round-robin load
+//! balancer in front of several servers under test, the way users deploy replicas: HTTP/1.1
+//! to the upstreams, no buffering (SSE), long read timeouts, no affinity of any kind.
+
+use std::time::Duration;
+
+use super::fixture_server::closed_address;
+
+/// A running nginx; stopped when dropped.
+pub struct Nginx {
+    child: tokio::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    /// Balances `upstreams` (`host:port` each) round-robin on a free 127.0.0.1 port.
+    pub async fn round_robin(upstreams: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = closed_address().port();
+        let path = dir.path().display();
+        let servers: String = upstreams
+            .iter()
+            .map(|upstream| format!("    server {upstream};\n"))
+            .collect();
+        let conf = format!(
+            "user root;\nworker_processes 1;\ndaemon off;\npid {path}/nginx.pid;\n\
+             error_log {path}/error.log warn;\nevents {{ worker_connections 256; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {path}/body;\n\
+               proxy_temp_path {path}/proxy;\n  fastcgi_temp_path {path}/fastcgi;\n\
+               uwsgi_temp_path {path}/uwsgi;\n  scgi_temp_path {path}/scgi;\n\
+               upstream crawlium {{\n{servers}  }}\n\
+               server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
+                 proxy_pass http://crawlium;\n      proxy_http_version 1.1;\n\
+                 proxy_set_header Connection \"\";\n      proxy_set_header Host $http_host;\n\
+                 proxy_buffering off;\n      proxy_read_timeout 3600s;\n    }}\n  }}\n}}\n"
+        );
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = tokio::process::Command::new("nginx")
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&conf_path)
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("nginx (tools/test.sh installs Debian's nginx-light)");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "nginx did not start: {}",
+                std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// `127.0.0.1:PORT`, where it listens.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
