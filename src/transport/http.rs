@@ -133,20 +133,26 @@ pub fn router(app: Arc<App>, transports: CancellationToken) -> Router {
         owners: Mutex::new(HashMap::new()),
         sessions: sessions.clone(),
     });
+    let forwarder = super::router::Forwarder::new(app.clone());
     let mcp_routes = Router::new()
         .nest_service("/mcp", mcp)
-        // Inside the guard (only admitted requests are forwarded), in front of rmcp.
+        .layer(middleware::from_fn_with_state(owners, bind_session_owner))
+        // Inside the guard (only admitted requests are forwarded), in front of the session
+        // owners (which see rmcp's own session ids) and rmcp.
         .layer(middleware::from_fn_with_state(
-            super::router::Forwarder::new(app.clone()),
+            forwarder.clone(),
             super::router::route,
         ))
-        .layer(middleware::from_fn_with_state(owners, bind_session_owner))
         .merge(
             Router::new()
                 .route("/sse", get(sse::open))
                 .route("/message", post(sse::post))
                 .layer(DefaultBodyLimit::max(app.config.max_body_bytes as usize))
-                .with_state(sse_sessions),
+                .with_state(sse_sessions)
+                .layer(middleware::from_fn_with_state(
+                    forwarder.clone(),
+                    super::router::route,
+                )),
         )
         .layer(middleware::from_fn_with_state(guard.clone(), guard::admit));
 

@@ -14,15 +14,23 @@
 //! with a tool error saying the browser's pages are gone and to open a new one; an owner
 //! that does not answer in time gives a retryable error. Nothing is reopened silently.
 //!
-//! Not routed yet: requests of legacy sessions (`Mcp-Session-Id`) and of legacy SSE
-//! streams, which stay with the replica that holds the session.
+//! Legacy Streamable HTTP sessions live with the replica that initialized them, and their
+//! `Mcp-Session-Id` says which: in a cluster the id rmcp minted goes out as
+//! `{replica}.{id}` and comes back in with the prefix taken off, so every request of the
+//! session (POST, the GET stream, DELETE) reaches its owner from any replica. A session
+//! whose owner is gone answers 404, so the client initializes a new one, as the MCP spec
+//! says.
+//!
+//! Legacy SSE streams (`GET /sse`) stay with the replica that opened them too; their
+//! `sessionId` names it (`{replica}.{id}`, kept whole), so `POST /message?sessionId=…`
+//! reaches the stream from any replica the same way.
 
 use std::{sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
     extract::{Request, State},
-    http::{HeaderMap, Method, StatusCode, header, request::Parts},
+    http::{HeaderMap, StatusCode, header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -64,6 +72,9 @@ impl Forwarder {
     }
 }
 
+/// The header of legacy Streamable HTTP sessions.
+const SESSION: &str = "mcp-session-id";
+
 /// The middleware in front of rmcp on `/mcp`.
 pub async fn route(
     State(forwarder): State<Arc<Forwarder>>,
@@ -74,16 +85,8 @@ pub async fn route(
     let Some(cluster) = app.cluster.clone() else {
         return next.run(request).await;
     };
-    let hop = request.headers().get(HOP_HEADER).cloned();
-    if request.method() != Method::POST
-        || (hop.is_none() && request.headers().contains_key("mcp-session-id"))
-    {
-        if hop.is_some() {
-            return forbidden();
-        }
-        return next.run(request).await;
-    }
-    let (parts, body) = request.into_parts();
+    let me = cluster.id();
+    let (mut parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, app.config.max_body_bytes as usize).await else {
         return (
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -99,7 +102,36 @@ pub async fn route(
         .path_and_query()
         .map_or("/mcp", |p| p.as_str())
         .to_string();
+    let hop = parts.headers.get(HOP_HEADER).cloned();
+    let session = parts
+        .headers
+        .get(SESSION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    // A legacy SSE stream's messages: its id is kept whole (the stream's map knows it so).
+    if let Some(stream) = sse_session(&parts) {
+        if let Some(hop) = &hop {
+            let checked = hop
+                .to_str()
+                .map_err(|_| crate::coord::hop::HopError::Malformed)
+                .and_then(|hop| cluster.verify_hop(hop, parts.method.as_str(), &path, &bytes));
+            if let Err(error) = checked {
+                tracing::warn!(%error, "refused a request that claimed to come from another replica");
+                return forbidden();
+            }
+        }
+        return match stream.split_once('.') {
+            Some((owner, _)) if owner != me && hop.is_none() => {
+                forwarder.forward_session(&parts, &path, bytes, owner).await
+            }
+            _ => {
+                next.run(Request::from_parts(parts, Body::from(bytes)))
+                    .await
+            }
+        };
+    }
     if let Some(hop) = hop {
+        // From another replica: checked, then served here whatever it names.
         let checked = hop
             .to_str()
             .map_err(|_| crate::coord::hop::HopError::Malformed)
@@ -108,25 +140,111 @@ pub async fn route(
             tracing::warn!(%error, "refused a request that claimed to come from another replica");
             return forbidden();
         }
-        return next
-            .run(Request::from_parts(parts, Body::from(bytes)))
-            .await;
+        if let Some(session) = &session {
+            match session.split_once('.') {
+                Some((owner, local)) if owner == me => set_session(&mut parts, local),
+                _ => return session_not_found(),
+            }
+        }
+        return served_here(next, parts, bytes, &me).await;
+    }
+    if let Some(session) = session {
+        return match session.split_once('.') {
+            Some((owner, local)) if owner == me => {
+                set_session(&mut parts, local);
+                served_here(next, parts, bytes, &me).await
+            }
+            Some((owner, _)) => forwarder.forward_session(&parts, &path, bytes, owner).await,
+            // Not minted in this cluster (or by a replica before it joined one).
+            None => session_not_found(),
+        };
     }
     let owner = browser_id(&parts.headers, &bytes)
         .and_then(|id| app.browser_owner(&id).map(|owner| (id, owner)));
     match owner {
-        Some((id, owner)) if owner != cluster.id() => {
+        Some((id, owner)) if owner != me => {
             forwarder.forward(&parts, &path, bytes, &id, &owner).await
         }
-        _ => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
+        _ => served_here(next, parts, bytes, &me).await,
     }
 }
 
+/// Serves a request here; a session rmcp opens goes out as `{me}.{id}`.
+async fn served_here(next: Next, parts: Parts, bytes: Bytes, me: &str) -> Response {
+    let mut response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let minted = response
+        .headers()
+        .get(SESSION)
+        .and_then(|v| v.to_str().ok())
+        .map(|local| format!("{me}.{local}"));
+    if let Some(value) = minted.and_then(|id| header::HeaderValue::from_str(&id).ok()) {
+        response.headers_mut().insert(SESSION, value);
+    }
+    response
+}
+
+/// The `sessionId` of a `POST /message` (a legacy SSE stream's message).
+fn sse_session(parts: &Parts) -> Option<String> {
+    if parts.uri.path() != "/message" {
+        return None;
+    }
+    url::form_urlencoded::parse(parts.uri.query()?.as_bytes())
+        .find(|(name, _)| name == "sessionId")
+        .map(|(_, value)| value.into_owned())
+}
+
+fn set_session(parts: &mut Parts, local: &str) {
+    if let Ok(value) = header::HeaderValue::from_str(local) {
+        parts.headers.insert(SESSION, value);
+    }
+}
+
+fn session_not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({ "error": "session not found; initialize a new one" })),
+    )
+        .into_response()
+}
+
 impl Forwarder {
-    /// Sends the request to replica `owner` and streams its answer back.
+    /// Sends the request to replica `owner`'s `url` with a hop and streams its answer back;
+    /// `Err` says why it could not be sent (and whether the owner is gone).
+    async fn send(
+        &self,
+        parts: &Parts,
+        path: &str,
+        body: Bytes,
+        url: &str,
+    ) -> Result<Response, reqwest::Error> {
+        let Some(cluster) = &self.app.cluster else {
+            return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        };
+        let hop = cluster.sign_hop(parts.method.as_str(), path, &body);
+        let mut request = self.client.request(
+            parts.method.clone(),
+            format!("{}{path}", url.trim_end_matches('/')),
+        );
+        for (name, value) in &parts.headers {
+            if name != header::CONTENT_LENGTH && !HOP_BY_HOP.contains(&name.as_str()) {
+                request = request.header(name, value);
+            }
+        }
+        let answer = request.header(HOP_HEADER, hop).body(body).send().await?;
+        let mut response = Response::builder().status(answer.status().as_u16());
+        for (name, value) in answer.headers() {
+            if name != header::CONTENT_LENGTH && !HOP_BY_HOP.contains(&name.as_str()) {
+                response = response.header(name, value);
+            }
+        }
+        Ok(response
+            .body(Body::from_stream(answer.bytes_stream()))
+            .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()))
+    }
+
+    /// Forwards a tool call about browser `browser_id` to `owner`, the replica holding it.
     async fn forward(
         &self,
         parts: &Parts,
@@ -135,38 +253,11 @@ impl Forwarder {
         browser_id: &str,
         owner: &str,
     ) -> Response {
-        let Some(cluster) = &self.app.cluster else {
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        };
-        let Some(url) = cluster.replica_url(owner).await else {
+        let Some(url) = self.url_of(owner).await else {
             return tool_error(&body, &gone(browser_id, owner));
         };
-        let hop = cluster.sign_hop(parts.method.as_str(), path, &body);
-        let mut request = self
-            .client
-            .post(format!("{}{path}", url.trim_end_matches('/')));
-        for (name, value) in &parts.headers {
-            if name != header::CONTENT_LENGTH && !HOP_BY_HOP.contains(&name.as_str()) {
-                request = request.header(name, value);
-            }
-        }
-        let sent = request
-            .header(HOP_HEADER, hop)
-            .body(body.clone())
-            .send()
-            .await;
-        match sent {
-            Ok(answer) => {
-                let mut response = Response::builder().status(answer.status().as_u16());
-                for (name, value) in answer.headers() {
-                    if name != header::CONTENT_LENGTH && !HOP_BY_HOP.contains(&name.as_str()) {
-                        response = response.header(name, value);
-                    }
-                }
-                response
-                    .body(Body::from_stream(answer.bytes_stream()))
-                    .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
-            }
+        match self.send(parts, path, body.clone(), &url).await {
+            Ok(response) => response,
             Err(error) if error.is_connect() && !error.is_timeout() => {
                 tracing::info!(%owner, %error, "the replica holding a browser is gone");
                 tool_error(&body, &gone(browser_id, owner))
@@ -182,6 +273,39 @@ impl Forwarder {
                 )
             }
         }
+    }
+
+    /// Forwards a request of a legacy session to `owner`, the replica holding it: 404 when
+    /// the owner is gone (the client initializes a new session), 503 when it does not answer.
+    async fn forward_session(
+        &self,
+        parts: &Parts,
+        path: &str,
+        body: Bytes,
+        owner: &str,
+    ) -> Response {
+        let Some(url) = self.url_of(owner).await else {
+            return session_not_found();
+        };
+        match self.send(parts, path, body, &url).await {
+            Ok(response) => response,
+            Err(error) if error.is_connect() && !error.is_timeout() => session_not_found(),
+            Err(error) => {
+                tracing::warn!(%owner, %error, "the replica holding a session did not answer");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(serde_json::json!({
+                        "error": format!("the replica holding this session did not answer in time ({error}); retry shortly")
+                    })),
+                )
+                    .into_response()
+            }
+        }
+    }
+
+    /// Where replica `id` is reached, if it is registered.
+    async fn url_of(&self, id: &str) -> Option<String> {
+        self.app.cluster.as_ref()?.replica_url(id).await
     }
 }
 

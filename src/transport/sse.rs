@@ -95,7 +95,12 @@ pub async fn open(
     State(sessions): State<Arc<SseSessions>>,
     Extension(principal): Extension<Principal>,
 ) -> impl IntoResponse {
-    let id = uuid::Uuid::new_v4().simple().to_string();
+    // In a cluster the id names this replica, so a message posted to any replica reaches
+    // the stream (see `router`).
+    let id = match &sessions.app.cluster {
+        Some(cluster) => format!("{}.{}", cluster.id(), uuid::Uuid::new_v4().simple()),
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    };
     let (inbound_tx, inbound_rx) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL_CAPACITY);
     let (outbound_tx, outbound_rx) =
         futures::channel::mpsc::channel::<ServerJsonRpcMessage>(CHANNEL_CAPACITY);

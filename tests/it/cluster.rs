@@ -714,3 +714,167 @@ async fn through_a_round_robin_balancer_every_call_reaches_the_owner() {
     drop(replicas);
     cluster.schema.drop().await;
 }
+
+#[tokio::test]
+async fn a_legacy_session_lives_on_one_replica_and_is_reached_through_any() {
+    use crate::support::{
+        browser_site::BrowserSite,
+        nginx::Nginx,
+        rpc::{Endpoint, legacy_initialize, legacy_post},
+    };
+    let _serial = crate::support::serial::lock().await;
+    let site = BrowserSite::start().await;
+    let cluster = Cluster::new().await;
+    let private = [("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true")];
+    let replicas = [
+        cluster.replica_on(&redis_url(), &private).await,
+        cluster.replica_on(&redis_url(), &private).await,
+    ];
+    for replica in &replicas {
+        ready_until(replica, Duration::from_secs(20), |_, c| {
+            replicas_in(c) == Some(2)
+        })
+        .await;
+    }
+    let balancer = Nginx::round_robin(&[&replicas[0].addr, &replicas[1].addr]).await;
+
+    // rmcp's client with a legacy session (initialize, Mcp-Session-Id), no browserId: its
+    // session's default browser, wherever each request lands.
+    let client = connect(&balancer).await;
+    for call in 0..6 {
+        let page = ok(
+            &client,
+            "browser_navigate",
+            json!({"url": site.url(if call % 2 == 0 { "/form" } else { "/next" })}),
+        )
+        .await;
+        assert!(page["result"].as_str().is_some(), "call {call}: {page}");
+    }
+    let listed = ok(&client, "browser_list", json!({})).await;
+    assert_eq!(listed["browsers"].as_array().unwrap().len(), 1, "{listed}");
+    let mut open = 0;
+    for replica in &replicas {
+        let metrics = replica.metrics().await;
+        open += metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("crawlium_browser_contexts_active "))
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .unwrap_or(0);
+    }
+    assert_eq!(open, 1, "one default browser in the whole cluster");
+
+    // The session id names its replica; ended through the balancer (a DELETE that may land
+    // on either), it is gone on every replica.
+    let http = reqwest::Client::new();
+    let session = legacy_post(&http, &balancer, &legacy_initialize(), None)
+        .send()
+        .await
+        .unwrap()
+        .headers()
+        .get("mcp-session-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(session.contains('.'), "{session} names its replica");
+    for _ in 0..2 {
+        let deleted = http
+            .delete(balancer.url("/mcp"))
+            .header("mcp-session-id", &session)
+            .header("MCP-Protocol-Version", "2025-06-18")
+            .send()
+            .await
+            .unwrap();
+        assert!(deleted.status().is_success() || deleted.status() == 404);
+    }
+    for replica in &replicas {
+        let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+        let after = legacy_post(&http, replica, &list, Some(&session))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(after.status(), 404, "the ended session is gone everywhere");
+    }
+    client.cancel().await.unwrap();
+    drop(balancer);
+    drop(replicas);
+    cluster.schema.drop().await;
+}
+
+#[tokio::test]
+async fn a_legacy_sse_stream_gets_every_message_posted_to_any_replica() {
+    use futures::StreamExt;
+
+    use crate::support::{nginx::Nginx, rpc::Endpoint};
+    let cluster = Cluster::new().await;
+    let replicas = [cluster.replica().await, cluster.replica().await];
+    for replica in &replicas {
+        ready_until(replica, Duration::from_secs(20), |_, c| {
+            replicas_in(c) == Some(2)
+        })
+        .await;
+    }
+    let balancer = Nginx::round_robin(&[&replicas[0].addr, &replicas[1].addr]).await;
+    let http = reqwest::Client::new();
+    let stream = http.get(balancer.url("/sse")).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut events = stream.bytes_stream();
+    let mut buffer = String::new();
+    let mut next_event = async || -> String {
+        loop {
+            if let Some(end) = buffer.find("\n\n") {
+                let event = buffer[..end].to_string();
+                buffer.drain(..end + 2);
+                return event;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(20), events.next())
+                .await
+                .expect("an event in time")
+                .expect("the stream stays open")
+                .unwrap();
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    let endpoint = next_event().await;
+    let path = endpoint
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap()
+        .to_string();
+    assert!(
+        path.contains('.'),
+        "{path}: the sessionId names its replica"
+    );
+
+    let post = |body: Value| http.post(balancer.url(&path)).json(&body).send();
+    let init = post(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+        "protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"sse","version":"1"}}}))
+    .await
+    .unwrap();
+    assert_eq!(init.status(), 202);
+    assert!(next_event().await.contains("\"id\":0"));
+    let initialized = post(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
+        .await
+        .unwrap();
+    assert_eq!(initialized.status(), 202);
+    for id in 1..=50 {
+        let sent = post(json!({"jsonrpc":"2.0","id":id,"method":"tools/list"}))
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 202, "message {id}");
+    }
+    let mut answered = std::collections::BTreeSet::new();
+    while answered.len() < 50 {
+        let event = next_event().await;
+        if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: "))
+            && let Ok(message) = serde_json::from_str::<Value>(data)
+            && message["result"]["tools"].is_array()
+        {
+            answered.insert(message["id"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(answered, (1..=50).collect());
+    drop(balancer);
+    drop(replicas);
+    cluster.schema.drop().await;
+}

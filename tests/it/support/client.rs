@@ -1,13 +1,14 @@
-//! rmcp's client against an [`HttpServer`]: connect with a legacy session, and call tools
+//! rmcp's client against a server (or a balancer): connect with a legacy session, and call tools
 //! that must succeed (their structured content) or must fail (the error text the model reads).
 
-use super::server::HttpServer;
+use super::rpc::Endpoint;
 
 /// An rmcp client session, as the tool tests use it.
 pub type Client = rmcp::service::RunningService<rmcp::RoleClient, ()>;
 
-/// Connects rmcp's client to the server's `/mcp` (legacy session handshake).
-pub async fn connect(server: &HttpServer) -> Client {
+/// Connects rmcp's client to the server's (or balancer's) `/mcp` (legacy session
+/// handshake).
+pub async fn connect(server: &impl Endpoint) -> Client {
     use rmcp::ServiceExt;
     ().serve(rmcp::transport::StreamableHttpClientTransport::from_uri(
         server.url("/mcp"),
