@@ -75,7 +75,7 @@ impl Forwarder {
 /// The header of legacy Streamable HTTP sessions.
 const SESSION: &str = "mcp-session-id";
 
-/// The middleware in front of rmcp on `/mcp`.
+/// The middleware in front of rmcp on `/mcp` and of the SSE streams' `/message`.
 pub async fn route(
     State(forwarder): State<Arc<Forwarder>>,
     request: Request,
@@ -102,15 +102,10 @@ pub async fn route(
         .path_and_query()
         .map_or("/mcp", |p| p.as_str())
         .to_string();
-    let hop = parts.headers.get(HOP_HEADER).cloned();
-    let session = parts
-        .headers
-        .get(SESSION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    // A legacy SSE stream's messages: its id is kept whole (the stream's map knows it so).
-    if let Some(stream) = sse_session(&parts) {
-        if let Some(hop) = &hop {
+    // From another replica: checked here, then served here whatever it names.
+    let from_replica = match parts.headers.get(HOP_HEADER) {
+        None => false,
+        Some(hop) => {
             let checked = hop
                 .to_str()
                 .map_err(|_| crate::coord::hop::HopError::Malformed)
@@ -119,9 +114,18 @@ pub async fn route(
                 tracing::warn!(%error, "refused a request that claimed to come from another replica");
                 return forbidden();
             }
+            true
         }
+    };
+    let session = parts
+        .headers
+        .get(SESSION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    // A legacy SSE stream's messages: its id is kept whole (the stream's map knows it so).
+    if let Some(stream) = sse_session(&parts) {
         return match stream.split_once('.') {
-            Some((owner, _)) if owner != me && hop.is_none() => {
+            Some((owner, _)) if owner != me && !from_replica => {
                 forwarder.forward_session(&parts, &path, bytes, owner).await
             }
             _ => {
@@ -130,16 +134,7 @@ pub async fn route(
             }
         };
     }
-    if let Some(hop) = hop {
-        // From another replica: checked, then served here whatever it names.
-        let checked = hop
-            .to_str()
-            .map_err(|_| crate::coord::hop::HopError::Malformed)
-            .and_then(|hop| cluster.verify_hop(hop, parts.method.as_str(), &path, &bytes));
-        if let Err(error) = checked {
-            tracing::warn!(%error, "refused a request that claimed to come from another replica");
-            return forbidden();
-        }
+    if from_replica {
         if let Some(session) = &session {
             match session.split_once('.') {
                 Some((owner, local)) if owner == me => set_session(&mut parts, local),

@@ -24,6 +24,7 @@ mod crawl_page;
 mod crawl_resume;
 mod crawl_site;
 mod crawl_sitemap;
+mod deploy;
 mod http;
 mod inspector;
 mod python_sdk;

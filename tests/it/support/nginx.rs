@@ -18,23 +18,7 @@ impl Nginx {
     pub async fn round_robin(upstreams: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = closed_address().port();
-        let path = dir.path().display();
-        let servers: String = upstreams
-            .iter()
-            .map(|upstream| format!("    server {upstream};\n"))
-            .collect();
-        let conf = format!(
-            "user root;\nworker_processes 1;\ndaemon off;\npid {path}/nginx.pid;\n\
-             error_log {path}/error.log warn;\nevents {{ worker_connections 256; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {path}/body;\n\
-               proxy_temp_path {path}/proxy;\n  fastcgi_temp_path {path}/fastcgi;\n\
-               uwsgi_temp_path {path}/uwsgi;\n  scgi_temp_path {path}/scgi;\n\
-               upstream crawlium {{\n{servers}  }}\n\
-               server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
-                 proxy_pass http://crawlium;\n      proxy_http_version 1.1;\n\
-                 proxy_set_header Connection \"\";\n      proxy_set_header Host $http_host;\n\
-                 proxy_buffering off;\n      proxy_read_timeout 3600s;\n    }}\n  }}\n}}\n"
-        );
+        let conf = config(&dir.path().display().to_string(), port, upstreams);
         let conf_path = dir.path().join("nginx.conf");
         std::fs::write(&conf_path, conf).unwrap();
         let child = tokio::process::Command::new("nginx")
@@ -69,6 +53,26 @@ impl Nginx {
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+}
+
+/// The configuration of an nginx in `dir` on `port` balancing `upstreams`.
+pub fn config(dir: &str, port: u16, upstreams: &[&str]) -> String {
+    let servers: String = upstreams
+        .iter()
+        .map(|upstream| format!("    server {upstream};\n"))
+        .collect();
+    format!(
+        "user root;\nworker_processes 1;\ndaemon off;\npid {dir}/nginx.pid;\n\
+             error_log {dir}/error.log warn;\nevents {{ worker_connections 256; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n\
+               proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n\
+               uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n\
+               upstream crawlium {{\n{servers}  }}\n\
+               server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
+                 proxy_pass http://crawlium;\n      proxy_http_version 1.1;\n\
+                 proxy_set_header Connection \"\";\n      proxy_set_header Host $http_host;\n\
+                 proxy_buffering off;\n      proxy_read_timeout 3600s;\n    }}\n  }}\n}}\n"
+    )
 }
 
 impl Drop for Nginx {
