@@ -207,6 +207,12 @@ impl App {
         }
     }
 
+    /// Whether a new browser fits on this replica now (not draining, a context free).
+    pub fn has_browser_room(&self) -> bool {
+        let pool = self.browsers.pool().status();
+        !self.shutdown.is_draining() && pool.available && pool.contexts_in_use < pool.capacity
+    }
+
     /// The replica holding the browser of handle `id`, when this cluster minted it.
     pub fn browser_owner(&self, id: &str) -> Option<String> {
         crate::browser::handles::handle_owner(id).map(str::to_string)

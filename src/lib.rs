@@ -10,8 +10,8 @@
 //! - the domain: `jobs` → `crawl` → `store`; `browser` → `crawl` (only its `Render` trait and
 //!   fetch types), `net_policy`; none of them imports `mcp`, `transport`, `app`, `cli`,
 //!   `doctor` or `config`;
-//! - `coord` (what replicas share in Redis) → `metrics`, and `crawl` for the politeness
-//!   trait it implements;
+//! - `coord` (what replicas share in Redis) → `metrics`, `crawl` for the traits it
+//!   implements, `browser` for its placement rule;
 //! - the bottom, importing nothing of the crate: `net_policy`, `metrics`, `shutdown`,
 //!   `principal`.
 

@@ -5,7 +5,8 @@
 //! - [`registry`]: each replica registers itself (id, advertised URL, version, draining,
 //!   browser capacity and load, running jobs) and refreshes the entry every
 //!   [`registry::REFRESH`]; an entry not refreshed for [`registry::EXPIRY`] is gone. Expiry
-//!   is decided by Redis' clock, never a replica's.
+//!   is decided by Redis' clock, never a replica's. New browsers that do not fit here are
+//!   placed on another replica lifetime-first, with the pool's own rule.
 //! - [`pacing`]: the crawler's per-host politeness across the cluster (permits and start
 //!   times by Redis' clock), so N replicas are as polite as one.
 //! - [`robots`]: robots.txt answers, fetched by one replica and read by the others.
@@ -15,7 +16,8 @@
 //! can share one Redis. Redis must be a standalone server (or a Sentinel-managed primary):
 //! the scripts read keys they are not handed, which Redis Cluster forbids.
 //!
-//! Part of the domain: it imports `metrics`, and `crawl` for the traits it implements; `app`
+//! Part of the domain: it imports `metrics`, `crawl` for the traits it implements and
+//! `browser` for its placement rule; `app`
 //! hands it plain settings and a way to read this replica's load.
 
 pub mod hop;

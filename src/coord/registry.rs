@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{ClusterSettings, CoordError, REDIS_TIMEOUT, redis_target};
-use crate::metrics::ClusterMetrics;
+use crate::{
+    browser::placement::{Load, select_process},
+    metrics::ClusterMetrics,
+};
 
 /// How often a replica refreshes its entry.
 pub const REFRESH: Duration = Duration::from_secs(2);
@@ -52,6 +55,19 @@ for _, id in ipairs(ids) do
   if entry then table.insert(entries, entry) end
 end
 return entries
+";
+
+/// Takes one browser context of a replica's entry for a placement, if it still has room:
+/// bumps its `inUse` (until the replica's next refresh reports the truth). KEYS: the entry.
+const CLAIM: &str = r"
+local entry = redis.call('GET', KEYS[1])
+if not entry then return 0 end
+local replica = cjson.decode(entry)
+local browsers = replica['browsers']
+if replica['draining'] or browsers['inUse'] >= browsers['capacity'] then return 0 end
+browsers['inUse'] = browsers['inUse'] + 1
+redis.call('SET', KEYS[1], cjson.encode(replica), 'KEEPTTL')
+return 1
 ";
 
 /// A replica's browsers, as placement across the cluster needs them.
@@ -128,6 +144,7 @@ pub struct Registry {
     metrics: ClusterMetrics,
     register: Script,
     list: Script,
+    claim: Script,
     stop: CancellationToken,
     tasks: TaskTracker,
 }
@@ -169,6 +186,7 @@ impl Registry {
             metrics,
             register: Script::new(REGISTER),
             list: Script::new(LIST),
+            claim: Script::new(CLAIM),
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }))
@@ -302,6 +320,38 @@ impl Registry {
                 .find(|r| r.id == id)
                 .map(|r| r.url),
         }
+    }
+
+    /// Chooses another replica for a new browser, lifetime-first across the cluster (the
+    /// pool's rule, [`select_process`], over the replicas with room that are not draining),
+    /// and claims one of its contexts atomically, so concurrent placements spread out.
+    /// `None` when no other replica has room (or Redis cannot be asked).
+    pub async fn place_browser(&self) -> Option<ReplicaInfo> {
+        let me = self.id();
+        for _ in 0..3 {
+            let candidates: Vec<ReplicaInfo> = self
+                .read()
+                .await
+                .ok()?
+                .into_iter()
+                .filter(|r| r.id != me && !r.draining && r.browsers.in_use < r.browsers.capacity)
+                .collect();
+            let loads: Vec<Load> = candidates
+                .iter()
+                .map(|r| Load {
+                    active: r.browsers.in_use,
+                    lifetime: r.browsers.lifetime,
+                })
+                .collect();
+            // Room was filtered above; the lifetime limits are each replica's own.
+            let chosen = candidates.get(select_process(&loads, u32::MAX, u32::MAX)?)?;
+            let mut invocation = self.claim.prepare_invoke();
+            invocation.key(format!("{}{}", self.entry_prefix, chosen.id));
+            if self.run::<i64>(invocation).await.ok()? == 1 {
+                return Some(chosen.clone());
+            }
+        }
+        None
     }
 
     /// The hop header for forwarding `method path` with `body` to another replica.

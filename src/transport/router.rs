@@ -10,6 +10,10 @@
 //! a 2026-07-28 client sends one, else from the (capped) body. A client that goes away
 //! closes the forwarded request too, which cancels the call on the owner.
 //!
+//! A stateless `browser_open` on a replica that is full or draining is forwarded to the
+//! replica the cluster's placement picks (lifetime-first, claimed atomically in Redis); when
+//! no replica has room, this one answers with the capacity error.
+//!
 //! When the owner is gone (no longer registered, or refusing connections) the call answers
 //! with a tool error saying the browser's pages are gone and to open a new one; an owner
 //! that does not answer in time gives a retryable error. Nothing is reopened silently.
@@ -160,8 +164,32 @@ pub async fn route(
         Some((id, owner)) if owner != me => {
             forwarder.forward(&parts, &path, bytes, &id, &owner).await
         }
+        None if opens_a_browser(&bytes) && !app.has_browser_room() => {
+            // Full or draining here: the replica the cluster's placement picks opens it.
+            match cluster.place_browser().await {
+                Some(replica) => match forwarder
+                    .send(&parts, &path, bytes.clone(), &replica.url)
+                    .await
+                {
+                    Ok(response) => response,
+                    Err(error) => {
+                        tracing::warn!(replica = %replica.id, %error, "could not place a browser there");
+                        served_here(next, parts, bytes, &me).await
+                    }
+                },
+                // Nowhere has room: this replica answers (waiting, then the capacity error).
+                None => served_here(next, parts, bytes, &me).await,
+            }
+        }
         _ => served_here(next, parts, bytes, &me).await,
     }
+}
+
+/// Whether a request body is a `browser_open` call.
+fn opens_a_browser(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|message| {
+        message["method"] == "tools/call" && message["params"]["name"] == "browser_open"
+    })
 }
 
 /// Serves a request here; a session rmcp opens goes out as `{me}.{id}`.

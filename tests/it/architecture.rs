@@ -22,7 +22,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("shutdown", &[]),
     // The domain.
     ("store", &[]),
-    ("coord", &["crawl", "metrics"]),
+    ("coord", &["browser", "crawl", "metrics"]),
     ("crawl", &["store", "net_policy", "metrics"]),
     ("browser", &["crawl", "net_policy", "metrics", "principal"]),
     ("jobs", &["crawl", "store", "principal"]),

@@ -55,6 +55,21 @@ impl Cluster {
     async fn replica(&self) -> HttpServer {
         self.replica_on(&redis_url(), &[]).await
     }
+
+    /// Starts `n` replicas with `envs` and waits until each sees all of them.
+    async fn replicas(&self, n: u64, envs: &[(&str, &str)]) -> Vec<HttpServer> {
+        let mut started = Vec::new();
+        for _ in 0..n {
+            started.push(self.replica_on(&redis_url(), envs).await);
+        }
+        for replica in &started {
+            ready_until(replica, Duration::from_secs(20), |_, c| {
+                replicas_in(c) == Some(n)
+            })
+            .await;
+        }
+        started
+    }
 }
 
 /// `/ready`'s status code and its `cluster` component.
@@ -533,14 +548,9 @@ async fn any_replica_answers_for_a_browser_its_owner_holds() {
         ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true"),
         ("CRAWLIUM_AUTH_TOKENS", tokens.as_str()),
     ];
-    let mut a = cluster.replica_on(&redis_url(), &envs).await;
-    let b = cluster.replica_on(&redis_url(), &envs).await;
-    for replica in [&a, &b] {
-        ready_until(replica, Duration::from_secs(20), |_, c| {
-            replicas_in(c) == Some(2)
-        })
-        .await;
-    }
+    let mut replicas = cluster.replicas(2, &envs).await;
+    let b = replicas.pop().unwrap();
+    let mut a = replicas.pop().unwrap();
 
     // Opened on A, used through both: every call is answered by A, the owner.
     let opened = call_as(&a, TOKEN, "browser_open", json!({})).await;
@@ -649,16 +659,7 @@ async fn through_a_round_robin_balancer_every_call_reaches_the_owner() {
         ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true"),
         ("CRAWLIUM_AUTH_TOKENS", TOKEN),
     ];
-    let replicas = [
-        cluster.replica_on(&redis_url(), &envs).await,
-        cluster.replica_on(&redis_url(), &envs).await,
-    ];
-    for replica in &replicas {
-        ready_until(replica, Duration::from_secs(20), |_, c| {
-            replicas_in(c) == Some(2)
-        })
-        .await;
-    }
+    let replicas = cluster.replicas(2, &envs).await;
     let balancer = Nginx::round_robin(&[&replicas[0].addr, &replicas[1].addr]).await;
 
     let opened = call_as(&balancer, TOKEN, "browser_open", json!({})).await;
@@ -726,16 +727,7 @@ async fn a_legacy_session_lives_on_one_replica_and_is_reached_through_any() {
     let site = BrowserSite::start().await;
     let cluster = Cluster::new().await;
     let private = [("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true")];
-    let replicas = [
-        cluster.replica_on(&redis_url(), &private).await,
-        cluster.replica_on(&redis_url(), &private).await,
-    ];
-    for replica in &replicas {
-        ready_until(replica, Duration::from_secs(20), |_, c| {
-            replicas_in(c) == Some(2)
-        })
-        .await;
-    }
+    let replicas = cluster.replicas(2, &private).await;
     let balancer = Nginx::round_robin(&[&replicas[0].addr, &replicas[1].addr]).await;
 
     // rmcp's client with a legacy session (initialize, Mcp-Session-Id), no browserId: its
@@ -807,13 +799,7 @@ async fn a_legacy_sse_stream_gets_every_message_posted_to_any_replica() {
 
     use crate::support::{nginx::Nginx, rpc::Endpoint};
     let cluster = Cluster::new().await;
-    let replicas = [cluster.replica().await, cluster.replica().await];
-    for replica in &replicas {
-        ready_until(replica, Duration::from_secs(20), |_, c| {
-            replicas_in(c) == Some(2)
-        })
-        .await;
-    }
+    let replicas = cluster.replicas(2, &[]).await;
     let balancer = Nginx::round_robin(&[&replicas[0].addr, &replicas[1].addr]).await;
     let http = reqwest::Client::new();
     let stream = http.get(balancer.url("/sse")).send().await.unwrap();
@@ -875,6 +861,43 @@ async fn a_legacy_sse_stream_gets_every_message_posted_to_any_replica() {
     }
     assert_eq!(answered, (1..=50).collect());
     drop(balancer);
+    drop(replicas);
+    cluster.schema.drop().await;
+}
+
+#[tokio::test]
+async fn a_full_replica_places_new_browsers_on_the_others() {
+    use crate::support::rpc::call_as;
+    let _serial = crate::support::serial::lock().await;
+    let cluster = Cluster::new().await;
+    // 2 contexts per replica, 3 replicas: room for 6 browsers.
+    let envs = [
+        ("BROWSER_POOL_MAX", "1"),
+        ("BROWSER_MAX_CONTEXTS", "2"),
+        ("BROWSER_ACQUIRE_TIMEOUT_MS", "1500"),
+        ("CRAWLIUM_AUTH_TOKENS", crate::support::server::TOKEN),
+    ];
+    let replicas = cluster.replicas(3, &envs).await;
+    let token = crate::support::server::TOKEN;
+    let mut owners = std::collections::BTreeMap::new();
+    for n in 1..=6 {
+        // Every call goes to the first replica; it keeps 2 and places the rest.
+        let opened = call_as(&replicas[0], token, "browser_open", json!({})).await;
+        let id = opened["structuredContent"]["browserId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("open {n}: {opened}"))
+            .to_string();
+        let owner = id.split('_').nth(1).unwrap().to_string();
+        *owners.entry(owner).or_insert(0) += 1;
+    }
+    assert_eq!(owners.len(), 3, "{owners:?}");
+    assert!(owners.values().all(|&n| n == 2), "{owners:?}");
+    let full = call_as(&replicas[0], token, "browser_open", json!({})).await;
+    assert_eq!(full["isError"], true, "{full}");
+    assert!(
+        result_text(&full).starts_with("browser capacity exhausted"),
+        "{full}"
+    );
     drop(replicas);
     cluster.schema.drop().await;
 }
