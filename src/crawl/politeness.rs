@@ -375,6 +375,51 @@ mod tests {
         assert_eq!(gate.delay(), Duration::from_millis(75));
     }
 
+    /// Shared pacing that cannot be reached, among `replicas`.
+    struct Unreachable {
+        replicas: usize,
+    }
+
+    impl SharedPacing for Unreachable {
+        fn acquire<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: u32,
+            _: Duration,
+        ) -> BoxFuture<'a, Result<Option<Duration>, String>> {
+            Box::pin(async { Err("Redis is down".to_string()) })
+        }
+        fn release(&self, _: String, _: String) -> BoxFuture<'static, ()> {
+            Box::pin(async {})
+        }
+        fn back_off<'a>(&'a self, _: &'a str, _: Duration) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async { Err("Redis is down".to_string()) })
+        }
+        fn replicas(&self) -> usize {
+            self.replicas
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_the_shared_pacing_a_replica_keeps_to_its_share() {
+        let politeness = Politeness::shared(3, Arc::new(Unreachable { replicas: 2 }));
+        let gate = politeness.host("example.com");
+        gate.set_crawl_delay(Some(Duration::from_secs(1)));
+        // ceil(3 / 2) = 2 requests at once, and twice the gap between starts.
+        let first = gate.acquire().await;
+        let second = gate.acquire().await;
+        assert!(
+            second.waited >= Duration::from_secs(2),
+            "{:?}",
+            second.waited
+        );
+        let third = tokio::time::timeout(Duration::from_secs(60), gate.acquire()).await;
+        assert!(third.is_err(), "a third request at once exceeds the share");
+        drop((first, second));
+        let _third = gate.acquire().await;
+    }
+
     #[tokio::test(start_paused = true)]
     async fn pacing_caps_and_back_off() {
         let gate = HostGate::new(1);
