@@ -1,6 +1,7 @@
 //! A real nginx (Debian's, which `tools/test.sh` installs) as a plain round-robin load
 //! balancer in front of several servers under test, the way users deploy replicas: HTTP/1.1
-//! to the upstreams, no buffering (SSE), long read timeouts, no affinity of any kind.
+//! to the upstreams, no buffering (SSE), long read timeouts, no affinity of any kind. It runs
+//! as one process (`master_process off`), so stopping it leaves no worker behind.
 
 use std::time::Duration;
 
@@ -62,7 +63,7 @@ pub fn config(dir: &str, port: u16, upstreams: &[&str]) -> String {
         .map(|upstream| format!("    server {upstream};\n"))
         .collect();
     format!(
-        "user root;\nworker_processes 1;\ndaemon off;\npid {dir}/nginx.pid;\n\
+        "user root;\nmaster_process off;\ndaemon off;\npid {dir}/nginx.pid;\n\
              error_log {dir}/error.log warn;\nevents {{ worker_connections 256; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n\
                proxy_temp_path {dir}/proxy;\n  fastcgi_temp_path {dir}/fastcgi;\n\
