@@ -108,6 +108,27 @@ pub fn connect(url: &str) -> Result<deadpool_redis::Pool, CoordError> {
         .map_err(|e| CoordError::Url(e.to_string()))
 }
 
+/// Runs one Redis exchange on a pooled connection within [`REDIS_TIMEOUT`]. The error says
+/// what went wrong in Redis' words, not the pool's.
+pub(crate) async fn on_redis<T>(
+    pool: &deadpool_redis::Pool,
+    exchange: impl AsyncFnOnce(&mut deadpool_redis::Connection) -> redis::RedisResult<T>,
+) -> Result<T, String> {
+    let run = async {
+        let mut connection = pool.get().await.map_err(|error| match error {
+            deadpool_redis::PoolError::Backend(error) => error.to_string(),
+            deadpool_redis::PoolError::Timeout(_) => {
+                format!("no connection within {} s", REDIS_TIMEOUT.as_secs())
+            }
+            other => other.to_string(),
+        })?;
+        exchange(&mut connection).await.map_err(|e| e.to_string())
+    };
+    tokio::time::timeout(REDIS_TIMEOUT, run)
+        .await
+        .map_err(|_| format!("no answer within {} s", REDIS_TIMEOUT.as_secs()))?
+}
+
 /// `host:port` of a Redis URL, for messages (never the password).
 pub fn redis_target(url: &str) -> String {
     url::Url::parse(url)

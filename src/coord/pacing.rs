@@ -12,7 +12,7 @@ use std::{sync::Arc, time::Duration};
 use deadpool_redis::redis::{self, Script};
 use futures::future::BoxFuture;
 
-use super::{REDIS_TIMEOUT, registry::Registry};
+use super::{on_redis, registry::Registry};
 use crate::crawl::politeness::SharedPacing;
 
 /// Takes a permit and reserves a start. KEYS: permits, next; ARGV: token, cap, permit time to
@@ -75,16 +75,7 @@ impl RedisPacing {
         &self,
         invocation: redis::ScriptInvocation<'_>,
     ) -> Result<T, String> {
-        let call = async {
-            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
-            invocation
-                .invoke_async(&mut connection)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        tokio::time::timeout(REDIS_TIMEOUT, call)
-            .await
-            .map_err(|_| format!("Redis did not answer within {} s", REDIS_TIMEOUT.as_secs()))?
+        on_redis(&self.pool, async |c| invocation.invoke_async(c).await).await
     }
 }
 
@@ -114,17 +105,15 @@ impl SharedPacing for RedisPacing {
         let pool = self.pool.clone();
         let key = self.key(&host, "permits");
         Box::pin(async move {
-            let released = async {
-                let mut connection = pool.get().await.map_err(|e| e.to_string())?;
+            let released = on_redis(&pool, async |c| {
                 redis::cmd("ZREM")
                     .arg(&key)
                     .arg(&token)
-                    .query_async::<()>(&mut connection)
+                    .query_async::<()>(c)
                     .await
-                    .map_err(|e| e.to_string())
-            };
+            });
             // A permit not given back lapses with its time to live.
-            if let Ok(Err(error)) = tokio::time::timeout(REDIS_TIMEOUT, released).await {
+            if let Err(error) = released.await {
                 tracing::debug!(%host, %error, "a host permit was not given back; it lapses");
             }
         })

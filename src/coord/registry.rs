@@ -21,7 +21,7 @@ use deadpool_redis::redis::{self, Script};
 use serde::{Deserialize, Serialize};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::{ClusterSettings, CoordError, REDIS_TIMEOUT, redis_target};
+use super::{ClusterSettings, CoordError, redis_target};
 use crate::{
     browser::placement::{Load, select_process},
     metrics::ClusterMetrics,
@@ -392,24 +392,12 @@ impl Registry {
         &self,
         invocation: redis::ScriptInvocation<'_>,
     ) -> Result<T, CoordError> {
-        let unreachable = |why: String| CoordError::Unreachable {
-            at: self.target.clone(),
-            why,
-        };
-        let call = async {
-            let mut connection = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| unreachable(pool_error(e)))?;
-            invocation
-                .invoke_async(&mut connection)
-                .await
-                .map_err(|e| unreachable(e.to_string()))
-        };
-        tokio::time::timeout(REDIS_TIMEOUT, call)
+        super::on_redis(&self.pool, async |c| invocation.invoke_async(c).await)
             .await
-            .map_err(|_| unreachable(format!("no answer within {} s", REDIS_TIMEOUT.as_secs())))?
+            .map_err(|why| CoordError::Unreachable {
+                at: self.target.clone(),
+                why,
+            })
     }
 
     /// The registry as the last refresh saw it.
@@ -423,33 +411,19 @@ impl Registry {
         self.tasks.close();
         self.tasks.wait().await;
         let id = self.id();
-        let removed = async {
-            let mut connection = self.pool.get().await.map_err(pool_error)?;
+        let removed = super::on_redis(&self.pool, async |c| {
             redis::pipe()
                 .del(format!("{}{id}", self.entry_prefix))
                 .zrem(&self.set_key, &id)
-                .query_async::<()>(&mut connection)
+                .query_async::<()>(c)
                 .await
-                .map_err(|e| e.to_string())
-        };
-        match tokio::time::timeout(REDIS_TIMEOUT, removed).await {
-            Ok(Ok(())) => tracing::info!(replica = %id, "left the cluster"),
-            Ok(Err(error)) => {
+        });
+        match removed.await {
+            Ok(()) => tracing::info!(replica = %id, "left the cluster"),
+            Err(error) => {
                 tracing::warn!(%error, "cannot remove this replica from the registry; it expires")
             }
-            Err(_) => tracing::warn!("Redis did not answer; this replica's entry expires"),
         }
-    }
-}
-
-/// Why no connection could be had, without the pool's own wording.
-fn pool_error(error: deadpool_redis::PoolError) -> String {
-    match error {
-        deadpool_redis::PoolError::Backend(error) => error.to_string(),
-        deadpool_redis::PoolError::Timeout(_) => {
-            format!("no connection within {} s", REDIS_TIMEOUT.as_secs())
-        }
-        other => other.to_string(),
     }
 }
 

@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 use deadpool_redis::redis;
 use futures::future::BoxFuture;
 
-use super::{REDIS_TIMEOUT, registry::Registry};
+use super::{on_redis, registry::Registry};
 use crate::crawl::robots::{RobotsAnswer, SharedRobots};
 
 /// The cluster's robots.txt answers, in Redis.
@@ -53,18 +53,13 @@ impl SharedRobots for RedisRobots {
     fn get<'a>(&'a self, origin: &'a str) -> BoxFuture<'a, Option<(RobotsAnswer, Duration)>> {
         Box::pin(async move {
             let key = format!("{}{origin}", self.prefix);
-            let read = async {
-                let mut connection = self.pool.get().await.ok()?;
-                let (stored, ttl_ms): (Option<Vec<u8>>, i64) = redis::pipe()
-                    .get(&key)
-                    .pttl(&key)
-                    .query_async(&mut connection)
-                    .await
-                    .ok()?;
-                let ttl = Duration::from_millis(u64::try_from(ttl_ms).ok()?);
-                Some((decode(&stored?)?, ttl))
-            };
-            tokio::time::timeout(REDIS_TIMEOUT, read).await.ok()?
+            let (stored, ttl_ms): (Option<Vec<u8>>, i64) = on_redis(&self.pool, async |c| {
+                redis::pipe().get(&key).pttl(&key).query_async(c).await
+            })
+            .await
+            .ok()?;
+            let ttl = Duration::from_millis(u64::try_from(ttl_ms).ok()?);
+            Some((decode(&stored?)?, ttl))
         })
     }
 
@@ -76,18 +71,16 @@ impl SharedRobots for RedisRobots {
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let key = format!("{}{origin}", self.prefix);
-            let write = async {
-                let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
+            let written = on_redis(&self.pool, async |c| {
                 redis::cmd("SET")
                     .arg(&key)
                     .arg(encode(answer))
                     .arg("PX")
                     .arg(ttl.as_millis().max(1) as u64)
-                    .query_async::<()>(&mut connection)
+                    .query_async::<()>(c)
                     .await
-                    .map_err(|e| e.to_string())
-            };
-            if let Ok(Err(error)) = tokio::time::timeout(REDIS_TIMEOUT, write).await {
+            });
+            if let Err(error) = written.await {
                 tracing::debug!(%origin, %error, "robots.txt not shared");
             }
         })

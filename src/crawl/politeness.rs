@@ -107,6 +107,13 @@ struct HostState {
     crawl_delay: Option<Duration>,
 }
 
+impl HostState {
+    /// The gap between two starts: the adaptive delay, at least the Crawl-delay.
+    fn gap(&self) -> Duration {
+        self.delay.max(self.crawl_delay.unwrap_or_default())
+    }
+}
+
 /// One host's concurrency cap and pacing.
 pub struct HostGate {
     permits: Semaphore,
@@ -220,10 +227,9 @@ impl HostGate {
         }
     }
 
-    /// The gap between two starts: the adaptive delay, at least the Crawl-delay.
+    /// The gap between two starts.
     fn gap(&self) -> Duration {
-        let state = self.state();
-        state.delay.max(state.crawl_delay.unwrap_or_default())
+        self.state().gap()
     }
 
     /// Waits for this process's next start, `spread` times the gap after the previous one.
@@ -233,8 +239,7 @@ impl HostGate {
                 let mut state = self.state();
                 let now = Instant::now();
                 if state.next_start <= now {
-                    let gap = state.delay.max(state.crawl_delay.unwrap_or_default());
-                    state.next_start = now + gap * spread;
+                    state.next_start = now + state.gap() * spread;
                     None
                 } else {
                     Some(state.next_start - now)

@@ -246,13 +246,7 @@ async fn bind_session_owner(
             .get(&session)
             .is_some_and(|owner| *owner != principal);
         if foreign {
-            return (
-                StatusCode::NOT_FOUND,
-                axum::Json(
-                    serde_json::json!({ "error": "session not found; initialize a new one" }),
-                ),
-            )
-                .into_response();
+            return super::router::session_not_found();
         }
         return next.run(request).await;
     }

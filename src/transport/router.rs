@@ -224,7 +224,8 @@ fn set_session(parts: &mut Parts, local: &str) {
     }
 }
 
-fn session_not_found() -> Response {
+/// 404 for a session this cluster does not (or no longer) hold: the client initializes again.
+pub(super) fn session_not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
         axum::Json(serde_json::json!({ "error": "session not found; initialize a new one" })),

@@ -795,33 +795,18 @@ async fn a_legacy_session_lives_on_one_replica_and_is_reached_through_any() {
 
 #[tokio::test]
 async fn a_legacy_sse_stream_gets_every_message_posted_to_any_replica() {
-    use futures::StreamExt;
-
-    use crate::support::{nginx::Nginx, rpc::Endpoint};
+    use crate::support::{
+        nginx::Nginx,
+        rpc::{Endpoint, SseEvents},
+    };
     let cluster = Cluster::new().await;
     let replicas = cluster.replicas(2, &[]).await;
     let balancer = Nginx::round_robin(&[&replicas[0].addr, &replicas[1].addr]).await;
     let http = reqwest::Client::new();
     let stream = http.get(balancer.url("/sse")).send().await.unwrap();
     assert_eq!(stream.status(), 200);
-    let mut events = stream.bytes_stream();
-    let mut buffer = String::new();
-    let mut next_event = async || -> String {
-        loop {
-            if let Some(end) = buffer.find("\n\n") {
-                let event = buffer[..end].to_string();
-                buffer.drain(..end + 2);
-                return event;
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(20), events.next())
-                .await
-                .expect("an event in time")
-                .expect("the stream stays open")
-                .unwrap();
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    };
-    let endpoint = next_event().await;
+    let mut events = SseEvents::new(stream);
+    let endpoint = events.next().await;
     let path = endpoint
         .lines()
         .find_map(|l| l.strip_prefix("data: "))
@@ -838,7 +823,7 @@ async fn a_legacy_sse_stream_gets_every_message_posted_to_any_replica() {
     .await
     .unwrap();
     assert_eq!(init.status(), 202);
-    assert!(next_event().await.contains("\"id\":0"));
+    assert!(events.next().await.contains("\"id\":0"));
     let initialized = post(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
         .await
         .unwrap();
@@ -851,7 +836,7 @@ async fn a_legacy_sse_stream_gets_every_message_posted_to_any_replica() {
     }
     let mut answered = std::collections::BTreeSet::new();
     while answered.len() < 50 {
-        let event = next_event().await;
+        let event = events.next().await;
         if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: "))
             && let Ok(message) = serde_json::from_str::<Value>(data)
             && message["result"]["tools"].is_array()

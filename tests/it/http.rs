@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use rmcp::{
     ClientLifecycleMode, ClientServiceExt, ServiceExt,
     model::{CallToolRequestParams, ProtocolVersion},
@@ -14,7 +13,10 @@ use rmcp::{
 use serde_json::{Value, json};
 
 use crate::support::{
-    rpc::{json_rpc_body, legacy_initialize, legacy_post, mcp_post, modern_call, modern_discover},
+    rpc::{
+        SseEvents, json_rpc_body, legacy_initialize, legacy_post, mcp_post, modern_call,
+        modern_discover,
+    },
     server::{HttpServer, TOKEN},
 };
 
@@ -375,24 +377,8 @@ async fn legacy_sse_raw_flow_and_cleanup() {
     let http = reqwest::Client::new();
     let response = http.get(server.url("/sse")).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    let mut events = response.bytes_stream();
-    let mut buffer = String::new();
-    let mut next_event = async || -> String {
-        loop {
-            if let Some(end) = buffer.find("\n\n") {
-                let event = buffer[..end].to_string();
-                buffer.drain(..end + 2);
-                return event;
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(10), events.next())
-                .await
-                .expect("event in time")
-                .expect("stream open")
-                .unwrap();
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    };
-    let endpoint = next_event().await;
+    let mut events = SseEvents::new(response);
+    let endpoint = events.next().await;
     assert!(endpoint.contains("event: endpoint"), "{endpoint}");
     let path = endpoint
         .lines()
@@ -407,7 +393,7 @@ async fn legacy_sse_raw_flow_and_cleanup() {
         .await
         .unwrap();
     assert_eq!(init.status(), 202);
-    let event = next_event().await;
+    let event = events.next().await;
     assert!(
         event.contains("\"protocolVersion\":\"2024-11-05\""),
         "{event}"
@@ -419,7 +405,7 @@ async fn legacy_sse_raw_flow_and_cleanup() {
         .await
         .unwrap();
     let event = loop {
-        let event = next_event().await;
+        let event = events.next().await;
         if event.contains("\"id\":2") {
             break event;
         }
@@ -427,7 +413,7 @@ async fn legacy_sse_raw_flow_and_cleanup() {
     assert!(event.contains("\"transport\":\"http\""), "{event}");
 
     // A keep-alive comment arrives on an idle stream.
-    let keep_alive = next_event().await;
+    let keep_alive = events.next().await;
     assert!(keep_alive.starts_with(':'), "{keep_alive}");
 
     // Garbage is refused clearly; unknown sessions are 404.

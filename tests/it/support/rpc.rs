@@ -141,3 +141,39 @@ pub async fn json_rpc_body(response: reqwest::Response) -> serde_json::Value {
         .find(|v| v.get("id").is_some())
         .unwrap_or_else(|| panic!("no response in SSE body: {text}"))
 }
+
+/// The events of an SSE response (a legacy `/sse` stream), read one at a time.
+pub struct SseEvents {
+    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buffer: String,
+}
+
+impl SseEvents {
+    /// Reads the events of `response`.
+    pub fn new(response: reqwest::Response) -> Self {
+        use futures::StreamExt;
+        Self {
+            stream: response.bytes_stream().boxed(),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event's text, waiting up to 20 s for it.
+    pub async fn next(&mut self) -> String {
+        use futures::StreamExt;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let event = self.buffer[..end].to_string();
+                self.buffer.drain(..end + 2);
+                return event;
+            }
+            let chunk =
+                tokio::time::timeout(std::time::Duration::from_secs(20), self.stream.next())
+                    .await
+                    .expect("an event in time")
+                    .expect("the stream stays open")
+                    .unwrap();
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
