@@ -140,7 +140,8 @@ impl App {
             fetcher,
             store: store.clone(),
         });
-        let jobs = crate::jobs::Jobs::new(crawler.clone());
+        let jobs =
+            crate::jobs::Jobs::new(crawler.clone(), config.crawl_max_jobs_per_replica as usize);
         Ok(Arc::new(Self {
             config,
             transport,

@@ -167,7 +167,7 @@ pub struct Config {
     )]
     pub log_filter: String,
 
-    /// Where Crawlium keeps its files (SQLite database, artifacts). Default: the platform data
+    /// Where Crawlium keeps its files (the SQLite database). Default: the platform data
     /// dir, e.g. ~/.local/share/crawlium.
     #[arg(long, env = "CRAWLIUM_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -245,6 +245,12 @@ pub struct Config {
     #[arg(long, env = "CRAWL_MEMORY_THRESHOLD_MB", default_value_t = 2048,
           value_parser = clap::value_parser!(u64).range(16..=1024 * 1024))]
     pub crawl_memory_threshold_mb: u64,
+
+    /// Most crawl jobs this process runs at once; further jobs wait queued until this or
+    /// another replica has room (each replica takes queued jobs up to its own limit).
+    #[arg(long, env = "CRAWL_MAX_JOBS_PER_REPLICA", default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub crawl_max_jobs_per_replica: u64,
 
     /// Largest chunk of page text indexed for search, in characters.
     #[arg(long, env = "CHUNK_MAX_CHARS", default_value_t = 4000,

@@ -3,9 +3,11 @@
 //! Per host, `{name}:host:{host}:permits` is a sorted set of the requests in flight, each
 //! scored with the time its permit lapses, and `{name}:host:{host}:next` the earliest start of
 //! the next request. One script takes a permit and reserves a start atomically, with Redis'
-//! clock, so replicas whose clocks disagree still keep the gap. A permit lapses after the
-//! permit time to live (the crawler's request timeout and a margin): a replica that died
-//! holding one does not hold the host forever.
+//! clock, so replicas whose clocks disagree still keep the gap. A permit is named after the
+//! replica holding it: the script drops the permits of replicas whose registry entry expired,
+//! so a replica that died (or froze) holding some frees the host within the registry's
+//! expiry. Every permit also lapses after its time to live (the crawler's request timeout and
+//! a margin), should a live replica fail to give one back.
 
 use std::{sync::Arc, time::Duration};
 
@@ -15,14 +17,21 @@ use futures::future::BoxFuture;
 use super::{on_redis, registry::Registry};
 use crate::crawl::politeness::SharedPacing;
 
-/// Takes a permit and reserves a start. KEYS: permits, next; ARGV: token, cap, permit time to
-/// live (ms), gap (ms). Returns the ms to wait before starting, or -1 when every permit is
-/// taken.
+/// Takes a permit and reserves a start. KEYS: permits, next; ARGV: permit (`{replica}/{id}`),
+/// cap, permit time to live (ms), gap (ms), the registry's entry prefix. Returns the ms to
+/// wait before starting, or -1 when every permit is taken. (It reads the entries of the
+/// permits' replicas, keys it is not given: fine on one Redis, not on Redis Cluster.)
 const ACQUIRE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+for _, permit in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local replica = string.match(permit, '^([^/]+)/')
+  if replica and redis.call('EXISTS', ARGV[5] .. replica) == 0 then
+    redis.call('ZREM', KEYS[1], permit)
+  end
+end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ttl)
@@ -71,6 +80,11 @@ impl RedisPacing {
         format!("{}{host}:{what}", self.prefix)
     }
 
+    /// The permit of `token`: named after this replica.
+    fn permit(&self, token: &str) -> String {
+        format!("{}/{token}", self.registry.id())
+    }
+
     async fn run<T: redis::FromRedisValue>(
         &self,
         invocation: redis::ScriptInvocation<'_>,
@@ -92,10 +106,11 @@ impl SharedPacing for RedisPacing {
             invocation
                 .key(self.key(host, "permits"))
                 .key(self.key(host, "next"))
-                .arg(token)
+                .arg(self.permit(token))
                 .arg(cap)
                 .arg(self.permit_ttl.as_millis() as u64)
-                .arg(gap.as_millis() as u64);
+                .arg(gap.as_millis() as u64)
+                .arg(self.registry.entry_prefix());
             let wait: i64 = self.run(invocation).await?;
             Ok(u64::try_from(wait).ok().map(Duration::from_millis))
         })
@@ -104,11 +119,12 @@ impl SharedPacing for RedisPacing {
     fn release(&self, host: String, token: String) -> BoxFuture<'static, ()> {
         let pool = self.pool.clone();
         let key = self.key(&host, "permits");
+        let permit = self.permit(&token);
         Box::pin(async move {
             let released = on_redis(&pool, async |c| {
                 redis::cmd("ZREM")
                     .arg(&key)
-                    .arg(&token)
+                    .arg(&permit)
                     .query_async::<()>(c)
                     .await
             });

@@ -202,6 +202,12 @@ impl Registry {
         self.pool.clone()
     }
 
+    /// The key prefix of replica entries (`{name}:replica:`): a replica is alive while
+    /// `{prefix}{id}` exists.
+    pub(super) fn entry_prefix(&self) -> &str {
+        &self.entry_prefix
+    }
+
     /// This replica's id.
     pub fn id(&self) -> String {
         lock(&self.me).id.clone()

@@ -2,10 +2,15 @@
 //!
 //! A job is a row (`store::jobs`) plus, while this process runs it, a task. The task runs the
 //! scheduler and saves the job's figures every second, which is also its heartbeat. A watchdog
-//! looks every few seconds for unfinished jobs whose runner stopped heartbeating (a crash, a
-//! kill -9, a lost replica) and resumes them here; on graceful shutdown running jobs are
-//! released so the next process resumes them at once. Jobs belong to the principal that
-//! started them: another caller gets "unknown jobId".
+//! looks every few seconds for queued jobs and for unfinished jobs whose runner stopped
+//! heartbeating (a crash, a kill -9, a lost replica) and runs them here while this process
+//! runs fewer than its limit (`CRAWL_MAX_JOBS_PER_REPLICA`), so any replica takes up any job;
+//! staleness is judged by the database's clock. Each claim gets a lease (the job's new epoch)
+//! that every write of the run carries, so a runner that was paused past a takeover writes
+//! nothing when it wakes. On graceful shutdown running jobs are released so another process
+//! resumes them at once. Jobs belong to the principal that started them: another caller gets
+//! "unknown jobId"; a caller waiting on a job another replica runs follows it through the
+//! store.
 //!
 //! Part of the domain: imports `crawl` (the scheduler it runs), `store` and `principal`, never
 //! the faces (`mcp`, `transport`, `cli`), `app` or `config`.
@@ -18,7 +23,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use summary::JobSummary;
@@ -29,7 +34,7 @@ use crate::{
         report::Report,
         scheduler::{self, RunEnd, RunError},
     },
-    store::{JobRecord, JobState, Store, StoreError, now_ms},
+    store::{JobLease, JobRecord, JobState, Store, StoreError},
 };
 
 /// How often a running job saves its figures (its heartbeat).
@@ -67,14 +72,18 @@ pub struct Jobs {
     crawler: Arc<Crawler>,
     runner: String,
     running: Mutex<HashMap<String, Running>>,
+    /// One permit per job this process may run at once.
+    slots: Arc<Semaphore>,
+    /// Told when a job here ended, so the watchdog looks for queued work at once.
+    freed: Notify,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 }
 
 impl Jobs {
-    /// Jobs run with `crawler`. Nothing runs until a job is started or [`Jobs::watch`] is
-    /// called.
-    pub fn new(crawler: Arc<Crawler>) -> Arc<Self> {
+    /// Jobs run with `crawler`, at most `max_running` at once. Nothing runs until a job is
+    /// started or [`Jobs::watch`] is called.
+    pub fn new(crawler: Arc<Crawler>, max_running: usize) -> Arc<Self> {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "host".into());
@@ -87,6 +96,8 @@ impl Jobs {
             crawler,
             runner,
             running: Mutex::new(HashMap::new()),
+            slots: Arc::new(Semaphore::new(max_running.max(1))),
+            freed: Notify::new(),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
         })
@@ -100,7 +111,8 @@ impl Jobs {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Creates a crawl job owned by `owner` and starts it here.
+    /// Creates a crawl job owned by `owner` and starts it here, or leaves it queued for the
+    /// first replica with room when this one runs its limit.
     pub async fn start_crawl(
         self: &Arc<Self>,
         spec: CrawlSpec,
@@ -118,19 +130,32 @@ impl Jobs {
         self.status(&id, owner).await
     }
 
-    /// Claims a stored job for this process and runs it. False when another process holds it.
+    /// Claims a stored job for this process and runs it. False when another process holds
+    /// it or this one runs its limit.
     async fn claim_and_spawn(self: &Arc<Self>, id: &str) -> Result<bool, JobError> {
         if self.shutdown.is_cancelled() || self.running().contains_key(id) {
             return Ok(false);
         }
-        let stale_before = now_ms() - STALE_AFTER.as_millis() as i64;
-        if !self
-            .store()
-            .claim_job(id, &self.runner, stale_before)
-            .await?
-        {
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
             return Ok(false);
-        }
+        };
+        let Some(lease) = self
+            .store()
+            .claim_job(id, &self.runner, STALE_AFTER)
+            .await?
+        else {
+            return Ok(false);
+        };
+        self.spawn(lease, slot).await
+    }
+
+    /// Runs a job this process claimed.
+    async fn spawn(
+        self: &Arc<Self>,
+        lease: JobLease,
+        slot: OwnedSemaphorePermit,
+    ) -> Result<bool, JobError> {
+        let id = lease.job_id.as_str();
         let Some(job) = self.store().get_job(id).await? else {
             return Ok(false);
         };
@@ -148,17 +173,18 @@ impl Jobs {
             },
         );
         let jobs = self.clone();
-        let id = id.to_string();
         self.tasks.spawn(async move {
             match spec {
-                Ok(spec) => jobs.run(&id, spec, report, progress_tx, cancel).await,
+                Ok(spec) => jobs.run(&lease, spec, report, progress_tx, cancel).await,
                 Err(e) => {
                     let mut report = report;
                     report.stats.failure = Some(format!("the job's settings are unreadable: {e}"));
-                    jobs.finish(&id, JobState::Failed, &report).await;
+                    jobs.finish(&lease, JobState::Failed, &report).await;
                 }
             }
-            jobs.running().remove(&id);
+            jobs.running().remove(&lease.job_id);
+            drop(slot);
+            jobs.freed.notify_one();
             let _ = finished_tx.send(true);
         });
         Ok(true)
@@ -168,12 +194,13 @@ impl Jobs {
     /// it when the job was cancelled (possibly by another process) or shutdown began.
     async fn run(
         &self,
-        id: &str,
+        lease: &JobLease,
         spec: CrawlSpec,
         report: Report,
         progress: watch::Sender<Report>,
         cancel: CancellationToken,
     ) {
+        let id = lease.job_id.as_str();
         let stop = CancellationToken::new();
         let heartbeat = async {
             let mut tick = tokio::time::interval(HEARTBEAT);
@@ -185,11 +212,7 @@ impl Jobs {
                     _ = tick.tick() => {}
                 }
                 let snapshot = summary::snapshot(&progress.borrow());
-                match self
-                    .store()
-                    .save_job_progress(id, &self.runner, &snapshot)
-                    .await
-                {
+                match self.store().save_job_progress(lease, &snapshot).await {
                     Ok(true) => {}
                     Ok(false) => {
                         // Cancelled, or taken over by another process.
@@ -203,7 +226,7 @@ impl Jobs {
         };
         let crawl = async {
             let result =
-                scheduler::run(self.crawler.clone(), id, &spec, report, &progress, &stop).await;
+                scheduler::run(self.crawler.clone(), lease, &spec, report, &progress, &stop).await;
             stop.cancel();
             result
         };
@@ -216,19 +239,26 @@ impl Jobs {
                 } else {
                     JobState::Succeeded
                 };
-                self.finish(id, state, &report).await;
+                self.finish(lease, state, &report).await;
             }
             Ok(RunEnd::Stopped) if cancel.is_cancelled() => {
-                self.finish(id, JobState::Cancelled, &report).await;
+                self.finish(lease, JobState::Cancelled, &report).await;
             }
             Ok(RunEnd::Stopped) => {
-                if let Err(e) = self
+                match self
                     .store()
-                    .release_job(id, &self.runner, &summary::snapshot(&report))
+                    .release_job(lease, &summary::snapshot(&report))
                     .await
                 {
-                    tracing::warn!(job = id, error = %e, "releasing job failed");
+                    Ok(()) | Err(StoreError::Fenced(_)) => {}
+                    Err(e) => tracing::warn!(job = id, error = %e, "releasing job failed"),
                 }
+            }
+            Err(RunError::Store(StoreError::Fenced(_))) => {
+                tracing::info!(
+                    job = id,
+                    "job taken over by another runner; this run stopped"
+                );
             }
             Err(e) => {
                 let message = match &e {
@@ -236,20 +266,27 @@ impl Jobs {
                     other => other.to_string(),
                 };
                 report.stats.failure = Some(message);
-                self.finish(id, JobState::Failed, &report).await;
+                self.finish(lease, JobState::Failed, &report).await;
             }
         }
         progress.send_replace(report);
     }
 
-    async fn finish(&self, id: &str, state: JobState, report: &Report) {
+    async fn finish(&self, lease: &JobLease, state: JobState, report: &Report) {
+        let id = lease.job_id.as_str();
         let snapshot = summary::snapshot(report);
-        if let Err(e) = self
-            .store()
-            .finish_job(id, &self.runner, state, &snapshot)
-            .await
-        {
-            tracing::error!(job = id, error = %e, "recording the end of a job failed");
+        match self.store().finish_job(lease, state, &snapshot).await {
+            Ok(()) => {}
+            Err(StoreError::Fenced(_)) => {
+                tracing::info!(
+                    job = id,
+                    "job taken over by another runner; its end is theirs"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::error!(job = id, error = %e, "recording the end of a job failed");
+            }
         }
         tracing::info!(
             job = id,
@@ -367,7 +404,8 @@ impl Jobs {
         Ok(jobs.into_iter().map(|job| self.summarise(job)).collect())
     }
 
-    /// Starts the watchdog: resumes orphaned jobs now and every few seconds, until shutdown.
+    /// Starts the watchdog: now and every few seconds until shutdown, runs queued jobs and
+    /// resumes orphaned ones while this process has room.
     pub fn watch(self: &Arc<Self>) {
         let jobs = self.clone();
         self.tasks.spawn(async move {
@@ -376,9 +414,12 @@ impl Jobs {
                 tokio::select! {
                     _ = jobs.shutdown.cancelled() => return,
                     _ = tick.tick() => {}
+                    _ = jobs.freed.notified() => {}
                 }
-                let stale_before = now_ms() - STALE_AFTER.as_millis() as i64;
-                let orphans = match jobs.store().orphaned_jobs(stale_before).await {
+                if jobs.slots.available_permits() == 0 {
+                    continue;
+                }
+                let orphans = match jobs.store().orphaned_jobs(STALE_AFTER).await {
                     Ok(ids) => ids,
                     Err(e) => {
                         tracing::debug!(error = %e, "looking for orphaned jobs failed");
@@ -387,7 +428,7 @@ impl Jobs {
                 };
                 for id in orphans {
                     match jobs.claim_and_spawn(&id).await {
-                        Ok(true) => tracing::info!(job = %id, "resumed an unfinished job"),
+                        Ok(true) => tracing::info!(job = %id, "took up a queued or orphaned job"),
                         Ok(false) => {}
                         Err(e) => tracing::warn!(job = %id, error = %e, "resuming a job failed"),
                     }

@@ -1,5 +1,6 @@
 //! Artifacts (screenshots, PDFs) as MCP resources: `crawlium://artifacts/{id}`, listed and
-//! read for the principal that made them only.
+//! read for the principal that made them only. Their bytes are in the database, so any
+//! replica of a cluster serves them.
 
 use base64::Engine;
 use rmcp::{
@@ -61,16 +62,13 @@ impl CrawliumServer {
         Ok(self
             .app
             .store
-            .save_artifact(
-                &self.app.config.data_dir().join("artifacts"),
-                NewArtifact {
-                    kind,
-                    mime_type,
-                    bytes,
-                    owner: owner.as_str(),
-                    page_url: Some(page_url),
-                },
-            )
+            .save_artifact(NewArtifact {
+                kind,
+                mime_type,
+                bytes,
+                owner: owner.as_str(),
+                page_url: Some(page_url),
+            })
             .await?)
     }
 
@@ -120,14 +118,11 @@ impl CrawliumServer {
         };
         let id = uri.strip_prefix(PREFIX).ok_or_else(not_found)?;
         let owner = self.principal(context);
-        let artifact = match self.app.store.get_artifact(id, owner.as_str()).await {
-            Ok(artifact) => artifact,
+        let (artifact, bytes) = match self.app.store.read_artifact(id, owner.as_str()).await {
+            Ok(found) => found,
             Err(StoreError::NotFound(_)) => return Err(not_found()),
             Err(e) => return Err(ErrorData::internal_error(e.to_string(), None)),
         };
-        let bytes = tokio::fs::read(&artifact.path).await.map_err(|e| {
-            ErrorData::internal_error(format!("the artifact's file cannot be read: {e}"), None)
-        })?;
         Ok(ReadResourceResult::new(vec![
             ResourceContents::blob(base64::engine::general_purpose::STANDARD.encode(bytes), uri)
                 .with_mime_type(&artifact.mime_type),

@@ -1,7 +1,7 @@
-//! Artifacts: files a tool produced (screenshots, PDFs), kept under the data dir with one row
-//! each, owned by the principal that made them.
-
-use std::path::{Path, PathBuf};
+//! Artifacts: files a tool produced (screenshots, PDFs), kept in the database with their
+//! bytes (so every replica of a cluster reads them), owned by the principal that made them.
+//! Rows written by versions before 2026-12 have no bytes but a file under the data dir, which
+//! is read instead.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,8 +30,6 @@ pub struct Artifact {
     pub id: String,
     /// What it is.
     pub kind: String,
-    /// Where the file is.
-    pub path: String,
     /// MIME type.
     pub mime_type: String,
     /// Size in bytes.
@@ -44,82 +42,52 @@ pub struct Artifact {
     pub created_at: i64,
 }
 
-fn extension(mime_type: &str) -> &'static str {
-    match mime_type {
-        "image/png" => "png",
-        "image/jpeg" => "jpg",
-        "image/webp" => "webp",
-        "application/pdf" => "pdf",
-        "text/html" => "html",
-        "text/markdown" => "md",
-        "application/json" => "json",
-        _ => "bin",
-    }
+const COLUMNS: &str = "id, kind, mime_type, bytes, owner, page_url, created_at";
+
+#[derive(sqlx::FromRow)]
+struct ContentRow {
+    content: Option<Vec<u8>>,
+    path: Option<String>,
 }
 
 impl Store {
-    /// Writes the file into `dir` (created if needed) and records it.
-    pub async fn save_artifact(
-        &self,
-        dir: &Path,
-        artifact: NewArtifact<'_>,
-    ) -> Result<Artifact, StoreError> {
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let path: PathBuf = dir.join(format!("{id}.{}", extension(artifact.mime_type)));
-        let io_error = |e: std::io::Error| {
-            StoreError::Invalid(format!(
-                "cannot write the artifact to {}: {e}; check that CRAWLIUM_DATA_DIR is writable \
-                 and has free space",
-                path.display()
-            ))
-        };
-        tokio::fs::create_dir_all(dir).await.map_err(io_error)?;
-        // Written under a temporary name and renamed, so a crash never leaves half a file
-        // under a recorded name.
-        let partial = path.with_extension("partial");
-        tokio::fs::write(&partial, artifact.bytes)
-            .await
-            .map_err(io_error)?;
-        tokio::fs::rename(&partial, &path).await.map_err(io_error)?;
+    /// Stores the file and its record.
+    pub async fn save_artifact(&self, artifact: NewArtifact<'_>) -> Result<Artifact, StoreError> {
         let record = Artifact {
-            id,
+            id: uuid::Uuid::new_v4().simple().to_string(),
             kind: artifact.kind.to_string(),
-            path: path.display().to_string(),
             mime_type: artifact.mime_type.to_string(),
             bytes: artifact.bytes.len() as i64,
             owner: artifact.owner.to_string(),
             page_url: artifact.page_url.map(str::to_string),
             created_at: now_ms(),
         };
-        let insert = on_backend!(self, write, pool => {
+        on_backend!(self, write, pool => {
             sqlx::query(
-                "INSERT INTO artifacts (id, kind, path, mime_type, bytes, owner, page_url, created_at)
+                "INSERT INTO artifacts (id, kind, mime_type, bytes, owner, page_url, created_at,
+                                        content)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&record.id)
             .bind(&record.kind)
-            .bind(&record.path)
             .bind(&record.mime_type)
             .bind(record.bytes)
             .bind(&record.owner)
             .bind(&record.page_url)
             .bind(record.created_at)
+            .bind(artifact.bytes)
             .execute(pool)
-            .await
-            .map(|_| ())
+            .await?
+            .rows_affected()
         });
-        if let Err(error) = insert {
-            let _ = tokio::fs::remove_file(&path).await;
-            return Err(error.into());
-        }
         Ok(record)
     }
 
     /// An artifact of `owner`; another principal's artifact is reported as unknown.
     pub async fn get_artifact(&self, id: &str, owner: &str) -> Result<Artifact, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM artifacts WHERE id = $1 AND owner = $2");
         let found: Option<Artifact> = on_backend!(self, read, pool => {
-            sqlx::query_as("SELECT id, kind, path, mime_type, bytes, owner, page_url, created_at
-                            FROM artifacts WHERE id = $1 AND owner = $2")
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(id)
                 .bind(owner)
                 .fetch_optional(pool)
@@ -128,16 +96,46 @@ impl Store {
         found.ok_or_else(|| StoreError::NotFound(format!("no artifact with id {id}")))
     }
 
+    /// An artifact of `owner` with its bytes.
+    pub async fn read_artifact(
+        &self,
+        id: &str,
+        owner: &str,
+    ) -> Result<(Artifact, Vec<u8>), StoreError> {
+        let artifact = self.get_artifact(id, owner).await?;
+        let row: Option<ContentRow> = on_backend!(self, read, pool => {
+            sqlx::query_as("SELECT content, path FROM artifacts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        let bytes = match row {
+            Some(ContentRow {
+                content: Some(bytes),
+                ..
+            }) => bytes,
+            Some(ContentRow {
+                path: Some(path), ..
+            }) => tokio::fs::read(&path).await.map_err(|e| {
+                StoreError::Invalid(format!("the artifact's file {path} cannot be read: {e}"))
+            })?,
+            _ => return Err(StoreError::NotFound(format!("no artifact with id {id}"))),
+        };
+        Ok((artifact, bytes))
+    }
+
     /// The newest `limit` artifacts of `owner`, newest first.
     pub async fn list_artifacts(
         &self,
         owner: &str,
         limit: i64,
     ) -> Result<Vec<Artifact>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM artifacts WHERE owner = $1
+             ORDER BY created_at DESC, id LIMIT $2"
+        );
         Ok(on_backend!(self, read, pool => {
-            sqlx::query_as("SELECT id, kind, path, mime_type, bytes, owner, page_url, created_at
-                            FROM artifacts WHERE owner = $1
-                            ORDER BY created_at DESC, id LIMIT $2")
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(owner)
                 .bind(limit)
                 .fetch_all(pool)

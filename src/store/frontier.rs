@@ -5,9 +5,10 @@
 //! here; it reads the frontier back when it resumes.
 //!
 //! Writes are batched (multi-row statements) because a fast crawl settles thousands of URLs a
-//! second, and take rows in URL order so concurrent writers never deadlock.
+//! second, take rows in URL order so concurrent writers never deadlock, and carry the run's
+//! [`JobLease`]: a run whose job was taken over writes nothing.
 
-use super::{Store, StoreError, now_ms, on_backend};
+use super::{JobLease, Store, StoreError, hold_lease, now_ms, on_backend};
 use sqlx::QueryBuilder;
 
 /// Rows per multi-row statement (8 parameters each stays far below both backends' limits).
@@ -112,7 +113,7 @@ impl Store {
     /// many were new.
     pub async fn frontier_add(
         &self,
-        job_id: &str,
+        lease: &JobLease,
         urls: &[NewFrontierUrl],
     ) -> Result<u64, StoreError> {
         if urls.is_empty() {
@@ -122,8 +123,10 @@ impl Store {
         // One lock order for every writer: no deadlocks between concurrent batches.
         let mut sorted: Vec<&NewFrontierUrl> = urls.iter().collect();
         sorted.sort_by(|a, b| a.url.cmp(&b.url));
+        let job_id = &lease.job_id;
         let added = on_backend!(self, write, pool => {
             let mut tx = pool.begin().await?;
+            hold_lease!(self, tx, lease);
             let mut added = 0;
             for batch in sorted.chunks(ROWS_PER_STATEMENT) {
                 let mut insert = QueryBuilder::new(
@@ -174,7 +177,7 @@ impl Store {
     /// concurrent writer may do later) is left alone.
     pub async fn frontier_mark_in_flight(
         &self,
-        job_id: &str,
+        lease: &JobLease,
         urls: &[String],
     ) -> Result<(), StoreError> {
         if urls.is_empty() {
@@ -183,8 +186,10 @@ impl Store {
         let now = now_ms();
         let mut sorted: Vec<&String> = urls.iter().collect();
         sorted.sort();
+        let job_id = &lease.job_id;
         on_backend!(self, write, pool => {
             let mut tx = pool.begin().await?;
+            hold_lease!(self, tx, lease);
             for batch in sorted.chunks(ROWS_PER_STATEMENT) {
                 let mut update = QueryBuilder::new(
                     "UPDATE frontier SET state = 'in_flight', updated_at = ",
@@ -209,7 +214,7 @@ impl Store {
     /// added yet (writers may run concurrently), so the final state always wins.
     pub async fn frontier_settle(
         &self,
-        job_id: &str,
+        lease: &JobLease,
         settled: &[Settled],
     ) -> Result<(), StoreError> {
         if settled.is_empty() {
@@ -219,8 +224,10 @@ impl Store {
         // One lock order for every writer: no deadlocks between concurrent batches.
         let mut sorted: Vec<&Settled> = settled.iter().collect();
         sorted.sort_by(|a, b| a.url.cmp(&b.url));
+        let job_id = &lease.job_id;
         on_backend!(self, write, pool => {
             let mut tx = pool.begin().await?;
+            hold_lease!(self, tx, lease);
             for batch in sorted.chunks(ROWS_PER_STATEMENT) {
                 let mut upsert = QueryBuilder::new(
                     "INSERT INTO frontier (job_id, url, depth, state, attempts, last_error, seq, \
@@ -250,18 +257,22 @@ impl Store {
 
     /// Puts a job's in-flight URLs back in the queue (on resume), counting the interrupted
     /// attempt. Returns how many.
-    pub async fn frontier_requeue_in_flight(&self, job_id: &str) -> Result<u64, StoreError> {
+    pub async fn frontier_requeue_in_flight(&self, lease: &JobLease) -> Result<u64, StoreError> {
         let now = now_ms();
         let requeued = on_backend!(self, write, pool => {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            hold_lease!(self, tx, lease);
+            let requeued = sqlx::query(
                 "UPDATE frontier SET state = 'queued', attempts = attempts + 1, updated_at = $2
                  WHERE job_id = $1 AND state = 'in_flight'",
             )
-            .bind(job_id)
+            .bind(&lease.job_id)
             .bind(now)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            tx.commit().await?;
+            requeued
         });
         Ok(requeued)
     }

@@ -2,13 +2,18 @@
 //! statistics and first errors, owned by the principal that started them.
 //!
 //! A job is run by one process at a time: `runner` names it and `heartbeat_at` says it is
-//! alive. A job whose runner stopped heartbeating (crash, kill -9, lost replica) is claimed
-//! again by whoever notices first; the claim is one conditional UPDATE, so two processes
-//! can never both win it.
+//! alive, both measured with the database's clock (replicas' own clocks may disagree). A job
+//! whose runner stopped heartbeating (crash, kill -9, lost replica) is claimed again by
+//! whoever notices first; the claim is one conditional UPDATE, so two processes can never
+//! both win it. Every claim raises the job's `epoch` and hands the runner a [`JobLease`];
+//! every write of the run (frontier, pages, progress, finish) carries it and is refused once
+//! the epoch moved on — a runner paused past a takeover writes nothing when it wakes.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::types::Json;
+
+use std::time::Duration;
 
 use super::{Store, StoreError, now_ms, on_backend};
 
@@ -134,6 +139,26 @@ pub struct JobSnapshot {
     pub errors: Value,
 }
 
+/// The right to write for one run of a job: the epoch its claim raised the job to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobLease {
+    /// The job.
+    pub job_id: String,
+    /// The job's epoch when this run claimed it.
+    pub epoch: i64,
+}
+
+impl JobLease {
+    /// Fails with [`StoreError::Fenced`] unless the job's current epoch is this lease's.
+    pub(crate) fn check(&self, current: Option<i64>) -> Result<(), StoreError> {
+        if current == Some(self.epoch) {
+            Ok(())
+        } else {
+            Err(StoreError::Fenced(self.job_id.clone()))
+        }
+    }
+}
+
 const JOB_COLUMNS: &str = "id, kind, params, owner, status, progress, stats, errors, created_at,
         started_at, finished_at, updated_at";
 
@@ -199,125 +224,128 @@ impl Store {
     }
 
     /// Claims an unfinished job for `runner`: succeeds when nobody runs it, when `runner`
-    /// already does, or when its runner's last heartbeat is older than `stale_before` (ms).
-    /// Marks it running. Returns false when someone else holds it or it has finished.
+    /// already does, or when its runner's last heartbeat is more than `stale_after` old (by
+    /// the database's clock). Marks it running and raises its epoch. Returns the new lease,
+    /// or None when someone else holds the job or it has finished.
     pub async fn claim_job(
         &self,
         id: &str,
         runner: &str,
-        stale_before: i64,
-    ) -> Result<bool, StoreError> {
+        stale_after: Duration,
+    ) -> Result<Option<JobLease>, StoreError> {
         let now = now_ms();
-        let claimed = on_backend!(self, write, pool => {
-            sqlx::query(
-                "UPDATE jobs SET runner = $2, heartbeat_at = $3, status = 'running',
-                        started_at = COALESCE(started_at, $3), updated_at = $3
-                 WHERE id = $1 AND status IN ('queued', 'running')
-                   AND (runner IS NULL OR runner = $2 OR heartbeat_at < $4)",
-            )
-            .bind(id)
-            .bind(runner)
-            .bind(now)
-            .bind(stale_before)
-            .execute(pool)
-            .await?
-            .rows_affected()
+        let sql = format!(
+            "UPDATE jobs SET runner = $2, heartbeat_at = {clock}, epoch = epoch + 1,
+                    status = 'running', started_at = COALESCE(started_at, $3), updated_at = $3
+             WHERE id = $1 AND status IN ('queued', 'running')
+               AND (runner IS NULL OR runner = $2 OR heartbeat_at < {clock} - $4)
+             RETURNING epoch",
+            clock = self.clock_sql()
+        );
+        let epoch: Option<i64> = on_backend!(self, write, pool => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(runner)
+                .bind(now)
+                .bind(stale_after.as_millis() as i64)
+                .fetch_optional(pool)
+                .await?
         });
-        Ok(claimed == 1)
+        Ok(epoch.map(|epoch| JobLease {
+            job_id: id.to_string(),
+            epoch,
+        }))
     }
 
-    /// Unfinished jobs nobody runs: never claimed, released, or with a heartbeat older than
-    /// `stale_before` (ms). Oldest first.
-    pub async fn orphaned_jobs(&self, stale_before: i64) -> Result<Vec<String>, StoreError> {
+    /// Unfinished jobs nobody runs: never claimed, released, or with a heartbeat more than
+    /// `stale_after` old (by the database's clock). Oldest first.
+    pub async fn orphaned_jobs(&self, stale_after: Duration) -> Result<Vec<String>, StoreError> {
+        let sql = format!(
+            "SELECT id FROM jobs WHERE status IN ('queued', 'running')
+               AND (runner IS NULL OR heartbeat_at < {} - $1)
+             ORDER BY created_at, id",
+            self.clock_sql()
+        );
         let ids = on_backend!(self, read, pool => {
-            sqlx::query_scalar::<_, String>(
-                "SELECT id FROM jobs WHERE status IN ('queued', 'running')
-                   AND (runner IS NULL OR heartbeat_at < $1)
-                 ORDER BY created_at, id",
-            )
-            .bind(stale_before)
-            .fetch_all(pool)
-            .await?
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+                .bind(stale_after.as_millis() as i64)
+                .fetch_all(pool)
+                .await?
         });
         Ok(ids)
     }
 
     /// Saves a running job's progress and heartbeat. Returns false when the job is no longer
-    /// this runner's to run (cancelled, or claimed by another process): the runner must stop.
+    /// this run's (cancelled, or claimed by another process): the runner must stop.
     pub async fn save_job_progress(
         &self,
-        id: &str,
-        runner: &str,
+        lease: &JobLease,
         snapshot: &JobSnapshot,
     ) -> Result<bool, StoreError> {
-        let now = now_ms();
+        let sql = format!(
+            "UPDATE jobs SET progress = $3, stats = $4, errors = $5, heartbeat_at = {},
+                    updated_at = $6
+             WHERE id = $1 AND epoch = $2 AND status = 'running'",
+            self.clock_sql()
+        );
         let saved = on_backend!(self, write, pool => {
-            sqlx::query(
-                "UPDATE jobs SET progress = $3, stats = $4, errors = $5, heartbeat_at = $6,
-                        updated_at = $6
-                 WHERE id = $1 AND runner = $2 AND status = 'running'",
-            )
-            .bind(id)
-            .bind(runner)
-            .bind(Json(&snapshot.progress))
-            .bind(Json(&snapshot.stats))
-            .bind(Json(&snapshot.errors))
-            .bind(now)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(&lease.job_id)
+                .bind(lease.epoch)
+                .bind(Json(&snapshot.progress))
+                .bind(Json(&snapshot.stats))
+                .bind(Json(&snapshot.errors))
+                .bind(now_ms())
+                .execute(pool)
+                .await?
+                .rows_affected()
         });
         Ok(saved == 1)
     }
 
-    /// Ends a job this runner holds with its final state and figures. A job cancelled in the
-    /// meantime stays cancelled (its figures are still saved).
+    /// Ends a job this run holds with its final state and figures. A job cancelled in the
+    /// meantime stays cancelled (its figures are still saved). Fenced when the job was taken
+    /// over.
     pub async fn finish_job(
         &self,
-        id: &str,
-        runner: &str,
+        lease: &JobLease,
         state: JobState,
         snapshot: &JobSnapshot,
     ) -> Result<(), StoreError> {
-        let now = now_ms();
-        on_backend!(self, write, pool => {
-            sqlx::query(
-                "UPDATE jobs SET status = CASE WHEN status = 'running' THEN $3 ELSE status END,
-                        progress = $4, stats = $5, errors = $6, runner = NULL,
-                        finished_at = COALESCE(finished_at, $7), updated_at = $7
-                 WHERE id = $1 AND runner = $2",
-            )
-            .bind(id)
-            .bind(runner)
-            .bind(state.as_str())
-            .bind(Json(&snapshot.progress))
-            .bind(Json(&snapshot.stats))
-            .bind(Json(&snapshot.errors))
-            .bind(now)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        Ok(())
+        self.end_run(lease, Some(state), snapshot).await
     }
 
     /// Lets go of a job without finishing it (graceful shutdown), so the next process to
-    /// start resumes it at once instead of waiting for the heartbeat to go stale.
+    /// look resumes it at once instead of waiting for the heartbeat to go stale. Fenced when
+    /// the job was taken over.
     pub async fn release_job(
         &self,
-        id: &str,
-        runner: &str,
+        lease: &JobLease,
+        snapshot: &JobSnapshot,
+    ) -> Result<(), StoreError> {
+        self.end_run(lease, None, snapshot).await
+    }
+
+    /// Saves the last figures of a run and lets go of the job, finishing it in `state`.
+    async fn end_run(
+        &self,
+        lease: &JobLease,
+        state: Option<JobState>,
         snapshot: &JobSnapshot,
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        on_backend!(self, write, pool => {
+        let ended = on_backend!(self, write, pool => {
             sqlx::query(
-                "UPDATE jobs SET runner = NULL, progress = $3, stats = $4, errors = $5,
-                        updated_at = $6
-                 WHERE id = $1 AND runner = $2",
+                "UPDATE jobs SET status = CASE WHEN status = 'running' AND $3 IS NOT NULL
+                                               THEN $3 ELSE status END,
+                        finished_at = CASE WHEN $3 IS NOT NULL
+                                           THEN COALESCE(finished_at, $7) ELSE finished_at END,
+                        progress = $4, stats = $5, errors = $6, runner = NULL, updated_at = $7
+                 WHERE id = $1 AND epoch = $2 AND runner IS NOT NULL",
             )
-            .bind(id)
-            .bind(runner)
+            .bind(&lease.job_id)
+            .bind(lease.epoch)
+            .bind(state.map(JobState::as_str))
             .bind(Json(&snapshot.progress))
             .bind(Json(&snapshot.stats))
             .bind(Json(&snapshot.errors))
@@ -326,7 +354,11 @@ impl Store {
             .await?
             .rows_affected()
         });
-        Ok(())
+        if ended == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Fenced(lease.job_id.clone()))
+        }
     }
 
     /// Cancels an unfinished job. Returns its state afterwards (unchanged if it had finished).

@@ -9,7 +9,7 @@
 //! beside the writer). Migrations are embedded and applied at open and by `crawlium migrate`.
 //!
 //! File map: `pages.rs` (pages, chunks, code blocks), `sources.rs`, `search.rs`,
-//! `artifacts.rs` (files under the data dir with a row each), `jobs.rs` (durable jobs with
+//! `artifacts.rs` (screenshots and PDFs, bytes included), `jobs.rs` (durable jobs with
 //! a runner heartbeat), `frontier.rs` (each crawl job's URLs and their states).
 //!
 //! The bottom of the domain: it imports nothing else of the crate.
@@ -31,7 +31,7 @@ use sqlx::{
 
 pub use artifacts::{Artifact, NewArtifact};
 pub use frontier::{FrontierCounts, NewFrontierUrl, QueuedUrl, Settled, UrlState};
-pub use jobs::{JobRecord, JobSnapshot, JobState};
+pub use jobs::{JobLease, JobRecord, JobSnapshot, JobState};
 pub use pages::{NewChunk, NewCodeBlock, NewPage, PageKey, PageMeta, PageWrite, StoredPage};
 pub use search::{CodeHit, CodeQuery, PageHit, PageQuery, fts5_query};
 pub use sources::{DeletedSource, SourceKind, SourceSummary};
@@ -66,6 +66,10 @@ pub enum StoreError {
     /// The request cannot be served as asked; the message says why.
     #[error("{0}")]
     Invalid(String),
+    /// A write of a job run whose lease is gone: the job was taken over (or ended) since
+    /// this runner claimed it, so the write was refused.
+    #[error("job {0} was taken over by another runner; this runner's writes are refused")]
+    Fenced(String),
 }
 
 impl StoreError {
@@ -131,6 +135,20 @@ macro_rules! on_backend {
     };
 }
 pub(crate) use on_backend;
+
+/// Inside a write transaction `$tx` of `$store`: fails with [`StoreError::Fenced`] unless
+/// `$lease` still holds. On PostgreSQL the job row stays share-locked until the transaction
+/// ends, so a takeover waits for this write, and a write never lands after a takeover.
+macro_rules! hold_lease {
+    ($store:expr, $tx:expr, $lease:expr) => {{
+        let epoch: Option<i64> = sqlx::query_scalar($store.lease_sql())
+            .bind(&$lease.job_id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        $lease.check(epoch)?;
+    }};
+}
+pub(crate) use hold_lease;
 
 /// The database of one server process. Clones share the connection pools.
 #[derive(Clone)]
@@ -268,6 +286,25 @@ impl Store {
                 migrator.run(pool).await.map_err(migrate_error)?;
                 Ok(applied_postgres(pool).await.saturating_sub(before))
             }
+        }
+    }
+
+    /// The database's clock in Unix epoch ms, as SQL: what job heartbeats and takeovers are
+    /// measured with, so replicas whose clocks disagree still agree on who is stale.
+    pub(crate) fn clock_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite { .. } => {
+                "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+            }
+            Backend::Postgres(_) => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        }
+    }
+
+    /// The statement [`hold_lease!`] runs.
+    pub(crate) fn lease_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite { .. } => "SELECT epoch FROM jobs WHERE id = $1",
+            Backend::Postgres(_) => "SELECT epoch FROM jobs WHERE id = $1 FOR SHARE",
         }
     }
 

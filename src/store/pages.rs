@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::QueryBuilder;
 
-use super::{Store, StoreError, now_ms, on_backend};
+use super::{JobLease, Store, StoreError, hold_lease, now_ms, on_backend};
 
 /// Rows per multi-row INSERT (4-6 parameters each stays far below both backends' limits).
 const ROWS_PER_INSERT: usize = 200;
@@ -187,6 +187,25 @@ impl Store {
         source_id: i64,
         pages: &[NewPage],
     ) -> Result<Vec<PageWrite>, StoreError> {
+        self.write_pages(source_id, pages, None).await
+    }
+
+    /// Stores a batch of pages a crawl job fetched, unless the job's `lease` is gone.
+    pub async fn store_job_pages(
+        &self,
+        lease: &JobLease,
+        source_id: i64,
+        pages: &[NewPage],
+    ) -> Result<Vec<PageWrite>, StoreError> {
+        self.write_pages(source_id, pages, Some(lease)).await
+    }
+
+    async fn write_pages(
+        &self,
+        source_id: i64,
+        pages: &[NewPage],
+        lease: Option<&JobLease>,
+    ) -> Result<Vec<PageWrite>, StoreError> {
         if pages.is_empty() {
             return Ok(Vec::new());
         }
@@ -194,6 +213,9 @@ impl Store {
         let hashes: Vec<String> = pages.iter().map(content_hash).collect();
         let writes = on_backend!(self, write, pool => {
             let mut tx = pool.begin().await?;
+            if let Some(lease) = lease {
+                hold_lease!(self, tx, lease);
+            }
             // One lookup for the whole batch instead of one per page.
             let mut existing: HashMap<String, (i64, String)> = HashMap::new();
             for batch in pages.chunks(ROWS_PER_INSERT) {

@@ -363,12 +363,23 @@ async fn screenshots_have_the_viewport_size_and_are_stored() {
         (meta["width"].as_u64(), meta["height"].as_u64()),
         (Some(800), Some(600))
     );
-    // Stored as an artifact file with the same bytes.
-    let artifact = dir
-        .path()
-        .join("artifacts")
-        .join(format!("{}.png", meta["artifactId"].as_str().unwrap()));
-    assert_eq!(std::fs::read(&artifact).unwrap(), png);
+    // Stored as an artifact with the same bytes, read back as a resource.
+    let read = client
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(format!(
+            "crawlium://artifacts/{}",
+            meta["artifactId"].as_str().unwrap()
+        )))
+        .await
+        .unwrap();
+    let stored = match &read.contents[0] {
+        rmcp::model::ResourceContents::BlobResourceContents { blob, .. } => {
+            base64::engine::general_purpose::STANDARD
+                .decode(blob)
+                .unwrap()
+        }
+        other => panic!("a blob: {other:?}"),
+    };
+    assert_eq!(stored, png);
 
     let (_, full, _) =
         shot(json!({"browserId": id, "fullPage": true, "fullResolution": true})).await;

@@ -14,104 +14,10 @@ use serde_json::{Value, json};
 
 use crate::support::{
     client::{connect, ok},
-    postgres::PgSchema,
+    cluster::{Cluster, SECRET, ready_until, redis_url, replicas_in},
     server::{HttpServer, command},
     tcp_proxy::TcpProxy,
 };
-
-const SECRET: &str = "cluster-secret-0123456789abcdef0123";
-
-/// The machine's Redis (tools/test.sh starts it).
-fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// One test's cluster: its own key prefix in Redis and its own PostgreSQL schema.
-struct Cluster {
-    name: String,
-    schema: PgSchema,
-}
-
-impl Cluster {
-    async fn new() -> Self {
-        Self {
-            name: format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-            schema: PgSchema::create().await,
-        }
-    }
-
-    /// Starts a replica using Redis at `redis`.
-    async fn replica_on(&self, redis: &str, envs: &[(&str, &str)]) -> HttpServer {
-        let mut all = vec![
-            ("REDIS_URL", redis),
-            ("DATABASE_URL", self.schema.url.as_str()),
-            ("CRAWLIUM_CLUSTER_SECRET", SECRET),
-            ("CRAWLIUM_CLUSTER_NAME", self.name.as_str()),
-        ];
-        all.extend_from_slice(envs);
-        HttpServer::start(&[], &all).await
-    }
-
-    async fn replica(&self) -> HttpServer {
-        self.replica_on(&redis_url(), &[]).await
-    }
-
-    /// Starts `n` replicas with `envs` and waits until each sees all of them.
-    async fn replicas(&self, n: u64, envs: &[(&str, &str)]) -> Vec<HttpServer> {
-        let mut started = Vec::new();
-        for _ in 0..n {
-            started.push(self.replica_on(&redis_url(), envs).await);
-        }
-        for replica in &started {
-            ready_until(replica, Duration::from_secs(20), |_, c| {
-                replicas_in(c) == Some(n)
-            })
-            .await;
-        }
-        started
-    }
-}
-
-/// `/ready`'s status code and its `cluster` component.
-async fn ready(server: &HttpServer) -> (u16, Value) {
-    let response = reqwest::get(server.url("/ready")).await.unwrap();
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap();
-    let cluster = body["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "cluster")
-        .cloned()
-        .unwrap_or(Value::Null);
-    (status, cluster)
-}
-
-/// Polls `/ready` every 100 ms until `check` holds for its cluster component, up to `limit`;
-/// returns the last one seen.
-async fn ready_until(
-    server: &HttpServer,
-    limit: Duration,
-    check: impl Fn(u16, &Value) -> bool,
-) -> (u16, Value) {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let (status, cluster) = ready(server).await;
-        if check(status, &cluster) || tokio::time::Instant::now() >= deadline {
-            return (status, cluster);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn replicas_in(cluster: &Value) -> Option<u64> {
-    cluster["detail"]
-        .as_str()?
-        .split(" replica(s)")
-        .next()?
-        .parse()
-        .ok()
-}
 
 /// The cluster as one replica's `server_status` shows it.
 async fn status_of(server: &HttpServer) -> Value {
@@ -852,7 +758,8 @@ async fn a_legacy_sse_stream_gets_every_message_posted_to_any_replica() {
 
 #[tokio::test]
 async fn a_full_replica_places_new_browsers_on_the_others() {
-    use crate::support::rpc::call_as;
+    use crate::support::rpc::{call_as, request_as};
+    use base64::Engine;
     let _serial = crate::support::serial::lock().await;
     let cluster = Cluster::new().await;
     // 2 contexts per replica, 3 replicas: room for 6 browsers.
@@ -865,6 +772,7 @@ async fn a_full_replica_places_new_browsers_on_the_others() {
     let replicas = cluster.replicas(3, &envs).await;
     let token = crate::support::server::TOKEN;
     let mut owners = std::collections::BTreeMap::new();
+    let mut last = String::new();
     for n in 1..=6 {
         // Every call goes to the first replica; it keeps 2 and places the rest.
         let opened = call_as(&replicas[0], token, "browser_open", json!({})).await;
@@ -874,6 +782,7 @@ async fn a_full_replica_places_new_browsers_on_the_others() {
             .to_string();
         let owner = id.split('_').nth(1).unwrap().to_string();
         *owners.entry(owner).or_insert(0) += 1;
+        last = id;
     }
     assert_eq!(owners.len(), 3, "{owners:?}");
     assert!(owners.values().all(|&n| n == 2), "{owners:?}");
@@ -883,6 +792,32 @@ async fn a_full_replica_places_new_browsers_on_the_others() {
         result_text(&full).starts_with("browser capacity exhausted"),
         "{full}"
     );
+
+    // A screenshot taken on the last browser's owner is a resource every replica serves.
+    let shot = call_as(
+        &replicas[0],
+        token,
+        "browser_take_screenshot",
+        json!({"browserId": last}),
+    )
+    .await;
+    let artifact = shot["structuredContent"]["artifactId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{shot}"))
+        .to_string();
+    let uri = format!("crawlium://artifacts/{artifact}");
+    for replica in &replicas {
+        let read = request_as(replica, token, "resources/read", json!({"uri": uri})).await;
+        let blob = read["result"]["contents"][0]["blob"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{read}"));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(blob)
+            .unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{read}");
+        let listed = request_as(replica, token, "resources/list", json!({})).await;
+        assert_eq!(listed["result"]["resources"][0]["uri"], uri, "{listed}");
+    }
     drop(replicas);
     cluster.schema.drop().await;
 }

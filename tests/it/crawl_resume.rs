@@ -94,7 +94,7 @@ async fn stop_and_resume(database_url: Option<&str>, signal_name: &str) {
     let started = Instant::now();
     if signal_name == "TERM" {
         // Released at shutdown: taken up at once, without waiting for a stale heartbeat.
-        while !server.logs().contains("resumed an unfinished job") {
+        while !server.logs().contains("took up a queued or orphaned job") {
             assert!(
                 started.elapsed() < Duration::from_secs(3),
                 "not resumed at once: {}",
@@ -120,7 +120,7 @@ async fn stop_and_resume(database_url: Option<&str>, signal_name: &str) {
     assert_eq!(finished["progress"]["failed"], 0);
     assert_eq!(finished["stats"]["resumes"], 1);
     assert!(
-        server.logs().contains("resumed an unfinished job"),
+        server.logs().contains("took up a queued or orphaned job"),
         "{}",
         server.logs()
     );

@@ -20,6 +20,7 @@ mod browser_tools;
 mod cancellation;
 mod cli;
 mod cluster;
+mod cluster_jobs;
 mod crawl_page;
 mod crawl_resume;
 mod crawl_site;

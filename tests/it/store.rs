@@ -2,7 +2,7 @@
 
 use crawlium::store::{
     CodeQuery, JobSnapshot, JobState, NewChunk, NewFrontierUrl, PageKey, PageQuery, PageWrite,
-    Settled, SourceKind, Store, StoreError, UrlState, now_ms,
+    Settled, SourceKind, Store, StoreError, UrlState,
 };
 
 use crate::support::{postgres::PgSchema, store_page::page};
@@ -44,7 +44,7 @@ on_both_backends!(
     search_ranks_and_survives_hostile_queries,
     code_search_filters_by_language,
     delete_source_cascades,
-    artifacts_are_files_with_rows_owned_by_their_principal,
+    artifacts_keep_their_bytes_owned_by_their_principal,
     jobs_have_one_runner_until_its_heartbeat_goes_stale,
     the_frontier_is_breadth_first_and_requeues_in_flight_urls,
 );
@@ -340,43 +340,40 @@ async fn delete_source_cascades(store: &Store, _: &str) {
     assert!(err.to_string().contains("list_sources"), "{err}");
 }
 
-async fn artifacts_are_files_with_rows_owned_by_their_principal(store: &Store, _: &str) {
-    let dir = tempfile::tempdir().unwrap();
+async fn artifacts_keep_their_bytes_owned_by_their_principal(store: &Store, _: &str) {
     let png = b"\x89PNG\r\n\x1a\nnot really";
     let saved = store
-        .save_artifact(
-            &dir.path().join("artifacts"),
-            crawlium::store::NewArtifact {
-                kind: "screenshot",
-                mime_type: "image/png",
-                bytes: png,
-                owner: "token:abc",
-                page_url: Some("https://a.example/"),
-            },
-        )
+        .save_artifact(crawlium::store::NewArtifact {
+            kind: "screenshot",
+            mime_type: "image/png",
+            bytes: png,
+            owner: "token:abc",
+            page_url: Some("https://a.example/"),
+        })
         .await
         .unwrap();
-    assert!(saved.path.ends_with(".png"));
-    assert_eq!(std::fs::read(&saved.path).unwrap(), png);
     assert_eq!(saved.bytes, png.len() as i64);
-    let read = store.get_artifact(&saved.id, "token:abc").await.unwrap();
+    let (read, bytes) = store.read_artifact(&saved.id, "token:abc").await.unwrap();
+    assert_eq!(bytes, png);
     assert_eq!(
-        (read.path, read.page_url),
-        (saved.path.clone(), saved.page_url)
+        (read.page_url, read.mime_type),
+        (saved.page_url.clone(), "image/png".to_string())
     );
-    assert!(matches!(
-        store.get_artifact(&saved.id, "token:other").await,
-        Err(StoreError::NotFound(_))
-    ));
-    let no_partials = std::fs::read_dir(dir.path().join("artifacts"))
-        .unwrap()
-        .all(|e| {
-            !e.unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".partial")
-        });
-    assert!(no_partials);
+    for theirs in [
+        store
+            .get_artifact(&saved.id, "token:other")
+            .await
+            .map(|_| ()),
+        store
+            .read_artifact(&saved.id, "token:other")
+            .await
+            .map(|_| ()),
+    ] {
+        assert!(matches!(theirs, Err(StoreError::NotFound(_))), "{theirs:?}");
+    }
+    let listed = store.list_artifacts("token:abc", 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, saved.id);
 }
 
 #[tokio::test]
@@ -413,6 +410,7 @@ async fn open_errors_are_clear() {
 }
 
 async fn jobs_have_one_runner_until_its_heartbeat_goes_stale(store: &Store, _: &str) {
+    use std::time::Duration;
     let params = serde_json::json!({"url": "https://example.com/"});
     store
         .create_job("job_a", "crawl_site", &params, "alice")
@@ -422,81 +420,110 @@ async fn jobs_have_one_runner_until_its_heartbeat_goes_stale(store: &Store, _: &
         .create_job("job_b", "crawl_site", &params, "bob")
         .await
         .unwrap();
-    let long_ago = now_ms() - 60_000;
+    // Heartbeats are judged by the database's clock: a minute is never stale here, and
+    // after a short pause every heartbeat is older than zero.
+    let minute = Duration::from_secs(60);
+    let stale_now = || async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Duration::ZERO
+    };
+    let first = store
+        .claim_job("job_a", "runner-1", minute)
+        .await
+        .unwrap()
+        .expect("claimed");
     assert!(
         store
-            .claim_job("job_a", "runner-1", long_ago)
+            .claim_job("job_a", "runner-2", minute)
             .await
             .unwrap()
-    );
-    assert!(
-        !store
-            .claim_job("job_a", "runner-2", long_ago)
-            .await
-            .unwrap(),
+            .is_none(),
         "a live runner keeps its job"
     );
-    assert!(
-        store
-            .claim_job("job_a", "runner-1", long_ago)
-            .await
-            .unwrap(),
-        "re-claim by the holder"
-    );
+    let again = store
+        .claim_job("job_a", "runner-1", minute)
+        .await
+        .unwrap()
+        .expect("re-claim by the holder");
+    assert_eq!(again.epoch, first.epoch + 1, "every claim is a new epoch");
     let job = store.get_job("job_a").await.unwrap().unwrap();
     assert_eq!(job.status, JobState::Running);
     assert_eq!(job.params, params);
     assert!(job.started_at.is_some());
 
-    // Orphans: never claimed (job_b), or with a stale heartbeat (job_a, seen from the future).
-    assert_eq!(store.orphaned_jobs(long_ago).await.unwrap(), ["job_b"]);
-    let future = now_ms() + 60_000;
+    // Orphans: never claimed (job_b), or with a stale heartbeat (job_a).
+    assert_eq!(store.orphaned_jobs(minute).await.unwrap(), ["job_b"]);
     assert_eq!(
-        store.orphaned_jobs(future).await.unwrap(),
+        store.orphaned_jobs(stale_now().await).await.unwrap(),
         ["job_a", "job_b"]
     );
-    assert!(
-        store.claim_job("job_a", "runner-2", future).await.unwrap(),
-        "taken over"
-    );
+    let taken = store
+        .claim_job("job_a", "runner-2", stale_now().await)
+        .await
+        .unwrap()
+        .expect("taken over");
     let snapshot = JobSnapshot {
         progress: serde_json::json!({"done": 3}),
         ..Default::default()
     };
     assert!(
-        !store
-            .save_job_progress("job_a", "runner-1", &snapshot)
-            .await
-            .unwrap(),
+        !store.save_job_progress(&again, &snapshot).await.unwrap(),
         "the old runner learns it lost the job"
     );
-    assert!(
+    assert!(store.save_job_progress(&taken, &snapshot).await.unwrap());
+    // Fencing: the old lease's writes are refused, the new one's go through.
+    let row = |n: i64| NewFrontierUrl {
+        url: format!("https://example.com/{n}"),
+        depth: 0,
+        seq: n,
+        state: UrlState::Queued,
+        reason: None,
+    };
+    for refused in [
+        store.frontier_add(&again, &[row(1)]).await.map(|_| ()),
+        store.frontier_mark_in_flight(&again, &[row(1).url]).await,
+        store.frontier_requeue_in_flight(&again).await.map(|_| ()),
         store
-            .save_job_progress("job_a", "runner-2", &snapshot)
+            .store_job_pages(
+                &again,
+                1,
+                &[crate::support::store_page::page(
+                    "https://example.com/1",
+                    "late",
+                    1,
+                )],
+            )
             .await
-            .unwrap()
-    );
+            .map(|_| ()),
+        store
+            .finish_job(&again, JobState::Succeeded, &snapshot)
+            .await,
+        store.release_job(&again, &snapshot).await,
+    ] {
+        assert!(matches!(refused, Err(StoreError::Fenced(_))), "{refused:?}");
+    }
+    assert_eq!(store.frontier_add(&taken, &[row(1)]).await.unwrap(), 1);
+    assert_eq!(store.frontier_counts("job_a").await.unwrap().total(), 1);
 
     // Cancelling stops the runner's saves and survives its finish.
     assert_eq!(
         store.cancel_job("job_a").await.unwrap(),
         Some(JobState::Cancelled)
     );
-    assert!(
-        !store
-            .save_job_progress("job_a", "runner-2", &snapshot)
-            .await
-            .unwrap()
-    );
+    assert!(!store.save_job_progress(&taken, &snapshot).await.unwrap());
     store
-        .finish_job("job_a", "runner-2", JobState::Succeeded, &snapshot)
+        .finish_job(&taken, JobState::Succeeded, &snapshot)
         .await
         .unwrap();
     let job = store.get_job("job_a").await.unwrap().unwrap();
     assert_eq!(job.status, JobState::Cancelled);
     assert_eq!(job.progress["done"], 3, "the figures are still saved");
     assert!(
-        !store.claim_job("job_a", "runner-3", future).await.unwrap(),
+        store
+            .claim_job("job_a", "runner-3", stale_now().await)
+            .await
+            .unwrap()
+            .is_none(),
         "finished jobs stay"
     );
 
@@ -521,17 +548,13 @@ async fn jobs_have_one_runner_until_its_heartbeat_goes_stale(store: &Store, _: &
     );
 
     // A released job is an orphan at once.
-    assert!(
-        store
-            .claim_job("job_b", "runner-1", long_ago)
-            .await
-            .unwrap()
-    );
-    store
-        .release_job("job_b", "runner-1", &snapshot)
+    let b = store
+        .claim_job("job_b", "runner-1", minute)
         .await
-        .unwrap();
-    assert_eq!(store.orphaned_jobs(long_ago).await.unwrap(), ["job_b"]);
+        .unwrap()
+        .expect("claimed");
+    store.release_job(&b, &snapshot).await.unwrap();
+    assert_eq!(store.orphaned_jobs(minute).await.unwrap(), ["job_b"]);
 }
 
 async fn the_frontier_is_breadth_first_and_requeues_in_flight_urls(store: &Store, _: &str) {
@@ -539,6 +562,11 @@ async fn the_frontier_is_breadth_first_and_requeues_in_flight_urls(store: &Store
     store
         .create_job("job_f", "crawl_site", &params, "local")
         .await
+        .unwrap();
+    let lease = store
+        .claim_job("job_f", "runner", std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
         .unwrap();
     let url = |depth: u32, seq: i64, state: UrlState| NewFrontierUrl {
         url: format!("https://example.com/{depth}/{seq}"),
@@ -549,7 +577,7 @@ async fn the_frontier_is_breadth_first_and_requeues_in_flight_urls(store: &Store
     };
     let added = store
         .frontier_add(
-            "job_f",
+            &lease,
             &[
                 url(1, 3, UrlState::Queued),
                 url(0, 1, UrlState::Queued),
@@ -561,7 +589,7 @@ async fn the_frontier_is_breadth_first_and_requeues_in_flight_urls(store: &Store
         .unwrap();
     assert_eq!(added, 4);
     let again = store
-        .frontier_add("job_f", &[url(0, 1, UrlState::Queued)])
+        .frontier_add(&lease, &[url(0, 1, UrlState::Queued)])
         .await
         .unwrap();
     assert_eq!(again, 0, "a URL is admitted once");
@@ -578,7 +606,7 @@ async fn the_frontier_is_breadth_first_and_requeues_in_flight_urls(store: &Store
         "shallow first, in discovery order; skipped URLs are not pending"
     );
     store
-        .frontier_mark_in_flight("job_f", &[pending[0].url.clone(), pending[1].url.clone()])
+        .frontier_mark_in_flight(&lease, &[pending[0].url.clone(), pending[1].url.clone()])
         .await
         .unwrap();
     let done = Settled {
@@ -589,10 +617,10 @@ async fn the_frontier_is_breadth_first_and_requeues_in_flight_urls(store: &Store
         attempts: 1,
         error: None,
     };
-    store.frontier_settle("job_f", &[done]).await.unwrap();
+    store.frontier_settle(&lease, &[done]).await.unwrap();
     // A late in-flight mark never undoes a final state.
     store
-        .frontier_mark_in_flight("job_f", &[pending[0].url.clone()])
+        .frontier_mark_in_flight(&lease, &[pending[0].url.clone()])
         .await
         .unwrap();
     // A final state written before its URL's row (another writer lane adds it later) wins.
@@ -604,9 +632,9 @@ async fn the_frontier_is_breadth_first_and_requeues_in_flight_urls(store: &Store
         attempts: 1,
         error: Some("HTTP 404".into()),
     };
-    store.frontier_settle("job_f", &[early]).await.unwrap();
+    store.frontier_settle(&lease, &[early]).await.unwrap();
     let late_add = store
-        .frontier_add("job_f", &[url(2, 9, UrlState::Queued)])
+        .frontier_add(&lease, &[url(2, 9, UrlState::Queued)])
         .await
         .unwrap();
     assert_eq!(late_add, 0);
@@ -629,7 +657,7 @@ async fn the_frontier_is_breadth_first_and_requeues_in_flight_urls(store: &Store
     );
 
     // After a crash the in-flight URL goes back to the queue, its attempt counted.
-    assert_eq!(store.frontier_requeue_in_flight("job_f").await.unwrap(), 1);
+    assert_eq!(store.frontier_requeue_in_flight(&lease).await.unwrap(), 1);
     let pending = store.frontier_pending("job_f").await.unwrap();
     assert_eq!(pending.len(), 2);
     assert_eq!(pending[0].url, "https://example.com/1/2");

@@ -28,7 +28,7 @@ use crate::{
         sitemap,
         url::{Scope, normalise},
     },
-    store::{NewFrontierUrl, QueuedUrl, Settled, StoreError, UrlState},
+    store::{JobLease, NewFrontierUrl, QueuedUrl, Settled, StoreError, UrlState},
 };
 
 /// How often buffered writes are sent and progress is published.
@@ -59,11 +59,13 @@ pub enum RunError {
     Store(#[from] StoreError),
 }
 
-/// Runs (or resumes) job `job_id` until it finishes, fails or `stop` fires. `report` is what
-/// the job reported before (empty for a new job); progress is published on `progress`.
+/// Runs (or resumes) the job `lease` holds until it finishes, fails or `stop` fires. `report`
+/// is what the job reported before (empty for a new job); progress is published on
+/// `progress`. Every write carries the lease: when the job is taken over, the run ends with
+/// [`StoreError::Fenced`] and has written nothing since.
 pub async fn run(
     crawler: Arc<Crawler>,
-    job_id: &str,
+    lease: &JobLease,
     spec: &CrawlSpec,
     report: Report,
     progress: &watch::Sender<Report>,
@@ -83,7 +85,8 @@ pub async fn run(
         Ok(scope) => scope,
         Err(e) => return (report, Err(RunError::Invalid(e))),
     };
-    let (writers, lanes) = writer::start(&crawler.store, job_id);
+    let job_id = lease.job_id.as_str();
+    let (writers, lanes) = writer::start(&crawler.store, lease);
     let extra_memory = match (&crawler.renderer, spec.render) {
         (Some(renderer), true) => {
             let renderer = renderer.clone();
@@ -98,6 +101,7 @@ pub async fn run(
     let memory = MemoryMonitor::start(spec.memory_threshold_mb, extra_memory);
     let mut run = Run {
         crawler: crawler.clone(),
+        lease,
         job_id,
         spec,
         scope,
@@ -156,6 +160,7 @@ pub async fn run(
 
 struct Run<'a> {
     crawler: Arc<Crawler>,
+    lease: &'a JobLease,
     job_id: &'a str,
     spec: &'a CrawlSpec,
     scope: Scope,
@@ -233,7 +238,7 @@ impl Run<'_> {
     /// Rebuilds the in-memory state of a job that ran before (nothing for a new one).
     async fn restore(&mut self) -> Result<(), RunError> {
         let store = &self.crawler.store;
-        let requeued = store.frontier_requeue_in_flight(self.job_id).await?;
+        let requeued = store.frontier_requeue_in_flight(self.lease).await?;
         let (urls, max_seq) = store.frontier_urls(self.job_id).await?;
         let counts = store.frontier_counts(self.job_id).await?;
         if self.report.stats.seeded {

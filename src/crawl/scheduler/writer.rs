@@ -10,7 +10,9 @@ use tokio::{
 };
 use url::Url;
 
-use crate::store::{BackendKind, NewFrontierUrl, NewPage, Settled, SourceKind, Store, StoreError};
+use crate::store::{
+    BackendKind, JobLease, NewFrontierUrl, NewPage, Settled, SourceKind, Store, StoreError,
+};
 
 /// Write batches queued per writer lane before the run waits (back-pressure).
 const WRITER_QUEUE: usize = 2;
@@ -22,8 +24,8 @@ const WRITE_ATTEMPTS: u32 = 3;
 /// A running lane's result: its first write error, if any.
 pub(super) type Lane = JoinHandle<Result<(), StoreError>>;
 
-/// Starts the writer lanes of job `job_id`: one on SQLite, several on PostgreSQL.
-pub(super) fn start(store: &Store, job_id: &str) -> (Vec<mpsc::Sender<Batch>>, Vec<Lane>) {
+/// Starts the writer lanes of the run holding `lease`: one on SQLite, several on PostgreSQL.
+pub(super) fn start(store: &Store, lease: &JobLease) -> (Vec<mpsc::Sender<Batch>>, Vec<Lane>) {
     let lanes = match store.kind() {
         BackendKind::Sqlite => 1,
         BackendKind::Postgres => POSTGRES_LANES,
@@ -31,7 +33,7 @@ pub(super) fn start(store: &Store, job_id: &str) -> (Vec<mpsc::Sender<Batch>>, V
     (0..lanes)
         .map(|_| {
             let (tx, rx) = mpsc::channel(WRITER_QUEUE);
-            let lane = tokio::spawn(write_batches(store.clone(), job_id.to_string(), rx));
+            let lane = tokio::spawn(write_batches(store.clone(), lease.clone(), rx));
             (tx, lane)
         })
         .unzip()
@@ -86,12 +88,14 @@ impl Batch {
 /// Applies one writer lane's batches in order: new frontier rows, in-flight marks, pages (by
 /// source), settled rows — so a URL is marked done only once its page and its links are
 /// stored. A batch that loses a deadlock or serialization race (PostgreSQL) is applied again:
-/// every step is idempotent.
+/// every step is idempotent. Every step carries the run's lease: once the job was taken over,
+/// the lane stops with [`StoreError::Fenced`] and writes nothing more.
 async fn write_batches(
     store: Store,
-    job_id: String,
+    lease: JobLease,
     mut batches: mpsc::Receiver<Batch>,
 ) -> Result<(), StoreError> {
+    let job_id = &lease.job_id;
     let mut sources: HashMap<String, i64> = HashMap::new();
     while let Some(mut batch) = batches.recv().await {
         // Pages grouped by host (the source), each URL parsed once.
@@ -104,11 +108,15 @@ async fn write_batches(
         (hosts, batch.pages) = keyed.into_iter().unzip();
         let mut attempt = 1;
         loop {
-            match write_batch(&store, &job_id, &mut sources, &hosts, &batch).await {
+            match write_batch(&store, &lease, &mut sources, &hosts, &batch).await {
                 Ok(()) => break,
                 Err(e) if attempt < WRITE_ATTEMPTS && e.is_transient() => {
                     tracing::debug!(job = %job_id, error = %e, "write batch retried");
                     attempt += 1;
+                }
+                Err(e @ StoreError::Fenced(_)) => {
+                    tracing::info!(job = %job_id, "the job was taken over; this run writes no more");
+                    return Err(e);
                 }
                 Err(e) => {
                     tracing::warn!(job = %job_id, error = %e, "a crawl write batch failed");
@@ -132,14 +140,14 @@ fn host_of(url: &str) -> String {
 
 async fn write_batch(
     store: &Store,
-    job_id: &str,
+    lease: &JobLease,
     sources: &mut HashMap<String, i64>,
     hosts: &[String],
     batch: &Batch,
 ) -> Result<(), StoreError> {
-    store.frontier_add(job_id, &batch.added).await?;
+    store.frontier_add(lease, &batch.added).await?;
     store
-        .frontier_mark_in_flight(job_id, &batch.in_flight)
+        .frontier_mark_in_flight(lease, &batch.in_flight)
         .await?;
     let mut start = 0;
     while start < batch.pages.len() {
@@ -157,8 +165,8 @@ async fn write_batch(
                 id
             }
         };
-        store.store_pages(source, pages).await?;
+        store.store_job_pages(lease, source, pages).await?;
         start = end;
     }
-    store.frontier_settle(job_id, &batch.settled).await
+    store.frontier_settle(lease, &batch.settled).await
 }

@@ -12,11 +12,13 @@
 //!   Chromium the pool did not launch; [`wait`]: polling until something holds.
 //! - [`postgres`]: a fresh schema per test; [`store_page`]: pages for the store;
 //!   [`tcp_proxy`]: a proxy that makes a service go down.
-//! - [`nginx`]: a real nginx balancing replicas round-robin.
+//! - [`nginx`]: a real nginx balancing replicas round-robin; [`cluster`]: replicas on Redis
+//!   and PostgreSQL, and the cluster as `/ready` shows it.
 //! - [`serial`]: the one lock for tests that launch Chromium or measure time.
 
 pub mod browser_site;
 pub mod client;
+pub mod cluster;
 pub mod fixture_server;
 pub mod fixture_site;
 pub mod image_size;
