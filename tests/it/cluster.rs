@@ -6,7 +6,8 @@
 //! cluster without PostgreSQL refuses to start; and two replicas crawling one host keep its
 //! limits together, as one would (and break them without the cluster), reading robots.txt
 //! once for all; any replica, picked directly or by a round-robin nginx, answers for a
-//! browser another one holds, a forged hop is refused, and a dead owner's browser says so.
+//! browser another one holds, a forged hop is refused, and a dead owner's browser says so;
+//! a client leaving a forwarded call cancels it on the owner.
 
 use std::time::Duration;
 
@@ -818,6 +819,78 @@ async fn a_full_replica_places_new_browsers_on_the_others() {
         let listed = request_as(replica, token, "resources/list", json!({})).await;
         assert_eq!(listed["result"]["resources"][0]["uri"], uri, "{listed}");
     }
+    drop(replicas);
+    cluster.schema.drop().await;
+}
+
+#[tokio::test]
+async fn a_client_leaving_a_forwarded_call_cancels_it_on_the_owner() {
+    use crate::support::rpc::{call_as, mcp_post, modern_call};
+    let _serial = crate::support::serial::lock().await;
+    let cluster = Cluster::new().await;
+    let token = crate::support::server::TOKEN;
+    let envs = [("CRAWLIUM_AUTH_TOKENS", token)];
+    let replicas = cluster.replicas(2, &envs).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let opened = call_as(a, token, "browser_open", json!({})).await;
+    let id = opened["structuredContent"]["browserId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{opened}"))
+        .to_string();
+
+    // A 30 s script, called on B (forwarded to A, the owner); the client leaves after 1 s.
+    let call = modern_call(
+        1,
+        "browser_evaluate",
+        json!({
+            "browserId": id,
+            "function": "() => new Promise(done => setTimeout(done, 30000))",
+            "timeoutMs": 60000
+        }),
+    );
+    let http = reqwest::Client::new();
+    let request = tokio::spawn(mcp_post(&http, b, &call).bearer_auth(token).send());
+    // Running on A: its requests in flight are this scrape and the forwarded call.
+    let in_flight = |metrics: String| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("crawlium_http_requests_in_flight "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while in_flight(a.metrics().await) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            a.metrics().await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    request.abort();
+    let left = std::time::Instant::now();
+    let cancelled = r#"crawlium_tool_calls_total{tool="browser_evaluate",outcome="cancelled"} 1"#;
+    while !a.metrics().await.contains(cancelled) {
+        assert!(
+            left.elapsed() < Duration::from_secs(10),
+            "the owner never saw the cancellation: {}",
+            a.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "the owner recorded the cancellation {:?} after the client left",
+        left.elapsed()
+    );
+    // The browser is free again at once: the next call does not wait for the script.
+    let quick = call_as(
+        b,
+        token,
+        "browser_evaluate",
+        json!({"browserId": id, "function": "() => 6 * 7"}),
+    )
+    .await;
+    assert_eq!(quick["structuredContent"]["result"], "42", "{quick}");
     drop(replicas);
     cluster.schema.drop().await;
 }
