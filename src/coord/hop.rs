@@ -1,8 +1,10 @@
 //! Hops between replicas: a request one replica forwards to another carries [`HOP_HEADER`],
-//! an HMAC-SHA256 under the cluster secret of the time it was sent, its method, path and
-//! body. The receiving replica serves a request with a valid hop itself (a hop is never
-//! forwarded again) and refuses one whose hop does not check out (a client cannot claim to
-//! be a replica). The client's own `Authorization` travels with the request and is checked
+//! the replica it is meant for and an HMAC-SHA256 under the cluster secret of the time it was
+//! sent, that replica, its method, path and body. The receiving replica serves a request with
+//! a valid hop itself (a hop is never forwarded again), refuses one whose hop does not check
+//! out (a client cannot claim to be a replica), and answers 421 to a valid hop meant for
+//! another replica: the address now belongs to a new process (a replica restarted on the
+//! same address), so the replica the sender wanted is gone. The client's own `Authorization` travels with the request and is checked
 //! by the receiving replica as usual: a hop proves where a request came from, not who sent
 //! it.
 
@@ -29,12 +31,23 @@ pub enum HopError {
     /// Not signed with this cluster's secret (or for another request).
     #[error("a hop not signed with this cluster's secret")]
     Forged,
+    /// Signed for another replica: the address it was sent to now belongs to a new process
+    /// (a restarted replica on the same address), so the one it meant is gone.
+    #[error("a hop meant for replica {0}, which is not this one")]
+    Misdirected(String),
 }
 
-fn mac(secret: &str, at_ms: u64, method: &str, path: &str, body: &[u8]) -> Hmac<Sha256> {
+fn mac(
+    secret: &str,
+    at_ms: u64,
+    target: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Hmac<Sha256> {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(format!("{at_ms}\n{method}\n{path}\n").as_bytes());
+    mac.update(format!("{at_ms}\n{target}\n{method}\n{path}\n").as_bytes());
     mac.update(&Sha256::digest(body));
     mac
 }
@@ -45,23 +58,29 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The hop header value for forwarding `method path` with `body` now.
-pub fn sign(secret: &str, method: &str, path: &str, body: &[u8]) -> String {
+/// The hop header value for forwarding `method path` with `body` to replica `target` now.
+pub fn sign(secret: &str, target: &str, method: &str, path: &str, body: &[u8]) -> String {
     let at = now_ms();
-    let tag = mac(secret, at, method, path, body).finalize().into_bytes();
+    let tag = mac(secret, at, target, method, path, body)
+        .finalize()
+        .into_bytes();
     let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{at}.{hex}")
+    format!("{at}.{target}.{hex}")
 }
 
-/// Checks a hop header against the request it came with.
+/// Checks a hop header against the request it came with, received by replica `me`.
 pub fn verify(
     secret: &str,
     header: &str,
+    me: &str,
     method: &str,
     path: &str,
     body: &[u8],
 ) -> Result<(), HopError> {
-    let (at, hex) = header.split_once('.').ok_or(HopError::Malformed)?;
+    let mut fields = header.splitn(3, '.');
+    let (Some(at), Some(target), Some(hex)) = (fields.next(), fields.next(), fields.next()) else {
+        return Err(HopError::Malformed);
+    };
     let at: u64 = at.parse().map_err(|_| HopError::Malformed)?;
     if hex.len() != 64 {
         return Err(HopError::Malformed);
@@ -74,9 +93,13 @@ pub fn verify(
     if now_ms().abs_diff(at) > HOP_WINDOW.as_millis() as u64 {
         return Err(HopError::Stale);
     }
-    mac(secret, at, method, path, body)
+    mac(secret, at, target, method, path, body)
         .verify_slice(&tag)
-        .map_err(|_| HopError::Forged)
+        .map_err(|_| HopError::Forged)?;
+    if target != me {
+        return Err(HopError::Misdirected(target.to_string()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -87,20 +110,32 @@ mod tests {
 
     #[test]
     fn a_hop_checks_out_only_for_its_request_and_secret() {
-        let hop = sign(SECRET, "POST", "/mcp", b"{}");
-        assert_eq!(verify(SECRET, &hop, "POST", "/mcp", b"{}"), Ok(()));
+        let hop = sign(SECRET, "r1", "POST", "/mcp", b"{}");
+        assert_eq!(verify(SECRET, &hop, "r1", "POST", "/mcp", b"{}"), Ok(()));
         assert_eq!(
-            verify(SECRET, &hop, "POST", "/mcp", b"{\"x\":1}"),
+            verify(SECRET, &hop, "r1", "POST", "/mcp", b"{\"x\":1}"),
             Err(HopError::Forged)
         );
         assert_eq!(
-            verify(SECRET, &hop, "POST", "/message", b"{}"),
+            verify(SECRET, &hop, "r1", "POST", "/message", b"{}"),
             Err(HopError::Forged)
+        );
+        // Meant for another replica: a new process on the address the sender knew.
+        assert_eq!(
+            verify(SECRET, &hop, "r2", "POST", "/mcp", b"{}"),
+            Err(HopError::Misdirected("r1".into()))
+        );
+        let retargeted = hop.replacen(".r1.", ".r2.", 1);
+        assert_eq!(
+            verify(SECRET, &retargeted, "r2", "POST", "/mcp", b"{}"),
+            Err(HopError::Forged),
+            "the target is signed"
         );
         assert_eq!(
             verify(
                 "another-secret-of-32-characters!!",
                 &hop,
+                "r1",
                 "POST",
                 "/mcp",
                 b"{}"
@@ -108,12 +143,12 @@ mod tests {
             Err(HopError::Forged)
         );
         assert_eq!(
-            verify(SECRET, "nonsense", "POST", "/mcp", b""),
+            verify(SECRET, "nonsense", "r1", "POST", "/mcp", b""),
             Err(HopError::Malformed)
         );
-        let old = format!("1000.{}", "0".repeat(64));
+        let old = format!("1000.r1.{}", "0".repeat(64));
         assert_eq!(
-            verify(SECRET, &old, "POST", "/mcp", b""),
+            verify(SECRET, &old, "r1", "POST", "/mcp", b""),
             Err(HopError::Stale)
         );
     }

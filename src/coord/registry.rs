@@ -147,6 +147,8 @@ pub struct Registry {
     claim: Script,
     stop: CancellationToken,
     tasks: TaskTracker,
+    /// Whose turn it is in [`Registry::another_replica`].
+    turn: std::sync::atomic::AtomicUsize,
 }
 
 impl Registry {
@@ -189,6 +191,7 @@ impl Registry {
             claim: Script::new(CLAIM),
             stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            turn: std::sync::atomic::AtomicUsize::new(0),
         }))
     }
 
@@ -328,6 +331,20 @@ impl Registry {
         }
     }
 
+    /// Another live replica that is not draining, taking turns among them (at the last
+    /// refresh), for a request this replica should not start itself (it is draining).
+    pub fn another_replica(&self) -> Option<ReplicaInfo> {
+        let me = self.id();
+        let others: Vec<ReplicaInfo> = lock(&self.status)
+            .replicas
+            .iter()
+            .filter(|r| r.id != me && !r.draining)
+            .cloned()
+            .collect();
+        let turn = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        others.get(turn % others.len().max(1)).cloned()
+    }
+
     /// Chooses another replica for a new browser, lifetime-first across the cluster (the
     /// pool's rule, [`select_process`], over the replicas with room that are not draining),
     /// and claims one of its contexts atomically, so concurrent placements spread out.
@@ -360,12 +377,12 @@ impl Registry {
         None
     }
 
-    /// The hop header for forwarding `method path` with `body` to another replica.
-    pub fn sign_hop(&self, method: &str, path: &str, body: &[u8]) -> String {
-        super::hop::sign(&self.secret, method, path, body)
+    /// The hop header for forwarding `method path` with `body` to replica `target`.
+    pub fn sign_hop(&self, target: &str, method: &str, path: &str, body: &[u8]) -> String {
+        super::hop::sign(&self.secret, target, method, path, body)
     }
 
-    /// Checks the hop header of a request another replica forwarded.
+    /// Checks the hop header of a request another replica forwarded to this one.
     pub fn verify_hop(
         &self,
         header: &str,
@@ -373,7 +390,7 @@ impl Registry {
         path: &str,
         body: &[u8],
     ) -> Result<(), super::hop::HopError> {
-        super::hop::verify(&self.secret, header, method, path, body)
+        super::hop::verify(&self.secret, header, &self.id(), method, path, body)
     }
 
     /// The live replicas now, oldest first (a fresh read of Redis).

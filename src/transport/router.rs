@@ -68,6 +68,10 @@ impl Forwarder {
     pub fn new(app: Arc<App>) -> Arc<Self> {
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
+            // A fresh connection per hop: a replica that is stopping closes its idle
+            // connections, and a request sent on one as it closes could not be told apart
+            // from one the replica lost; a refused connect says clearly that it is gone.
+            .pool_max_idle_per_host(0)
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -114,11 +118,17 @@ pub async fn route(
                 .to_str()
                 .map_err(|_| crate::coord::hop::HopError::Malformed)
                 .and_then(|hop| cluster.verify_hop(hop, parts.method.as_str(), &path, &bytes));
-            if let Err(error) = checked {
-                tracing::warn!(%error, "refused a request that claimed to come from another replica");
-                return forbidden();
+            match checked {
+                Ok(()) => true,
+                Err(error @ crate::coord::hop::HopError::Misdirected(_)) => {
+                    tracing::info!(%error, "a replica reached this address for its former holder");
+                    return misdirected();
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "refused a request that claimed to come from another replica");
+                    return forbidden();
+                }
             }
-            true
         }
     };
     let session = parts
@@ -160,29 +170,30 @@ pub async fn route(
     }
     let owner = browser_id(&parts.headers, &bytes)
         .and_then(|id| app.browser_owner(&id).map(|owner| (id, owner)));
-    match owner {
+    let elsewhere = match owner {
         Some((id, owner)) if owner != me => {
-            forwarder.forward(&parts, &path, bytes, &id, &owner).await
+            return forwarder.forward(&parts, &path, bytes, &id, &owner).await;
         }
-        None if opens_a_browser(&bytes) && !app.has_browser_room() => {
-            // Full or draining here: the replica the cluster's placement picks opens it.
-            match cluster.place_browser().await {
-                Some(replica) => match forwarder
-                    .send(&parts, &path, bytes.clone(), &replica.url)
-                    .await
-                {
-                    Ok(response) => response,
-                    Err(error) => {
-                        tracing::warn!(replica = %replica.id, %error, "could not place a browser there");
-                        served_here(next, parts, bytes, &me).await
-                    }
-                },
-                // Nowhere has room: this replica answers (waiting, then the capacity error).
-                None => served_here(next, parts, bytes, &me).await,
+        // Full or draining here: the replica the cluster's placement picks opens it (none
+        // has room: this replica answers, waiting, then with the capacity error).
+        None if opens_a_browser(&bytes) && !app.has_browser_room() => cluster.place_browser().await,
+        // Draining (a rolling restart): what holds nothing here starts on another replica,
+        // so a request this replica accepted as it stopped listening still succeeds.
+        None if app.shutdown.is_draining() => cluster.another_replica(),
+        _ => None,
+    };
+    if let Some(replica) = elsewhere {
+        match forwarder
+            .send(&parts, &path, bytes.clone(), &replica.id, &replica.url)
+            .await
+        {
+            Ok(response) => return response,
+            Err(error) => {
+                tracing::warn!(replica = %replica.id, %error, "could not hand a request over");
             }
         }
-        _ => served_here(next, parts, bytes, &me).await,
     }
+    served_here(next, parts, bytes, &me).await
 }
 
 /// Whether a request body is a `browser_open` call.
@@ -233,20 +244,43 @@ pub(super) fn session_not_found() -> Response {
         .into_response()
 }
 
+/// 421 to a hop meant for a replica this process is not (it took over that one's address).
+fn misdirected() -> Response {
+    (
+        StatusCode::MISDIRECTED_REQUEST,
+        axum::Json(serde_json::json!({
+            "error": "misdirected: the replica this was forwarded to no longer runs here"
+        })),
+    )
+        .into_response()
+}
+
+/// Why a request could not be forwarded.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    /// The replica is gone: nothing listens at its address, or another process does.
+    #[error("the replica is gone ({0})")]
+    Gone(String),
+    /// It did not answer (in time).
+    #[error("{0}")]
+    Unreachable(reqwest::Error),
+}
+
 impl Forwarder {
-    /// Sends the request to replica `owner`'s `url` with a hop and streams its answer back;
-    /// `Err` says why it could not be sent (and whether the owner is gone).
+    /// Sends the request to replica `target` at `url` with a hop and streams its answer back;
+    /// `Err` says why it could not be sent (and whether the replica is gone).
     async fn send(
         &self,
         parts: &Parts,
         path: &str,
         body: Bytes,
+        target: &str,
         url: &str,
-    ) -> Result<Response, reqwest::Error> {
+    ) -> Result<Response, SendError> {
         let Some(cluster) = &self.app.cluster else {
             return Ok(StatusCode::INTERNAL_SERVER_ERROR.into_response());
         };
-        let hop = cluster.sign_hop(parts.method.as_str(), path, &body);
+        let hop = cluster.sign_hop(target, parts.method.as_str(), path, &body);
         let mut request = self.client.request(
             parts.method.clone(),
             format!("{}{path}", url.trim_end_matches('/')),
@@ -256,7 +290,16 @@ impl Forwarder {
                 request = request.header(name, value);
             }
         }
-        let answer = request.header(HOP_HEADER, hop).body(body).send().await?;
+        let answer = match request.header(HOP_HEADER, hop).body(body).send().await {
+            Ok(answer) if answer.status() == StatusCode::MISDIRECTED_REQUEST => {
+                return Err(SendError::Gone(format!("another process answers at {url}")));
+            }
+            Ok(answer) => answer,
+            Err(error) if error.is_connect() && !error.is_timeout() => {
+                return Err(SendError::Gone(error.to_string()));
+            }
+            Err(error) => return Err(SendError::Unreachable(error)),
+        };
         let mut response = Response::builder().status(answer.status().as_u16());
         for (name, value) in answer.headers() {
             if name != header::CONTENT_LENGTH && !HOP_BY_HOP.contains(&name.as_str()) {
@@ -280,9 +323,9 @@ impl Forwarder {
         let Some(url) = self.url_of(owner).await else {
             return tool_error(&body, &gone(browser_id, owner));
         };
-        match self.send(parts, path, body.clone(), &url).await {
+        match self.send(parts, path, body.clone(), owner, &url).await {
             Ok(response) => response,
-            Err(error) if error.is_connect() && !error.is_timeout() => {
+            Err(error @ SendError::Gone(_)) => {
                 tracing::info!(%owner, %error, "the replica holding a browser is gone");
                 tool_error(&body, &gone(browser_id, owner))
             }
@@ -311,9 +354,9 @@ impl Forwarder {
         let Some(url) = self.url_of(owner).await else {
             return session_not_found();
         };
-        match self.send(parts, path, body, &url).await {
+        match self.send(parts, path, body, owner, &url).await {
             Ok(response) => response,
-            Err(error) if error.is_connect() && !error.is_timeout() => session_not_found(),
+            Err(SendError::Gone(_)) => session_not_found(),
             Err(error) => {
                 tracing::warn!(%owner, %error, "the replica holding a session did not answer");
                 (

@@ -894,3 +894,155 @@ async fn a_client_leaving_a_forwarded_call_cancels_it_on_the_owner() {
     drop(replicas);
     cluster.schema.drop().await;
 }
+
+/// One stateless tool call as the holder of `token`: the result, or why there is none (an
+/// HTTP error from the balancer included).
+async fn try_call(
+    endpoint: &impl crate::support::rpc::Endpoint,
+    token: &str,
+    tool: &str,
+    args: Value,
+) -> Result<Value, String> {
+    use crate::support::rpc::{json_rpc_body, mcp_post, modern_call};
+    let call = modern_call(1, tool, args);
+    let response = mcp_post(&reqwest::Client::new(), endpoint, &call)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        let status = response.status();
+        return Err(format!(
+            "HTTP {status}: {}",
+            response.text().await.unwrap_or_default()
+        ));
+    }
+    let answer = json_rpc_body(response).await;
+    let result = &answer["result"];
+    if result["isError"] == true {
+        return Err(result_text(result).to_string());
+    }
+    if result.is_null() {
+        return Err(answer.to_string());
+    }
+    Ok(result.clone())
+}
+
+#[tokio::test]
+async fn a_rolling_restart_fails_no_call_but_those_on_the_restarted_replicas_browsers() {
+    use crate::support::{nginx::Nginx, rpc::call_as, server::TOKEN};
+    use std::{
+        sync::atomic::{AtomicBool, Ordering},
+        time::Instant,
+    };
+    let _serial = crate::support::serial::lock().await;
+    let cluster = Cluster::new().await;
+    let envs = [
+        ("CRAWLIUM_AUTH_TOKENS", TOKEN),
+        ("SHUTDOWN_GRACE_SECS", "10"),
+    ];
+    let mut replicas = cluster.replicas(3, &envs).await;
+    let addrs: Vec<String> = replicas.iter().map(|r| r.addr.clone()).collect();
+    let upstreams: Vec<&str> = addrs.iter().map(String::as_str).collect();
+    let balancer = Nginx::round_robin(&upstreams).await;
+    let mut browsers = Vec::new();
+    for replica in &replicas {
+        let opened = call_as(replica, TOKEN, "browser_open", json!({})).await;
+        browsers.push(
+            opened["structuredContent"]["browserId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{opened}"))
+                .to_string(),
+        );
+    }
+
+    // A steady stream through the balancer: server_status, and a snapshot of each browser.
+    let done = AtomicBool::new(false);
+    let stream = async {
+        let mut calls: Vec<(Instant, Option<usize>, Result<Value, String>)> = Vec::new();
+        while !done.load(Ordering::Relaxed) {
+            let status = try_call(&balancer, TOKEN, "server_status", json!({})).await;
+            calls.push((Instant::now(), None, status));
+            for (n, id) in browsers.iter().enumerate() {
+                let snapshot = try_call(
+                    &balancer,
+                    TOKEN,
+                    "browser_snapshot",
+                    json!({"browserId": id}),
+                )
+                .await;
+                calls.push((Instant::now(), Some(n), snapshot));
+            }
+        }
+        calls
+    };
+    // Restarts one replica at a time: SIGTERM, exit 0, a new process on the same address,
+    // and on to the next once every replica sees three again.
+    let mut old = Vec::new();
+    let restarts = async {
+        let mut stopped_at = Vec::new();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for n in 0..replicas.len() {
+            stopped_at.push(Instant::now());
+            replicas[n].sigterm();
+            let exit = tokio::time::timeout(Duration::from_secs(30), replicas[n].child.wait())
+                .await
+                .expect("stopped within the grace period")
+                .unwrap();
+            assert!(exit.success(), "replica {n}: {exit:?}");
+            let port = addrs[n].rsplit(':').next().unwrap();
+            let new = cluster
+                .replica_with(&["--port", port], &redis_url(), &envs)
+                .await;
+            old.push(std::mem::replace(&mut replicas[n], new));
+            for replica in &replicas {
+                ready_until(replica, Duration::from_secs(20), |_, c| {
+                    replicas_in(c) == Some(3)
+                })
+                .await;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        done.store(true, Ordering::Relaxed);
+        stopped_at
+    };
+    let (calls, stopped_at) = tokio::join!(stream, restarts);
+    let mut failed = Vec::new();
+    let mut lost = 0;
+    for (ended, browser, result) in &calls {
+        match (browser, result) {
+            (_, Ok(_)) => {}
+            // A browser of a replica that was stopping or stopped: the clear error, and
+            // nothing else.
+            (Some(n), Err(error)) if *ended >= stopped_at[*n] => {
+                assert!(
+                    error.contains("which has stopped: its pages are gone")
+                        || error.contains("shutting down"),
+                    "browser {n}: {error}\nnginx: {}",
+                    balancer.error_log()
+                );
+                lost += 1;
+            }
+            (_, Err(error)) => {
+                let stops_before = stopped_at.iter().filter(|at| *at <= ended).count();
+                failed.push(format!(
+                    "browser {browser:?}, after {stops_before} stop(s): {error}"
+                ))
+            }
+        }
+    }
+    eprintln!(
+        "{} calls during 3 restarts; {lost} on restarted replicas' browsers got the clear error",
+        calls.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} failed: {failed:#?}\nnginx: {}",
+        failed.len(),
+        balancer.error_log()
+    );
+    assert!(lost > 0, "the restarted replicas' browsers are gone");
+    drop(balancer);
+    drop(replicas);
+    cluster.schema.drop().await;
+}

@@ -174,6 +174,10 @@ fn the_balancer_is_configured_as_the_cluster_tests_run_it() {
         "proxy_set_header Host $http_host;",
         "proxy_buffering off;",
         "proxy_read_timeout 3600s;",
+        "proxy_connect_timeout 2s;",
+        "proxy_next_upstream error timeout non_idempotent;",
+        "proxy_next_upstream_tries 3;",
+        "max_fails=0;",
     ] {
         assert!(nginx.contains(directive), "nginx.conf lacks {directive}");
         assert!(
@@ -184,7 +188,7 @@ fn the_balancer_is_configured_as_the_cluster_tests_run_it() {
     assert!(!nginx.contains("ip_hash") && !nginx.contains("sticky"));
     // Each replica advertises the name nginx and the others reach it by.
     for n in 1..=3 {
-        assert!(nginx.contains(&format!("server crawlium-{n}:8931;")));
+        assert!(nginx.contains(&format!("server crawlium-{n}:8931 max_fails=0;")));
         assert!(compose.contains(&format!("  crawlium-{n}:")));
         assert!(compose.contains(&format!("CRAWLIUM_ADVERTISE_URL: http://crawlium-{n}:8931")));
     }

@@ -33,6 +33,16 @@ impl Cluster {
 
     /// Starts a replica using Redis at `redis`.
     pub async fn replica_on(&self, redis: &str, envs: &[(&str, &str)]) -> HttpServer {
+        self.replica_with(&[], redis, envs).await
+    }
+
+    /// Starts a replica with command-line `args`, using Redis at `redis`.
+    pub async fn replica_with(
+        &self,
+        args: &[&str],
+        redis: &str,
+        envs: &[(&str, &str)],
+    ) -> HttpServer {
         let mut all = vec![
             ("REDIS_URL", redis),
             ("DATABASE_URL", self.schema.url.as_str()),
@@ -40,7 +50,7 @@ impl Cluster {
             ("CRAWLIUM_CLUSTER_NAME", self.name.as_str()),
         ];
         all.extend_from_slice(envs);
-        HttpServer::start(&[], &all).await
+        HttpServer::start(args, &all).await
     }
 
     pub async fn replica(&self) -> HttpServer {

@@ -1,6 +1,7 @@
 //! A real nginx (Debian's, which `tools/test.sh` installs) as a plain round-robin load
 //! balancer in front of several servers under test, the way users deploy replicas: HTTP/1.1
-//! to the upstreams, no buffering (SSE), long read timeouts, no affinity of any kind. It runs
+//! to the upstreams, no buffering (SSE), long read timeouts, a refusing replica skipped for
+//! the next without being marked down (max_fails=0), no affinity of any kind. It runs
 //! as one process (`master_process off`), so stopping it leaves no worker behind.
 
 use std::time::Duration;
@@ -50,6 +51,11 @@ impl Nginx {
         }
     }
 
+    /// What nginx logged (warnings and errors: failed upstreams among them).
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("error.log")).unwrap_or_default()
+    }
+
     /// `127.0.0.1:PORT`, where it listens.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
@@ -60,7 +66,7 @@ impl Nginx {
 pub fn config(dir: &str, port: u16, upstreams: &[&str]) -> String {
     let servers: String = upstreams
         .iter()
-        .map(|upstream| format!("    server {upstream};\n"))
+        .map(|upstream| format!("    server {upstream} max_fails=0;\n"))
         .collect();
     format!(
         "user root;\nmaster_process off;\ndaemon off;\npid {dir}/nginx.pid;\n\
@@ -72,7 +78,10 @@ pub fn config(dir: &str, port: u16, upstreams: &[&str]) -> String {
                server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
                  proxy_pass http://crawlium;\n      proxy_http_version 1.1;\n\
                  proxy_set_header Connection \"\";\n      proxy_set_header Host $http_host;\n\
-                 proxy_buffering off;\n      proxy_read_timeout 3600s;\n    }}\n  }}\n}}\n"
+                 proxy_buffering off;\n      proxy_connect_timeout 2s;\n\
+                 proxy_next_upstream error timeout non_idempotent;\n\
+                 proxy_next_upstream_tries 3;\n\
+                 proxy_read_timeout 3600s;\n    }}\n  }}\n}}\n"
     )
 }
 

@@ -65,7 +65,8 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    /// Starts `crawlium --port 0` with extra args/env and waits until it listens.
+    /// Starts `crawlium --port 0` (unless `args` name a port) with extra args/env and waits
+    /// until it listens.
     pub async fn start(args: &[&str], envs: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut server = Self::start_in(dir.path(), args, envs).await;
@@ -77,7 +78,10 @@ impl HttpServer {
     /// server finds the same SQLite file).
     pub async fn start_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Self {
         let mut cmd = command(dir);
-        cmd.args(["--port", "0"]).args(args);
+        if !args.contains(&"--port") {
+            cmd.args(["--port", "0"]);
+        }
+        cmd.args(args);
         for (k, v) in envs {
             cmd.env(k, v);
         }
