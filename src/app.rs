@@ -107,7 +107,14 @@ impl App {
             config.browser_idle_timeout(),
             std::time::Duration::from_secs(config.browser_dialog_timeout_secs),
             config.net_policy(),
-            cluster.as_ref().map(|registry| registry.id()),
+            cluster.as_ref().map(|registry| {
+                let directory: Arc<dyn crate::browser::HandleDirectory> =
+                    Arc::new(crate::coord::RedisHandles::new(
+                        registry.clone(),
+                        config.browser_idle_timeout(),
+                    ));
+                directory
+            }),
         );
         let renderer = crate::browser::render::BrowserRenderer::new(
             browsers.clone(),
@@ -217,6 +224,19 @@ impl App {
     /// The replica holding the browser of handle `id`, when this cluster minted it.
     pub fn browser_owner(&self, id: &str) -> Option<String> {
         crate::browser::handles::handle_owner(id).map(str::to_string)
+    }
+
+    /// What a call on browser `id` is told when its replica `owner` is gone: that the
+    /// replica stopped and its pages are gone, or, when the cluster has no record of the
+    /// browser (never opened, or closed), that the handle is unknown.
+    pub async fn lost_browser(&self, id: &str, owner: &str) -> String {
+        match self.browsers.known(id).await {
+            Some(false) => crate::browser::BrowserError::UnknownHandle(id.to_string()).to_string(),
+            _ => format!(
+                "browser {id} was held by replica {owner}, which has stopped: its pages are \
+                 gone. Call browser_open for a new browser"
+            ),
+        }
     }
 
     /// Time since start-up.

@@ -15,7 +15,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use chromiumoxide::{
@@ -419,7 +419,7 @@ impl Activity {
             status: None,
             mime_type: None,
             failure: None,
-            at: now_ms(),
+            at: super::now_ms(),
             request_id: id.clone(),
         });
         if let Some(answer) = logs.early.remove(id)
@@ -591,7 +591,7 @@ pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher,
                         .map(|frame| {
                             format!("{}:{}", frame.url, frame.line_number.saturating_add(1))
                         }),
-                    at: now_ms(),
+                    at: super::now_ms(),
                 }),
                 Heard::Exception(event) => {
                     let details = &event.exception_details;
@@ -607,7 +607,7 @@ pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher,
                             .url
                             .as_ref()
                             .map(|url| format!("{url}:{}", details.line_number.saturating_add(1))),
-                        at: now_ms(),
+                        at: super::now_ms(),
                     });
                 }
                 Heard::Request(event) => activity.request(&event),
@@ -689,12 +689,6 @@ pub fn clip(text: &str, max: usize) -> String {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_string(),
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

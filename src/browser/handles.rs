@@ -7,6 +7,12 @@
 //! `BROWSER_IDLE_TIMEOUT_SECS`, and frees its context in the pool when it goes. Clients that
 //! still have a transport session (stdio, a legacy `Mcp-Session-Id`) may omit the handle:
 //! they get one default browser per session, opened on first use.
+//!
+//! In a cluster each browser also has a record in the cluster's [`HandleDirectory`] (Redis),
+//! written when it opens, refreshed by the idle reaper and removed when it closes, kept no
+//! longer than the idle timeout: `browser_list` shows the caller's browsers on every replica,
+//! and a call naming the browser of a replica that stopped is told that, while a handle that
+//! never existed is just unknown.
 
 use std::{
     collections::HashMap,
@@ -15,6 +21,7 @@ use std::{
     time::Duration,
 };
 
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -115,6 +122,45 @@ pub struct BrowserInfo {
     pub session_default: bool,
     /// True when its Chromium crashed (it only answers with that error; close it).
     pub crashed: bool,
+    /// In a cluster: the replica holding it (calls on it reach it through any replica).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
+}
+
+/// What a cluster keeps of an open browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HandleRecord {
+    /// The handle.
+    pub browser_id: String,
+    /// The principal that opened it.
+    pub principal: String,
+    /// The replica holding it.
+    pub replica: String,
+    /// When it was opened, Unix epoch ms.
+    pub created_at: i64,
+    /// When it was last used, Unix epoch ms (as of the last refresh).
+    pub used_at: i64,
+    /// Its viewport.
+    pub viewport: Viewport,
+    /// Whether its Chromium had crashed.
+    pub crashed: bool,
+}
+
+/// Where a cluster keeps the records of its browsers (`coord` keeps them in Redis). Every
+/// method is best effort: the directory being away never fails a browser call.
+pub trait HandleDirectory: Send + Sync {
+    /// This replica's id, part of every handle it mints.
+    fn replica(&self) -> String;
+    /// Writes (or refreshes) records, each kept for its time to live.
+    fn publish(&self, records: Vec<(HandleRecord, Duration)>) -> BoxFuture<'_, ()>;
+    /// Removes the record of a closed browser.
+    fn forget(&self, record: HandleRecord) -> BoxFuture<'_, ()>;
+    /// The records of `principal`'s browsers held by live replicas.
+    fn list<'a>(&'a self, principal: &'a str) -> BoxFuture<'a, Vec<HandleRecord>>;
+    /// Whether browser `id` has a record (opened, not closed, not idle past its timeout).
+    /// `None` when the directory cannot say.
+    fn known<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Option<bool>>;
 }
 
 /// Every open browser of this server, by handle.
@@ -130,6 +176,8 @@ pub struct Browsers {
     opening_default: tokio::sync::Mutex<()>,
     tasks: TaskTracker,
     closing: CancellationToken,
+    /// In a cluster: where the browsers' records go.
+    directory: Option<Arc<dyn HandleDirectory>>,
     /// This replica's id, part of every handle it mints (in a cluster).
     replica: Option<String>,
 }
@@ -138,14 +186,16 @@ impl Browsers {
     /// A registry over `pool`; [`Browsers::start`] starts the pool and the idle reaper.
     /// Browsers close after `idle_timeout` without use; their unanswered dialogs are
     /// dismissed after `dialog_timeout`.
-    /// In a cluster, `replica` (this replica's id) goes into every handle.
+    /// In a cluster, this replica's id goes into every handle and each browser has a record
+    /// in `directory`.
     pub fn new(
         pool: Pool,
         idle_timeout: Duration,
         dialog_timeout: Duration,
         policy: NetPolicy,
-        replica: Option<String>,
+        directory: Option<Arc<dyn HandleDirectory>>,
     ) -> Arc<Self> {
+        let replica = directory.as_ref().map(|d| d.replica());
         Arc::new(Self {
             pool,
             idle_timeout,
@@ -156,6 +206,7 @@ impl Browsers {
             opening_default: tokio::sync::Mutex::new(()),
             tasks: TaskTracker::new(),
             closing: CancellationToken::new(),
+            directory,
             replica,
         })
     }
@@ -183,8 +234,47 @@ impl Browsers {
                     return;
                 };
                 browsers.close_idle().await;
+                browsers.publish_all(every).await;
             }
         });
+    }
+
+    /// The cluster record of a browser.
+    fn record(&self, session: &BrowserSession) -> HandleRecord {
+        let now = crate::browser::now_ms();
+        HandleRecord {
+            browser_id: session.id.clone(),
+            principal: session.owner.to_string(),
+            replica: self.replica.clone().unwrap_or_default(),
+            created_at: session.created_at_ms,
+            used_at: now - session.idle().as_millis() as i64,
+            viewport: session.viewport(),
+            crashed: session.crashed(),
+        }
+    }
+
+    /// Refreshes the records of every browser here: each kept until it would be closed for
+    /// idleness, and a reaper round (`every`) more.
+    async fn publish_all(&self, every: Duration) {
+        let Some(directory) = &self.directory else {
+            return;
+        };
+        let sessions: Vec<Arc<BrowserSession>> = self.handles().values().cloned().collect();
+        let records = sessions
+            .iter()
+            .map(|s| {
+                let ttl = self.idle_timeout.saturating_sub(s.idle()) + every;
+                (self.record(s), ttl)
+            })
+            .collect();
+        directory.publish(records).await;
+    }
+
+    /// Removes the record of a browser that closed.
+    async fn unpublish(&self, session: &BrowserSession) {
+        if let Some(directory) = &self.directory {
+            directory.forget(self.record(session)).await;
+        }
     }
 
     fn handles(&self) -> MutexGuard<'_, HashMap<String, Arc<BrowserSession>>> {
@@ -213,6 +303,11 @@ impl Browsers {
         // On error the lease is dropped with it and frees its context.
         let session = Arc::new(self.lease(owner, options, session_default).await?);
         self.handles().insert(session.id.clone(), session.clone());
+        if let Some(directory) = &self.directory {
+            directory
+                .publish(vec![(self.record(&session), self.idle_timeout)])
+                .await;
+        }
         Ok(session)
     }
 
@@ -317,6 +412,7 @@ impl Browsers {
         }
         .ok_or_else(|| BrowserError::UnknownHandle(id.to_string()))?;
         self.forget_default(&session);
+        self.unpublish(&session).await;
         session.close().await;
         Ok(())
     }
@@ -338,7 +434,48 @@ impl Browsers {
         }
     }
 
-    /// The browsers of `owner`, oldest first. `session` marks that session's default.
+    /// The browsers of `owner` on every replica of the cluster (this one's only outside a
+    /// cluster), oldest first. `session` marks that session's default.
+    pub async fn list_everywhere(
+        &self,
+        owner: &Principal,
+        session: Option<&str>,
+    ) -> Vec<BrowserInfo> {
+        let mut all = self.list(owner, session);
+        if let Some(directory) = &self.directory {
+            let now = crate::browser::now_ms();
+            let here = self.replica.as_deref().unwrap_or_default();
+            let elsewhere = directory.list(owner.as_str()).await;
+            all.extend(
+                elsewhere
+                    .into_iter()
+                    .filter(|r| r.replica != here && r.principal == owner.as_str())
+                    .map(|r| BrowserInfo {
+                        browser_id: r.browser_id,
+                        created_at: r.created_at,
+                        idle_seconds: (now - r.used_at).max(0) as u64 / 1000,
+                        expires_after_idle_seconds: self.idle_timeout.as_secs(),
+                        viewport: r.viewport,
+                        session_default: false,
+                        crashed: r.crashed,
+                        replica: Some(r.replica),
+                    }),
+            );
+            all.sort_by_key(|b| b.created_at);
+        }
+        all
+    }
+
+    /// Whether browser `id` is open somewhere in the cluster (`None`: the cluster's
+    /// directory cannot say; outside a cluster, whether it is open here).
+    pub async fn known(&self, id: &str) -> Option<bool> {
+        match &self.directory {
+            Some(directory) => directory.known(id).await,
+            None => Some(self.handles().contains_key(id)),
+        }
+    }
+
+    /// The browsers of `owner` here, oldest first. `session` marks that session's default.
     pub fn list(&self, owner: &Principal, session: Option<&str>) -> Vec<BrowserInfo> {
         let mut mine: Vec<Arc<BrowserSession>> = self
             .handles()
@@ -356,6 +493,7 @@ impl Browsers {
                 viewport: s.viewport(),
                 session_default: session.is_some() && s.session_default.as_deref() == session,
                 crashed: s.crashed(),
+                replica: self.replica.clone(),
             })
             .collect()
     }
@@ -381,6 +519,7 @@ impl Browsers {
             tracing::info!(browser = %session.id, principal = %session.owner,
                 "closing a browser idle for more than {} s", self.idle_timeout.as_secs());
             self.forget_default(&session);
+            self.unpublish(&session).await;
             session.close().await;
         }
     }
@@ -423,6 +562,7 @@ impl Browsers {
         self.closing.cancel();
         let all: Vec<Arc<BrowserSession>> = self.handles().drain().map(|(_, s)| s).collect();
         self.defaults().clear();
+        // Their records stay until they expire: callers learn that this replica stopped.
         let closing = futures::future::join_all(all.iter().map(|s| s.close()));
         let _ = tokio::time::timeout(CLOSE_ALL_TIMEOUT, closing).await;
         self.tasks.close();

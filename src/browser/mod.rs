@@ -44,7 +44,7 @@ pub mod tabs;
 
 use std::{path::PathBuf, time::Duration};
 
-pub use handles::{BrowserInfo, Browsers, OpenOptions, Viewport};
+pub use handles::{BrowserInfo, Browsers, HandleDirectory, HandleRecord, OpenOptions, Viewport};
 pub use pool::{Pool, PoolSettings, PoolStatus};
 pub use session::BrowserSession;
 
@@ -150,4 +150,11 @@ pub fn find_chromium(chrome_path: Option<&PathBuf>) -> Option<PathBuf> {
     .iter()
     .flat_map(|name| std::env::split_paths(&path).map(move |dir| dir.join(name)))
     .find(|candidate| candidate.is_file())
+}
+
+/// Now, Unix epoch ms (wall clock: what browsers report to clients).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -8,7 +8,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use chromiumoxide::{Page, cdp::browser_protocol::page::EventLifecycleEvent};
@@ -224,9 +224,7 @@ impl BrowserSession {
             id,
             owner,
             session_default,
-            created_at_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64),
+            created_at_ms: super::now_ms(),
             options: Mutex::new(options.clone()),
             lease,
             tabs: Mutex::new(Tabs {

@@ -10,6 +10,8 @@
 //! - [`pacing`]: the crawler's per-host politeness across the cluster (permits and start
 //!   times by Redis' clock), so N replicas are as polite as one.
 //! - [`robots`]: robots.txt answers, fetched by one replica and read by the others.
+//! - [`handles`]: a record per open browser (replica, principal), for cluster-wide
+//!   `browser_list` and for telling a lost browser from one that never existed.
 //! - [`hop`]: signing and checking requests one replica forwards to another.
 //!
 //! Every key lives under the cluster's name (`CRAWLIUM_CLUSTER_NAME`), so several clusters
@@ -17,9 +19,10 @@
 //! the scripts read keys they are not handed, which Redis Cluster forbids.
 //!
 //! Part of the domain: it imports `metrics`, `crawl` for the traits it implements and
-//! `browser` for its placement rule; `app`
+//! `browser` for its placement rule and the trait it implements; `app`
 //! hands it plain settings and a way to read this replica's load.
 
+pub mod handles;
 pub mod hop;
 pub mod pacing;
 pub mod registry;
@@ -29,6 +32,7 @@ use std::time::Duration;
 
 use deadpool_redis::redis;
 
+pub use handles::RedisHandles;
 pub use pacing::RedisPacing;
 pub use registry::{BrowserLoad, Registry, RegistryStatus, ReplicaInfo, ReplicaLoad};
 pub use robots::RedisRobots;

@@ -321,13 +321,13 @@ impl Forwarder {
         owner: &str,
     ) -> Response {
         let Some(url) = self.url_of(owner).await else {
-            return tool_error(&body, &gone(browser_id, owner));
+            return tool_error(&body, &self.app.lost_browser(browser_id, owner).await);
         };
         match self.send(parts, path, body.clone(), owner, &url).await {
             Ok(response) => response,
             Err(error @ SendError::Gone(_)) => {
                 tracing::info!(%owner, %error, "the replica holding a browser is gone");
-                tool_error(&body, &gone(browser_id, owner))
+                tool_error(&body, &self.app.lost_browser(browser_id, owner).await)
             }
             Err(error) => {
                 tracing::warn!(%owner, %error, "the replica holding a browser did not answer");
@@ -392,13 +392,6 @@ fn browser_id(headers: &HeaderMap, body: &[u8]) -> Option<String> {
     message["params"]["arguments"]["browserId"]
         .as_str()
         .map(str::to_string)
-}
-
-fn gone(browser_id: &str, owner: &str) -> String {
-    format!(
-        "browser {browser_id} was held by replica {owner}, which has stopped: its pages are \
-         gone. Call browser_open for a new browser"
-    )
 }
 
 /// A JSON-RPC answer to the request in `body` that is a failed tool call saying `message`.

@@ -537,7 +537,26 @@ async fn any_replica_answers_for_a_browser_its_owner_holds() {
         .unwrap();
     assert_eq!(forged.status(), 403);
 
-    // The owner dies: its browser's calls say so, wherever they land.
+    // browser_list on B shows the caller's browsers on A too (another browser, closed
+    // through B, is gone from it), and nobody else's.
+    let second = call_as(&a, TOKEN, "browser_open", json!({})).await;
+    let second = second["structuredContent"]["browserId"].as_str().unwrap();
+    let closed = call_as(&b, TOKEN, "browser_close", json!({"browserId": second})).await;
+    assert_ne!(closed["isError"], true, "{closed}");
+    let listed = call_as(&b, TOKEN, "browser_list", json!({})).await;
+    let browsers = listed["structuredContent"]["browsers"].as_array().unwrap();
+    assert_eq!(browsers.len(), 1, "{listed}");
+    assert_eq!(browsers[0]["browserId"], id.as_str());
+    assert_eq!(browsers[0]["replica"], a_id.as_str());
+    let theirs = call_as(&b, OTHER_TOKEN, "browser_list", json!({})).await;
+    assert_eq!(
+        theirs["structuredContent"]["browsers"],
+        json!([]),
+        "{theirs}"
+    );
+
+    // The owner dies: its browser's calls say so, wherever they land; a handle it never
+    // minted (or one it closed) is unknown, as anywhere.
     a.child.start_kill().unwrap();
     a.child.wait().await.unwrap();
     let lost = call_as(&b, TOKEN, "browser_snapshot", json!({"browserId": id})).await;
@@ -546,6 +565,14 @@ async fn any_replica_answers_for_a_browser_its_owner_holds() {
         result_text(&lost).contains("which has stopped: its pages are gone. Call browser_open"),
         "{lost}"
     );
+    let never = format!("br_{a_id}_{}", "0".repeat(40));
+    for unknown in [never.as_str(), second] {
+        let answer = call_as(&b, TOKEN, "browser_snapshot", json!({"browserId": unknown})).await;
+        assert!(
+            result_text(&answer).starts_with("unknown browserId"),
+            "{answer}"
+        );
+    }
     drop(b);
     cluster.schema.drop().await;
 }
@@ -1043,6 +1070,100 @@ async fn a_rolling_restart_fails_no_call_but_those_on_the_restarted_replicas_bro
     );
     assert!(lost > 0, "the restarted replicas' browsers are gone");
     drop(balancer);
+    drop(replicas);
+    cluster.schema.drop().await;
+}
+
+#[tokio::test]
+async fn another_token_finds_no_session_stream_or_browser_of_this_one_on_any_replica() {
+    use crate::support::{
+        rpc::{SseEvents, call_as, legacy_initialize, legacy_post},
+        server::TOKEN,
+    };
+    let _serial = crate::support::serial::lock().await;
+    let cluster = Cluster::new().await;
+    let tokens = format!("{TOKEN},{OTHER_TOKEN}");
+    let replicas = cluster
+        .replicas(2, &[("CRAWLIUM_AUTH_TOKENS", tokens.as_str())])
+        .await;
+    let http = reqwest::Client::new();
+
+    // A legacy session and a legacy SSE stream of TOKEN, both on the first replica.
+    let initialized = legacy_post(&http, &replicas[0], &legacy_initialize(), None)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(initialized.status().is_success(), "{initialized:?}");
+    let session = initialized.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let stream = http
+        .get(replicas[0].url("/sse"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let mut events = SseEvents::new(stream);
+    let endpoint = events.next().await;
+    let message_path = endpoint
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap()
+        .to_string();
+    let opened = call_as(&replicas[0], TOKEN, "browser_open", json!({})).await;
+    let browser = opened["structuredContent"]["browserId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{opened}"))
+        .to_string();
+
+    // OTHER_TOKEN, through either replica: none of them exists.
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    for replica in &replicas {
+        let theirs = legacy_post(&http, replica, &list, Some(&session))
+            .bearer_auth(OTHER_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(theirs.status(), 404, "another token's session");
+        let posted = http
+            .post(replica.url(&message_path))
+            .bearer_auth(OTHER_TOKEN)
+            .json(&list)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status(), 404, "another token's SSE stream");
+        let snapshot = call_as(
+            replica,
+            OTHER_TOKEN,
+            "browser_snapshot",
+            json!({"browserId": browser}),
+        )
+        .await;
+        assert!(
+            result_text(&snapshot).starts_with("unknown browserId"),
+            "{snapshot}"
+        );
+        // The holder reaches all three through the same replica.
+        let ours = call_as(
+            replica,
+            TOKEN,
+            "browser_snapshot",
+            json!({"browserId": browser}),
+        )
+        .await;
+        assert_ne!(ours["isError"], true, "{ours}");
+        let posted = http
+            .post(replica.url(&message_path))
+            .bearer_auth(TOKEN)
+            .json(&list)
+            .send()
+            .await
+            .unwrap();
+        assert!(posted.status().is_success(), "{posted:?}");
+    }
     drop(replicas);
     cluster.schema.drop().await;
 }

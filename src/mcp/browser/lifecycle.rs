@@ -171,9 +171,10 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_list",
-        description = "List your open browsers, oldest first: browserId, age, seconds idle, \
-                       viewport, whether it is this session's default, and whether it \
-                       crashed. No arguments.",
+        description = "List your open browsers, oldest first (in a cluster: on every \
+                       replica): browserId, age, seconds idle, viewport, whether it is this \
+                       session's default, whether it crashed, and the replica holding it. \
+                       No arguments.",
         annotations(
             title = "List browsers",
             read_only_hint = true,
@@ -190,7 +191,11 @@ impl CrawliumServer {
         let owner = self.principal(&context);
         let session = self.transport_session(&context);
         Ok(Json(BrowserList {
-            browsers: self.app.browsers.list(&owner, session.as_deref()),
+            browsers: self
+                .app
+                .browsers
+                .list_everywhere(&owner, session.as_deref())
+                .await,
         }))
     }
 
