@@ -3,7 +3,8 @@
 //! kill -9 of the replica running it (another takes it over, every page is stored once, only
 //! what was in flight is fetched again, and the dead replica's host permits do not hold the
 //! site up); a runner frozen past its takeover (SIGSTOP) writes nothing when it wakes; and a
-//! replica at its job limit leaves new jobs queued for one with room.
+//! replica at its job limit leaves new jobs queued for one with room, while the caller
+//! waiting on it still gets its progress.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -301,6 +302,14 @@ async fn a_runner_frozen_past_its_takeover_writes_nothing_when_it_wakes() {
 
 #[tokio::test]
 async fn a_replica_at_its_job_limit_leaves_new_jobs_to_one_with_room() {
+    use rmcp::{
+        ServiceExt,
+        model::{CallToolRequestParams, ProgressToken, RequestMetaObject},
+        transport::{
+            StreamableHttpClientTransport,
+            streamable_http_client::StreamableHttpClientTransportConfig,
+        },
+    };
     let _serial = crate::support::serial::lock().await;
     // Long enough (60 pages of 500 ms, 8 at once on the host) that the first job still runs
     // when the other replica's watchdog looks.
@@ -312,32 +321,71 @@ async fn a_replica_at_its_job_limit_leaves_new_jobs_to_one_with_room() {
     let db = sqlx::PgPool::connect(&cluster.schema.url).await.unwrap();
     let sitemap = format!("{}/sitemap.xml", site.base());
 
-    // Both started on the first replica: it runs one and the second goes to the other.
+    // Both started on the first replica: it runs one; the second, whose caller waits there
+    // with a progress token, goes to the other replica, and its progress still reaches the
+    // caller (read from the database by the replica the caller is on).
     let first = start_crawl(&replicas[0], &sitemap, 60).await;
-    let second = start_crawl(&replicas[0], &sitemap, 60).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let runners = loop {
-        let a = runner_of(&db, &replicas, &first)
-            .await
-            .map(|r| r.addr.clone());
-        let b = runner_of(&db, &replicas, &second)
-            .await
-            .map(|r| r.addr.clone());
-        if let (Some(a), Some(b)) = (&a, &b) {
-            break (a.clone(), b.clone());
+    let log = crate::support::client::ProgressLog::default();
+    let client = log
+        .clone()
+        .serve(StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(replicas[0].url("/mcp"))
+                .auth_header(TOKEN),
+        ))
+        .await
+        .unwrap();
+    let mut params = CallToolRequestParams::new("crawl_sitemap").with_arguments(
+        json!({"url": sitemap, "maxPages": 60, "maxConcurrent": 8, "waitSeconds": 120})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    params.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
+        rmcp::model::NumberOrString::String("second".into()),
+    )));
+    let waiting = client.call_tool(params);
+    let watching = async {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ids: Vec<String> =
+                sqlx::query_scalar("SELECT id FROM jobs WHERE id <> $1 ORDER BY created_at")
+                    .bind(&first)
+                    .fetch_all(&db)
+                    .await
+                    .unwrap();
+            if let Some(second) = ids.first() {
+                let a = runner_of(&db, &replicas, &first)
+                    .await
+                    .map(|r| r.addr.clone());
+                let b = runner_of(&db, &replicas, second)
+                    .await
+                    .map(|r| r.addr.clone());
+                if let (Some(a), Some(b)) = (a, b) {
+                    return (a, b);
+                }
+            }
+            assert!(Instant::now() < deadline, "the second job never ran");
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(Instant::now() < deadline, "not both running: {a:?} {b:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    let (result, runners) = tokio::join!(waiting, watching);
     assert_eq!(runners.0, replicas[0].addr);
     assert_eq!(
         runners.1, replicas[1].addr,
         "the queued job went to the replica with room"
     );
-    for id in [&first, &second] {
-        let done = job_until(&replicas[0], id, Duration::from_secs(60), finished).await;
-        assert_eq!(done["status"], "succeeded", "{done:#}");
-    }
+    let second = result.unwrap().structured_content.unwrap();
+    assert_eq!(second["status"], "succeeded", "{second:#}");
+    assert_eq!(second["progress"]["done"], 60, "{second:#}");
+    let notes = log.0.lock().unwrap().clone();
+    assert!(notes.len() >= 2, "progress reached the caller: {notes:?}");
+    assert!(
+        notes.windows(2).all(|w| w[1].0 >= w[0].0),
+        "progress grows: {notes:?}"
+    );
+    let done = job_until(&replicas[0], &first, Duration::from_secs(60), finished).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    client.cancel().await.unwrap();
     db.close().await;
     drop(replicas);
     cluster.schema.drop().await;

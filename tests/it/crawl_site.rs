@@ -2,20 +2,16 @@
 //! site: exact page sets (depth, scope, robots.txt, traps, dedupe), retries with Retry-After,
 //! the memory gate, waiting and progress notifications, ownership, and clear errors.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use rmcp::{
-    ClientHandler, RoleClient, ServiceExt,
-    model::{CallToolRequestParams, ProgressNotificationParam, ProgressToken, RequestMetaObject},
-    service::NotificationContext,
+    ServiceExt,
+    model::{CallToolRequestParams, ProgressToken, RequestMetaObject},
 };
 use serde_json::{Value, json};
 
 use crate::support::{
-    client::{connect, error_text, ok},
+    client::{ProgressLog, connect, error_text, ok},
     rpc::call_as,
     server::{HttpServer, TOKEN},
     site::{CrawlSite, RobotsTxt},
@@ -272,27 +268,6 @@ async fn over_the_memory_threshold_the_crawl_goes_one_page_at_a_time() {
     assert!(stats["memory"]["peakMb"].as_f64().unwrap() > 16.0);
     assert!(stats["throttledMs"].as_u64().unwrap() > 0, "{stats}");
     assert_eq!(stats["concurrency"]["current"], 1, "{stats}");
-}
-
-/// One progress notification: progress, total, message.
-type Note = (f64, Option<f64>, String);
-
-/// Collects the progress notifications a client receives.
-#[derive(Clone, Default)]
-struct ProgressLog(Arc<Mutex<Vec<Note>>>);
-
-impl ClientHandler for ProgressLog {
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        self.0.lock().unwrap().push((
-            params.progress,
-            params.total,
-            params.message.unwrap_or_default(),
-        ));
-    }
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! rmcp's client against a server (or a balancer): connect with a legacy session, and call tools
-//! that must succeed (their structured content) or must fail (the error text the model reads).
+//! that must succeed (their structured content) or must fail (the error text the model reads);
+//! a handler that collects progress notifications.
 
 use super::rpc::Endpoint;
 
@@ -73,4 +74,25 @@ pub async fn error_text(
         "{tool} should fail: {result:?}"
     );
     result.content[0].as_text().unwrap().text.clone()
+}
+
+/// One progress notification: progress, total, message.
+pub type Note = (f64, Option<f64>, String);
+
+/// A client handler that collects the progress notifications it receives.
+#[derive(Clone, Default)]
+pub struct ProgressLog(pub std::sync::Arc<std::sync::Mutex<Vec<Note>>>);
+
+impl rmcp::ClientHandler for ProgressLog {
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        self.0.lock().unwrap().push((
+            params.progress,
+            params.total,
+            params.message.unwrap_or_default(),
+        ));
+    }
 }
