@@ -514,6 +514,14 @@ fn running_as_root() -> bool {
 
 /// Has the kernel kill Chromium when the thread that spawned it dies: a tokio worker thread,
 /// which lives as long as the server's runtime (launches never run on blocking threads).
+/// Linux only (`PR_SET_PDEATHSIG`); elsewhere Chromium outlives a server that crashes (a
+/// clean stop still kills its process group), and the next start removes its profile.
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut tokio::process::Command) {}
+
+/// Has the kernel kill Chromium when the thread that spawned it dies: a tokio worker thread,
+/// which lives as long as the server's runtime (launches never run on blocking threads).
+#[cfg(target_os = "linux")]
 fn die_with_parent(command: &mut tokio::process::Command) {
     // SAFETY: the closure runs in the child between fork and exec and only makes the
     // async-signal-safe prctl system call.
