@@ -331,6 +331,18 @@ impl Registry {
         }
     }
 
+    /// Returns once replica `id` has left the cluster (its entry expired or was removed), as
+    /// seen at the registry's refreshes; never while Redis cannot be read.
+    pub async fn wait_gone(&self, id: &str) {
+        loop {
+            tokio::time::sleep(REFRESH).await;
+            let status = self.status();
+            if status.up && !status.replicas.iter().any(|r| r.id == id) {
+                return;
+            }
+        }
+    }
+
     /// Another live replica that is not draining, taking turns among them (at the last
     /// refresh), for a request this replica should not start itself (it is draining).
     pub fn another_replica(&self) -> Option<ReplicaInfo> {

@@ -290,7 +290,18 @@ impl Forwarder {
                 request = request.header(name, value);
             }
         }
-        let answer = match request.header(HOP_HEADER, hop).body(body).send().await {
+        // Until it answers, the replica must stay in the cluster: one that froze (or lost its
+        // network) leaves it within the registry's expiry, and the call says so then.
+        let sent = request.header(HOP_HEADER, hop).body(body).send();
+        let answered = tokio::select! {
+            answered = sent => answered,
+            () = cluster.wait_gone(target) => {
+                return Err(SendError::Gone(format!(
+                    "replica {target} stopped answering and left the cluster"
+                )));
+            }
+        };
+        let answer = match answered {
             Ok(answer) if answer.status() == StatusCode::MISDIRECTED_REQUEST => {
                 return Err(SendError::Gone(format!("another process answers at {url}")));
             }

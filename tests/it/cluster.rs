@@ -1167,3 +1167,43 @@ async fn another_token_finds_no_session_stream_or_browser_of_this_one_on_any_rep
     drop(replicas);
     cluster.schema.drop().await;
 }
+
+#[tokio::test]
+async fn a_call_waiting_on_a_frozen_owner_ends_when_it_leaves_the_cluster() {
+    use crate::support::{
+        rpc::call_as,
+        server::{TOKEN, signal},
+    };
+    let _serial = crate::support::serial::lock().await;
+    let cluster = Cluster::new().await;
+    let replicas = cluster
+        .replicas(2, &[("CRAWLIUM_AUTH_TOKENS", TOKEN)])
+        .await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let opened = call_as(a, TOKEN, "browser_open", json!({})).await;
+    let id = opened["structuredContent"]["browserId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{opened}"))
+        .to_string();
+
+    // A freezes (its socket still accepts): a call through B waits for it, and ends with
+    // the clear error once A's registry entry expired, not when the client gives up.
+    signal(a.child.id().unwrap(), "STOP");
+    let started = std::time::Instant::now();
+    let lost = tokio::time::timeout(
+        Duration::from_secs(30),
+        call_as(b, TOKEN, "browser_snapshot", json!({"browserId": id})),
+    )
+    .await
+    .expect("the call ended");
+    let waited = started.elapsed();
+    signal(a.child.id().unwrap(), "KILL");
+    eprintln!("the call on the frozen owner ended after {waited:?}");
+    assert_eq!(lost["isError"], true, "{lost}");
+    assert!(
+        result_text(&lost).contains("which has stopped: its pages are gone"),
+        "{lost}"
+    );
+    drop(replicas);
+    cluster.schema.drop().await;
+}
