@@ -38,6 +38,9 @@ pub use sources::{DeletedSource, SourceKind, SourceSummary};
 
 /// How long a connection may be waited for before a call fails.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long PostgreSQL keeps a session that sits idle inside a transaction (its process
+/// stalled) before ending it and freeing its locks.
+const IDLE_IN_TRANSACTION: &str = "10s";
 /// Longest a health check may take.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -243,8 +246,14 @@ impl Store {
                 reason: e.to_string(),
                 fix: "use postgres://USER[:PASSWORD]@HOST:PORT/DB in DATABASE_URL".into(),
             })?
-            // A runaway query must not hold a connection forever.
-            .options([("statement_timeout", "60s")]);
+            // A runaway query must not hold a connection forever; nor may a transaction whose
+            // process stalled (SIGSTOP, a long pause) between statements: it holds its job's
+            // row share-locked (job leases), and a takeover must not wait for it forever.
+            // Crawlium's transactions never wait on anything but the database.
+            .options([
+                ("statement_timeout", "60s"),
+                ("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION),
+            ]);
         // One direct connection first: a down server is reported at once with its real
         // error, instead of after the pool's acquire timeout.
         let open_error = |reason: String| StoreError::Open {
