@@ -110,6 +110,16 @@ pub struct Fetched {
     pub elapsed: Duration,
 }
 
+/// Whether an answer may be different when asked again: throttled (429), overloaded or
+/// failing upstream (500, 502, 503, 504), a timeout or a network error. Crawl jobs and
+/// `crawl_page` retry these, with [`super::politeness::backoff`].
+pub fn worth_retrying(answer: &Result<Fetched, FetchError>) -> bool {
+    match answer {
+        Ok(fetched) => matches!(fetched.status, 429 | 500 | 502 | 503 | 504),
+        Err(e) => matches!(e, FetchError::Timeout(..) | FetchError::Network(..)),
+    }
+}
+
 /// An answer whose body has not been read yet (see [`Fetcher::open`]).
 pub struct Opened {
     /// The URL asked for.

@@ -1,4 +1,5 @@
-//! One page, end to end: fetch, extract (off the async runtime), store.
+//! One page, end to end: fetch (retrying a throttled or failing answer for a few seconds),
+//! extract (off the async runtime), store.
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +8,8 @@ use url::Url;
 use super::{
     chunk,
     extract::{self, Extracted},
-    fetch::{FetchError, Fetched, Fetcher},
+    fetch::{FetchError, Fetched, Fetcher, worth_retrying},
+    politeness::{MAX_RETRIES, backoff, parse_retry_after},
     render::Render,
 };
 use crate::store::{NewPage, PageWrite, SourceKind, Store, StoreError};
@@ -21,7 +23,13 @@ pub enum CrawlError {
     /// Storing failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The site kept answering that it is throttling or failing (429, 5xx), past the retries.
+    #[error("{0}")]
+    Refused(String),
 }
+
+/// Longest one `crawl_page` call waits between attempts, in all.
+const RETRY_BUDGET: Duration = Duration::from_secs(10);
 
 /// A crawled page.
 #[derive(Debug)]
@@ -120,10 +128,7 @@ pub async fn crawl_page(
     renderer: Option<&dyn Render>,
 ) -> Result<CrawledPage, CrawlError> {
     let started = Instant::now();
-    let fetched = match renderer {
-        Some(renderer) => renderer.render(url).await?,
-        None => fetcher.fetch(url).await?,
-    };
+    let fetched = fetch_with_retries(fetcher, url, renderer).await?;
     let fetch_time = started.elapsed();
 
     let started = Instant::now();
@@ -150,4 +155,65 @@ pub async fn crawl_page(
         extract_time,
         store_time: started.elapsed(),
     })
+}
+
+/// Fetches (or renders) `url`, asking again while the answer is worth retrying, at most
+/// [`MAX_RETRIES`] times and [`RETRY_BUDGET`] of waiting in all (honouring a short
+/// `Retry-After`). A site still throttling or failing then is an error that says so, never
+/// its throttling page as if it were the content.
+async fn fetch_with_retries(
+    fetcher: &Fetcher,
+    url: &Url,
+    renderer: Option<&dyn Render>,
+) -> Result<Fetched, CrawlError> {
+    let started = Instant::now();
+    let mut waited = Duration::ZERO;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let answer = match renderer {
+            Some(renderer) => renderer.render(url).await,
+            None => fetcher.fetch(url).await,
+        };
+        if !worth_retrying(&answer) {
+            return Ok(answer?);
+        }
+        let retry_after = answer.as_ref().ok().and_then(|f| f.retry_after.clone());
+        let pause = backoff(attempts, retry_after.as_deref())
+            .filter(|pause| attempts <= MAX_RETRIES && waited + *pause <= RETRY_BUDGET);
+        match (pause, answer) {
+            (Some(pause), _) => {
+                tokio::time::sleep(pause).await;
+                waited += pause;
+            }
+            (None, Err(error)) => return Err(error.into()),
+            (None, Ok(fetched)) => {
+                return Err(CrawlError::Refused(refusal(
+                    url,
+                    &fetched,
+                    attempts,
+                    started.elapsed(),
+                )));
+            }
+        }
+    }
+}
+
+/// What a model is told when a site kept answering 429 or 5xx.
+fn refusal(url: &Url, fetched: &Fetched, attempts: u32, spent: Duration) -> String {
+    let asked = fetched.retry_after.as_deref().and_then(parse_retry_after);
+    let when = match asked {
+        Some(wait) => format!("in {} s, as it asks (Retry-After)", wait.as_secs().max(1)),
+        None => "in a minute or two".to_string(),
+    };
+    let what = match fetched.status {
+        429 => "is throttling requests (HTTP 429 Too Many Requests)".to_string(),
+        503 => "is unavailable (HTTP 503)".to_string(),
+        status => format!("is failing (HTTP {status})"),
+    };
+    format!(
+        "{url} {what}: {attempts} attempts over {:.1} s got no page. Try again {when}; \
+         nothing was stored",
+        spent.as_secs_f64()
+    )
 }

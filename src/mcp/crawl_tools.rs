@@ -353,8 +353,10 @@ impl CrawliumServer {
                        text, or the raw html) with title, description, status and optionally its \
                        links; by default also store it for search_pages/get_page (2xx answers \
                        only). Follows up to 10 redirects; pages over CRAWL_MAX_PAGE_BYTES \
-                       (10 MiB) and non-page content types are refused. maxChars caps the \
-                       returned content (default 20000).",
+                       (10 MiB) and non-page content types are refused. A 429/5xx answer or a \
+                       network error is retried (at most 3 times, 10 s of waiting in all, \
+                       honouring a short Retry-After), then reported as an error saying when \
+                       to try again. maxChars caps the returned content (default 20000).",
         annotations(
             title = "Crawl one page",
             read_only_hint = false,
@@ -394,6 +396,7 @@ impl CrawliumServer {
         .await
         .map_err(|e| match e {
             CrawlError::Fetch(e) => ToolError::new(e.to_string()),
+            CrawlError::Refused(message) => ToolError::new(message),
             CrawlError::Store(e) => ToolError::from(e),
         })?;
         let full = match args.format {

@@ -177,3 +177,55 @@ async fn private_networks_are_refused_by_default() {
     assert!(message.contains("not a public address"), "{message}");
     client.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_throttled_or_failing_site_is_retried_then_refused_clearly() {
+    let site = FixtureSite::start().await;
+    let server = HttpServer::start(&[], &[("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true")]).await;
+    let client = connect(&server).await;
+
+    // 429 once, with Retry-After: 1: asked again after a second, and the page comes back.
+    let page = ok(
+        &client,
+        "crawl_page",
+        json!({"url": site.url("/busy-once")}),
+    )
+    .await;
+    assert_eq!(page["status"], 200, "{page}");
+    assert_eq!(page["title"], "Tokio scheduler guide");
+    assert_eq!(site.hits("/busy-once"), 2);
+
+    // Asked to wait 2 minutes: no hammering, no throttling page as content; when to retry.
+    let throttled = error_text(
+        &client,
+        "crawl_page",
+        json!({"url": site.url("/throttled")}),
+    )
+    .await;
+    assert!(
+        throttled.contains("is throttling requests (HTTP 429")
+            && throttled.contains("Try again in 120 s")
+            && throttled.contains("nothing was stored"),
+        "{throttled}"
+    );
+    assert!(!throttled.contains("Slow down"), "{throttled}");
+    assert_eq!(site.hits("/throttled"), 1);
+
+    // 503 without Retry-After: backed off and retried (0.5 + 1 + 2 s), then refused.
+    let down = error_text(
+        &client,
+        "crawl_page",
+        json!({"url": site.url("/unavailable")}),
+    )
+    .await;
+    assert!(
+        down.contains("is unavailable (HTTP 503)") && down.contains("4 attempts"),
+        "{down}"
+    );
+    assert_eq!(site.hits("/unavailable"), 4);
+    let sources = ok(&client, "list_sources", json!({})).await;
+    assert_eq!(
+        sources["sources"][0]["pages"], 1,
+        "only the page that came back is stored: {sources}"
+    );
+}

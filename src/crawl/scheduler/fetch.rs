@@ -9,7 +9,7 @@ use url::Url;
 use crate::{
     crawl::{
         crawler::Crawler,
-        fetch::FetchError,
+        fetch::{FetchError, worth_retrying},
         page::{extract_fetched, new_page},
         politeness::{MAX_RETRIES, backoff},
         url::normalise,
@@ -111,11 +111,7 @@ pub(super) async fn fetch(
         if let Ok(fetched) = &answer {
             gate.observe(fetched.elapsed, fetched.status);
         }
-        let retryable = match &answer {
-            Ok(fetched) => matches!(fetched.status, 429 | 500 | 502 | 503 | 504),
-            Err(e) => matches!(e, FetchError::Timeout(..) | FetchError::Network(..)),
-        };
-        if !retryable {
+        if !worth_retrying(&answer) {
             break answer;
         }
         result.overloads += 1;

@@ -1,7 +1,8 @@
 //! The pages `crawl_page` is tested on, served on 127.0.0.1 with a hit count per path: an
 //! article with navigation, a cookie banner and a code block; redirects, a redirect loop and
 //! chains; a hop to a private address; an oversized page, a gzip bomb, Latin-1, plain text,
-//! an image and a 404.
+//! an image, a 404; a page throttled once, one always throttled (Retry-After: 120) and one
+//! always unavailable (503).
 
 use std::sync::{Arc, Mutex};
 
@@ -46,7 +47,12 @@ impl FixtureSite {
         };
         type Hits = Arc<Mutex<std::collections::HashMap<String, usize>>>;
         async fn page(State(hits): State<Hits>, Path(path): Path<String>) -> Response {
-            *hits.lock().unwrap().entry(format!("/{path}")).or_default() += 1;
+            let hit = {
+                let mut hits = hits.lock().unwrap();
+                let n = hits.entry(format!("/{path}")).or_default();
+                *n += 1;
+                *n
+            };
             let html = |body: &'static str| {
                 ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
             };
@@ -88,6 +94,10 @@ impl FixtureSite {
                     .into_response(),
                 "plain.txt" => ([(header::CONTENT_TYPE, "text/plain")], "Just text.\n\nTwo paragraphs.").into_response(),
                 "missing" => (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/html")], "<h1>Not here</h1>").into_response(),
+                "busy-once" if hit == 1 => (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], "<h1>Slow down</h1>").into_response(),
+                "busy-once" => html(ARTICLE),
+                "throttled" => (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "120")], "<h1>Slow down</h1>").into_response(),
+                "unavailable" => (StatusCode::SERVICE_UNAVAILABLE, "<h1>Down for maintenance</h1>").into_response(),
                 other if other.starts_with("chain/") => {
                     let n: usize = other[6..].parse().unwrap_or(0);
                     if n == 0 {
