@@ -92,10 +92,11 @@ const HEALTH_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 impl App {
     /// Builds the services for a validated config: opens the store and applies migrations.
     pub async fn open(config: Config, transport: TransportKind) -> Result<Arc<Self>, StartError> {
-        let fetcher = crate::crawl::fetch::Fetcher::new(config.fetch_config())?;
+        let metrics = Metrics::new();
+        let fetcher =
+            crate::crawl::fetch::Fetcher::new(config.fetch_config())?.with_metrics(metrics.crawl());
         let store = Store::open(&config.database_url(), config.database_max_connections).await?;
         tracing::info!(database = store.target(), "store open");
-        let metrics = Metrics::new();
         let cluster = match (transport, config.cluster_settings()) {
             (TransportKind::Http, Some(settings)) => {
                 Some(crate::coord::Registry::new(&settings, metrics.cluster())?)

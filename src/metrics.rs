@@ -3,7 +3,7 @@
 //! The registry is per `App` rather than global so tests can run several servers in one
 //! process. Names are prefixed `crawlium_`; later modules register their own families here.
 //! It imports nothing else of the crate; the domain reports through the handles it gives out
-//! (`BrowserMetrics`, `ProcessMemory`).
+//! (`BrowserMetrics`, `CrawlMetrics`, `ClusterMetrics`, `ProcessMemory`).
 
 use std::time::{Duration, Instant};
 
@@ -101,6 +101,82 @@ impl BrowserMetrics {
     }
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+/// The crawler's metric handles (clones share the registered families; the default is a set
+/// nobody renders, for crawlers outside a server).
+#[derive(Clone)]
+pub struct CrawlMetrics {
+    fetches: Family<ResultLabel, Counter>,
+    fetch_duration: Histogram,
+    bytes: Counter,
+    urls: Family<OutcomeLabel, Counter>,
+    retries: Counter,
+    host_wait: Counter<f64, std::sync::atomic::AtomicU64>,
+    jobs_running: Gauge,
+}
+
+impl Default for CrawlMetrics {
+    fn default() -> Self {
+        Self {
+            fetches: Family::default(),
+            fetch_duration: Histogram::new([
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            bytes: Counter::default(),
+            urls: Family::default(),
+            retries: Counter::default(),
+            host_wait: Counter::default(),
+            jobs_running: Gauge::default(),
+        }
+    }
+}
+
+impl CrawlMetrics {
+    /// Records one page fetch: its HTTP status (`None`: no answer), time and body bytes.
+    pub fn fetched(&self, status: Option<u16>, elapsed: Duration, bytes: usize) {
+        let result = match status {
+            Some(200..=299) => "2xx",
+            Some(300..=399) => "3xx",
+            Some(429) => "429",
+            Some(400..=499) => "4xx",
+            Some(_) => "5xx",
+            None => "error",
+        };
+        self.fetches.get_or_create(&ResultLabel { result }).inc();
+        self.fetch_duration.observe(elapsed.as_secs_f64());
+        self.bytes.inc_by(bytes as u64);
+    }
+
+    /// Counts a crawl job's URL settled as `done`, `failed` or `skipped`.
+    pub fn settled(&self, outcome: &'static str) {
+        self.urls.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    /// Counts a fetch asked again (throttled, overloaded or failing).
+    pub fn retried(&self) {
+        self.retries.inc();
+    }
+
+    /// Adds time a request waited for its host's politeness gate.
+    pub fn waited(&self, waited: Duration) {
+        self.host_wait.inc_by(waited.as_secs_f64());
+    }
+
+    /// Sets the number of crawl jobs this process runs.
+    pub fn set_jobs_running(&self, count: usize) {
+        self.jobs_running.set(count as i64);
+    }
+}
+
 /// The cluster's metric handles: what this replica's registry saw at its last refresh (all
 /// zero without clustering).
 #[derive(Clone)]
@@ -145,6 +221,7 @@ pub struct Metrics {
     virtual_memory: Gauge,
     uptime: Gauge<f64, std::sync::atomic::AtomicU64>,
     browser: BrowserMetrics,
+    crawl: CrawlMetrics,
     cluster: ClusterMetrics,
     started: Instant,
 }
@@ -237,6 +314,43 @@ impl Metrics {
             browser.recycles.clone(),
         );
         browser.set_processes(0, 0, 0);
+        let crawl = CrawlMetrics::default();
+        registry.register(
+            "crawl_fetches",
+            "Page fetches of the crawler (crawl_page, crawl jobs, map_site) by result: 2xx, 3xx, \
+             429, 4xx, 5xx, or error (no answer)",
+            crawl.fetches.clone(),
+        );
+        registry.register(
+            "crawl_fetch_duration_seconds",
+            "Time one page fetch took, body included, in seconds",
+            crawl.fetch_duration.clone(),
+        );
+        registry.register(
+            "crawl_bytes",
+            "Page body bytes fetched (after decompression)",
+            crawl.bytes.clone(),
+        );
+        registry.register(
+            "crawl_urls",
+            "URLs of crawl jobs settled by outcome (done, failed, skipped)",
+            crawl.urls.clone(),
+        );
+        registry.register(
+            "crawl_retries",
+            "Page fetches asked again after a 429, a 5xx or a network error",
+            crawl.retries.clone(),
+        );
+        registry.register(
+            "crawl_host_wait_seconds",
+            "Seconds page fetches waited for their host's politeness gate",
+            crawl.host_wait.clone(),
+        );
+        registry.register(
+            "crawl_jobs_running",
+            "Crawl jobs this process runs",
+            crawl.jobs_running.clone(),
+        );
         let cluster = ClusterMetrics {
             up: Gauge::default(),
             replicas: Gauge::default(),
@@ -289,9 +403,15 @@ impl Metrics {
             virtual_memory,
             uptime,
             browser,
+            crawl,
             cluster,
             started: Instant::now(),
         }
+    }
+
+    /// The crawler's metrics.
+    pub fn crawl(&self) -> CrawlMetrics {
+        self.crawl.clone()
     }
 
     /// The browser pool's metrics.

@@ -17,7 +17,10 @@ use reqwest::{
 };
 use url::Url;
 
-use crate::net_policy::{Blocked, NetPolicy};
+use crate::{
+    metrics::CrawlMetrics,
+    net_policy::{Blocked, NetPolicy},
+};
 
 /// Settings of a [`Fetcher`].
 #[derive(Debug, Clone)]
@@ -180,6 +183,7 @@ impl Opened {
 pub struct Fetcher {
     client: reqwest::Client,
     config: Arc<FetchConfig>,
+    metrics: CrawlMetrics,
 }
 
 /// Resolves host names and drops addresses the policy refuses, at connect time, so a DNS
@@ -230,7 +234,19 @@ impl Fetcher {
         Ok(Self {
             client,
             config: Arc::new(config),
+            metrics: CrawlMetrics::default(),
         })
+    }
+
+    /// The same client, reporting its fetches (and the crawler's) to `metrics`.
+    pub fn with_metrics(mut self, metrics: CrawlMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Where the crawler's figures go.
+    pub fn metrics(&self) -> &CrawlMetrics {
+        &self.metrics
     }
 
     /// The settings in force.
@@ -240,6 +256,19 @@ impl Fetcher {
 
     /// Fetches `url`, following redirects; non-2xx answers are returned, not errors.
     pub async fn fetch(&self, url: &Url) -> Result<Fetched, FetchError> {
+        let started = Instant::now();
+        let answer = self.fetch_page(url).await;
+        match &answer {
+            Ok(fetched) => {
+                self.metrics
+                    .fetched(Some(fetched.status), fetched.elapsed, fetched.bytes)
+            }
+            Err(_) => self.metrics.fetched(None, started.elapsed(), 0),
+        }
+        answer
+    }
+
+    async fn fetch_page(&self, url: &Url) -> Result<Fetched, FetchError> {
         let total = self.config.total_timeout;
         tokio::time::timeout(total, async {
             let cap = self.config.max_body_bytes;

@@ -183,6 +183,7 @@ async fn fetch_with_retries(
             .filter(|pause| attempts <= MAX_RETRIES && waited + *pause <= RETRY_BUDGET);
         match (pause, answer) {
             (Some(pause), _) => {
+                fetcher.metrics().retried();
                 tokio::time::sleep(pause).await;
                 waited += pause;
             }

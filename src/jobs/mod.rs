@@ -164,14 +164,21 @@ impl Jobs {
         let (progress_tx, progress_rx) = watch::channel(report.clone());
         let (finished_tx, finished_rx) = watch::channel(false);
         let cancel = CancellationToken::new();
-        self.running().insert(
-            id.to_string(),
-            Running {
-                progress: progress_rx,
-                finished: finished_rx,
-                cancel: cancel.clone(),
-            },
-        );
+        {
+            let mut running = self.running();
+            running.insert(
+                id.to_string(),
+                Running {
+                    progress: progress_rx,
+                    finished: finished_rx,
+                    cancel: cancel.clone(),
+                },
+            );
+            self.crawler
+                .fetcher
+                .metrics()
+                .set_jobs_running(running.len());
+        }
         let jobs = self.clone();
         self.tasks.spawn(async move {
             match spec {
@@ -182,7 +189,14 @@ impl Jobs {
                     jobs.finish(&lease, JobState::Failed, &report).await;
                 }
             }
-            jobs.running().remove(&lease.job_id);
+            {
+                let mut running = jobs.running();
+                running.remove(&lease.job_id);
+                jobs.crawler
+                    .fetcher
+                    .metrics()
+                    .set_jobs_running(running.len());
+            }
             drop(slot);
             jobs.freed.notify_one();
             let _ = finished_tx.send(true);

@@ -228,4 +228,14 @@ async fn a_throttled_or_failing_site_is_retried_then_refused_clearly() {
         sources["sources"][0]["pages"], 1,
         "only the page that came back is stored: {sources}"
     );
+    // On /metrics: every answer by result, every retry.
+    let metrics = server.metrics().await;
+    for line in [
+        r#"crawlium_crawl_fetches_total{result="2xx"} 1"#,
+        r#"crawlium_crawl_fetches_total{result="429"} 2"#,
+        r#"crawlium_crawl_fetches_total{result="5xx"} 4"#,
+        "crawlium_crawl_retries_total 4",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }

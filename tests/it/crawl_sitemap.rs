@@ -82,6 +82,20 @@ async fn crawls_every_page_the_sitemaps_list_and_nothing_else() {
         warnings.contains("broken.xml") && warnings.contains("malformed XML"),
         "the malformed sitemap is reported: {warnings}"
     );
+    // The crawl's figures on /metrics: every URL settled, every page fetch by result.
+    let metrics = server.metrics().await;
+    for line in [
+        r#"crawlium_crawl_urls_total{outcome="done"} 7"#,
+        r#"crawlium_crawl_urls_total{outcome="skipped"} 1"#,
+        r#"crawlium_crawl_fetches_total{result="2xx"} 7"#,
+        "crawlium_crawl_jobs_running 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    assert!(
+        metrics.contains("crawlium_crawl_fetch_duration_seconds_count 7"),
+        "{metrics}"
+    );
 
     // lastmodSince drops older pages (pages without lastmod are kept).
     let newer = ok(

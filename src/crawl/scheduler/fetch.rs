@@ -99,6 +99,7 @@ pub(super) async fn fetch(
         result.attempts += 1;
         let permit = gate.acquire().await;
         result.host_wait += permit.waited;
+        crawler.fetcher.metrics().waited(permit.waited);
         let answer = match (render, &crawler.renderer) {
             (false, _) => crawler.fetcher.fetch(&url).await,
             (true, Some(renderer)) => renderer.render(&url).await,
@@ -123,6 +124,7 @@ pub(super) async fn fetch(
             Some(pause) => {
                 gate.back_off(pause).await;
                 result.retries += 1;
+                crawler.fetcher.metrics().retried();
             }
             None => {
                 result.outcome = Outcome::Failed {

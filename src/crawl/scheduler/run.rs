@@ -450,6 +450,11 @@ impl Run<'_> {
                 (UrlState::Skipped, Some(reason))
             }
         };
+        self.crawler.fetcher.metrics().settled(match state {
+            UrlState::Done => "done",
+            UrlState::Skipped => "skipped",
+            _ => "failed",
+        });
         self.pending[lane].settled.push(Settled {
             url: claimed.url,
             depth: claimed.depth,
