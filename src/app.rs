@@ -109,12 +109,10 @@ impl App {
             std::time::Duration::from_secs(config.browser_dialog_timeout_secs),
             config.net_policy(),
             cluster.as_ref().map(|registry| {
-                let directory: Arc<dyn crate::browser::HandleDirectory> =
-                    Arc::new(crate::coord::RedisHandles::new(
-                        registry.clone(),
-                        config.browser_idle_timeout(),
-                    ));
-                directory
+                Arc::new(crate::coord::RedisHandles::new(
+                    registry.clone(),
+                    config.browser_idle_timeout(),
+                )) as Arc<dyn crate::browser::HandleDirectory>
             }),
         );
         let renderer = crate::browser::render::BrowserRenderer::new(

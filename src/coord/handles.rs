@@ -102,7 +102,7 @@ impl HandleDirectory for RedisHandles {
             let read = on_redis(&self.pool, async |c| {
                 let ids: Vec<String> = redis::cmd("SMEMBERS").arg(&set).query_async(c).await?;
                 if ids.is_empty() {
-                    return Ok((ids, Vec::new()));
+                    return Ok(Vec::new());
                 }
                 let keys: Vec<String> = ids.iter().map(|id| self.record_key(id)).collect();
                 let records: Vec<Option<String>> =
@@ -120,10 +120,10 @@ impl HandleDirectory for RedisHandles {
                         .query_async::<()>(c)
                         .await?;
                 }
-                Ok((ids, records))
+                Ok(records)
             });
             let records = match read.await {
-                Ok((_, records)) => records,
+                Ok(records) => records,
                 Err(error) => {
                     tracing::debug!(%error, "browser records unreadable; listing this replica's");
                     return Vec::new();

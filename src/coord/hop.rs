@@ -4,9 +4,9 @@
 //! a valid hop itself (a hop is never forwarded again), refuses one whose hop does not check
 //! out (a client cannot claim to be a replica), and answers 421 to a valid hop meant for
 //! another replica: the address now belongs to a new process (a replica restarted on the
-//! same address), so the replica the sender wanted is gone. The client's own `Authorization` travels with the request and is checked
-//! by the receiving replica as usual: a hop proves where a request came from, not who sent
-//! it.
+//! same address), so the replica the sender wanted is gone. The client's own `Authorization`
+//! travels with the request and is checked by the receiving replica as usual: a hop proves
+//! where a request came from, not who sent it.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

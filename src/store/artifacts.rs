@@ -44,8 +44,11 @@ pub struct Artifact {
 
 const COLUMNS: &str = "id, kind, mime_type, bytes, owner, page_url, created_at";
 
+/// An artifact with where its bytes are: in the row, or (rows from before) in a file.
 #[derive(sqlx::FromRow)]
-struct ContentRow {
+struct StoredArtifact {
+    #[sqlx(flatten)]
+    artifact: Artifact,
     content: Option<Vec<u8>>,
     path: Option<String>,
 }
@@ -102,26 +105,25 @@ impl Store {
         id: &str,
         owner: &str,
     ) -> Result<(Artifact, Vec<u8>), StoreError> {
-        let artifact = self.get_artifact(id, owner).await?;
-        let row: Option<ContentRow> = on_backend!(self, read, pool => {
-            sqlx::query_as("SELECT content, path FROM artifacts WHERE id = $1")
+        let sql =
+            format!("SELECT {COLUMNS}, content, path FROM artifacts WHERE id = $1 AND owner = $2");
+        let found: Option<StoredArtifact> = on_backend!(self, read, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(id)
+                .bind(owner)
                 .fetch_optional(pool)
                 .await?
         });
-        let bytes = match row {
-            Some(ContentRow {
-                content: Some(bytes),
-                ..
-            }) => bytes,
-            Some(ContentRow {
-                path: Some(path), ..
-            }) => tokio::fs::read(&path).await.map_err(|e| {
+        let stored =
+            found.ok_or_else(|| StoreError::NotFound(format!("no artifact with id {id}")))?;
+        let bytes = match (stored.content, stored.path) {
+            (Some(bytes), _) => bytes,
+            (None, Some(path)) => tokio::fs::read(&path).await.map_err(|e| {
                 StoreError::Invalid(format!("the artifact's file {path} cannot be read: {e}"))
             })?,
-            _ => return Err(StoreError::NotFound(format!("no artifact with id {id}"))),
+            (None, None) => return Err(StoreError::NotFound(format!("no artifact with id {id}"))),
         };
-        Ok((artifact, bytes))
+        Ok((stored.artifact, bytes))
     }
 
     /// The newest `limit` artifacts of `owner`, newest first.

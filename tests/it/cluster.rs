@@ -439,6 +439,23 @@ fn result_text(result: &Value) -> &str {
     result["content"][0]["text"].as_str().unwrap_or_default()
 }
 
+/// Opens a browser through `endpoint` as the holder of `token`; its `browserId`.
+async fn open_browser(endpoint: &impl crate::support::rpc::Endpoint, token: &str) -> String {
+    let opened = crate::support::rpc::call_as(endpoint, token, "browser_open", json!({})).await;
+    opened["structuredContent"]["browserId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{opened}"))
+        .to_string()
+}
+
+/// The value of an unlabelled metric `name` in `/metrics` text (0 when absent).
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 #[tokio::test]
 async fn any_replica_answers_for_a_browser_its_owner_holds() {
     use crate::support::{
@@ -460,11 +477,7 @@ async fn any_replica_answers_for_a_browser_its_owner_holds() {
     let mut a = replicas.pop().unwrap();
 
     // Opened on A, used through both: every call is answered by A, the owner.
-    let opened = call_as(&a, TOKEN, "browser_open", json!({})).await;
-    let id = opened["structuredContent"]["browserId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{opened}"))
-        .to_string();
+    let id = open_browser(&a, TOKEN).await;
     let status = call_as(&b, TOKEN, "server_status", json!({})).await;
     let a_id = status["structuredContent"]["cluster"]["replicas"]
         .as_array()
@@ -539,8 +552,7 @@ async fn any_replica_answers_for_a_browser_its_owner_holds() {
 
     // browser_list on B shows the caller's browsers on A too (another browser, closed
     // through B, is gone from it), and nobody else's.
-    let second = call_as(&a, TOKEN, "browser_open", json!({})).await;
-    let second = second["structuredContent"]["browserId"].as_str().unwrap();
+    let second = open_browser(&a, TOKEN).await;
     let closed = call_as(&b, TOKEN, "browser_close", json!({"browserId": second})).await;
     assert_ne!(closed["isError"], true, "{closed}");
     let listed = call_as(&b, TOKEN, "browser_list", json!({})).await;
@@ -566,7 +578,7 @@ async fn any_replica_answers_for_a_browser_its_owner_holds() {
         "{lost}"
     );
     let never = format!("br_{a_id}_{}", "0".repeat(40));
-    for unknown in [never.as_str(), second] {
+    for unknown in [never.as_str(), second.as_str()] {
         let answer = call_as(&b, TOKEN, "browser_snapshot", json!({"browserId": unknown})).await;
         assert!(
             result_text(&answer).starts_with("unknown browserId"),
@@ -596,11 +608,7 @@ async fn through_a_round_robin_balancer_every_call_reaches_the_owner() {
     let replicas = cluster.replicas(2, &envs).await;
     let balancer = Nginx::round_robin(&[&replicas[0].addr, &replicas[1].addr]).await;
 
-    let opened = call_as(&balancer, TOKEN, "browser_open", json!({})).await;
-    let id = opened["structuredContent"]["browserId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{opened}"))
-        .to_string();
+    let id = open_browser(&balancer, TOKEN).await;
     for call in 0..10 {
         let page = call_as(
             &balancer,
@@ -680,12 +688,7 @@ async fn a_legacy_session_lives_on_one_replica_and_is_reached_through_any() {
     assert_eq!(listed["browsers"].as_array().unwrap().len(), 1, "{listed}");
     let mut open = 0;
     for replica in &replicas {
-        let metrics = replica.metrics().await;
-        open += metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("crawlium_browser_contexts_active "))
-            .and_then(|n| n.trim().parse::<u32>().ok())
-            .unwrap_or(0);
+        open += metric(&replica.metrics().await, "crawlium_browser_contexts_active");
     }
     assert_eq!(open, 1, "one default browser in the whole cluster");
 
@@ -801,13 +804,9 @@ async fn a_full_replica_places_new_browsers_on_the_others() {
     let token = crate::support::server::TOKEN;
     let mut owners = std::collections::BTreeMap::new();
     let mut last = String::new();
-    for n in 1..=6 {
+    for _ in 1..=6 {
         // Every call goes to the first replica; it keeps 2 and places the rest.
-        let opened = call_as(&replicas[0], token, "browser_open", json!({})).await;
-        let id = opened["structuredContent"]["browserId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("open {n}: {opened}"))
-            .to_string();
+        let id = open_browser(&replicas[0], token).await;
         let owner = id.split('_').nth(1).unwrap().to_string();
         *owners.entry(owner).or_insert(0) += 1;
         last = id;
@@ -859,11 +858,7 @@ async fn a_client_leaving_a_forwarded_call_cancels_it_on_the_owner() {
     let envs = [("CRAWLIUM_AUTH_TOKENS", token)];
     let replicas = cluster.replicas(2, &envs).await;
     let (a, b) = (&replicas[0], &replicas[1]);
-    let opened = call_as(a, token, "browser_open", json!({})).await;
-    let id = opened["structuredContent"]["browserId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{opened}"))
-        .to_string();
+    let id = open_browser(a, token).await;
 
     // A 30 s script, called on B (forwarded to A, the owner); the client leaves after 1 s.
     let call = modern_call(
@@ -878,15 +873,8 @@ async fn a_client_leaving_a_forwarded_call_cancels_it_on_the_owner() {
     let http = reqwest::Client::new();
     let request = tokio::spawn(mcp_post(&http, b, &call).bearer_auth(token).send());
     // Running on A: its requests in flight are this scrape and the forwarded call.
-    let in_flight = |metrics: String| {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("crawlium_http_requests_in_flight "))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-            .unwrap_or(0)
-    };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while in_flight(a.metrics().await) < 2 {
+    while metric(&a.metrics().await, "crawlium_http_requests_in_flight") < 2 {
         assert!(
             std::time::Instant::now() < deadline,
             "{}",
@@ -957,7 +945,7 @@ async fn try_call(
 
 #[tokio::test]
 async fn a_rolling_restart_fails_no_call_but_those_on_the_restarted_replicas_browsers() {
-    use crate::support::{nginx::Nginx, rpc::call_as, server::TOKEN};
+    use crate::support::{nginx::Nginx, server::TOKEN};
     use std::{
         sync::atomic::{AtomicBool, Ordering},
         time::Instant,
@@ -974,13 +962,7 @@ async fn a_rolling_restart_fails_no_call_but_those_on_the_restarted_replicas_bro
     let balancer = Nginx::round_robin(&upstreams).await;
     let mut browsers = Vec::new();
     for replica in &replicas {
-        let opened = call_as(replica, TOKEN, "browser_open", json!({})).await;
-        browsers.push(
-            opened["structuredContent"]["browserId"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{opened}"))
-                .to_string(),
-        );
+        browsers.push(open_browser(replica, TOKEN).await);
     }
 
     // A steady stream through the balancer: server_status, and a snapshot of each browser.
@@ -1112,11 +1094,7 @@ async fn another_token_finds_no_session_stream_or_browser_of_this_one_on_any_rep
         .find_map(|l| l.strip_prefix("data: "))
         .unwrap()
         .to_string();
-    let opened = call_as(&replicas[0], TOKEN, "browser_open", json!({})).await;
-    let browser = opened["structuredContent"]["browserId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{opened}"))
-        .to_string();
+    let browser = open_browser(&replicas[0], TOKEN).await;
 
     // OTHER_TOKEN, through either replica: none of them exists.
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
@@ -1180,11 +1158,7 @@ async fn a_call_waiting_on_a_frozen_owner_ends_when_it_leaves_the_cluster() {
         .replicas(2, &[("CRAWLIUM_AUTH_TOKENS", TOKEN)])
         .await;
     let (a, b) = (&replicas[0], &replicas[1]);
-    let opened = call_as(a, TOKEN, "browser_open", json!({})).await;
-    let id = opened["structuredContent"]["browserId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{opened}"))
-        .to_string();
+    let id = open_browser(a, TOKEN).await;
 
     // A freezes (its socket still accepts): a call through B waits for it, and ends with
     // the clear error once A's registry entry expired, not when the client gives up.

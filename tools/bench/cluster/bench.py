@@ -15,6 +15,7 @@ prints three figures; it asserts nothing:
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -206,16 +207,26 @@ def fresh_schema():
     return schema
 
 
+@contextlib.contextmanager
+def cluster(binary, tmp, n, tag):
+    """`n` replicas on a fresh schema; yields the run and their ports, then stops them and
+    drops the schema."""
+    run = Run(tmp)
+    schema = fresh_schema()
+    try:
+        yield run, run.replicas(binary, n, schema, f"{tag}{uuid.uuid4().hex[:6]}")
+    finally:
+        run.stop()
+        psql(f"DROP SCHEMA {schema} CASCADE")
+
+
 def percentile(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def navigate_overhead(binary, tmp, page_url, rounds):
-    run = Run(tmp)
-    schema = fresh_schema()
-    try:
-        a, b = run.replicas(binary, 2, schema, f"nav{uuid.uuid4().hex[:6]}")
+    with cluster(binary, tmp, 2, "nav") as (_, (a, b)):
         direct, forwarded = Client(a), Client(b)
         browser = direct.call("browser_open", {})["browserId"]
         args = {"browserId": browser, "url": page_url, "snapshot": False}
@@ -236,19 +247,13 @@ def navigate_overhead(binary, tmp, page_url, rounds):
                 f"  min {min(values):7.2f}"
             )
         print(f"  forwarding overhead at p50: {p50['forwarded'] - p50['direct']:.2f} ms")
-    finally:
-        run.stop()
-        psql(f"DROP SCHEMA {schema} CASCADE")
 
 
 def status_throughput(binary, tmp, seconds):
     lua = os.path.join(ROOT, "tools", "bench", "protocol", "call.lua")
     print(f"== stateless server_status through nginx, wrk -t1 -c64 -d{seconds}s")
     for n in (1, 3):
-        run = Run(tmp)
-        schema = fresh_schema()
-        try:
-            ports = run.replicas(binary, n, schema, f"st{uuid.uuid4().hex[:6]}")
+        with cluster(binary, tmp, n, "st") as (run, ports):
             port = run.balancer(ports)
             out = subprocess.run(
                 ["wrk", "-t1", "-c64", f"-d{seconds}s", "--latency", "-s", lua,
@@ -259,18 +264,12 @@ def status_throughput(binary, tmp, seconds):
             p50 = next(l.split()[1] for l in out.splitlines() if l.strip().startswith("50%"))
             wrong = next((l for l in out.splitlines() if l.startswith("wrong answers")), "")
             print(f"  {n} replica(s): {rps} calls/s, p50 {p50}, {wrong}")
-        finally:
-            run.stop()
-            psql(f"DROP SCHEMA {schema} CASCADE")
 
 
 def crawl_throughput(binary, tmp, sites):
     print(f"== crawl_sitemap, {len(sites)} hosts x {sites[0][1]} pages, through nginx")
     for n in (1, 3):
-        run = Run(tmp)
-        schema = fresh_schema()
-        try:
-            ports = run.replicas(binary, n, schema, f"cr{uuid.uuid4().hex[:6]}")
+        with cluster(binary, tmp, n, "cr") as (run, ports):
             port = run.balancer(ports)
             client = Client(port)
             started = time.perf_counter()
@@ -298,9 +297,6 @@ def crawl_throughput(binary, tmp, sites):
                 f"  {n} replica(s): {pages} pages in {elapsed:.1f} s = {pages / elapsed:.0f} "
                 f"pages/s ({', '.join(states)})"
             )
-        finally:
-            run.stop()
-            psql(f"DROP SCHEMA {schema} CASCADE")
 
 
 def main():
