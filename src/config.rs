@@ -246,8 +246,9 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(16..=1024 * 1024))]
     pub crawl_memory_threshold_mb: u64,
 
-    /// Most crawl jobs this process runs at once; further jobs wait queued until this or
-    /// another replica has room (each replica takes queued jobs up to its own limit).
+    /// Most crawl jobs this process runs (or helps another replica with) at once; further
+    /// jobs wait queued until this or another replica has room (each replica takes queued
+    /// jobs up to its own limit).
     #[arg(long, env = "CRAWL_MAX_JOBS_PER_REPLICA", default_value_t = 4,
           value_parser = clap::value_parser!(u64).range(1..=256))]
     pub crawl_max_jobs_per_replica: u64,

@@ -7,10 +7,12 @@
 //! runs fewer than its limit (`CRAWL_MAX_JOBS_PER_REPLICA`), so any replica takes up any job;
 //! staleness is judged by the database's clock. Each claim gets a lease (the job's new epoch)
 //! that every write of the run carries, so a runner that was paused past a takeover writes
-//! nothing when it wakes. On graceful shutdown running jobs are released so another process
-//! resumes them at once. Jobs belong to the principal that started them: another caller gets
-//! "unknown jobId"; a caller waiting on a job another replica runs follows it through the
-//! store.
+//! nothing when it wakes. An idle replica (no job of its own) helps with a sitemap job
+//! another runs while that job has many URLs waiting: it claims batches of them from the
+//! shared frontier until none are left (the runner seeds, reports and ends the job). On graceful shutdown
+//! running jobs are released so another process resumes them at once. Jobs belong to the
+//! principal that started them: another caller gets "unknown jobId"; a caller waiting on a
+//! job another replica runs follows it through the store.
 //!
 //! Part of the domain: imports `crawl` (the scheduler it runs), `store` and `principal`, never
 //! the faces (`mcp`, `transport`, `cli`), `app` or `config`.
@@ -32,7 +34,7 @@ use crate::{
     crawl::{
         crawler::{CrawlMode, CrawlSpec, Crawler},
         report::Report,
-        scheduler::{self, RunEnd, RunError},
+        scheduler::{self, CLAIM_TTL, Role, RunEnd, RunError},
     },
     store::{JobLease, JobRecord, JobState, Store, StoreError},
 };
@@ -45,6 +47,8 @@ const STALE_AFTER: Duration = Duration::from_secs(5);
 const WATCHDOG_INTERVAL: Duration = Duration::from_secs(2);
 /// How often a waiter polls a job that runs in another process.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// URLs a sitemap job must have waiting before another replica helps with it.
+const HELP_MIN_QUEUED: i64 = 2 * scheduler::CLAIM_BATCH as i64;
 
 /// Why a job request failed; messages say what to do.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +76,9 @@ pub struct Jobs {
     crawler: Arc<Crawler>,
     runner: String,
     running: Mutex<HashMap<String, Running>>,
-    /// One permit per job this process may run at once.
+    /// The job of another process this one helps with now (at most one).
+    helping: Mutex<Option<String>>,
+    /// One permit per job this process may run (or help with) at once.
     slots: Arc<Semaphore>,
     /// Told when a job here ended, so the watchdog looks for queued work at once.
     freed: Notify,
@@ -96,6 +102,7 @@ impl Jobs {
             crawler,
             runner,
             running: Mutex::new(HashMap::new()),
+            helping: Mutex::default(),
             slots: Arc::new(Semaphore::new(max_running.max(1))),
             freed: Notify::new(),
             tasks: TaskTracker::new(),
@@ -215,36 +222,27 @@ impl Jobs {
         cancel: CancellationToken,
     ) {
         let id = lease.job_id.as_str();
-        let stop = CancellationToken::new();
-        let heartbeat = async {
-            let mut tick = tokio::time::interval(HEARTBEAT);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = cancel.cancelled() => { stop.cancel(); return }
-                    _ = self.shutdown.cancelled() => { stop.cancel(); return }
-                    _ = tick.tick() => {}
-                }
-                let snapshot = summary::snapshot(&progress.borrow());
-                match self.store().save_job_progress(lease, &snapshot).await {
-                    Ok(true) => {}
-                    Ok(false) => {
+        let (progress_ref, cancel_ref) = (&progress, &cancel);
+        let beat = move || async move {
+            let snapshot = summary::snapshot(&progress_ref.borrow());
+            self.renew_claims(lease).await;
+            match self.store().save_job_progress(lease, &snapshot).await {
+                Ok(saved) => {
+                    if !saved {
                         // Cancelled, or taken over by another process.
-                        cancel.cancel();
-                        stop.cancel();
-                        return;
+                        cancel_ref.cancel();
                     }
-                    Err(e) => tracing::warn!(job = id, error = %e, "saving job progress failed"),
+                    saved
+                }
+                Err(e) => {
+                    tracing::warn!(job = id, error = %e, "saving job progress failed");
+                    true
                 }
             }
         };
-        let crawl = async {
-            let result =
-                scheduler::run(self.crawler.clone(), lease, &spec, report, &progress, &stop).await;
-            stop.cancel();
-            result
-        };
-        let ((mut report, result), ()) = tokio::join!(crawl, heartbeat);
+        let (mut report, result) = self
+            .drive(lease, &spec, Role::Runner, report, &progress, &cancel, beat)
+            .await;
         match result {
             Ok(RunEnd::Finished) => {
                 // The scheduler explains a run that fetched nothing; that is a failure.
@@ -284,6 +282,165 @@ impl Jobs {
             }
         }
         progress.send_replace(report);
+    }
+
+    /// Runs the scheduler for `lease` in `role`, beside a heartbeat that calls `beat` every
+    /// second; `cancel`, shutdown or a `beat` that answers false stop the run. The URLs the
+    /// run still claims at its end are given back.
+    #[allow(clippy::too_many_arguments)]
+    async fn drive<F, Fut>(
+        &self,
+        lease: &JobLease,
+        spec: &CrawlSpec,
+        role: Role,
+        report: Report,
+        progress: &watch::Sender<Report>,
+        cancel: &CancellationToken,
+        mut beat: F,
+    ) -> (Report, Result<RunEnd, RunError>)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let stop = cancel.child_token();
+        let heartbeat = async {
+            let mut tick = tokio::time::interval(HEARTBEAT);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = self.shutdown.cancelled() => { stop.cancel(); return }
+                    _ = tick.tick() => {}
+                }
+                if !beat().await {
+                    stop.cancel();
+                    return;
+                }
+            }
+        };
+        let crawl = async {
+            let ran = scheduler::run(
+                self.crawler.clone(),
+                lease,
+                spec,
+                role,
+                report,
+                progress,
+                &stop,
+            )
+            .await;
+            stop.cancel();
+            ran
+        };
+        let (ran, ()) = tokio::join!(crawl, heartbeat);
+        self.release_claims(lease).await;
+        ran
+    }
+
+    /// Extends the lease on the run's URL claims (part of its heartbeat). False when the run
+    /// must stop: its job ended or, for the runner, was taken over.
+    async fn renew_claims(&self, lease: &JobLease) -> bool {
+        match self.store().frontier_renew(lease, CLAIM_TTL).await {
+            Ok(running) => running,
+            Err(StoreError::Fenced(_)) => false,
+            Err(e) => {
+                tracing::warn!(job = %lease.job_id, error = %e, "renewing URL claims failed");
+                true
+            }
+        }
+    }
+
+    /// Gives back the URLs a run claimed but did not settle, for the job's other runs.
+    async fn release_claims(&self, lease: &JobLease) {
+        match self.store().frontier_release(lease).await {
+            Ok(0) => {}
+            Ok(released) => tracing::debug!(job = %lease.job_id, released, "URL claims released"),
+            Err(e) => {
+                tracing::warn!(job = %lease.job_id, error = %e, "releasing URL claims failed")
+            }
+        }
+    }
+
+    /// Helps with a sitemap job another process runs, if this one is idle: it runs no job
+    /// and helps with none (a replica busy with its own crawls would only take CPU from
+    /// them). False when it does not.
+    async fn help(self: &Arc<Self>, id: &str) -> Result<bool, JobError> {
+        if self.shutdown.is_cancelled() || !self.running().is_empty() {
+            return Ok(false);
+        }
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            return Ok(false);
+        };
+        {
+            let mut helping = self.helping();
+            if helping.is_some() {
+                return Ok(false);
+            }
+            *helping = Some(id.to_string());
+        }
+        let joined = async {
+            let claimant = format!(
+                "{}/helper-{}",
+                self.runner,
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            );
+            let Some(lease) = self.store().join_job(id, &claimant).await? else {
+                return Ok(None);
+            };
+            let Some(job) = self.store().get_job(id).await? else {
+                return Ok(None);
+            };
+            let spec: CrawlSpec = serde_json::from_value(job.params).map_err(|e| {
+                JobError::Invalid(format!("the job's settings are unreadable: {e}"))
+            })?;
+            Ok::<_, JobError>(Some((lease, spec)))
+        };
+        let (lease, spec) = match joined.await {
+            Ok(Some(joined)) => joined,
+            other => {
+                *self.helping() = None;
+                return other.map(|_| false);
+            }
+        };
+        let jobs = self.clone();
+        self.tasks.spawn(async move {
+            jobs.assist(&lease, &spec).await;
+            *jobs.helping() = None;
+            drop(slot);
+            jobs.freed.notify_one();
+        });
+        Ok(true)
+    }
+
+    fn helping(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.helping.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A helper run: the scheduler as a [`Role::Helper`], beside a heartbeat that renews its
+    /// URL claims and stops it when the job ended or shutdown began.
+    async fn assist(&self, lease: &JobLease, spec: &CrawlSpec) {
+        let id = lease.job_id.as_str();
+        let (progress, _) = watch::channel(Report::default());
+        let beat = || self.renew_claims(lease);
+        let (report, result) = self
+            .drive(
+                lease,
+                spec,
+                Role::Helper,
+                Report::default(),
+                &progress,
+                &CancellationToken::new(),
+                beat,
+            )
+            .await;
+        match result {
+            Ok(_) | Err(RunError::Store(StoreError::Fenced(_))) => tracing::info!(
+                job = id,
+                done = report.counts.done,
+                failed = report.counts.failed,
+                "helped with a job"
+            ),
+            Err(e) => tracing::warn!(job = id, error = %e, "helping with a job failed"),
+        }
     }
 
     async fn finish(&self, lease: &JobLease, state: JobState, report: &Report) {
@@ -445,6 +602,31 @@ impl Jobs {
                         Ok(true) => tracing::info!(job = %id, "took up a queued or orphaned job"),
                         Ok(false) => {}
                         Err(e) => tracing::warn!(job = %id, error = %e, "resuming a job failed"),
+                    }
+                }
+                if jobs.active() > 0 || jobs.helping().is_some() {
+                    continue;
+                }
+                let busy = match jobs
+                    .store()
+                    .jobs_to_help(HELP_MIN_QUEUED, STALE_AFTER)
+                    .await
+                {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "looking for jobs to help with failed");
+                        continue;
+                    }
+                };
+                for id in busy {
+                    match jobs.help(&id).await {
+                        Ok(true) => {
+                            tracing::info!(job = %id, "helping with a job another replica runs")
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(job = %id, error = %e, "helping with a job failed")
+                        }
                     }
                 }
             }

@@ -7,6 +7,13 @@
 //! Writes are batched (multi-row statements) because a fast crawl settles thousands of URLs a
 //! second, take rows in URL order so concurrent writers never deadlock, and carry the run's
 //! [`JobLease`]: a run whose job was taken over writes nothing.
+//!
+//! A sitemap job's frontier is shared by several runs (its runner and helpers on other
+//! replicas): each run claims a batch of URLs at a time ([`Store::frontier_claim`], `FOR
+//! UPDATE SKIP LOCKED` on PostgreSQL), keeps its lease (one `frontier_claimants` row) alive
+//! with its heartbeat, and settles only URLs it still claims. The URLs of a run whose lease
+//! lapsed (it died) are claimed again by the next run that asks, counting the interrupted
+//! attempt.
 
 use super::{JobLease, Store, StoreError, hold_lease, now_ms, on_backend};
 use sqlx::QueryBuilder;
@@ -211,7 +218,8 @@ impl Store {
     }
 
     /// Records how URLs ended (done, failed or skipped). The row is created if its URL was not
-    /// added yet (writers may run concurrently), so the final state always wins.
+    /// added yet (writers may run concurrently), so the final state always wins — unless
+    /// another run holds the URL's claim now.
     pub async fn frontier_settle(
         &self,
         lease: &JobLease,
@@ -243,11 +251,14 @@ impl Store {
                         .push_bind(entry.seq)
                         .push_bind(now);
                 });
+                // A URL claimed again by another run (this run's claim lapsed) is theirs.
                 upsert.push(
                     " ON CONFLICT (job_id, url) DO UPDATE SET state = excluded.state, \
                      attempts = excluded.attempts, last_error = excluded.last_error, \
-                     updated_at = excluded.updated_at",
+                     updated_at = excluded.updated_at, claimed_by = NULL \
+                     WHERE frontier.claimed_by IS NULL OR frontier.claimed_by = ",
                 );
+                upsert.push_bind(&lease.claimant);
                 upsert.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;
@@ -255,8 +266,9 @@ impl Store {
         Ok(())
     }
 
-    /// Puts a job's in-flight URLs back in the queue (on resume), counting the interrupted
-    /// attempt. Returns how many.
+    /// Puts a job's unclaimed in-flight URLs (marked by a site crawl's run) back in the queue
+    /// on resume, counting the interrupted attempt. Returns how many. Claimed URLs return
+    /// when their claim lapses.
     pub async fn frontier_requeue_in_flight(&self, lease: &JobLease) -> Result<u64, StoreError> {
         let now = now_ms();
         let requeued = on_backend!(self, write, pool => {
@@ -264,7 +276,7 @@ impl Store {
             hold_lease!(self, tx, lease);
             let requeued = sqlx::query(
                 "UPDATE frontier SET state = 'queued', attempts = attempts + 1, updated_at = $2
-                 WHERE job_id = $1 AND state = 'in_flight'",
+                 WHERE job_id = $1 AND state = 'in_flight' AND claimed_by IS NULL",
             )
             .bind(&lease.job_id)
             .bind(now)
@@ -275,6 +287,169 @@ impl Store {
             requeued
         });
         Ok(requeued)
+    }
+
+    /// Claims up to `limit` URLs of the job for the run holding `lease`, whose lease it
+    /// extends by `ttl` (as [`Store::frontier_renew`] does): first URLs of runs whose lease
+    /// lapsed (their attempt counts as made), then queued ones, shallowest first in discovery
+    /// order. URLs other runs are claiming at this moment are skipped, never waited for.
+    /// Empty when nothing is left to claim (other runs may still hold URLs).
+    pub async fn frontier_claim(
+        &self,
+        lease: &JobLease,
+        limit: usize,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<QueuedUrl>, StoreError> {
+        let clock = self.clock_sql();
+        let lock = match self.kind() {
+            super::BackendKind::Postgres => "FOR UPDATE SKIP LOCKED",
+            super::BackendKind::Sqlite => "",
+        };
+        let lapsed = format!(
+            "state = 'in_flight' AND NOT EXISTS (SELECT 1 FROM frontier_claimants c
+                 WHERE c.claimant = frontier.claimed_by AND c.lease_until >= {clock})"
+        );
+        let renew = format!(
+            "INSERT INTO frontier_claimants (claimant, job_id, lease_until)
+             VALUES ($1, $2, {clock} + $3)
+             ON CONFLICT (claimant) DO UPDATE SET lease_until = excluded.lease_until"
+        );
+        let now = now_ms();
+        let mut claimed: Vec<(String, i64, i64, i64)> = Vec::new();
+        on_backend!(self, write, pool => {
+            let mut tx = pool.begin().await?;
+            hold_lease!(self, tx, lease);
+            sqlx::query(sqlx::AssertSqlSafe(renew))
+                .bind(&lease.claimant)
+                .bind(&lease.job_id)
+                .bind(ttl.as_millis() as i64)
+                .execute(&mut *tx)
+                .await?;
+            for which in [lapsed.as_str(), "state = 'queued'"] {
+                let wanted = limit.saturating_sub(claimed.len());
+                if wanted == 0 {
+                    break;
+                }
+                // Materialised: inlined into the UPDATE, PostgreSQL may run the locking
+                // subquery again per row, each time past the rows just claimed. The rows it
+                // locked are joined on the primary key alone: a second condition on the
+                // state leads PostgreSQL, before it has statistics, to scan every queued row
+                // per claimed one.
+                let sql = format!(
+                    "WITH picked AS MATERIALIZED (
+                         SELECT url FROM frontier WHERE job_id = $1 AND {which}
+                         ORDER BY depth, seq LIMIT $4 {lock})
+                     UPDATE frontier SET state = 'in_flight', claimed_by = $2, updated_at = $3,
+                            attempts = attempts + CASE WHEN state = 'in_flight' THEN 1 ELSE 0 END
+                     FROM picked WHERE frontier.job_id = $1 AND frontier.url = picked.url
+                     RETURNING frontier.url, CAST(frontier.depth AS BIGINT),
+                               CAST(frontier.attempts AS BIGINT), frontier.seq"
+                );
+                let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(&lease.job_id)
+                    .bind(&lease.claimant)
+                    .bind(now)
+                    .bind(wanted as i64)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                claimed.extend(rows);
+            }
+            tx.commit().await?;
+        });
+        let mut claimed: Vec<QueuedUrl> = claimed
+            .into_iter()
+            .map(|(url, depth, attempts, seq)| QueuedUrl {
+                url,
+                depth: depth as u32,
+                attempts: attempts as u32,
+                seq,
+            })
+            .collect();
+        claimed.sort_by_key(|u| (u.depth, u.seq));
+        Ok(claimed)
+    }
+
+    /// Extends the run's lease on its URL claims by `ttl` (its heartbeat; one row, whatever
+    /// the run claims). Returns false when the job is no longer running (finished,
+    /// cancelled): the run must stop. Fenced when the job was taken over.
+    pub async fn frontier_renew(
+        &self,
+        lease: &JobLease,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE frontier_claimants SET lease_until = {} + $2 WHERE claimant = $1",
+            self.clock_sql()
+        );
+        let running = on_backend!(self, write, pool => {
+            let mut tx = pool.begin().await?;
+            hold_lease!(self, tx, lease);
+            let status: Option<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1")
+                .bind(&lease.job_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let running = status.as_deref() == Some("running");
+            if running {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(&lease.claimant)
+                    .bind(ttl.as_millis() as i64)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            running
+        });
+        Ok(running)
+    }
+
+    /// Gives back the URLs the run still claims (it stops without fetching them), so other
+    /// runs take them at once instead of after its lease lapses, and ends its lease (and
+    /// lapsed ones). Returns how many URLs.
+    pub async fn frontier_release(&self, lease: &JobLease) -> Result<u64, StoreError> {
+        let forget = format!(
+            "DELETE FROM frontier_claimants WHERE claimant = $1 OR lease_until < {}",
+            self.clock_sql()
+        );
+        let released = on_backend!(self, write, pool => {
+            let mut tx = pool.begin().await?;
+            let released = sqlx::query(
+                "UPDATE frontier SET state = 'queued', claimed_by = NULL, updated_at = $3
+                 WHERE job_id = $1 AND claimed_by = $2 AND state = 'in_flight'",
+            )
+            .bind(&lease.job_id)
+            .bind(&lease.claimant)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            // A lapsed lease's URLs stay claimable: a missing lease counts as lapsed.
+            sqlx::query(sqlx::AssertSqlSafe(forget))
+                .bind(&lease.claimant)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            released
+        });
+        Ok(released)
+    }
+
+    /// The job's first failed URLs with their errors, in discovery order.
+    pub async fn frontier_failures(
+        &self,
+        job_id: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = on_backend!(self, read, pool => {
+            sqlx::query_as(
+                "SELECT url, COALESCE(last_error, '') FROM frontier
+                 WHERE job_id = $1 AND state = 'failed' ORDER BY depth, seq LIMIT $2",
+            )
+            .bind(job_id)
+            .bind(limit as i64)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
     }
 
     /// URLs per state for a job.

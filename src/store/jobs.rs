@@ -139,19 +139,32 @@ pub struct JobSnapshot {
     pub errors: Value,
 }
 
-/// The right to write for one run of a job: the epoch its claim raised the job to.
+/// The right to write for one run of a job: the epoch its claim raised the job to, and the
+/// name its URL claims carry (unique to the run).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobLease {
     /// The job.
     pub job_id: String,
-    /// The job's epoch when this run claimed it.
+    /// The job's epoch when this run claimed (or joined) it.
     pub epoch: i64,
+    /// Who holds this run's URL claims in the frontier.
+    pub claimant: String,
+    /// A helper's lease ([`Store::join_job`]): it writes while the job runs, whoever runs
+    /// it, and only for the URLs it still claims.
+    pub helper: bool,
 }
 
 impl JobLease {
-    /// Fails with [`StoreError::Fenced`] unless the job's current epoch is this lease's.
-    pub(crate) fn check(&self, current: Option<i64>) -> Result<(), StoreError> {
-        if current == Some(self.epoch) {
+    /// Fails with [`StoreError::Fenced`] unless the job (its current epoch and status) is
+    /// still this run's: a runner's while the epoch is its claim's, a helper's while the job
+    /// runs.
+    pub(crate) fn check(&self, job: Option<(i64, String)>) -> Result<(), StoreError> {
+        let holds = match job {
+            Some((_, status)) if self.helper => status == "running",
+            Some((epoch, _)) => epoch == self.epoch,
+            None => false,
+        };
+        if holds {
             Ok(())
         } else {
             Err(StoreError::Fenced(self.job_id.clone()))
@@ -254,7 +267,55 @@ impl Store {
         Ok(epoch.map(|epoch| JobLease {
             job_id: id.to_string(),
             epoch,
+            claimant: format!("{runner}#{epoch}"),
+            helper: false,
         }))
+    }
+
+    /// Joins a job another process runs, to work part of its frontier beside it: a helper's
+    /// lease, whose URL claims carry `claimant`. It stays good while the job runs (a takeover
+    /// of the job does not stop its helpers); what it writes is fenced by its URL claims.
+    /// None when the job is not running.
+    pub async fn join_job(&self, id: &str, claimant: &str) -> Result<Option<JobLease>, StoreError> {
+        let epoch: Option<i64> = on_backend!(self, read, pool => {
+            sqlx::query_scalar(
+                "SELECT epoch FROM jobs WHERE id = $1 AND status = 'running' AND runner IS NOT NULL",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(epoch.map(|epoch| JobLease {
+            job_id: id.to_string(),
+            epoch,
+            claimant: format!("{claimant}#{epoch}"),
+            helper: true,
+        }))
+    }
+
+    /// Running sitemap jobs, heartbeating (by the database's clock), that still have at
+    /// least `min_queued` URLs waiting: work another process can help with. Oldest first.
+    pub async fn jobs_to_help(
+        &self,
+        min_queued: i64,
+        stale_after: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let sql = format!(
+            "SELECT id FROM jobs j WHERE status = 'running' AND kind = 'crawl_sitemap'
+               AND runner IS NOT NULL AND heartbeat_at >= {} - $2
+               AND (SELECT COUNT(*) FROM (SELECT 1 FROM frontier f
+                      WHERE f.job_id = j.id AND f.state = 'queued' LIMIT $1) waiting) >= $1
+             ORDER BY created_at, id",
+            self.clock_sql()
+        );
+        let ids = on_backend!(self, read, pool => {
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+                .bind(min_queued)
+                .bind(stale_after.as_millis() as i64)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(ids)
     }
 
     /// Unfinished jobs nobody runs: never claimed, released, or with a heartbeat more than

@@ -144,11 +144,11 @@ pub(crate) use on_backend;
 /// ends, so a takeover waits for this write, and a write never lands after a takeover.
 macro_rules! hold_lease {
     ($store:expr, $tx:expr, $lease:expr) => {{
-        let epoch: Option<i64> = sqlx::query_scalar($store.lease_sql())
+        let job: Option<(i64, String)> = sqlx::query_as($store.lease_sql())
             .bind(&$lease.job_id)
             .fetch_optional(&mut *$tx)
             .await?;
-        $lease.check(epoch)?;
+        $lease.check(job)?;
     }};
 }
 pub(crate) use hold_lease;
@@ -312,8 +312,10 @@ impl Store {
     /// The statement [`hold_lease!`] runs.
     pub(crate) fn lease_sql(&self) -> &'static str {
         match self.backend {
-            Backend::Sqlite { .. } => "SELECT epoch FROM jobs WHERE id = $1",
-            Backend::Postgres(_) => "SELECT epoch FROM jobs WHERE id = $1 FOR SHARE",
+            Backend::Sqlite { .. } => {
+                "SELECT CAST(epoch AS BIGINT), status FROM jobs WHERE id = $1"
+            }
+            Backend::Postgres(_) => "SELECT epoch, status FROM jobs WHERE id = $1 FOR SHARE",
         }
     }
 

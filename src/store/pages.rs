@@ -187,17 +187,21 @@ impl Store {
         source_id: i64,
         pages: &[NewPage],
     ) -> Result<Vec<PageWrite>, StoreError> {
-        self.write_pages(source_id, pages, None).await
+        self.write_pages(source_id, pages, None, None).await
     }
 
-    /// Stores a batch of pages a crawl job fetched, unless the job's `lease` is gone.
+    /// Stores a batch of pages a crawl job fetched, unless the job's `lease` is gone. With
+    /// `claims` (the frontier URL each page was fetched for, from a shared frontier), only
+    /// the pages whose URL the run still claims are stored.
     pub async fn store_job_pages(
         &self,
         lease: &JobLease,
         source_id: i64,
         pages: &[NewPage],
+        claims: Option<&[String]>,
     ) -> Result<Vec<PageWrite>, StoreError> {
-        self.write_pages(source_id, pages, Some(lease)).await
+        self.write_pages(source_id, pages, Some(lease), claims)
+            .await
     }
 
     async fn write_pages(
@@ -205,17 +209,54 @@ impl Store {
         source_id: i64,
         pages: &[NewPage],
         lease: Option<&JobLease>,
+        claims: Option<&[String]>,
     ) -> Result<Vec<PageWrite>, StoreError> {
         if pages.is_empty() {
             return Ok(Vec::new());
         }
         let now = now_ms();
         let hashes: Vec<String> = pages.iter().map(content_hash).collect();
+        let lock_claims = match self.kind() {
+            super::BackendKind::Postgres => " FOR SHARE",
+            super::BackendKind::Sqlite => "",
+        };
         let writes = on_backend!(self, write, pool => {
             let mut tx = pool.begin().await?;
+            let mut kept: Option<(Vec<NewPage>, Vec<String>)> = None;
             if let Some(lease) = lease {
                 hold_lease!(self, tx, lease);
+                if let Some(claims) = claims {
+                    // Locked until the commit: a claim taken over meanwhile waits for it.
+                    let mut find = QueryBuilder::new("SELECT url FROM frontier WHERE job_id = ");
+                    find.push_bind(&lease.job_id);
+                    find.push(" AND claimed_by = ");
+                    find.push_bind(&lease.claimant);
+                    find.push(" AND state = 'in_flight' AND url IN (");
+                    let mut urls = find.separated(", ");
+                    for url in claims {
+                        urls.push_bind(url);
+                    }
+                    find.push(")");
+                    find.push(lock_claims);
+                    let held: std::collections::HashSet<String> =
+                        find.build_query_scalar().fetch_all(&mut *tx).await?.into_iter().collect();
+                    if held.len() < claims.len() {
+                        kept = Some(
+                            pages
+                                .iter()
+                                .zip(&hashes)
+                                .zip(claims)
+                                .filter(|(_, claim)| held.contains(*claim))
+                                .map(|((page, hash), _)| (page.clone(), hash.clone()))
+                                .unzip(),
+                        );
+                    }
+                }
             }
+            let (pages, hashes) = match &kept {
+                Some((pages, hashes)) => (pages.as_slice(), hashes.as_slice()),
+                None => (pages, hashes.as_slice()),
+            };
             // One lookup for the whole batch instead of one per page.
             let mut existing: HashMap<String, (i64, String)> = HashMap::new();
             for batch in pages.chunks(ROWS_PER_INSERT) {
@@ -233,7 +274,7 @@ impl Store {
                 pages.iter().enumerate().map(|(i, p)| (p.url.as_str(), i)).collect();
             let mut writes = Vec::with_capacity(pages.len());
             let mut newest = 0i64;
-            for (i, (page, hash)) in pages.iter().zip(&hashes).enumerate() {
+            for (i, (page, hash)) in pages.iter().zip(hashes).enumerate() {
                 if last[page.url.as_str()] != i {
                     writes.push(None);
                     continue;

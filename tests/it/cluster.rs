@@ -448,14 +448,6 @@ async fn open_browser(endpoint: &impl crate::support::rpc::Endpoint, token: &str
         .to_string()
 }
 
-/// The value of an unlabelled metric `name` in `/metrics` text (0 when absent).
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn any_replica_answers_for_a_browser_its_owner_holds() {
     use crate::support::{
@@ -688,7 +680,7 @@ async fn a_legacy_session_lives_on_one_replica_and_is_reached_through_any() {
     assert_eq!(listed["browsers"].as_array().unwrap().len(), 1, "{listed}");
     let mut open = 0;
     for replica in &replicas {
-        open += metric(&replica.metrics().await, "crawlium_browser_contexts_active");
+        open += replica.metric("crawlium_browser_contexts_active").await;
     }
     assert_eq!(open, 1, "one default browser in the whole cluster");
 
@@ -874,7 +866,7 @@ async fn a_client_leaving_a_forwarded_call_cancels_it_on_the_owner() {
     let request = tokio::spawn(mcp_post(&http, b, &call).bearer_auth(token).send());
     // Running on A: its requests in flight are this scrape and the forwarded call.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while metric(&a.metrics().await, "crawlium_http_requests_in_flight") < 2 {
+    while a.metric("crawlium_http_requests_in_flight").await < 2 {
         assert!(
             std::time::Instant::now() < deadline,
             "{}",

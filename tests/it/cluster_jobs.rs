@@ -2,9 +2,10 @@
 //! `crawlium` process: a 2,000-page sitemap crawl started through the balancer survives a
 //! kill -9 of the replica running it (another takes it over, every page is stored once, only
 //! what was in flight is fetched again, and the dead replica's host permits do not hold the
-//! site up); a runner frozen past its takeover (SIGSTOP) writes nothing when it wakes; and a
-//! replica at its job limit leaves new jobs queued for one with room, while the caller
-//! waiting on it still gets its progress.
+//! site up); replicas with room help with a big sitemap job, claiming its URLs in batches,
+//! and a dead helper's URLs return to the others; a runner frozen past its takeover
+//! (SIGSTOP) writes nothing when it wakes; and a replica at its job limit leaves new jobs
+//! queued for one with room, while the caller waiting on it still gets its progress.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -229,6 +230,82 @@ async fn a_sitemap_crawl_survives_the_kill_of_the_replica_running_it() {
     eprintln!("{} pages fetched twice", refetched.len());
     db.close().await;
     drop(balancer);
+    drop(replicas);
+    cluster.schema.drop().await;
+}
+
+/// URLs of crawl jobs a replica's runs settled as done.
+const DONE_HERE: &str = r#"crawlium_crawl_urls_total{outcome="done"}"#;
+
+#[tokio::test]
+async fn replicas_with_room_help_with_a_big_sitemap_job_and_a_dead_helpers_urls_return() {
+    const PAGES: usize = 3000;
+    let _serial = crate::support::serial::lock().await;
+    let (site, visits) = sitemap_site(PAGES, Duration::from_millis(30)).await;
+    let cluster = Cluster::new().await;
+    let mut replicas = cluster.replicas(3, &CLUSTER_ENVS).await;
+    let db = sqlx::PgPool::connect(&cluster.schema.url).await.unwrap();
+
+    // Started on A, which runs it; B and C join in while many URLs wait.
+    let id = start_crawl(&replicas[0], &format!("{}/sitemap.xml", site.base()), PAGES).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while replicas[1].metric(DONE_HERE).await < 50 || replicas[2].metric(DONE_HERE).await < 50 {
+        assert!(
+            Instant::now() < deadline,
+            "the other replicas did not help: {:#}",
+            job_status(&replicas[0], &id).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let runner = runner_of(&db, &replicas, &id).await.expect("a runner");
+    assert_eq!(runner.child.id(), replicas[0].child.id(), "A runs the job");
+
+    // A helper dies: the URLs it claimed return to the others once its claims lapse.
+    let mut helper = replicas.remove(2);
+    let helped = helper.metric(DONE_HERE).await;
+    signal(helper.child.id().unwrap(), "KILL");
+    helper.child.wait().await.unwrap();
+    let settled = settled_paths(&db, &id, &site.base()).await;
+    let fetched_at_kill: BTreeSet<String> = visits.lock().unwrap().keys().cloned().collect();
+    assert!(settled.len() < PAGES, "killed mid-job");
+    let done = job_until(&replicas[0], &id, Duration::from_secs(120), finished).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(done["progress"]["done"], PAGES as u64, "{done:#}");
+    assert_eq!(
+        done["stats"]["resumes"], 0,
+        "the runner never changed: {done:#}"
+    );
+
+    // Every page stored once; fetched again only where the dead helper had no result written.
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pages")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(stored, PAGES as i64);
+    let visits = visits.lock().unwrap().clone();
+    assert_eq!(visits.len(), PAGES, "every page fetched");
+    let refetched: BTreeSet<&String> = visits
+        .iter()
+        .filter(|(_, arrivals)| arrivals.len() > 1)
+        .map(|(path, _)| path)
+        .collect();
+    assert!(visits.values().all(|a| a.len() <= 2));
+    assert!(
+        refetched
+            .iter()
+            .all(|p| fetched_at_kill.contains(*p) && !settled.contains(*p)),
+        "refetched {refetched:?}: only URLs fetched but not settled at the kill may be"
+    );
+    let (a, b) = (
+        replicas[0].metric(DONE_HERE).await,
+        replicas[1].metric(DONE_HERE).await,
+    );
+    eprintln!(
+        "pages done by A (runner) {a}, B {b}, C (killed) {helped}+; {} fetched twice",
+        refetched.len()
+    );
+    assert!(a > 0 && b >= 50 && helped >= 50, "A {a}, B {b}, C {helped}");
+    db.close().await;
     drop(replicas);
     cluster.schema.drop().await;
 }

@@ -47,6 +47,7 @@ on_both_backends!(
     artifacts_keep_their_bytes_owned_by_their_principal,
     jobs_have_one_runner_until_its_heartbeat_goes_stale,
     the_frontier_is_breadth_first_and_requeues_in_flight_urls,
+    several_runs_share_a_frontier_through_claims,
 );
 
 async fn migrations_are_idempotent(store: &Store, url: &str) {
@@ -492,6 +493,7 @@ async fn jobs_have_one_runner_until_its_heartbeat_goes_stale(store: &Store, _: &
                     "late",
                     1,
                 )],
+                None,
             )
             .await
             .map(|_| ()),
@@ -665,4 +667,170 @@ async fn the_frontier_is_breadth_first_and_requeues_in_flight_urls(store: &Store
     let (urls, max_seq) = store.frontier_urls("job_f").await.unwrap();
     assert_eq!(urls.len(), 5);
     assert_eq!(max_seq, 9);
+}
+
+async fn several_runs_share_a_frontier_through_claims(store: &Store, _: &str) {
+    use std::time::Duration;
+    let minute = Duration::from_secs(60);
+    let params = serde_json::json!({});
+    store
+        .create_job("job_s", "crawl_sitemap", &params, "local")
+        .await
+        .unwrap();
+    let runner = store
+        .claim_job("job_s", "runner", minute)
+        .await
+        .unwrap()
+        .unwrap();
+    let helper = store.join_job("job_s", "helper").await.unwrap().unwrap();
+    assert_eq!(helper.epoch, runner.epoch);
+    assert_ne!(helper.claimant, runner.claimant);
+    let urls: Vec<NewFrontierUrl> = (0..10)
+        .map(|seq| NewFrontierUrl {
+            url: format!("https://example.com/p/{seq}"),
+            depth: 0,
+            seq,
+            state: UrlState::Queued,
+            reason: None,
+        })
+        .collect();
+    store.frontier_add(&runner, &urls).await.unwrap();
+    assert_eq!(
+        store.jobs_to_help(10, minute).await.unwrap(),
+        ["job_s"],
+        "10 URLs wait"
+    );
+    assert!(store.jobs_to_help(11, minute).await.unwrap().is_empty());
+
+    // Two runs claiming at once get disjoint batches, in discovery order between them.
+    let (a, b) = tokio::join!(
+        store.frontier_claim(&runner, 4, minute),
+        store.frontier_claim(&helper, 4, minute)
+    );
+    let seqs = |claimed: &[crawlium::store::QueuedUrl]| -> Vec<i64> {
+        claimed.iter().map(|u| u.seq).collect()
+    };
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut both = [seqs(&a), seqs(&b)].concat();
+    both.sort();
+    assert_eq!(both, (0..8).collect::<Vec<_>>(), "a: {a:?}, b: {b:?}");
+    let settle = |url: &crawlium::store::QueuedUrl| Settled {
+        url: url.url.clone(),
+        depth: 0,
+        seq: url.seq,
+        state: UrlState::Done,
+        attempts: 1,
+        error: None,
+    };
+    // A run settles only what it claimed.
+    store
+        .frontier_settle(&helper, &[settle(&a[0]), settle(&b[0])])
+        .await
+        .unwrap();
+    let counts = store.frontier_counts("job_s").await.unwrap();
+    assert_eq!((counts.done, counts.in_flight, counts.queued), (1, 7, 2));
+
+    // A run that stops renewing loses its claims: the next claim takes them, counting the
+    // interrupted attempt, before the queued URLs; its late settle is not written.
+    let lapsing = store.join_job("job_s", "lapsing").await.unwrap().unwrap();
+    let lapsed = store
+        .frontier_claim(&lapsing, 2, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(seqs(&lapsed), [8, 9]);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let retaken = store.frontier_claim(&helper, 10, minute).await.unwrap();
+    assert_eq!(seqs(&retaken), [8, 9]);
+    assert!(retaken.iter().all(|u| u.attempts == 1), "{retaken:?}");
+    store
+        .frontier_settle(&lapsing, &[settle(&lapsed[0])])
+        .await
+        .unwrap();
+    assert_eq!(store.frontier_counts("job_s").await.unwrap().done, 1);
+    // Nor are its pages; the run holding the claims stores theirs.
+    let source = store
+        .upsert_source(SourceKind::Site, "example.com", "https://example.com")
+        .await
+        .unwrap();
+    let fetched = |n: usize, text: &str| {
+        let mut fetched = page(&format!("https://example.com/p/{n}"), text, 1);
+        fetched.job_id = Some("job_s".into());
+        fetched
+    };
+    let claims = [lapsed[0].url.clone(), lapsed[1].url.clone()];
+    store
+        .store_job_pages(
+            &lapsing,
+            source,
+            &[fetched(8, "late"), fetched(9, "late")],
+            Some(&claims),
+        )
+        .await
+        .unwrap();
+    let stored = |n: usize| async move {
+        let key = PageKey::Url(format!("https://example.com/p/{n}"));
+        store.get_page(&key).await
+    };
+    assert!(stored(8).await.is_err() && stored(9).await.is_err());
+    store
+        .store_job_pages(
+            &helper,
+            source,
+            &[fetched(8, "current")],
+            Some(&claims[..1]),
+        )
+        .await
+        .unwrap();
+    assert!(stored(8).await.unwrap().markdown.contains("current"));
+    assert!(stored(9).await.is_err());
+    assert!(
+        store
+            .frontier_claim(&helper, 10, minute)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A run that stops early gives its claims back at once; renewing says when the job ended.
+    assert_eq!(store.frontier_release(&runner).await.unwrap(), 4);
+    assert_eq!(store.frontier_counts("job_s").await.unwrap().queued, 4);
+    assert!(store.frontier_renew(&helper, minute).await.unwrap());
+    let failed = Settled {
+        state: UrlState::Failed,
+        error: Some("HTTP 500".into()),
+        ..settle(&retaken[1])
+    };
+    store.frontier_settle(&helper, &[failed]).await.unwrap();
+    assert_eq!(
+        store.frontier_failures("job_s", 20).await.unwrap(),
+        [(
+            "https://example.com/p/9".to_string(),
+            "HTTP 500".to_string()
+        )]
+    );
+    // A takeover of the job fences its old runner, not its helpers; its end fences all.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    store
+        .claim_job("job_s", "next", Duration::ZERO)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        store.frontier_claim(&runner, 1, minute).await,
+        Err(StoreError::Fenced(_))
+    ));
+    assert_eq!(
+        store
+            .frontier_claim(&helper, 1, minute)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.cancel_job("job_s").await.unwrap();
+    assert!(matches!(
+        store.frontier_renew(&helper, minute).await,
+        Err(StoreError::Fenced(_))
+    ));
+    assert!(store.join_job("job_s", "helper").await.unwrap().is_none());
 }

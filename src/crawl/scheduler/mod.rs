@@ -13,6 +13,10 @@
 //! upserts (so a final state written before its URL's row still wins), and every statement
 //! takes its rows in URL order (so lanes never deadlock).
 //!
+//! A sitemap job's queue is the frontier itself, so several replicas can work one job: its
+//! runner and helpers each claim batches of URLs (a lease per URL, renewed by the run's
+//! heartbeat, so a dead run's URLs return to the others) and settle only what they claimed.
+//!
 //! Work is admitted while three gates agree: the AIMD limit (`concurrency`), the memory
 //! monitor (`memory`; over the threshold only one request at a time, and only when nothing
 //! is in flight), and each host's politeness gate (`politeness`), which requests wait on
@@ -24,4 +28,4 @@ mod fetch;
 mod run;
 mod writer;
 
-pub use run::{RunEnd, RunError, run};
+pub use run::{CLAIM_BATCH, CLAIM_TTL, Role, RunEnd, RunError, run};

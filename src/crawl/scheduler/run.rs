@@ -1,6 +1,12 @@
 //! The run loop: admits URLs into the frontier, dispatches them to fetch tasks under the
 //! AIMD, memory and politeness gates, settles what they return, and sends the writes to the
 //! writer lanes.
+//!
+//! A site crawl keeps its queue in memory (links are admitted and deduplicated as pages
+//! come in; one run per job). A sitemap crawl's URLs are all in the frontier once it is
+//! seeded, so its queue is the frontier itself, shared: the runner and any helpers on other
+//! replicas claim batches of URLs from it ([`Store::frontier_claim`](crate::store::Store)),
+//! and the runner finishes the job once nothing is queued or claimed anywhere.
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -10,7 +16,7 @@ use std::{
 
 use tokio::{
     sync::{mpsc, oneshot, watch},
-    task::JoinSet,
+    task::{JoinHandle, JoinSet},
 };
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -35,6 +41,26 @@ use crate::{
 const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 /// Pages buffered before a write is sent without waiting for the interval.
 const FLUSH_PAGES: usize = 200;
+/// URLs a run of a shared (sitemap) frontier claims at a time; it claims more when fewer
+/// than that are left to dispatch (so a claim never waits on an empty queue).
+pub const CLAIM_BATCH: usize = 128;
+/// How long a URL claim lasts unless the run's heartbeat renews it: a dead run's URLs
+/// return to the others after this.
+pub const CLAIM_TTL: Duration = Duration::from_secs(5);
+/// How long a run waits to claim again when nothing was left to claim (other runs hold
+/// the rest).
+const CLAIM_RETRY: Duration = Duration::from_millis(500);
+/// Flush ticks between two reads of a shared frontier's counts (the runner's progress).
+const COUNT_TICKS: u32 = 5;
+
+/// What a run does for its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Holds the job: seeds it, reports its progress and finishes it.
+    Runner,
+    /// Works part of a sitemap job another process runs: claims URLs until none are left.
+    Helper,
+}
 
 /// How a run ended, when it was not an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,14 +85,17 @@ pub enum RunError {
     Store(#[from] StoreError),
 }
 
-/// Runs (or resumes) the job `lease` holds until it finishes, fails or `stop` fires. `report`
-/// is what the job reported before (empty for a new job); progress is published on
-/// `progress`. Every write carries the lease: when the job is taken over, the run ends with
-/// [`StoreError::Fenced`] and has written nothing since.
+/// Runs (or resumes) the job `lease` holds until it finishes, fails or `stop` fires; a
+/// [`Role::Helper`] run ends when nothing is left to claim. `report` is what the job
+/// reported before (empty for a new job); progress is published on `progress`. Every write
+/// carries the lease: when the job is taken over, the run ends with [`StoreError::Fenced`]
+/// and has written nothing since. URLs the run still claims when it stops are the caller's
+/// to release.
 pub async fn run(
     crawler: Arc<Crawler>,
     lease: &JobLease,
     spec: &CrawlSpec,
+    role: Role,
     report: Report,
     progress: &watch::Sender<Report>,
     stop: &CancellationToken,
@@ -86,7 +115,8 @@ pub async fn run(
         Err(e) => return (report, Err(RunError::Invalid(e))),
     };
     let job_id = lease.job_id.as_str();
-    let (writers, lanes) = writer::start(&crawler.store, lease);
+    let shared = spec.mode == CrawlMode::Sitemap;
+    let (writers, lanes) = writer::start(&crawler.store, lease, shared);
     let extra_memory = match (&crawler.renderer, spec.render) {
         (Some(renderer), true) => {
             let renderer = renderer.clone();
@@ -104,6 +134,9 @@ pub async fn run(
         lease,
         job_id,
         spec,
+        role,
+        shared,
+        ticks: 0,
         scope,
         previous_elapsed: Duration::from_millis(report.stats.elapsed_ms),
         report,
@@ -129,7 +162,24 @@ pub async fn run(
         (Err(_), Err(writer)) => Err(writer),
         (Err(e), Ok(())) | (Ok(_), Err(e)) => Err(e),
     };
+    if role == Role::Helper {
+        return (run.report, result);
+    }
     if let Ok(counts) = run.crawler.store.frontier_counts(job_id).await {
+        if run.shared
+            && matches!(result, Ok(RunEnd::Finished))
+            && let Ok(failures) = run
+                .crawler
+                .store
+                .frontier_failures(job_id, crate::crawl::report::MAX_ERRORS)
+                .await
+        {
+            // Every run's failures, not only this one's.
+            run.report.errors = failures
+                .into_iter()
+                .map(|(url, error)| crate::crawl::report::UrlError { url, error })
+                .collect();
+        }
         let report = &mut run.report;
         report.counts.done = counts.done;
         report.counts.failed = counts.failed;
@@ -163,6 +213,11 @@ struct Run<'a> {
     lease: &'a JobLease,
     job_id: &'a str,
     spec: &'a CrawlSpec,
+    role: Role,
+    /// The queue is the frontier, claimed in batches (a sitemap job), not kept here.
+    shared: bool,
+    /// Flush ticks so far.
+    ticks: u32,
     scope: Scope,
     report: Report,
     /// Every URL in the frontier (and final URLs of redirects), for dedupe.
@@ -170,7 +225,7 @@ struct Run<'a> {
     /// URLs admitted for fetching (not skipped): the page cap counts these.
     admitted: u64,
     next_seq: i64,
-    /// URLs to fetch, breadth-first.
+    /// URLs to fetch, breadth-first (of a shared frontier: the ones this run claimed).
     ready: VecDeque<QueuedUrl>,
     /// Writes not sent yet, one batch per writer lane.
     pending: Vec<Batch>,
@@ -193,27 +248,66 @@ impl Run<'_> {
         progress: &watch::Sender<Report>,
         stop: &CancellationToken,
     ) -> Result<RunEnd, RunError> {
-        self.restore().await?;
-        if !self.report.stats.seeded {
-            self.seed(start).await?;
-            self.report.stats.seeded = true;
-            self.flush(true).await?;
+        if self.role == Role::Runner {
+            self.restore().await?;
+            if !self.report.stats.seeded {
+                self.seed(start).await?;
+                self.report.stats.seeded = true;
+                self.flush(true).await?;
+            }
         }
         let mut tasks: JoinSet<Fetched> = JoinSet::new();
         let mut tick = tokio::time::interval(FLUSH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A claim of URLs on its way (shared frontier), and when the next one may start.
+        let mut claiming: Option<JoinHandle<Result<Vec<QueuedUrl>, StoreError>>> = None;
+        let mut next_claim = Instant::now();
+        // The last claim found nothing: once this run is idle, see whether the job is done.
+        let mut drained = false;
         loop {
             if stop.is_cancelled() {
                 tasks.abort_all();
+                if let Some(claim) = claiming.take() {
+                    // Its URLs are then this run's, released with the rest by the caller.
+                    let _ = claim.await;
+                }
                 return Ok(RunEnd::Stopped);
             }
-            self.dispatch(&mut tasks);
-            if tasks.is_empty() && self.ready.is_empty() {
-                return Ok(RunEnd::Finished);
+            if tasks.is_empty() && self.ready.is_empty() && (!self.shared || drained) {
+                if !self.shared || self.nothing_left().await? {
+                    return Ok(RunEnd::Finished);
+                }
+                drained = false;
             }
+            if self.shared
+                && claiming.is_none()
+                && self.ready.len() < CLAIM_BATCH
+                && Instant::now() >= next_claim
+            {
+                claiming = Some(self.claim());
+            }
+            self.dispatch(&mut tasks);
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => {}
+                claimed = async { claiming.as_mut().expect("guarded").await }, if claiming.is_some() => {
+                    claiming = None;
+                    let claimed = claimed.unwrap_or_else(|e| {
+                        Err(StoreError::Invalid(format!("claiming URLs failed: {e}")))
+                    });
+                    match claimed {
+                        Ok(claimed) if claimed.is_empty() => {
+                            next_claim = Instant::now() + CLAIM_RETRY;
+                            drained = true;
+                        }
+                        Ok(claimed) => self.ready.extend(claimed),
+                        Err(e) if e.is_transient() => {
+                            tracing::warn!(job = self.job_id, error = %e, "claiming URLs failed; trying again");
+                            next_claim = Instant::now() + CLAIM_RETRY;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
                 Some(joined) = tasks.join_next(), if !tasks.is_empty() => match joined {
                     Ok(fetched) => self.settle(fetched).await?,
                     Err(e) if e.is_panic() => {
@@ -225,6 +319,10 @@ impl Run<'_> {
                 },
                 _ = tick.tick() => {
                     self.flush(false).await?;
+                    self.ticks += 1;
+                    if self.shared && self.role == Role::Runner && self.ticks.is_multiple_of(COUNT_TICKS) {
+                        self.count_shared().await?;
+                    }
                     self.update_stats(tasks.len());
                     progress.send_replace(self.report.clone());
                 }
@@ -252,7 +350,9 @@ impl Run<'_> {
             );
         }
         self.seen = urls.into_iter().collect();
-        self.ready = store.frontier_pending(self.job_id).await?.into();
+        if !self.shared {
+            self.ready = store.frontier_pending(self.job_id).await?.into();
+        }
         self.next_seq = max_seq + 1;
         self.admitted = counts.total() - counts.skipped;
         let c = &mut self.report.counts;
@@ -345,12 +445,14 @@ impl Run<'_> {
         }
         self.admitted += 1;
         self.report.counts.queued += 1;
-        self.ready.push_back(QueuedUrl {
-            url: key.clone(),
-            depth,
-            attempts: 0,
-            seq: self.next_seq,
-        });
+        if !self.shared {
+            self.ready.push_back(QueuedUrl {
+                url: key.clone(),
+                depth,
+                attempts: 0,
+                seq: self.next_seq,
+            });
+        }
         self.seen.insert(key.clone());
         self.pending[lane].added.push(NewFrontierUrl {
             url: key,
@@ -384,8 +486,11 @@ impl Run<'_> {
             };
             self.report.counts.queued = self.report.counts.queued.saturating_sub(1);
             self.report.counts.in_flight += 1;
-            let lane = self.lane(&claimed.url);
-            self.pending[lane].in_flight.push(claimed.url.clone());
+            if !self.shared {
+                // (A claim from a shared frontier marked it already.)
+                let lane = self.lane(&claimed.url);
+                self.pending[lane].in_flight.push(claimed.url.clone());
+            }
             tasks.spawn(fetch(
                 self.crawler.clone(),
                 claimed,
@@ -420,6 +525,7 @@ impl Run<'_> {
                 lane = self.lane(&page.url);
                 self.seen.insert(page.url.clone());
                 self.pending[lane].pages.push(*page);
+                self.pending[lane].claims.push(claimed.url.clone());
                 if claimed.depth < self.spec.max_depth && self.spec.mode == CrawlMode::Site {
                     for link in links {
                         // Most links were seen already: skip those before parsing.
@@ -463,6 +569,38 @@ impl Run<'_> {
             attempts: fetched.attempts,
             error,
         });
+        Ok(())
+    }
+
+    /// Claims the next batch of URLs from the shared frontier, in the background.
+    fn claim(&self) -> JoinHandle<Result<Vec<QueuedUrl>, StoreError>> {
+        let store = self.crawler.store.clone();
+        let lease = self.lease.clone();
+        tokio::spawn(async move { store.frontier_claim(&lease, CLAIM_BATCH, CLAIM_TTL).await })
+    }
+
+    /// Whether a shared frontier is done, once this run has nothing left to claim: for a
+    /// helper yes (the runner ends the job); for the runner when nothing is queued or claimed
+    /// by any run, this run's own results written first.
+    async fn nothing_left(&mut self) -> Result<bool, RunError> {
+        if self.role == Role::Helper {
+            return Ok(true);
+        }
+        self.flush(true).await?;
+        let counts = self.crawler.store.frontier_counts(self.job_id).await?;
+        Ok(counts.queued == 0 && counts.in_flight == 0)
+    }
+
+    /// The runner's progress from a shared frontier, where other runs settle URLs too.
+    /// Settled counts never go down (this run's latest results may not be written yet).
+    async fn count_shared(&mut self) -> Result<(), RunError> {
+        let stored = self.crawler.store.frontier_counts(self.job_id).await?;
+        let c = &mut self.report.counts;
+        c.done = c.done.max(stored.done);
+        c.failed = c.failed.max(stored.failed);
+        c.skipped = c.skipped.max(stored.skipped);
+        c.queued = stored.queued;
+        c.in_flight = stored.in_flight;
         Ok(())
     }
 

@@ -25,7 +25,12 @@ const WRITE_ATTEMPTS: u32 = 3;
 pub(super) type Lane = JoinHandle<Result<(), StoreError>>;
 
 /// Starts the writer lanes of the run holding `lease`: one on SQLite, several on PostgreSQL.
-pub(super) fn start(store: &Store, lease: &JobLease) -> (Vec<mpsc::Sender<Batch>>, Vec<Lane>) {
+/// A run of a `shared` frontier stores only the pages of URLs it still claims.
+pub(super) fn start(
+    store: &Store,
+    lease: &JobLease,
+    shared: bool,
+) -> (Vec<mpsc::Sender<Batch>>, Vec<Lane>) {
     let lanes = match store.kind() {
         BackendKind::Sqlite => 1,
         BackendKind::Postgres => POSTGRES_LANES,
@@ -33,7 +38,7 @@ pub(super) fn start(store: &Store, lease: &JobLease) -> (Vec<mpsc::Sender<Batch>
     (0..lanes)
         .map(|_| {
             let (tx, rx) = mpsc::channel(WRITER_QUEUE);
-            let lane = tokio::spawn(write_batches(store.clone(), lease.clone(), rx));
+            let lane = tokio::spawn(write_batches(store.clone(), lease.clone(), shared, rx));
             (tx, lane)
         })
         .unzip()
@@ -60,6 +65,8 @@ pub(super) struct Batch {
     pub(super) in_flight: Vec<String>,
     /// Pages fetched.
     pub(super) pages: Vec<NewPage>,
+    /// The frontier URL each page was fetched for.
+    pub(super) claims: Vec<String>,
     /// URLs settled (done, failed, skipped).
     pub(super) settled: Vec<Settled>,
     /// Answered once the batch (and all before it) is committed.
@@ -93,22 +100,26 @@ impl Batch {
 async fn write_batches(
     store: Store,
     lease: JobLease,
+    shared: bool,
     mut batches: mpsc::Receiver<Batch>,
 ) -> Result<(), StoreError> {
     let job_id = &lease.job_id;
     let mut sources: HashMap<String, i64> = HashMap::new();
     while let Some(mut batch) = batches.recv().await {
         // Pages grouped by host (the source), each URL parsed once.
-        let mut keyed: Vec<(String, NewPage)> = std::mem::take(&mut batch.pages)
+        let mut keyed: Vec<(String, (NewPage, String))> = std::mem::take(&mut batch.pages)
             .into_iter()
-            .map(|page| (host_of(&page.url), page))
+            .zip(std::mem::take(&mut batch.claims))
+            .map(|page| (host_of(&page.0.url), page))
             .collect();
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
         let hosts: Vec<String>;
-        (hosts, batch.pages) = keyed.into_iter().unzip();
+        let pages: Vec<(NewPage, String)>;
+        (hosts, pages) = keyed.into_iter().unzip();
+        (batch.pages, batch.claims) = pages.into_iter().unzip();
         let mut attempt = 1;
         loop {
-            match write_batch(&store, &lease, &mut sources, &hosts, &batch).await {
+            match write_batch(&store, &lease, shared, &mut sources, &hosts, &batch).await {
                 Ok(()) => break,
                 Err(e) if attempt < WRITE_ATTEMPTS && e.is_transient() => {
                     tracing::debug!(job = %job_id, error = %e, "write batch retried");
@@ -141,6 +152,7 @@ fn host_of(url: &str) -> String {
 async fn write_batch(
     store: &Store,
     lease: &JobLease,
+    shared: bool,
     sources: &mut HashMap<String, i64>,
     hosts: &[String],
     batch: &Batch,
@@ -165,7 +177,8 @@ async fn write_batch(
                 id
             }
         };
-        store.store_job_pages(lease, source, pages).await?;
+        let claims = shared.then(|| &batch.claims[start..end]);
+        store.store_job_pages(lease, source, pages, claims).await?;
         start = end;
     }
     store.frontier_settle(lease, &batch.settled).await

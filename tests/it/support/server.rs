@@ -136,6 +136,11 @@ impl HttpServer {
             .unwrap()
     }
 
+    /// The value of metric `name` (with its labels, if any) on `/metrics` (0 when absent).
+    pub async fn metric(&self, name: &str) -> u64 {
+        metric(&self.metrics().await, name)
+    }
+
     /// Sends SIGTERM.
     pub fn sigterm(&self) {
         signal(self.child.id().unwrap(), "TERM");
@@ -155,4 +160,12 @@ pub fn signal(pid: u32, name: &str) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// The value of metric `name` (with its labels, if any) in `/metrics` text (0 when absent).
+pub fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .map_or(0, |value| value as u64)
 }
