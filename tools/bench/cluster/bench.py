@@ -208,13 +208,13 @@ def fresh_schema():
 
 
 @contextlib.contextmanager
-def cluster(binary, tmp, n, tag):
+def cluster(binary, tmp, n, tag, extra=None):
     """`n` replicas on a fresh schema; yields the run and their ports, then stops them and
     drops the schema."""
     run = Run(tmp)
     schema = fresh_schema()
     try:
-        yield run, run.replicas(binary, n, schema, f"{tag}{uuid.uuid4().hex[:6]}")
+        yield run, run.replicas(binary, n, schema, f"{tag}{uuid.uuid4().hex[:6]}", extra)
     finally:
         run.stop()
         psql(f"DROP SCHEMA {schema} CASCADE")
@@ -266,10 +266,27 @@ def status_throughput(binary, tmp, seconds):
             print(f"  {n} replica(s): {rps} calls/s, p50 {p50}, {wrong}")
 
 
-def crawl_throughput(binary, tmp, sites):
-    print(f"== crawl_sitemap, {len(sites)} hosts x {sites[0][1]} pages, through nginx")
+# A static file server that answers every request after 100 ms, one thread per connection.
+SLOW_SERVER = """
+import functools, http.server, sys, time
+class Slow(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep(0.1)
+        super().do_GET()
+    def log_message(self, *args):
+        pass
+handler = functools.partial(Slow, directory=sys.argv[2])
+Slow.protocol_version = "HTTP/1.1"
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+"""
+
+
+def crawl_throughput(binary, tmp, sites, title, extra=None):
+    """Starts one crawl_sitemap job per site through nginx, with 1 then 3 replicas, and
+    prints pages/s from the first start to the last end."""
+    print(f"== {title}")
     for n in (1, 3):
-        with cluster(binary, tmp, n, "cr") as (run, ports):
+        with cluster(binary, tmp, n, "cr", extra) as (run, ports):
             port = run.balancer(ports)
             client = Client(port)
             started = time.perf_counter()
@@ -305,31 +322,57 @@ def main():
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--slow-pages", type=int, default=1000)
+    parser.add_argument("--steps", default="navigate,status,crawl,slow",
+                        help="which measurements to run, comma-separated")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.chmod(tmp, 0o755)
-        # Three fixture hosts (one nginx, three ports), each its own generated site.
+        # Three fixture hosts (one nginx, three ports), each its own generated site, and a
+        # fourth that answers every request after 100 ms (a slow site: waiting, not CPU, is
+        # the limit), served by Python threads.
         fixture = Run(tmp)
         blocks, sites = "", []
-        for i in range(3):
+        for i in range(4):
             port = free_port()
             root = os.path.join(tmp, f"site{i}")
+            pages = opts.pages if i < 3 else opts.slow_pages
             subprocess.run(
                 [sys.executable, os.path.join(ROOT, "tools", "bench", "crawl", "gen_site.py"),
-                 root, f"127.0.0.1:{port}", "--pages", str(opts.pages), "--seed", str(i)],
+                 root, f"127.0.0.1:{port}", "--pages", str(pages), "--seed", str(i)],
                 check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
-            blocks += (
-                f"  server {{\n    listen 127.0.0.1:{port};\n    root {root};\n"
-                f"    index index.html;\n  }}\n"
-            )
-            sites.append((f"127.0.0.1:{port}", opts.pages))
+            if i < 3:
+                blocks += (
+                    f"  server {{\n    listen 127.0.0.1:{port};\n    root {root};\n"
+                    f"    index index.html;\n  }}\n"
+                )
+            else:
+                fixture.spawn([sys.executable, "-c", SLOW_SERVER, str(port), root])
+            sites.append((f"127.0.0.1:{port}", pages))
+        slow_site = sites.pop()
         fixture.nginx("fixtures", blocks)
+        wait_for(int(slow_site[0].split(":")[1]), "/robots.txt")
         wait_for(int(sites[0][0].split(":")[1]), "/robots.txt")
         try:
-            navigate_overhead(opts.binary, tmp, f"http://{sites[0][0]}/", opts.rounds)
-            status_throughput(opts.binary, tmp, opts.seconds)
-            crawl_throughput(opts.binary, tmp, sites)
+            steps = opts.steps.split(",")
+            if "navigate" in steps:
+                navigate_overhead(opts.binary, tmp, f"http://{sites[0][0]}/", opts.rounds)
+            if "status" in steps:
+                status_throughput(opts.binary, tmp, opts.seconds)
+            if "crawl" in steps:
+                crawl_throughput(
+                    opts.binary, tmp, sites,
+                    f"crawl_sitemap, {len(sites)} hosts x {opts.pages} pages, one job per host",
+                )
+            # One job; the host allows 48 requests at once, a run makes at most 16.
+            if "slow" in steps:
+                crawl_throughput(
+                    opts.binary, tmp, [slow_site],
+                    f"crawl_sitemap, one job of {opts.slow_pages} pages on a slow host (100 ms "
+                    f"per response), host concurrency 48",
+                    {"CRAWL_HOST_CONCURRENCY": "48"},
+                )
         finally:
             fixture.stop()
 
