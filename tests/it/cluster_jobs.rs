@@ -2,10 +2,11 @@
 //! `crawlium` process: a 2,000-page sitemap crawl started through the balancer survives a
 //! kill -9 of the replica running it (another takes it over, every page is stored once, only
 //! what was in flight is fetched again, and the dead replica's host permits do not hold the
-//! site up); replicas with room help with a big sitemap job, claiming its URLs in batches,
-//! and a dead helper's URLs return to the others; a runner frozen past its takeover
-//! (SIGSTOP) writes nothing when it wakes; and a replica at its job limit leaves new jobs
-//! queued for one with room, while the caller waiting on it still gets its progress.
+//! site up); idle replicas help with a big sitemap job, claiming its URLs in batches, and a
+//! dead helper's URLs return to the others (a replica busy with its own job does not help);
+//! a runner frozen past its takeover (SIGSTOP) writes nothing when it wakes; and a replica
+//! at its job limit leaves new jobs queued for one with room, while the caller waiting on it
+//! still gets its progress.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -238,7 +239,7 @@ async fn a_sitemap_crawl_survives_the_kill_of_the_replica_running_it() {
 const DONE_HERE: &str = r#"crawlium_crawl_urls_total{outcome="done"}"#;
 
 #[tokio::test]
-async fn replicas_with_room_help_with_a_big_sitemap_job_and_a_dead_helpers_urls_return() {
+async fn idle_replicas_help_with_a_big_sitemap_job_and_a_dead_helpers_urls_return() {
     const PAGES: usize = 3000;
     let _serial = crate::support::serial::lock().await;
     let (site, visits) = sitemap_site(PAGES, Duration::from_millis(30)).await;
@@ -306,6 +307,31 @@ async fn replicas_with_room_help_with_a_big_sitemap_job_and_a_dead_helpers_urls_
     );
     assert!(a > 0 && b >= 50 && helped >= 50, "A {a}, B {b}, C {helped}");
     db.close().await;
+    drop(replicas);
+    cluster.schema.drop().await;
+}
+
+#[tokio::test]
+async fn a_replica_busy_with_its_own_job_does_not_help_with_another() {
+    const PAGES: usize = 1500;
+    let _serial = crate::support::serial::lock().await;
+    let (first, _) = sitemap_site(PAGES, Duration::from_millis(20)).await;
+    let (second, _) = sitemap_site(PAGES, Duration::from_millis(20)).await;
+    let cluster = Cluster::new().await;
+    let replicas = cluster.replicas(2, &CLUSTER_ENVS).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+
+    // Each replica runs its own job (one slot of four used): helping the other would only
+    // take CPU from it, so each fetches exactly its own job's pages.
+    let on_a = start_crawl(a, &format!("{}/sitemap.xml", first.base()), PAGES).await;
+    let on_b = start_crawl(b, &format!("{}/sitemap.xml", second.base()), PAGES).await;
+    for (replica, id) in [(a, &on_a), (b, &on_b)] {
+        let done = job_until(replica, id, Duration::from_secs(120), finished).await;
+        assert_eq!(done["progress"]["done"], PAGES as u64, "{done:#}");
+    }
+    for replica in [a, b] {
+        assert_eq!(replica.metric(DONE_HERE).await, PAGES as u64);
+    }
     drop(replicas);
     cluster.schema.drop().await;
 }
