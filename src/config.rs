@@ -13,6 +13,8 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::crawl::crawler;
+
 /// Shortest bearer token accepted; shorter ones are guessable.
 pub const MIN_TOKEN_LEN: usize = 16;
 /// Shortest cluster secret accepted.
@@ -61,14 +63,17 @@ pub struct CrawlCommand {
     /// Crawl the URLs of the site's sitemaps instead of following links.
     #[arg(long)]
     pub sitemap: bool,
-    /// Most pages fetched.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    /// Most pages fetched (the crawl tools' limit, 100000).
+    #[arg(long, default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..=crawler::MAX_PAGES))]
     pub max_pages: u64,
-    /// Links followed from the start page (site crawl).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=100))]
+    /// Links followed from the start page (site crawl; at most 100).
+    #[arg(long, default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(crawler::MAX_DEPTH)))]
     pub max_depth: u32,
-    /// Most requests in flight.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
+    /// Most requests in flight (at most 64).
+    #[arg(long, default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(1..=crawler::MAX_CONCURRENT as u64))]
     pub max_concurrent: u64,
     /// Regex on the path; only matching URLs are crawled (repeatable).
     #[arg(long = "include")]

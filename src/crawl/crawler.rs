@@ -103,6 +103,8 @@ pub const MAX_PAGES: u64 = 100_000;
 pub const MAX_DEPTH: u32 = 100;
 /// Largest maxConcurrent.
 pub const MAX_CONCURRENT: usize = 64;
+/// Smallest memoryThresholdMb.
+pub const MIN_MEMORY_THRESHOLD_MB: u64 = 16;
 
 impl CrawlSpec {
     /// Checks the settings and normalises the URL; the error says what to change.
@@ -127,8 +129,13 @@ impl CrawlSpec {
                 self.max_concurrent
             ));
         }
-        if self.memory_threshold_mb.is_some_and(|mb| mb < 16) {
-            return Err("memoryThresholdMb must be at least 16".into());
+        if self
+            .memory_threshold_mb
+            .is_some_and(|mb| mb < MIN_MEMORY_THRESHOLD_MB)
+        {
+            return Err(format!(
+                "memoryThresholdMb must be at least {MIN_MEMORY_THRESHOLD_MB}"
+            ));
         }
         Scope::new(
             &url,

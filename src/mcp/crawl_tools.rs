@@ -20,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use super::{CrawliumServer, Progress};
 use crate::{
     crawl::{
-        crawler::{CrawlMode, CrawlSpec},
+        crawler::{
+            CrawlMode, CrawlSpec, MAX_CONCURRENT, MAX_DEPTH, MAX_PAGES, MIN_MEMORY_THRESHOLD_MB,
+        },
         datetime::parse_w3c_datetime,
         extract::Link,
         map::{MapOptions, map_site},
@@ -171,9 +173,11 @@ pub struct CrawlSiteArgs {
     pub url: String,
     /// Links to follow from the start page, 0-100 (default 2; 0 = only the start page).
     #[serde(default = "default_max_depth")]
+    #[schemars(range(max = MAX_DEPTH))]
     pub max_depth: u32,
     /// Most pages to fetch, 1-100000 (default 100).
     #[serde(default = "default_site_pages")]
+    #[schemars(range(min = 1, max = MAX_PAGES))]
     pub max_pages: u64,
     /// Regexes on the URL path; only matching pages are crawled (the start page always is).
     #[serde(default)]
@@ -195,15 +199,18 @@ pub struct CrawlSiteArgs {
     pub respect_robots: bool,
     /// Most requests in flight, 1-64 (default 8; adapted down on errors and slow answers).
     #[serde(default = "default_concurrency")]
+    #[schemars(range(min = 1, max = MAX_CONCURRENT))]
     pub max_concurrent: usize,
     /// Resident memory (MB) above which no new pages are admitted (default
     /// CRAWL_MEMORY_THRESHOLD_MB, 2048).
+    #[schemars(range(min = MIN_MEMORY_THRESHOLD_MB))]
     pub memory_threshold_mb: Option<u64>,
     /// Wait for the job to finish, with progress notifications (default true).
     #[serde(default = "yes")]
     pub wait: bool,
     /// Longest wait in seconds, 0-3600 (default 120); the job carries on after it.
     #[serde(default = "default_wait_seconds")]
+    #[schemars(range(max = MAX_WAIT_SECONDS))]
     pub wait_seconds: u64,
 }
 
@@ -216,6 +223,7 @@ pub struct CrawlSitemapArgs {
     pub url: String,
     /// Most pages to fetch, 1-100000 (default 1000).
     #[serde(default = "default_sitemap_pages")]
+    #[schemars(range(min = 1, max = MAX_PAGES))]
     pub max_pages: u64,
     /// Regexes on the URL path; only matching pages are crawled.
     #[serde(default)]
@@ -234,15 +242,18 @@ pub struct CrawlSitemapArgs {
     pub respect_robots: bool,
     /// Most requests in flight, 1-64 (default 8; adapted down on errors and slow answers).
     #[serde(default = "default_concurrency")]
+    #[schemars(range(min = 1, max = MAX_CONCURRENT))]
     pub max_concurrent: usize,
     /// Resident memory (MB) above which no new pages are admitted (default
     /// CRAWL_MEMORY_THRESHOLD_MB, 2048).
+    #[schemars(range(min = MIN_MEMORY_THRESHOLD_MB))]
     pub memory_threshold_mb: Option<u64>,
     /// Wait for the job to finish, with progress notifications (default true).
     #[serde(default = "yes")]
     pub wait: bool,
     /// Longest wait in seconds, 0-3600 (default 120); the job carries on after it.
     #[serde(default = "default_wait_seconds")]
+    #[schemars(range(max = MAX_WAIT_SECONDS))]
     pub wait_seconds: u64,
 }
 
@@ -254,6 +265,7 @@ pub struct MapSiteArgs {
     pub url: String,
     /// Most URLs to return, 1-100000 (default 5000).
     #[serde(default = "default_map_limit")]
+    #[schemars(range(min = 1, max = MAX_MAP_LIMIT))]
     pub limit: usize,
     /// Read the site's sitemaps (default true).
     #[serde(default = "yes")]

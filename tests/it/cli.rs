@@ -239,6 +239,21 @@ async fn crawl_runs_a_job_from_the_command_line_and_fails_loudly() {
     let out = run(dir.path(), &["crawl", "ftp://example.com/"], &private).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an http(s) URL"));
+
+    // A flag past the crawl tools' limits is refused by its own name, before anything runs.
+    for (flag, value, range) in [
+        ("--max-concurrent", "100", "1..=64"),
+        ("--max-pages", "100001", "1..=100000"),
+        ("--max-depth", "101", "0..=100"),
+    ] {
+        let out = run(dir.path(), &["crawl", &url, flag, value], &private).await;
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(flag) && stderr.contains(range) && !stderr.contains("maxConcurrent"),
+            "{flag}: {stderr}"
+        );
+    }
 }
 
 #[tokio::test]

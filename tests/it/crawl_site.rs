@@ -431,6 +431,21 @@ async fn bad_arguments_get_clear_errors() {
         let text = error_text(&client, "crawl_site", args.clone()).await;
         assert!(text.contains(expected), "{args}: {text}");
     }
+    // The same limits are in the tools' input schemas, from the same constants.
+    let tools = client.list_all_tools().await.unwrap();
+    let bounds = |tool: &str, field: &str| {
+        let tool = tools.iter().find(|t| t.name == tool).unwrap();
+        let property = &tool.input_schema["properties"][field];
+        (property["minimum"].as_u64(), property["maximum"].as_u64())
+    };
+    for tool in ["crawl_site", "crawl_sitemap"] {
+        assert_eq!(bounds(tool, "maxPages"), (Some(1), Some(100_000)), "{tool}");
+        assert_eq!(bounds(tool, "maxConcurrent"), (Some(1), Some(64)), "{tool}");
+        assert_eq!(bounds(tool, "waitSeconds"), (Some(0), Some(3600)), "{tool}");
+        assert_eq!(bounds(tool, "memoryThresholdMb").0, Some(16), "{tool}");
+    }
+    assert_eq!(bounds("crawl_site", "maxDepth"), (Some(0), Some(100)));
+    assert_eq!(bounds("map_site", "limit"), (Some(1), Some(100_000)));
     let text = error_text(&client, "job_status", json!({"jobId": "job_nope"})).await;
     assert!(
         text.contains("unknown jobId 'job_nope'") && text.contains("list_jobs"),
