@@ -33,13 +33,20 @@ const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long shutdown gives open browsers to close.
 const CLOSE_ALL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Smallest viewport width or height, in CSS pixels.
+pub const MIN_VIEWPORT: u32 = 100;
+/// Largest viewport width or height, in CSS pixels.
+pub const MAX_VIEWPORT: u32 = 4096;
+
 /// A viewport size in CSS pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Viewport {
     /// Width in CSS pixels, 100-4096.
+    #[schemars(range(min = MIN_VIEWPORT, max = MAX_VIEWPORT))]
     pub width: u32,
     /// Height in CSS pixels, 100-4096.
+    #[schemars(range(min = MIN_VIEWPORT, max = MAX_VIEWPORT))]
     pub height: u32,
 }
 
@@ -69,10 +76,12 @@ impl OpenOptions {
     /// Checks the values before anything is leased.
     pub fn validate(&self) -> Result<(), BrowserError> {
         if let Some(v) = self.viewport
-            && !((100..=4096).contains(&v.width) && (100..=4096).contains(&v.height))
+            && !((MIN_VIEWPORT..=MAX_VIEWPORT).contains(&v.width)
+                && (MIN_VIEWPORT..=MAX_VIEWPORT).contains(&v.height))
         {
             return Err(BrowserError::Invalid(format!(
-                "viewport {}x{} is out of range; width and height must be 100-4096 CSS pixels",
+                "viewport {}x{} is out of range; width and height must be \
+                 {MIN_VIEWPORT}-{MAX_VIEWPORT} CSS pixels",
                 v.width, v.height
             )));
         }

@@ -44,7 +44,10 @@ pub mod tabs;
 
 use std::{path::PathBuf, time::Duration};
 
-pub use handles::{BrowserInfo, Browsers, HandleDirectory, HandleRecord, OpenOptions, Viewport};
+pub use handles::{
+    BrowserInfo, Browsers, HandleDirectory, HandleRecord, MAX_VIEWPORT, MIN_VIEWPORT, OpenOptions,
+    Viewport,
+};
 pub use pool::{Pool, PoolSettings, PoolStatus};
 pub use session::BrowserSession;
 

@@ -81,6 +81,7 @@ pub struct CrawlPageArgs {
     pub include_links: bool,
     /// Most characters of content to return, 1-200000 (default 20000).
     #[serde(default = "default_max_chars")]
+    #[schemars(range(min = 1, max = MAX_CHARS))]
     pub max_chars: usize,
 }
 

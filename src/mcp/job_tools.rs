@@ -33,6 +33,7 @@ pub struct ListJobsArgs {
     pub status: Option<JobState>,
     /// Jobs to return, newest first, 1-100 (default 20).
     #[serde(default = "default_limit")]
+    #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: i64,
 }
 

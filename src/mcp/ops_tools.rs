@@ -127,11 +127,16 @@ impl CrawliumServer {
 }
 
 /// Arguments of `debug_sleep`.
+/// Longest debug_sleep, in ms.
+#[cfg(feature = "test-tools")]
+const MAX_SLEEP_MS: u64 = 600_000;
+
 #[cfg(feature = "test-tools")]
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DebugSleepArgs {
     /// How long to sleep, in milliseconds (max 600000).
+    #[schemars(range(max = MAX_SLEEP_MS))]
     pub ms: u64,
 }
 
@@ -153,8 +158,8 @@ impl CrawliumServer {
         >,
         context: RequestContext<RoleServer>,
     ) -> Result<String, ToolError> {
-        if args.ms > 600_000 {
-            return Err(ToolError::new("ms must be at most 600000"));
+        if args.ms > MAX_SLEEP_MS {
+            return Err(ToolError::new(format!("ms must be at most {MAX_SLEEP_MS}")));
         }
         #[allow(deprecated)]
         self.client_log

@@ -51,6 +51,7 @@ pub struct SearchPagesArgs {
     pub source: Option<String>,
     /// Results to return, 1-100 (default 10).
     #[serde(default = "default_limit")]
+    #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: u32,
     /// Results to skip, for paging (default 0).
     #[serde(default)]
@@ -79,6 +80,7 @@ pub struct SearchCodeArgs {
     pub source: Option<String>,
     /// Results to return, 1-100 (default 10).
     #[serde(default = "default_limit")]
+    #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: u32,
 }
 
@@ -121,6 +123,7 @@ pub struct GetPageArgs {
     pub offset: usize,
     /// Most characters to return, 1-200000 (default 20000).
     #[serde(default = "default_max_chars")]
+    #[schemars(range(min = 1, max = MAX_CHARS))]
     pub max_chars: usize,
 }
 

@@ -1,5 +1,6 @@
 //! MCP over stdio with rmcp's client: the legacy handshake and 2026-07-28 discovery, tool
-//! listing and a structured `server_status` call; the server exits when stdin closes.
+//! listing (every documented numeric range is in the input schemas) and a structured
+//! `server_status` call; the server exits when stdin closes.
 
 use std::time::Duration;
 
@@ -19,8 +20,52 @@ fn child(dir: &std::path::Path) -> TokioChildProcess {
     TokioChildProcess::new(cmd).expect("spawn crawlium")
 }
 
+/// Every numeric argument whose description states a range ("1-64") carries it as its
+/// schema's `minimum` and `maximum`: the limits the handlers check, from the same constants.
+fn documented_ranges_are_in_the_schemas(tools: &[rmcp::model::Tool]) {
+    let range = regex::Regex::new(r"(?:^|[\s,(])(\d+)-(\d+)\b").unwrap();
+    let is_numeric = |t: &Value| t == "integer" || t == "number";
+    let (mut checked, mut wrong) = (0, Vec::new());
+    for tool in tools {
+        let Some(properties) = tool
+            .input_schema
+            .get("properties")
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        for (name, property) in properties {
+            let numeric = match &property["type"] {
+                Value::Array(types) => types.iter().any(is_numeric),
+                other => is_numeric(other),
+            };
+            let Some(found) = property["description"]
+                .as_str()
+                .and_then(|d| range.captures(d))
+            else {
+                continue;
+            };
+            if !numeric {
+                continue;
+            }
+            let documented = (found[1].parse().ok(), found[2].parse().ok());
+            let schema = (property["minimum"].as_f64(), property["maximum"].as_f64());
+            if schema != documented {
+                wrong.push(format!("{}.{name}: {property}", tool.name));
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "schema bounds differ from the description:\n{wrong:#?}"
+    );
+    assert!(checked >= 20, "only {checked} documented ranges");
+}
+
 async fn check_status(client: &RunningService<rmcp::RoleClient, ()>, version: &str) {
     let tools = client.list_all_tools().await.unwrap();
+    documented_ranges_are_in_the_schemas(&tools);
     let status_tool = tools.iter().find(|t| t.name == "server_status").unwrap();
     assert!(
         status_tool.output_schema.is_some(),

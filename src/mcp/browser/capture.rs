@@ -17,6 +17,9 @@ use crate::{
     mcp::{CrawliumServer, error::ToolError},
 };
 
+/// Best JPEG quality.
+const MAX_QUALITY: u8 = 100;
+
 /// Arguments of `browser_take_screenshot`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -27,6 +30,7 @@ pub struct ScreenshotArgs {
     #[serde(default, rename = "type")]
     pub image_type: ImageFormat,
     /// JPEG quality 0-100 (default 80; jpeg only).
+    #[schemars(range(max = MAX_QUALITY))]
     pub quality: Option<u8>,
     /// The whole scrollable page instead of the viewport (default false; at most 16384 px
     /// tall).
@@ -126,8 +130,10 @@ impl CrawliumServer {
                     "quality applies to jpeg only; use type=jpeg",
                 ));
             }
-            Some(q) if q > 100 => {
-                return Err(ToolError::new("quality must be between 0 and 100"));
+            Some(q) if q > MAX_QUALITY => {
+                return Err(ToolError::new(format!(
+                    "quality must be between 0 and {MAX_QUALITY}"
+                )));
             }
             _ => {}
         }

@@ -12,8 +12,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    PageResult, check_limit, check_max_chars, check_wait, default_max_chars, default_wait_ms,
-    page_answer, structured, target,
+    MAX_SNAPSHOT_CHARS, MAX_WAIT_MS, MIN_SNAPSHOT_CHARS, MIN_WAIT_MS, PageResult, check_limit,
+    check_max_chars, check_wait, default_max_chars, default_wait_ms, page_answer, structured,
+    target,
 };
 use crate::{
     browser::{
@@ -33,11 +34,13 @@ pub struct SnapshotArgs {
     pub browser_id: Option<String>,
     /// Most characters returned, 100-200000 (default 20000).
     #[serde(default = "default_max_chars")]
+    #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
     pub max_chars: usize,
     /// Characters to skip: the nextOffset of a cut snapshot (default 0).
     #[serde(default)]
     pub offset: usize,
     /// Nesting levels shown, 1-100 (default: all).
+    #[schemars(range(min = 1, max = MAX_DEPTH))]
     pub depth: Option<usize>,
 }
 
@@ -50,6 +53,10 @@ fn snapshot_text(snapshot: &Snapshot) -> String {
 
 /// Most characters of content or script result one call returns.
 const MAX_CHARS: usize = 200_000;
+/// Deepest outline of browser_snapshot's depth.
+const MAX_DEPTH: usize = 100;
+/// Most matches of browser_find.
+const MAX_MATCHES: usize = 500;
 
 fn default_matches() -> usize {
     50
@@ -73,9 +80,11 @@ pub struct EvaluateArgs {
     pub element: Option<String>,
     /// Longest run in ms, 100-60000 (default 10000); a script still running is stopped.
     #[serde(default = "default_wait_ms")]
+    #[schemars(range(min = MIN_WAIT_MS, max = MAX_WAIT_MS))]
     pub timeout_ms: u64,
     /// Most characters of the JSON result returned, 100-200000 (default 20000).
     #[serde(default = "default_max_chars")]
+    #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
     pub max_chars: usize,
 }
 
@@ -108,6 +117,7 @@ pub struct FindArgs {
     pub regex: Option<String>,
     /// Most matching lines returned, 1-500 (default 50).
     #[serde(default = "default_matches")]
+    #[schemars(range(min = 1, max = MAX_MATCHES))]
     pub limit: usize,
 }
 
@@ -137,6 +147,7 @@ pub struct ContentArgs {
     pub format: ContentFormat,
     /// Most characters returned, 1-200000 (default 20000).
     #[serde(default = "default_max_chars")]
+    #[schemars(range(min = 1, max = MAX_CHARS))]
     pub max_chars: usize,
 }
 
@@ -183,8 +194,10 @@ impl CrawliumServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
         check_max_chars(args.max_chars)?;
-        if args.depth.is_some_and(|d| !(1..=100).contains(&d)) {
-            return Err(ToolError::new("depth must be between 1 and 100"));
+        if args.depth.is_some_and(|d| !(1..=MAX_DEPTH).contains(&d)) {
+            return Err(ToolError::new(format!(
+                "depth must be between 1 and {MAX_DEPTH}"
+            )));
         }
         let (browser, hint) = self
             .browser_for(args.browser_id.as_deref(), &context)
@@ -230,7 +243,7 @@ impl CrawliumServer {
         Parameters(args): Parameters<FindArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
-        check_limit(args.limit, 500)?;
+        check_limit(args.limit, MAX_MATCHES)?;
         let pattern = match (&args.text, &args.regex) {
             (Some(text), None) if !text.is_empty() => {
                 regex::RegexBuilder::new(&regex::escape(text))

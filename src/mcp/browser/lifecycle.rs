@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{PageResult, default_max_chars, structured};
 use crate::{
-    browser::{BrowserInfo, OpenOptions, Viewport, session::WaitUntil, tabs::TabInfo},
+    browser::{
+        BrowserInfo, MAX_VIEWPORT, MIN_VIEWPORT, OpenOptions, Viewport, session::WaitUntil,
+        tabs::TabInfo,
+    },
     mcp::{CrawliumServer, error::ToolError},
 };
 
@@ -81,8 +84,10 @@ pub struct ResizeArgs {
     /// The browser (from browser_open). Omitted: this session's default browser.
     pub browser_id: Option<String>,
     /// Viewport width in CSS pixels, 100-4096.
+    #[schemars(range(min = MIN_VIEWPORT, max = MAX_VIEWPORT))]
     pub width: u32,
     /// Viewport height in CSS pixels, 100-4096.
+    #[schemars(range(min = MIN_VIEWPORT, max = MAX_VIEWPORT))]
     pub height: u32,
     /// Return a snapshot of the page afterwards (default false).
     #[serde(default)]

@@ -35,6 +35,7 @@ pub struct ConsoleArgs {
     pub level: Level,
     /// Most messages returned, the latest, 1-1000 (default 100).
     #[serde(default = "default_entries")]
+    #[schemars(range(min = 1, max = MAX_ENTRIES))]
     pub limit: usize,
 }
 
@@ -65,6 +66,7 @@ pub struct NetworkArgs {
     pub only_failed: bool,
     /// Most requests returned, the latest, 1-1000 (default 100).
     #[serde(default = "default_entries")]
+    #[schemars(range(min = 1, max = MAX_ENTRIES))]
     pub limit: usize,
 }
 

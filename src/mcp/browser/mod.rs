@@ -50,6 +50,8 @@ impl CrawliumServer {
 
 /// Most characters of snapshot one call returns.
 const MAX_SNAPSHOT_CHARS: usize = 200_000;
+/// Smallest maxChars of a snapshot.
+const MIN_SNAPSHOT_CHARS: usize = 100;
 
 pub(super) fn yes() -> bool {
     true
@@ -229,11 +231,12 @@ pub(super) fn structured<T: Serialize>(text: String, out: &T) -> CallToolResult 
 }
 
 pub(super) fn check_max_chars(max_chars: usize) -> Result<(), ToolError> {
-    if (100..=MAX_SNAPSHOT_CHARS).contains(&max_chars) {
+    if (MIN_SNAPSHOT_CHARS..=MAX_SNAPSHOT_CHARS).contains(&max_chars) {
         Ok(())
     } else {
         Err(ToolError::new(format!(
-            "maxChars must be between 100 and {MAX_SNAPSHOT_CHARS} (got {max_chars})"
+            "maxChars must be between {MIN_SNAPSHOT_CHARS} and {MAX_SNAPSHOT_CHARS} (got \
+             {max_chars})"
         )))
     }
 }
@@ -255,17 +258,19 @@ pub(super) fn target(
 
 /// Longest wait of browser_wait_for and browser_evaluate, in ms.
 const MAX_WAIT_MS: u64 = 60_000;
+/// Shortest such wait, in ms.
+const MIN_WAIT_MS: u64 = 100;
 
 fn default_wait_ms() -> u64 {
     10_000
 }
 
 fn check_wait(name: &str, ms: u64) -> Result<Duration, ToolError> {
-    if (100..=MAX_WAIT_MS).contains(&ms) {
+    if (MIN_WAIT_MS..=MAX_WAIT_MS).contains(&ms) {
         Ok(Duration::from_millis(ms))
     } else {
         Err(ToolError::new(format!(
-            "{name} must be between 100 and {MAX_WAIT_MS} ms (got {ms})"
+            "{name} must be between {MIN_WAIT_MS} and {MAX_WAIT_MS} ms (got {ms})"
         )))
     }
 }

@@ -12,7 +12,10 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{PageResult, check_max_chars, check_wait, default_max_chars, default_wait_ms, yes};
+use super::{
+    MAX_SNAPSHOT_CHARS, MAX_WAIT_MS, MIN_SNAPSHOT_CHARS, MIN_WAIT_MS, PageResult, check_max_chars,
+    check_wait, default_max_chars, default_wait_ms, yes,
+};
 use crate::{
     browser::{inspect::WaitFor, session::WaitUntil},
     mcp::{CrawliumServer, error::ToolError},
@@ -20,6 +23,8 @@ use crate::{
 
 /// Longest navigation wait, in ms (chromiumoxide gives up on a navigation after 60 s).
 const MAX_NAVIGATION_MS: u64 = 60_000;
+/// Shortest navigation wait, in ms.
+const MIN_NAVIGATION_MS: u64 = 1_000;
 
 fn default_navigation_ms() -> u64 {
     30_000
@@ -38,12 +43,14 @@ pub struct NavigateArgs {
     pub wait_until: WaitUntil,
     /// Longest wait in ms, 1000-60000 (default 30000).
     #[serde(default = "default_navigation_ms")]
+    #[schemars(range(min = MIN_NAVIGATION_MS, max = MAX_NAVIGATION_MS))]
     pub timeout_ms: u64,
     /// Return a snapshot of the loaded page (default true).
     #[serde(default = "yes")]
     pub snapshot: bool,
     /// Most snapshot characters returned, 100-200000 (default 20000).
     #[serde(default = "default_max_chars")]
+    #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
     pub max_chars: usize,
 }
 
@@ -69,9 +76,11 @@ pub struct WaitForArgs {
     /// Wait until this text is no longer on the page (case-sensitive).
     pub text_gone: Option<String>,
     /// Seconds to wait first, 0-60.
+    #[schemars(range(min = 0, max = MAX_WAIT_MS / 1000))]
     pub time: Option<f64>,
     /// Longest wait in all, in ms, 100-60000 (default 10000).
     #[serde(default = "default_wait_ms")]
+    #[schemars(range(min = MIN_WAIT_MS, max = MAX_WAIT_MS))]
     pub timeout_ms: u64,
     /// Return a snapshot of the page afterwards (default true).
     #[serde(default = "yes")]
@@ -101,9 +110,9 @@ impl CrawliumServer {
         Parameters(args): Parameters<NavigateArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
-        if !(1_000..=MAX_NAVIGATION_MS).contains(&args.timeout_ms) {
+        if !(MIN_NAVIGATION_MS..=MAX_NAVIGATION_MS).contains(&args.timeout_ms) {
             return Err(ToolError::new(format!(
-                "timeoutMs must be between 1000 and {MAX_NAVIGATION_MS} (got {})",
+                "timeoutMs must be between {MIN_NAVIGATION_MS} and {MAX_NAVIGATION_MS} (got {})",
                 args.timeout_ms
             )));
         }
@@ -184,8 +193,11 @@ impl CrawliumServer {
     ) -> Result<CallToolResult, ToolError> {
         let timeout = check_wait("timeoutMs", args.timeout_ms)?;
         let time = match args.time {
-            Some(t) if !(0.0..=60.0).contains(&t) => {
-                return Err(ToolError::new("time must be between 0 and 60 seconds"));
+            Some(t) if !(0.0..=(MAX_WAIT_MS / 1000) as f64).contains(&t) => {
+                return Err(ToolError::new(format!(
+                    "time must be between 0 and {} seconds",
+                    MAX_WAIT_MS / 1000
+                )));
             }
             Some(t) => Some(Duration::from_secs_f64(t)),
             None => None,
