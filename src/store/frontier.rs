@@ -76,6 +76,18 @@ pub struct QueuedUrl {
     pub seq: i64,
 }
 
+/// A frontier row as read: url, depth, attempts, seq.
+type QueuedRow = (String, i64, i64, i64);
+
+fn queued_url((url, depth, attempts, seq): QueuedRow) -> QueuedUrl {
+    QueuedUrl {
+        url,
+        depth: depth as u32,
+        attempts: attempts as u32,
+        seq,
+    }
+}
+
 /// How a URL ended.
 #[derive(Debug, Clone)]
 pub struct Settled {
@@ -160,7 +172,7 @@ impl Store {
     /// A job's unsettled URLs (queued or in flight), shallowest first and in discovery order:
     /// what a resumed run fetches.
     pub async fn frontier_pending(&self, job_id: &str) -> Result<Vec<QueuedUrl>, StoreError> {
-        let rows: Vec<(String, i64, i64, i64)> = on_backend!(self, read, pool => {
+        let rows: Vec<QueuedRow> = on_backend!(self, read, pool => {
             sqlx::query_as(
                 "SELECT url, CAST(depth AS BIGINT), CAST(attempts AS BIGINT), seq FROM frontier
                  WHERE job_id = $1 AND state IN ('queued', 'in_flight') ORDER BY depth, seq",
@@ -169,15 +181,7 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(url, depth, attempts, seq)| QueuedUrl {
-                url,
-                depth: depth as u32,
-                attempts: attempts as u32,
-                seq,
-            })
-            .collect())
+        Ok(rows.into_iter().map(queued_url).collect())
     }
 
     /// Marks queued URLs as in flight. A URL already settled (or not added yet, which a
@@ -315,7 +319,7 @@ impl Store {
              ON CONFLICT (claimant) DO UPDATE SET lease_until = excluded.lease_until"
         );
         let now = now_ms();
-        let mut claimed: Vec<(String, i64, i64, i64)> = Vec::new();
+        let mut claimed: Vec<QueuedRow> = Vec::new();
         on_backend!(self, write, pool => {
             let mut tx = pool.begin().await?;
             hold_lease!(self, tx, lease);
@@ -345,7 +349,7 @@ impl Store {
                      RETURNING frontier.url, CAST(frontier.depth AS BIGINT),
                                CAST(frontier.attempts AS BIGINT), frontier.seq"
                 );
-                let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                let rows: Vec<QueuedRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(&lease.job_id)
                     .bind(&lease.claimant)
                     .bind(now)
@@ -356,15 +360,7 @@ impl Store {
             }
             tx.commit().await?;
         });
-        let mut claimed: Vec<QueuedUrl> = claimed
-            .into_iter()
-            .map(|(url, depth, attempts, seq)| QueuedUrl {
-                url,
-                depth: depth as u32,
-                attempts: attempts as u32,
-                seq,
-            })
-            .collect();
+        let mut claimed: Vec<QueuedUrl> = claimed.into_iter().map(queued_url).collect();
         claimed.sort_by_key(|u| (u.depth, u.seq));
         Ok(claimed)
     }

@@ -226,7 +226,7 @@ impl Store {
             if let Some(lease) = lease {
                 hold_lease!(self, tx, lease);
                 if let Some(claims) = claims {
-                    // Locked until the commit: a claim taken over meanwhile waits for it.
+                    // Locked until the commit: a run claiming them again meanwhile skips them.
                     let mut find = QueryBuilder::new("SELECT url FROM frontier WHERE job_id = ");
                     find.push_bind(&lease.job_id);
                     find.push(" AND claimed_by = ");
