@@ -1036,9 +1036,22 @@ async fn a_rolling_restart_fails_no_call_but_those_on_the_restarted_replicas_bro
         "{} calls during 3 restarts; {lost} on restarted replicas' browsers got the clear error",
         calls.len()
     );
+    // What the replicas logged above INFO, to explain a failed call.
+    let warnings: Vec<String> = old
+        .iter()
+        .chain(&replicas)
+        .flat_map(|r| {
+            let addr = r.addr.clone();
+            r.logs()
+                .lines()
+                .filter(|l| l.contains("WARN") || l.contains("ERROR") || l.contains("panicked"))
+                .map(|l| format!("{addr}: {l}"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     assert!(
         failed.is_empty(),
-        "{} failed: {failed:#?}\nnginx: {}",
+        "{} failed: {failed:#?}\nnginx: {}\nreplicas: {warnings:#?}",
         failed.len(),
         balancer.error_log()
     );
