@@ -29,8 +29,9 @@ pub struct Shutdown {
     responses: TaskTracker,
 }
 
-/// Held by a running tool call; shutdown waits for all guards to drop.
-#[derive(Debug)]
+/// Held by a running tool call (or by a request admitted for one); shutdown waits for all
+/// guards to drop.
+#[derive(Debug, Clone)]
 pub struct CallGuard {
     _token: TaskTrackerToken,
 }

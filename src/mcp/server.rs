@@ -191,7 +191,12 @@ impl ServerHandler for CrawliumServer {
         );
         let started = Instant::now();
         let (result, outcome) = async {
-            let Some(_guard) = self.app.shutdown.begin_call() else {
+            // Admitted by the HTTP router before shutdown began, or registered now.
+            let admitted = context
+                .extensions
+                .get::<http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<crate::shutdown::CallGuard>().cloned());
+            let Some(_guard) = admitted.or_else(|| self.app.shutdown.begin_call()) else {
                 return (Ok(CallToolResult::from(ToolError::shutting_down()).into()), Outcome::Error);
             };
             let cancelled = context.ct.clone();

@@ -34,7 +34,7 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     body::Body,
     extract::{Request, State},
-    http::{HeaderMap, StatusCode, header, request::Parts},
+    http::{HeaderMap, Method, StatusCode, header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -168,6 +168,12 @@ pub async fn route(
             None => session_not_found(),
         };
     }
+    // Admitted before the draining check: once admitted, shutdown waits for this request's
+    // call, which runs even if draining begins meanwhile; not admitted (draining), a request
+    // that holds nothing here goes to another replica.
+    let admitted = (parts.method == Method::POST)
+        .then(|| app.shutdown.begin_call())
+        .flatten();
     let owner = browser_id(&parts.headers, &bytes)
         .and_then(|id| app.browser_owner(&id).map(|owner| (id, owner)));
     let elsewhere = match owner {
@@ -179,7 +185,7 @@ pub async fn route(
         None if opens_a_browser(&bytes) && !app.has_browser_room() => cluster.place_browser().await,
         // Draining (a rolling restart): what holds nothing here starts on another replica,
         // so a request this replica accepted as it stopped listening still succeeds.
-        None if app.shutdown.is_draining() => cluster.another_replica(),
+        None if admitted.is_none() && app.shutdown.is_draining() => cluster.another_replica(),
         _ => None,
     };
     if let Some(replica) = elsewhere {
@@ -192,6 +198,10 @@ pub async fn route(
                 tracing::warn!(replica = %replica.id, %error, "could not hand a request over");
             }
         }
+    }
+    if let Some(admitted) = admitted {
+        // The tool call finds it (rmcp hands the HTTP parts to the handler).
+        parts.extensions.insert(admitted);
     }
     served_here(next, parts, bytes, &me).await
 }
