@@ -21,7 +21,10 @@ mod summary;
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -76,8 +79,8 @@ pub struct Jobs {
     crawler: Arc<Crawler>,
     runner: String,
     running: Mutex<HashMap<String, Running>>,
-    /// The job of another process this one helps with now (at most one).
-    helping: Mutex<Option<String>>,
+    /// Whether this process helps with another's job now (at most one at a time).
+    helping: AtomicBool,
     /// One permit per job this process may run (or help with) at once.
     slots: Arc<Semaphore>,
     /// Told when a job here ended, so the watchdog looks for queued work at once.
@@ -102,7 +105,7 @@ impl Jobs {
             crawler,
             runner,
             running: Mutex::new(HashMap::new()),
-            helping: Mutex::default(),
+            helping: AtomicBool::new(false),
             slots: Arc::new(Semaphore::new(max_running.max(1))),
             freed: Notify::new(),
             tasks: TaskTracker::new(),
@@ -222,10 +225,14 @@ impl Jobs {
         cancel: CancellationToken,
     ) {
         let id = lease.job_id.as_str();
+        // Only a sitemap job's runs claim URLs (a site crawl keeps its queue in memory).
+        let shared = spec.mode == CrawlMode::Sitemap;
         let (progress_ref, cancel_ref) = (&progress, &cancel);
         let beat = move || async move {
             let snapshot = summary::snapshot(&progress_ref.borrow());
-            self.renew_claims(lease).await;
+            if shared {
+                self.renew_claims(lease).await;
+            }
             match self.store().save_job_progress(lease, &snapshot).await {
                 Ok(saved) => {
                     if !saved {
@@ -285,8 +292,8 @@ impl Jobs {
     }
 
     /// Runs the scheduler for `lease` in `role`, beside a heartbeat that calls `beat` every
-    /// second; `cancel`, shutdown or a `beat` that answers false stop the run. The URLs the
-    /// run still claims at its end are given back.
+    /// second; `cancel`, shutdown or a `beat` that answers false stop the run. The URLs a
+    /// sitemap run still claims at its end are given back.
     #[allow(clippy::too_many_arguments)]
     async fn drive<F, Fut>(
         &self,
@@ -332,7 +339,9 @@ impl Jobs {
             ran
         };
         let (ran, ()) = tokio::join!(crawl, heartbeat);
-        self.release_claims(lease).await;
+        if spec.mode == CrawlMode::Sitemap {
+            self.release_claims(lease).await;
+        }
         ran
     }
 
@@ -370,12 +379,8 @@ impl Jobs {
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
             return Ok(false);
         };
-        {
-            let mut helping = self.helping();
-            if helping.is_some() {
-                return Ok(false);
-            }
-            *helping = Some(id.to_string());
+        if self.helping.swap(true, Ordering::AcqRel) {
+            return Ok(false);
         }
         let joined = async {
             let claimant = format!(
@@ -397,22 +402,18 @@ impl Jobs {
         let (lease, spec) = match joined.await {
             Ok(Some(joined)) => joined,
             other => {
-                *self.helping() = None;
+                self.helping.store(false, Ordering::Release);
                 return other.map(|_| false);
             }
         };
         let jobs = self.clone();
         self.tasks.spawn(async move {
             jobs.assist(&lease, &spec).await;
-            *jobs.helping() = None;
+            jobs.helping.store(false, Ordering::Release);
             drop(slot);
             jobs.freed.notify_one();
         });
         Ok(true)
-    }
-
-    fn helping(&self) -> std::sync::MutexGuard<'_, Option<String>> {
-        self.helping.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A helper run: the scheduler as a [`Role::Helper`], beside a heartbeat that renews its
@@ -604,7 +605,7 @@ impl Jobs {
                         Err(e) => tracing::warn!(job = %id, error = %e, "resuming a job failed"),
                     }
                 }
-                if jobs.active() > 0 || jobs.helping().is_some() {
+                if jobs.active() > 0 || jobs.helping.load(Ordering::Acquire) {
                     continue;
                 }
                 let busy = match jobs
