@@ -5,8 +5,10 @@
 //! body is written. When a signal arrives, [`Shutdown::drain`] marks the server as draining
 //! (transports stop accepting, new calls are refused, `/ready` turns 503), waits up to the
 //! grace period for the calls, then trips the abort token so the calls still running end
-//! with a clear "shutting down" error instead of being dropped mid-way; last it waits for
-//! the responses carrying those results to be written.
+//! with a clear "shutting down" error instead of being dropped mid-way; last it stops
+//! handing out response guards and waits for the responses holding one to be written. After
+//! the drain the transports close: a request that got no response guard must be answered
+//! without them.
 //!
 //! It imports nothing else of the crate.
 
@@ -19,6 +21,9 @@ use tokio_util::{
 
 /// How long calls get to notice the abort token before shutdown stops waiting for them.
 const ABORT_SETTLE: Duration = Duration::from_secs(3);
+/// How long the responses of finished calls get to be written (a loaded machine may take a
+/// while to get to them); no new one starts meanwhile, so this is rarely waited out.
+const RESPONSE_SETTLE: Duration = Duration::from_secs(10);
 
 /// The process-wide shutdown state.
 #[derive(Debug, Default)]
@@ -27,6 +32,9 @@ pub struct Shutdown {
     aborted: CancellationToken,
     calls: TaskTracker,
     responses: TaskTracker,
+    /// Set when the drain stops handing out response guards; taken with every guard, so a
+    /// guard is either counted by the drain's wait or never handed out.
+    responses_closed: std::sync::Mutex<bool>,
 }
 
 /// Held by a running tool call (or by a request admitted for one); shutdown waits for all
@@ -67,11 +75,16 @@ impl Shutdown {
         })
     }
 
-    /// Registers a response being produced; shutdown waits for it after the calls.
-    pub fn begin_response(&self) -> ResponseGuard {
-        ResponseGuard {
+    /// Registers a response being produced; shutdown waits for it after the calls. `None`
+    /// at the end of the drain, when the transports are about to close.
+    pub fn begin_response(&self) -> Option<ResponseGuard> {
+        let closed = self
+            .responses_closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        (!*closed).then(|| ResponseGuard {
             _token: self.responses.token(),
-        }
+        })
     }
 
     /// True once shutdown has begun.
@@ -95,12 +108,11 @@ impl Shutdown {
     }
 
     /// Begins shutdown and waits for in-flight calls: up to `grace` for them to finish, then
-    /// cancels the rest and gives them a moment to return their error; then waits (briefly)
-    /// for the responses that carry the results to be written.
+    /// cancels the rest and gives them a moment to return their error; then stops handing
+    /// out response guards and waits (bounded) for the responses holding one to be written.
     pub async fn drain(&self, grace: Duration) -> DrainReport {
         self.draining.cancel();
         self.calls.close();
-        self.responses.close();
         let in_flight = self.calls.len();
         let mut cancelled = 0;
         if tokio::time::timeout(grace, self.calls.wait())
@@ -111,7 +123,12 @@ impl Shutdown {
             self.aborted.cancel();
             let _ = tokio::time::timeout(ABORT_SETTLE, self.calls.wait()).await;
         }
-        let _ = tokio::time::timeout(ABORT_SETTLE, self.responses.wait()).await;
+        *self
+            .responses_closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = true;
+        self.responses.close();
+        let _ = tokio::time::timeout(RESPONSE_SETTLE, self.responses.wait()).await;
         DrainReport {
             in_flight,
             cancelled,
@@ -169,6 +186,30 @@ mod tests {
             "draining refuses new calls"
         );
         task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn drain_waits_for_responses_and_hands_out_no_new_guard() {
+        let shutdown = std::sync::Arc::new(Shutdown::new());
+        let response = shutdown
+            .begin_response()
+            .expect("running: responses are tracked");
+        let drain = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move { shutdown.drain(Duration::from_secs(5)).await }
+        });
+        // No call runs, so the drain gets to the responses at once.
+        while shutdown.begin_response().is_some() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            !drain.is_finished(),
+            "the drain waits for the tracked response"
+        );
+        drop(response);
+        let report = drain.await.unwrap();
+        assert_eq!(report.in_flight, 0);
+        assert!(shutdown.begin_response().is_none());
     }
 
     #[tokio::test]

@@ -343,6 +343,27 @@ impl Registry {
         }
     }
 
+    /// Whether replica `id` is stopping or gone: its entry, read fresh from Redis until
+    /// `within` has passed, says draining or is absent. A replica publishes its draining at
+    /// once, but a moment after it stops listening, hence the wait; `false` when it stays
+    /// live (or Redis cannot be read).
+    pub async fn is_stopping(&self, id: &str, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Ok(replicas) = self.read().await {
+                match replicas.iter().find(|r| r.id == id) {
+                    None => return true,
+                    Some(replica) if replica.draining => return true,
+                    Some(_) => {}
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Another live replica that is not draining, taking turns among them (at the last
     /// refresh), for a request this replica should not start itself (it is draining).
     pub fn another_replica(&self) -> Option<ReplicaInfo> {

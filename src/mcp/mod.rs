@@ -15,6 +15,7 @@ mod resources;
 mod server;
 mod store_tools;
 
+pub use error::ToolError;
 pub use notify::{ClientLog, Progress};
 pub use ops_tools::{ConfiguredSummary, ServerStatus};
 pub use server::{CrawliumServer, INSTRUCTIONS};

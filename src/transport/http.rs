@@ -136,6 +136,10 @@ pub fn router(app: Arc<App>, transports: CancellationToken) -> Router {
     let forwarder = super::router::Forwarder::new(app.clone());
     let mcp_routes = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            answer_when_closed,
+        ))
         .layer(middleware::from_fn_with_state(owners, bind_session_owner))
         // Inside the guard (only admitted requests are forwarded), in front of the session
         // owners (which see rmcp's own session ids) and rmcp.
@@ -149,6 +153,10 @@ pub fn router(app: Arc<App>, transports: CancellationToken) -> Router {
                 .route("/message", post(sse::post))
                 .layer(DefaultBodyLimit::max(app.config.max_body_bytes as usize))
                 .with_state(sse_sessions)
+                .layer(middleware::from_fn_with_state(
+                    app.clone(),
+                    answer_when_closed,
+                ))
                 .layer(middleware::from_fn_with_state(
                     forwarder.clone(),
                     super::router::route,
@@ -270,12 +278,22 @@ async fn bind_session_owner(
 }
 
 /// Counts requests in flight, and keeps shutdown waiting until the response of every
-/// request that may carry a tool result (any POST) has been written.
-async fn count_in_flight(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+/// request that may carry a tool result (any POST) has been written; a POST that arrives
+/// after shutdown stopped waiting for responses is marked by carrying no [`ResponseTracked`].
+async fn count_in_flight(
+    State(app): State<Arc<App>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let gauge = app.metrics.http_in_flight().clone();
     // Taken before the handler runs: the tool call finishes (and drops its own guard) before
     // its response exists, and shutdown must not close the transports in between.
-    let guard = (request.method() == Method::POST).then(|| app.shutdown.begin_response());
+    let guard = (request.method() == Method::POST)
+        .then(|| app.shutdown.begin_response())
+        .flatten();
+    if guard.is_some() {
+        request.extensions_mut().insert(ResponseTracked);
+    }
     gauge.inc();
     let response = next.run(request).await;
     gauge.dec();
@@ -288,6 +306,34 @@ async fn count_in_flight(State(app): State<Arc<App>>, request: Request, next: Ne
         }),
         None => response,
     }
+}
+
+/// Marks a request whose response shutdown waits for (see [`count_in_flight`]).
+#[derive(Clone, Copy)]
+struct ResponseTracked;
+
+/// In front of the transports (rmcp's `/mcp`, the SSE streams' `/message`): a POST that
+/// arrived after shutdown stopped tracking responses would meet transports closing under it
+/// (rmcp answers such a request with a bare HTTP 500), so it is answered here: a tool call
+/// with the "shutting down" tool error, anything else with 503. What the router hands to
+/// another replica never gets here.
+async fn answer_when_closed(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST || request.extensions().get::<ResponseTracked>().is_some() {
+        return next.run(request).await;
+    }
+    let body = axum::body::to_bytes(request.into_body(), app.config.max_body_bytes as usize)
+        .await
+        .unwrap_or_default();
+    let message = crate::mcp::ToolError::shutting_down().to_string();
+    if super::router::is_tool_call(&body) {
+        return super::router::tool_error(&body, &message);
+    }
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "1")],
+        axum::Json(serde_json::json!({ "error": message })),
+    )
+        .into_response()
 }
 
 /// A response body that holds a shutdown guard until it is fully written or dropped.
@@ -350,4 +396,79 @@ async fn metrics(State(state): State<MetricsState>) -> impl IntoResponse {
         )],
         state.app.metrics.render(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    /// A stateless (2026-07-28) POST of `body` with the headers a modern client sends.
+    fn post(body: serde_json::Value) -> Request {
+        let mut request = Request::post("/mcp")
+            .header(header::HOST, "127.0.0.1")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", body["method"].as_str().unwrap());
+        if let Some(name) = body["params"]["name"].as_str() {
+            request = request.header("mcp-name", name);
+        }
+        request
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    }
+
+    async fn json(response: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    /// After the drain the transports close; a request arriving then gets a clear answer
+    /// instead of rmcp's bare HTTP 500.
+    #[tokio::test]
+    async fn a_post_after_the_drain_is_answered_without_the_transports() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_str().unwrap();
+        let cli = crate::config::parse_cli(["crawlium", "--data-dir", data_dir]).unwrap();
+        let app = App::open(cli.config, crate::app::TransportKind::Http)
+            .await
+            .unwrap();
+        let transports = CancellationToken::new();
+        let routes = router(app.clone(), transports.clone());
+        let call = serde_json::json!({
+            "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": {"name": "server_status", "arguments": {}, "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+                "io.modelcontextprotocol/clientCapabilities": {}
+            }}
+        });
+        let before = routes.clone().oneshot(post(call.clone())).await.unwrap();
+        assert_eq!(before.status(), StatusCode::OK);
+        assert_ne!(json(before).await["result"]["isError"], true);
+
+        app.shutdown.drain(std::time::Duration::ZERO).await;
+        transports.cancel();
+        let after = routes.clone().oneshot(post(call)).await.unwrap();
+        assert_eq!(after.status(), StatusCode::OK);
+        let answer = json(after).await;
+        assert_eq!(answer["id"], 7);
+        assert_eq!(answer["result"]["isError"], true);
+        let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+        assert!(text.contains("shutting down"), "{text}");
+
+        let list = serde_json::json!({"jsonrpc": "2.0", "id": 8, "method": "tools/list"});
+        let listed = routes.oneshot(post(list)).await.unwrap();
+        assert_eq!(listed.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(listed.headers()[header::RETRY_AFTER], "1");
+        assert!(
+            json(listed).await["error"]
+                .as_str()
+                .unwrap()
+                .contains("shutting down")
+        );
+    }
 }

@@ -14,7 +14,8 @@
 //! replica the cluster's placement picks (lifetime-first, claimed atomically in Redis); when
 //! no replica has room, this one answers with the capacity error.
 //!
-//! When the owner is gone (no longer registered, or refusing connections) the call answers
+//! When the owner is gone (no longer registered, refusing connections, or closing the
+//! connection unanswered while the registry shows it stopping) the call answers
 //! with a tool error saying the browser's pages are gone and to open a new one; an owner
 //! that does not answer in time gives a retryable error. Nothing is reopened silently.
 //!
@@ -45,6 +46,9 @@ use crate::{app::App, coord::hop::HOP_HEADER};
 /// How long connecting to another replica may take before the call is answered with a
 /// retryable error.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a replica that closed a forwarded request's connection unanswered gets to show
+/// up as draining (or gone) in the registry before the call is told to retry instead.
+const STOPPING_SEEN: Duration = Duration::from_secs(2);
 /// Headers that belong to one connection and are not forwarded.
 const HOP_BY_HOP: [&str; 8] = [
     "connection",
@@ -276,6 +280,13 @@ enum SendError {
     Unreachable(reqwest::Error),
 }
 
+impl SendError {
+    /// Whether it did not answer in time (rather than closing the connection unanswered).
+    fn is_timeout(&self) -> bool {
+        matches!(self, Self::Unreachable(error) if error.is_timeout())
+    }
+}
+
 impl Forwarder {
     /// Sends the request to replica `target` at `url` with a hop and streams its answer back;
     /// `Err` says why it could not be sent (and whether the replica is gone).
@@ -350,12 +361,18 @@ impl Forwarder {
                 tracing::info!(%owner, %error, "the replica holding a browser is gone");
                 tool_error(&body, &self.app.lost_browser(browser_id, owner).await)
             }
+            // The connection closed unanswered: the owner stopped listening (a rolling
+            // restart) or died, unless the cluster still sees it serving.
+            Err(error) if !error.is_timeout() && self.owner_stopping(owner).await => {
+                tracing::info!(%owner, %error, "the replica holding a browser is stopping");
+                tool_error(&body, &self.app.lost_browser(browser_id, owner).await)
+            }
             Err(error) => {
                 tracing::warn!(%owner, %error, "the replica holding a browser did not answer");
                 tool_error(
                     &body,
                     &format!(
-                        "the replica holding browser {browser_id} did not answer in time \
+                        "the replica holding browser {browser_id} did not answer \
                          ({error}); retry shortly"
                     ),
                 )
@@ -378,16 +395,27 @@ impl Forwarder {
         match self.send(parts, path, body, owner, &url).await {
             Ok(response) => response,
             Err(SendError::Gone(_)) => session_not_found(),
+            Err(error) if !error.is_timeout() && self.owner_stopping(owner).await => {
+                session_not_found()
+            }
             Err(error) => {
                 tracing::warn!(%owner, %error, "the replica holding a session did not answer");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     axum::Json(serde_json::json!({
-                        "error": format!("the replica holding this session did not answer in time ({error}); retry shortly")
+                        "error": format!("the replica holding this session did not answer ({error}); retry shortly")
                     })),
                 )
                     .into_response()
             }
+        }
+    }
+
+    /// Whether replica `id` is stopping or gone, as the registry says within [`STOPPING_SEEN`].
+    async fn owner_stopping(&self, id: &str) -> bool {
+        match &self.app.cluster {
+            Some(cluster) => cluster.is_stopping(id, STOPPING_SEEN).await,
+            None => false,
         }
     }
 
@@ -415,8 +443,14 @@ fn browser_id(headers: &HeaderMap, body: &[u8]) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Whether a request body is a `tools/call` request.
+pub(super) fn is_tool_call(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|message| message["method"] == "tools/call" && !message["id"].is_null())
+}
+
 /// A JSON-RPC answer to the request in `body` that is a failed tool call saying `message`.
-fn tool_error(body: &[u8], message: &str) -> Response {
+pub(super) fn tool_error(body: &[u8], message: &str) -> Response {
     let id = serde_json::from_slice::<serde_json::Value>(body)
         .map(|m| m["id"].clone())
         .unwrap_or(serde_json::Value::Null);

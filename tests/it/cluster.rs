@@ -7,7 +7,8 @@
 //! limits together, as one would (and break them without the cluster), reading robots.txt
 //! once for all; any replica, picked directly or by a round-robin nginx, answers for a
 //! browser another one holds, a forged hop is refused, and a dead owner's browser says so;
-//! a client leaving a forwarded call cancels it on the owner.
+//! a client leaving a forwarded call cancels it on the owner; an owner closing a forwarded
+//! call unanswered is taken as stopped once the registry shows it draining.
 
 use std::time::Duration;
 
@@ -1184,5 +1185,86 @@ async fn a_call_waiting_on_a_frozen_owner_ends_when_it_leaves_the_cluster() {
         "{lost}"
     );
     drop(replicas);
+    cluster.schema.drop().await;
+}
+
+#[tokio::test]
+async fn an_owner_closing_a_forwarded_call_unanswered_is_stopping_or_asked_again() {
+    use crate::support::{rpc::call_as, server::TOKEN};
+    use deadpool_redis::redis;
+    let _serial = crate::support::serial::lock().await;
+    let cluster = Cluster::new().await;
+    let replica = cluster
+        .replica_on(&redis_url(), &[("CRAWLIUM_AUTH_TOKENS", TOKEN)])
+        .await;
+
+    // An owner that accepts every connection and closes it unanswered, as a replica does to
+    // a request that reaches it just as it stops listening (a race no real replica can be
+    // made to lose on purpose), registered beside the replica with a browser of its own.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            drop(socket);
+        }
+    });
+    let owner = "0123456789ab";
+    let browser = format!("br_{owner}_{}", "c".repeat(40));
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut register = async |draining: bool| {
+        let entry = json!({
+            "id": owner, "url": url, "version": "0", "draining": draining,
+            "browsers": {"capacity": 1, "inUse": 1, "lifetime": 1},
+            "runningJobs": 0, "startedAtMs": 0,
+        });
+        let (now, _): (u64, u64) = redis::cmd("TIME").query_async(&mut redis).await.unwrap();
+        let _: () = redis::pipe()
+            .set(
+                format!("{}:replica:{owner}", cluster.name),
+                entry.to_string(),
+            )
+            .zadd(
+                format!("{}:replicas", cluster.name),
+                owner,
+                (now + 60) * 1000,
+            )
+            .set(format!("{}:browser:{browser}", cluster.name), "1")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+    };
+
+    // Live as far as the cluster knows: the call may be retried.
+    register(false).await;
+    let live = call_as(
+        &replica,
+        TOKEN,
+        "browser_snapshot",
+        json!({"browserId": browser}),
+    )
+    .await;
+    assert_eq!(live["isError"], true, "{live}");
+    assert!(
+        result_text(&live).contains("did not answer") && result_text(&live).contains("retry"),
+        "{live}"
+    );
+    // Draining: it stopped, and its browser with it.
+    register(true).await;
+    let stopping = call_as(
+        &replica,
+        TOKEN,
+        "browser_snapshot",
+        json!({"browserId": browser}),
+    )
+    .await;
+    assert!(
+        result_text(&stopping).contains("which has stopped: its pages are gone"),
+        "{stopping}"
+    );
+    drop(replica);
     cluster.schema.drop().await;
 }
