@@ -8,15 +8,16 @@
 //!   and `doctor` (the terminal commands) → `app`, `config`;
 //! - the wiring: `app` builds the domain from `config`'s plain settings;
 //! - the domain: `jobs` → `crawl` → `store`; `browser` → `crawl` (only its `Render` trait and
-//!   fetch types), `net_policy`; none of them imports `mcp`, `transport`, `app`, `cli`,
+//!   fetch types), `net_policy`; `repos` (git fetching) → `net_policy`; none of them imports `mcp`, `transport`, `app`, `cli`,
 //!   `doctor` or `config`;
 //! - `coord` (what replicas share in Redis) → `metrics`, `crawl` for the traits it
 //!   implements, `browser` for its placement rule;
 //! - the bottom, importing nothing of the crate: `net_policy`, `metrics`, `shutdown`,
-//!   `principal`.
+//!   `principal`, `child`.
 
 pub mod app;
 pub mod browser;
+pub mod child;
 pub mod cli;
 pub mod config;
 pub mod coord;
@@ -27,6 +28,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod net_policy;
 pub mod principal;
+pub mod repos;
 pub mod shutdown;
 pub mod store;
 pub mod transport;

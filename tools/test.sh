@@ -9,7 +9,8 @@
 # Extra arguments go to `cargo test`. The integration tests are one binary, `it`
 # (tests/it/main.rs, a module per area); a filter matches `area::test_name`.
 #
-# Installs Debian's nginx-light when nginx is missing (the cluster tests' balancer), and
+# Installs Debian's nginx-light when nginx is missing (the cluster tests' balancer), git
+# when it is missing (the repository tests make, serve and fetch repositories), and
 # Debian's chromium when /usr/bin/chromium is missing (unless CHROME_PATH names
 # another browser) and exports CHROME_PATH for the browser tests.
 # Reuses CARGO_TARGET_DIR when set. Installs into the repository (gitignored): .venv (the
@@ -56,6 +57,10 @@ if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
   apt_install --no-install-recommends nginx-light
 fi
 export PATH="$PATH:/usr/sbin"
+
+# --- git: the repository tests make repositories, serve them (git daemon, http-backend)
+# and Crawlium fetches them ----------------------------------------------------------------
+command -v git >/dev/null || { log "installing git"; apt_install --no-install-recommends git; }
 
 # --- Python venv with the official MCP SDK -----------------------------------------------
 if ! .venv/bin/python -c 'import mcp, httpx2' 2>/dev/null; then

@@ -282,7 +282,7 @@ async fn spawn_and_connect(
         Ok(Some(address)) => address,
         Ok(None) => {
             let status = child.wait().await.ok();
-            kill_group(pid);
+            crate::child::kill_group(pid);
             return Err(BrowserError::LaunchFailed(format!(
                 "it exited{} before opening its DevTools port; its last words: {}",
                 status.map(|s| format!(" ({s})")).unwrap_or_default(),
@@ -290,7 +290,7 @@ async fn spawn_and_connect(
             )));
         }
         Err(_) => {
-            kill_group(pid);
+            crate::child::kill_group(pid);
             let _ = child.wait().await;
             return Err(BrowserError::LaunchFailed(format!(
                 "no DevTools address within {} s; its last words: {}",
@@ -303,7 +303,7 @@ async fn spawn_and_connect(
     let (browser, handler) = match connect(&address).await {
         Ok(connected) => connected,
         Err(error) => {
-            kill_group(pid);
+            crate::child::kill_group(pid);
             let _ = child.wait().await;
             return Err(error);
         }
@@ -456,7 +456,7 @@ impl Monitor {
         }
         process.dead.cancel();
         if let Some(pid) = process.pid() {
-            kill_group(pid);
+            crate::child::kill_group(pid);
         }
         if let Some(child) = self.child.as_mut() {
             let _ = child.kill().await;
@@ -532,20 +532,6 @@ fn die_with_parent(command: &mut tokio::process::Command) {
             }
             Ok(())
         });
-    }
-}
-
-/// Kills Chromium's whole process group (the browser and every helper it started).
-fn kill_group(pid: u32) {
-    let Ok(pgid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    if pgid > 1 {
-        // SAFETY: kill has no memory-safety preconditions; a negative pid names the group
-        // this server created for Chromium (process_group(0) makes the group id its pid).
-        unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
-        }
     }
 }
 

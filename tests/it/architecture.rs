@@ -20,11 +20,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("net_policy", &[]),
     ("metrics", &[]),
     ("shutdown", &[]),
+    ("child", &[]),
     // The domain.
     ("store", &[]),
     ("coord", &["browser", "crawl", "metrics"]),
     ("crawl", &["store", "net_policy", "metrics"]),
-    ("browser", &["crawl", "net_policy", "metrics", "principal"]),
+    (
+        "browser",
+        &["crawl", "net_policy", "metrics", "principal", "child"],
+    ),
+    ("repos", &["net_policy", "child"]),
     ("jobs", &["crawl", "store", "principal"]),
     // Settings and wiring.
     ("config", &["browser", "crawl", "net_policy", "coord"]),
@@ -79,6 +84,8 @@ const NOT_FOR_THE_DOMAIN: &[&str] = &["mcp", "transport", "cli", "doctor", "app"
 /// The domain.
 const DOMAIN: &[&str] = &[
     "browser",
+    "repos",
+    "child",
     "coord",
     "crawl",
     "jobs",

@@ -29,6 +29,7 @@ mod deploy;
 mod http;
 mod inspector;
 mod python_sdk;
+mod repos;
 #[cfg(feature = "test-tools")]
 mod shutdown;
 mod stdio;

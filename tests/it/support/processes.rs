@@ -109,3 +109,15 @@ pub fn profile_of(pid: u32) -> std::path::PathBuf {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| panic!("pid {pid} has no --user-data-dir"))
 }
+
+/// Live processes whose command line contains `text`.
+pub fn mentioning(text: &str) -> Vec<u32> {
+    processes()
+        .into_iter()
+        .filter(|(pid, ..)| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|line| String::from_utf8_lossy(&line).contains(text))
+        })
+        .map(|(pid, ..)| pid)
+        .collect()
+}

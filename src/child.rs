@@ -1,0 +1,19 @@
+//! Child processes that run in a process group of their own (`process_group(0)`: the group
+//! id is the child's pid), so stopping one stops everything it started: Chromium and its
+//! helpers, git and the transports it spawns.
+//!
+//! It imports nothing else of the crate.
+
+/// Kills the whole process group led by `pid` (SIGKILL); nothing for pid 0 or 1.
+pub fn kill_group(pid: u32) {
+    let Ok(pgid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    if pgid > 1 {
+        // SAFETY: kill has no memory-safety preconditions; a negative pid names the group
+        // this server created for its child (process_group(0) makes the group id its pid).
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
