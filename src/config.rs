@@ -158,6 +158,18 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_grace_secs: u64,
 
+    /// The tool groups `tools/list` offers, comma-separated: browser, crawl, search (stored
+    /// pages and code: search_pages, search_code, get_page, list_sources, delete_source),
+    /// jobs, ops (server_status). Fewer groups, fewer definitions in every conversation.
+    #[arg(
+        long = "tools",
+        env = "CRAWLIUM_TOOLS",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "browser,crawl,search,jobs,ops"
+    )]
+    pub tools: Vec<ToolGroup>,
+
     /// Log format on stderr.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -326,6 +338,43 @@ fn trimmed(list: &[String]) -> Vec<String> {
         .map(|e| e.trim().to_string())
         .filter(|e| !e.is_empty())
         .collect()
+}
+
+/// A group of tools a server offers (`CRAWLIUM_TOOLS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
+pub enum ToolGroup {
+    /// The browser_* tools.
+    Browser,
+    /// crawl_page, map_site, crawl_site, crawl_sitemap.
+    Crawl,
+    /// search_pages, search_code, get_page, list_sources, delete_source.
+    Search,
+    /// job_status, job_cancel, list_jobs.
+    Jobs,
+    /// server_status.
+    Ops,
+}
+
+impl ToolGroup {
+    /// Every group, in the order `tools/list` offers them.
+    pub const ALL: [ToolGroup; 5] = [
+        ToolGroup::Browser,
+        ToolGroup::Crawl,
+        ToolGroup::Search,
+        ToolGroup::Jobs,
+        ToolGroup::Ops,
+    ];
+
+    /// Its name in `CRAWLIUM_TOOLS`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolGroup::Browser => "browser",
+            ToolGroup::Crawl => "crawl",
+            ToolGroup::Search => "search",
+            ToolGroup::Jobs => "jobs",
+            ToolGroup::Ops => "ops",
+        }
+    }
 }
 
 /// How logs are written to stderr.

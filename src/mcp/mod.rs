@@ -18,4 +18,4 @@ mod store_tools;
 pub use error::ToolError;
 pub use notify::{ClientLog, Progress};
 pub use ops_tools::{ConfiguredSummary, ServerStatus};
-pub use server::{CrawliumServer, INSTRUCTIONS};
+pub use server::{CrawliumServer, instructions};

@@ -36,6 +36,23 @@ pub struct ServerStatus {
     pub cluster: Option<crate::coord::RegistryStatus>,
     /// What is configured (no secrets).
     pub configured: ConfiguredSummary,
+    /// Every tool group, whether this server offers it (CRAWLIUM_TOOLS), and what its
+    /// definitions cost a conversation.
+    pub tool_groups: Vec<ToolGroupStatus>,
+}
+
+/// A tool group and its cost.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolGroupStatus {
+    /// Its name in CRAWLIUM_TOOLS.
+    pub group: String,
+    /// Whether tools/list offers it.
+    pub offered: bool,
+    /// Its tools.
+    pub tools: usize,
+    /// Bytes of its tools' names, descriptions and input schemas (compact JSON).
+    pub definition_bytes: usize,
 }
 
 /// The configuration in force, without secrets.
@@ -122,6 +139,15 @@ impl CrawliumServer {
             browsers_open: app.browsers.count(),
             cluster: app.cluster.as_ref().map(|cluster| cluster.status()),
             configured: ConfiguredSummary::of(app),
+            tool_groups: Self::group_costs()
+                .iter()
+                .map(|(group, tools, bytes)| ToolGroupStatus {
+                    group: group.as_str().into(),
+                    offered: app.config.tools.contains(group),
+                    tools: *tools,
+                    definition_bytes: *bytes,
+                })
+                .collect(),
         }))
     }
 }

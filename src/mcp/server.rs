@@ -4,7 +4,8 @@
 
 use std::{
     borrow::Cow,
-    sync::{Arc, OnceLock},
+    collections::HashMap,
+    sync::{Arc, Mutex, OnceLock},
     time::Instant,
 };
 
@@ -21,29 +22,62 @@ use rmcp::{
 use tracing::Instrument;
 
 use super::notify::ClientLog;
-use crate::{app::App, mcp::error::ToolError, metrics::Outcome, principal::Principal};
+use crate::{
+    app::App, config::ToolGroup, mcp::error::ToolError, metrics::Outcome, principal::Principal,
+};
 
-/// What the tool groups are for, sent to the client at initialize/discover.
-pub const INSTRUCTIONS: &str = "Crawlium gives you a real headless browser and a real web \
-crawler, and remembers what it crawled.\n\
-- browser: `browser_open` returns a browserId (an isolated browser: own cookies and \
-storage); pass it to the other browser_* tools. `browser_navigate` loads a URL, \
-`browser_snapshot` shows the page as an accessibility outline with [ref=eN] on elements, \
-`browser_click`, `browser_type`, `browser_fill_form` and friends act on a ref (or a CSS \
-selector), `browser_find` searches a long page, `browser_take_screenshot` returns an image; \
-a dialog that opens must be answered with `browser_handle_dialog`; `browser_close` frees the \
-browser. Screenshots and PDFs are also resources (crawlium://artifacts/{id}).\n\
-- crawl: `crawl_page` fetches one page, returns its main content as markdown and stores it \
-for search; `map_site` lists a site's URLs from its sitemaps and links without crawling; \
-`crawl_site` (follow links) and `crawl_sitemap` crawl many pages as a durable job.\n\
-- jobs: `job_status`, `job_cancel`, `list_jobs` follow and stop crawl jobs by jobId.\n\
-- store: `search_pages` and `search_code` search everything crawled so far; `get_page` \
-reads a stored page (in parts when long); `list_sources` and `delete_source` manage what is \
-kept.\n\
-- ops: `server_status` tells what this server runs and what is configured.\n\
-Tools that take a long time report progress when you send a progressToken. State that spans \
-calls is always an explicit id returned by a tool (browserId, jobId, pageId): pass it back on \
-later calls.";
+/// What the offered tool groups are for, sent to the client at initialize/discover.
+pub fn instructions(groups: &[ToolGroup]) -> String {
+    let mut text = String::from(
+        "Crawlium gives you a real headless browser and a real web crawler, and remembers \
+         what it crawled.\n",
+    );
+    for group in ToolGroup::ALL {
+        if groups.contains(&group) {
+            text.push_str(group_instructions(group));
+            text.push('\n');
+        }
+    }
+    text.push_str(
+        "Tools that take a long time report progress when you send a progressToken. State \
+         that spans calls is always an explicit id returned by a tool (browserId, jobId, \
+         pageId): pass it back on later calls.",
+    );
+    text
+}
+
+/// One line of the instructions per tool group.
+fn group_instructions(group: ToolGroup) -> &'static str {
+    match group {
+        ToolGroup::Browser => {
+            "- browser: `browser_open` returns a browserId (an isolated browser: own cookies \
+             and storage); pass it to the other browser_* tools. `browser_navigate` loads a \
+             URL, `browser_snapshot` shows the page as an accessibility outline with [ref=eN] \
+             on elements, `browser_click`, `browser_type`, `browser_fill_form` and friends act \
+             on a ref (or a CSS selector), `browser_find` searches a long page, \
+             `browser_take_screenshot` returns an image; a dialog that opens must be answered \
+             with `browser_handle_dialog`; `browser_close` frees the browser. Screenshots and \
+             PDFs are also resources (crawlium://artifacts/{id})."
+        }
+        ToolGroup::Crawl => {
+            "- crawl: `crawl_page` fetches one page, returns its main content as markdown and \
+             stores it for search; `map_site` lists a site's URLs from its sitemaps and links \
+             without crawling; `crawl_site` (follow links) and `crawl_sitemap` crawl many pages \
+             as a durable job."
+        }
+        ToolGroup::Search => {
+            "- search: `search_pages` and `search_code` search everything crawled so far; \
+             `get_page` reads a stored page (in parts when long); `list_sources` and \
+             `delete_source` manage what is kept."
+        }
+        ToolGroup::Jobs => {
+            "- jobs: `job_status`, `job_cancel`, `list_jobs` follow and stop crawl jobs by jobId."
+        }
+        ToolGroup::Ops => {
+            "- ops: `server_status` tells what this server runs and what is configured."
+        }
+    }
+}
 
 /// One MCP server instance. Cheap to create: the stateless HTTP transport makes one per
 /// request, the session transports one per session; the shared state lives in [`App`].
@@ -63,8 +97,7 @@ pub struct CrawliumServer {
 impl CrawliumServer {
     /// A server for a transport whose caller is known for the whole connection.
     pub fn new(app: Arc<App>, principal: Option<Principal>) -> Self {
-        static TOOLS: OnceLock<Arc<ToolRouter<CrawliumServer>>> = OnceLock::new();
-        let tools = TOOLS.get_or_init(|| Arc::new(Self::all_tools())).clone();
+        let tools = Self::tools_of(&app.config.tools);
         let connection = principal
             .as_ref()
             .map(|_| Arc::from(uuid::Uuid::new_v4().simple().to_string()));
@@ -77,18 +110,59 @@ impl CrawliumServer {
         }
     }
 
-    fn all_tools() -> ToolRouter<Self> {
-        #[allow(unused_mut)]
-        let mut router = Self::browser_router()
-            + Self::crawl_router()
-            + Self::job_router()
-            + Self::store_router()
-            + Self::ops_router();
-        #[cfg(feature = "test-tools")]
-        {
-            router += Self::debug_router();
+    /// The tools of `groups`, built once per set of groups (a stateless request makes a
+    /// server per request).
+    fn tools_of(groups: &[ToolGroup]) -> Arc<ToolRouter<Self>> {
+        type Routers = Mutex<HashMap<Vec<ToolGroup>, Arc<ToolRouter<CrawliumServer>>>>;
+        static BUILT: OnceLock<Routers> = OnceLock::new();
+        let mut key = groups.to_vec();
+        key.sort();
+        key.dedup();
+        let mut built = BUILT
+            .get_or_init(Routers::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        built
+            .entry(key)
+            .or_insert_with_key(|groups| {
+                #[allow(unused_mut)]
+                let mut router = groups.iter().fold(ToolRouter::new(), |router, group| {
+                    router + Self::group_router(*group)
+                });
+                #[cfg(feature = "test-tools")]
+                {
+                    router += Self::debug_router();
+                }
+                Arc::new(router)
+            })
+            .clone()
+    }
+
+    /// Every group with its tools' count and the bytes of their model-visible definitions
+    /// (name, description and input schema as JSON), measured once.
+    pub(crate) fn group_costs() -> &'static [(ToolGroup, usize, usize)] {
+        static COSTS: OnceLock<Vec<(ToolGroup, usize, usize)>> = OnceLock::new();
+        COSTS.get_or_init(|| {
+            ToolGroup::ALL
+                .iter()
+                .map(|group| {
+                    let tools = Self::group_router(*group).list_all();
+                    let bytes = tools.iter().map(definition_bytes).sum();
+                    (*group, tools.len(), bytes)
+                })
+                .collect()
+        })
+    }
+
+    /// The tools of one group.
+    pub(crate) fn group_router(group: ToolGroup) -> ToolRouter<Self> {
+        match group {
+            ToolGroup::Browser => Self::browser_router(),
+            ToolGroup::Crawl => Self::crawl_router(),
+            ToolGroup::Search => Self::store_router(),
+            ToolGroup::Jobs => Self::job_router(),
+            ToolGroup::Ops => Self::ops_router(),
         }
-        router
     }
 
     /// The caller of a request: from the HTTP request (set by the auth layer), else the
@@ -116,6 +190,17 @@ impl CrawliumServer {
     }
 }
 
+/// The bytes of what a model reads of a tool: its name, description and input schema, as
+/// compact JSON.
+pub fn definition_bytes(tool: &rmcp::model::Tool) -> usize {
+    serde_json::to_vec(&serde_json::json!({
+        "name": tool.name,
+        "description": tool.description,
+        "inputSchema": tool.input_schema,
+    }))
+    .map_or(0, |json| json.len())
+}
+
 #[tool_handler(router = self.tools)]
 impl ServerHandler for CrawliumServer {
     fn get_info(&self) -> ServerConfig {
@@ -129,7 +214,7 @@ impl ServerHandler for CrawliumServer {
             .with_server_info(
                 Implementation::new("crawlium", env!("CARGO_PKG_VERSION")).with_title("Crawlium"),
             )
-            .with_instructions(INSTRUCTIONS)
+            .with_instructions(instructions(&self.app.config.tools))
     }
 
     async fn list_resources(

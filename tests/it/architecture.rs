@@ -53,6 +53,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "mcp",
         &[
             "app",
+            "config",
             "browser",
             "coord",
             "crawl",

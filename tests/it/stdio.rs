@@ -142,3 +142,119 @@ async fn exits_when_stdin_closes() {
         .unwrap();
     assert!(status.success(), "{status}");
 }
+
+/// What a model reads of the tools: name, description and input schema, as compact JSON.
+fn definition_bytes(tools: &[rmcp::model::Tool]) -> usize {
+    tools
+        .iter()
+        .map(|tool| {
+            serde_json::to_vec(&serde_json::json!({
+                "name": tool.name,
+                "description": tool.description,
+                "inputSchema": tool.input_schema,
+            }))
+            .unwrap()
+            .len()
+        })
+        .sum()
+}
+
+async fn structured(client: &RunningService<rmcp::RoleClient, ()>, tool: &'static str) -> Value {
+    let result = client
+        .call_tool(CallToolRequestParams::new(tool))
+        .await
+        .unwrap();
+    result.structured_content.expect("structured output")
+}
+
+#[tokio::test]
+async fn tool_groups_choose_what_tools_list_offers_and_server_status_prices_them() {
+    // Every group by default; server_status prices each as a client measures it.
+    let dir = tempfile::tempdir().unwrap();
+    let client = ().serve(child(dir.path())).await.expect("initialize");
+    let tools = client.list_all_tools().await.unwrap();
+    let debug: Vec<rmcp::model::Tool> = tools
+        .iter()
+        .filter(|t| t.name.starts_with("debug_"))
+        .cloned()
+        .collect();
+    let status = structured(&client, "server_status").await;
+    let groups = status["toolGroups"].as_array().unwrap();
+    let names: Vec<&str> = groups
+        .iter()
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["browser", "crawl", "search", "jobs", "ops"]);
+    assert!(groups.iter().all(|g| g["offered"] == true), "{groups:?}");
+    let priced: u64 = groups
+        .iter()
+        .map(|g| g["definitionBytes"].as_u64().unwrap())
+        .sum();
+    let counted: u64 = groups.iter().map(|g| g["tools"].as_u64().unwrap()).sum();
+    let measured = definition_bytes(&tools) - definition_bytes(&debug);
+    assert_eq!(priced as usize, measured);
+    assert_eq!(counted as usize, tools.len() - debug.len());
+    eprintln!(
+        "tools/list: {} tools, {measured} bytes of definitions ({} a tool); by group: {}",
+        counted,
+        measured as u64 / counted,
+        groups
+            .iter()
+            .map(|g| format!("{} {}", g["group"], g["definitionBytes"]))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    client.cancel().await.unwrap();
+
+    // Only crawl and search: nothing else is listed or callable.
+    let mut cmd = command(dir.path());
+    cmd.env("RUST_LOG", "warn")
+        .env("CRAWLIUM_TOOLS", "crawl,search");
+    let client = ().serve(TokioChildProcess::new(cmd).unwrap()).await.expect("initialize");
+    let mut offered: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .filter(|name| !name.starts_with("debug_"))
+        .collect();
+    offered.sort();
+    assert_eq!(
+        offered,
+        [
+            "crawl_page",
+            "crawl_site",
+            "crawl_sitemap",
+            "delete_source",
+            "get_page",
+            "list_sources",
+            "map_site",
+            "search_code",
+            "search_pages",
+        ]
+    );
+    // The instructions speak of the offered groups only.
+    let instructions = client.peer_info().unwrap().instructions.clone().unwrap();
+    assert!(instructions.contains("`crawl_page`"), "{instructions}");
+    assert!(!instructions.contains("browser_open"), "{instructions}");
+    for absent in ["browser_open", "server_status", "job_status"] {
+        let called = client.call_tool(CallToolRequestParams::new(absent)).await;
+        assert!(called.is_err(), "{absent}: {called:?}");
+    }
+    client.cancel().await.unwrap();
+
+    // A group that does not exist stops the server at once, naming the ones that do.
+    let refused = command(dir.path())
+        .env("CRAWLIUM_TOOLS", "browser,repo")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains("'repo'") && said.contains("browser, crawl, search, jobs, ops"),
+        "{said}"
+    );
+}
