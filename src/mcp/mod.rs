@@ -12,6 +12,7 @@ mod job_tools;
 mod notify;
 mod ops_tools;
 mod resources;
+mod schema;
 mod server;
 mod store_tools;
 

@@ -131,7 +131,7 @@ impl CrawliumServer {
                 });
                 #[cfg(feature = "test-tools")]
                 {
-                    router += Self::debug_router();
+                    router += lean(Self::debug_router());
                 }
                 Arc::new(router)
             })
@@ -156,13 +156,13 @@ impl CrawliumServer {
 
     /// The tools of one group.
     pub(crate) fn group_router(group: ToolGroup) -> ToolRouter<Self> {
-        match group {
+        lean(match group {
             ToolGroup::Browser => Self::browser_router(),
             ToolGroup::Crawl => Self::crawl_router(),
             ToolGroup::Search => Self::store_router(),
             ToolGroup::Jobs => Self::job_router(),
             ToolGroup::Ops => Self::ops_router(),
-        }
+        })
     }
 
     /// The caller of a request: from the HTTP request (set by the auth layer), else the
@@ -188,6 +188,14 @@ impl CrawliumServer {
             None => self.connection.as_deref().map(|id| format!("conn:{id}")),
         }
     }
+}
+
+/// `router` with lean input schemas (see `schema`).
+fn lean(mut router: ToolRouter<CrawliumServer>) -> ToolRouter<CrawliumServer> {
+    for route in router.map.values_mut() {
+        route.attr.input_schema = Arc::new(super::schema::lean_input(&route.attr.input_schema));
+    }
+    router
 }
 
 /// The bytes of what a model reads of a tool: its name, description and input schema, as
