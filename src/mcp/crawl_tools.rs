@@ -67,19 +67,19 @@ fn default_max_chars() -> usize {
 pub struct CrawlPageArgs {
     /// The http(s) URL to fetch.
     pub url: String,
-    /// Render JavaScript in the browser pool first (default false).
+    /// Render JavaScript in the browser pool first.
     #[serde(default)]
     pub render: bool,
-    /// Store the page for search_pages/get_page (default true; only 2xx answers are stored).
+    /// Store the page for search_pages/get_page (only 2xx answers are stored).
     #[serde(default = "yes")]
     pub store: bool,
     /// markdown (default), text or html.
     #[serde(default)]
     pub format: ContentFormat,
-    /// Also return the page's links (default false).
+    /// Also return the page's links.
     #[serde(default)]
     pub include_links: bool,
-    /// Most characters of content to return, 1-200000 (default 20000).
+    /// Most characters of content to return, 1-200000.
     #[serde(default = "default_max_chars")]
     #[schemars(range(min = 1, max = MAX_CHARS))]
     pub max_chars: usize,
@@ -172,11 +172,11 @@ const MAX_MAP_LIMIT: usize = 100_000;
 pub struct CrawlSiteArgs {
     /// The http(s) URL to start from.
     pub url: String,
-    /// Links to follow from the start page, 0-100 (default 2; 0 = only the start page).
+    /// Links to follow from the start page, 0-100 (0 = only the start page).
     #[serde(default = "default_max_depth")]
     #[schemars(range(max = MAX_DEPTH))]
     pub max_depth: u32,
-    /// Most pages to fetch, 1-100000 (default 100).
+    /// Most pages to fetch, 1-100000.
     #[serde(default = "default_site_pages")]
     #[schemars(range(min = 1, max = MAX_PAGES))]
     pub max_pages: u64,
@@ -186,19 +186,19 @@ pub struct CrawlSiteArgs {
     /// Regexes on the URL path; matching pages are not crawled.
     #[serde(default)]
     pub exclude_paths: Vec<String>,
-    /// Also follow links to subdomains of the start host (default false).
+    /// Also follow links to subdomains of the start host.
     #[serde(default)]
     pub allow_subdomains: bool,
-    /// Also follow links to other sites (default false).
+    /// Also follow links to other sites.
     #[serde(default)]
     pub allow_external: bool,
-    /// Render pages in the browser pool first (default false).
+    /// Render pages in the browser pool first.
     #[serde(default)]
     pub render: bool,
-    /// Obey robots.txt (default true; only turn off for sites you own).
+    /// Obey robots.txt (only turn off for sites you own).
     #[serde(default = "yes")]
     pub respect_robots: bool,
-    /// Most requests in flight, 1-64 (default 8; adapted down on errors and slow answers).
+    /// Most requests in flight, 1-64 (adapted down on errors and slow answers).
     #[serde(default = "default_concurrency")]
     #[schemars(range(min = 1, max = MAX_CONCURRENT))]
     pub max_concurrent: usize,
@@ -206,10 +206,10 @@ pub struct CrawlSiteArgs {
     /// CRAWL_MEMORY_THRESHOLD_MB, 2048).
     #[schemars(range(min = MIN_MEMORY_THRESHOLD_MB))]
     pub memory_threshold_mb: Option<u64>,
-    /// Wait for the job to finish, with progress notifications (default true).
+    /// Wait for the job to finish, with progress notifications.
     #[serde(default = "yes")]
     pub wait: bool,
-    /// Longest wait in seconds, 0-3600 (default 120); the job carries on after it.
+    /// Longest wait in seconds, 0-3600; the job carries on after it.
     #[serde(default = "default_wait_seconds")]
     #[schemars(range(max = MAX_WAIT_SECONDS))]
     pub wait_seconds: u64,
@@ -222,7 +222,7 @@ pub struct CrawlSitemapArgs {
     /// A sitemap, a sitemap index, or a site root (then robots.txt Sitemap: lines, else
     /// /sitemap.xml).
     pub url: String,
-    /// Most pages to fetch, 1-100000 (default 1000).
+    /// Most pages to fetch, 1-100000.
     #[serde(default = "default_sitemap_pages")]
     #[schemars(range(min = 1, max = MAX_PAGES))]
     pub max_pages: u64,
@@ -235,13 +235,13 @@ pub struct CrawlSitemapArgs {
     /// Only pages whose sitemap lastmod is at or after this date (e.g. 2026-01-31 or
     /// 2026-01-31T12:00:00Z); pages without lastmod are kept.
     pub lastmod_since: Option<String>,
-    /// Render pages in the browser pool first (default false).
+    /// Render pages in the browser pool first.
     #[serde(default)]
     pub render: bool,
-    /// Obey robots.txt (default true; only turn off for sites you own).
+    /// Obey robots.txt (only turn off for sites you own).
     #[serde(default = "yes")]
     pub respect_robots: bool,
-    /// Most requests in flight, 1-64 (default 8; adapted down on errors and slow answers).
+    /// Most requests in flight, 1-64 (adapted down on errors and slow answers).
     #[serde(default = "default_concurrency")]
     #[schemars(range(min = 1, max = MAX_CONCURRENT))]
     pub max_concurrent: usize,
@@ -249,10 +249,10 @@ pub struct CrawlSitemapArgs {
     /// CRAWL_MEMORY_THRESHOLD_MB, 2048).
     #[schemars(range(min = MIN_MEMORY_THRESHOLD_MB))]
     pub memory_threshold_mb: Option<u64>,
-    /// Wait for the job to finish, with progress notifications (default true).
+    /// Wait for the job to finish, with progress notifications.
     #[serde(default = "yes")]
     pub wait: bool,
-    /// Longest wait in seconds, 0-3600 (default 120); the job carries on after it.
+    /// Longest wait in seconds, 0-3600; the job carries on after it.
     #[serde(default = "default_wait_seconds")]
     #[schemars(range(max = MAX_WAIT_SECONDS))]
     pub wait_seconds: u64,
@@ -264,14 +264,14 @@ pub struct CrawlSitemapArgs {
 pub struct MapSiteArgs {
     /// Any URL of the site; its sitemaps and this page's links are listed.
     pub url: String,
-    /// Most URLs to return, 1-100000 (default 5000).
+    /// Most URLs to return, 1-100000.
     #[serde(default = "default_map_limit")]
     #[schemars(range(min = 1, max = MAX_MAP_LIMIT))]
     pub limit: usize,
-    /// Read the site's sitemaps (default true).
+    /// Read the site's sitemaps.
     #[serde(default = "yes")]
     pub use_sitemap: bool,
-    /// Keep URLs on subdomains of the host (default false).
+    /// Keep URLs on subdomains of the host.
     #[serde(default)]
     pub include_subdomains: bool,
     /// Keep only URLs containing this text (case-insensitive).
@@ -362,14 +362,12 @@ fn ms(d: std::time::Duration) -> f64 {
 impl CrawliumServer {
     #[tool(
         name = "crawl_page",
-        description = "Fetch one web page and return its main content (markdown by default, or \
-                       text, or the raw html) with title, description, status and optionally its \
-                       links; by default also store it for search_pages/get_page (2xx answers \
-                       only). Follows up to 10 redirects; pages over CRAWL_MAX_PAGE_BYTES \
-                       (10 MiB) and non-page content types are refused. A 429/5xx answer or a \
-                       network error is retried (at most 3 times, 10 s of waiting in all, \
-                       honouring a short Retry-After), then reported as an error saying when \
-                       to try again. maxChars caps the returned content (default 20000).",
+        description = "Fetch one web page and return its main content with title, description, \
+                       status and (includeLinks) its links; by default also store it for \
+                       search_pages/get_page. Follows up to 10 redirects; pages over \
+                       CRAWL_MAX_PAGE_BYTES and non-page content types are refused. 429/5xx \
+                       answers and network errors are retried (at most 3 times, 10 s of waiting in \
+                       all), then reported with when to try again.",
         annotations(
             title = "Crawl one page",
             read_only_hint = false,
@@ -460,14 +458,12 @@ impl CrawliumServer {
 
     #[tool(
         name = "crawl_site",
-        description = "Crawl a website by following links from a start URL, breadth-first, \
-                       storing every page for search_pages/get_page. Stays on the start host \
+        description = "Crawl a website breadth-first by following links from url, storing every \
+                       page for search_pages/get_page. Stays on the start host \
                        (allowSubdomains/allowExternal widen it), obeys robots.txt and per-host \
-                       politeness, retries 429/503 and network errors (3 times, honouring \
-                       Retry-After), adapts concurrency. Defaults: maxDepth 2, maxPages 100, \
-                       maxConcurrent 8. Runs as a durable job (survives restarts): with wait \
-                       (default) it returns the finished job, or after waitSeconds (120) the \
-                       running job's jobId for job_status.",
+                       politeness, retries 429/503 and network errors, adapts concurrency. A \
+                       durable job (survives restarts): with wait it returns the finished job, \
+                       else (or after waitSeconds) its jobId for job_status.",
         annotations(
             title = "Crawl a website",
             read_only_hint = false,
@@ -502,13 +498,11 @@ impl CrawliumServer {
 
     #[tool(
         name = "crawl_sitemap",
-        description = "Crawl the pages a sitemap lists and store them for search_pages/get_page. \
-                       url may be a sitemap, a sitemap index (nested up to 3 levels, gzip \
-                       understood) or a site root (then robots.txt Sitemap: lines, else \
-                       /sitemap.xml). Filters: includePaths/excludePaths regexes, lastmodSince \
-                       date. Default maxPages 1000, maxConcurrent 8; robots.txt and politeness \
-                       apply. Runs as a durable job: with wait (default) it returns the \
-                       finished job, or after waitSeconds (120) the jobId for job_status.",
+        description = "Crawl the pages a sitemap lists and store them for search_pages/get_page: \
+                       url is a sitemap, a sitemap index (nested, gzip understood) or a site root. \
+                       robots.txt and politeness apply. A durable job (survives restarts): with \
+                       wait it returns the finished job, else (or after waitSeconds) its jobId for \
+                       job_status.",
         annotations(
             title = "Crawl a sitemap",
             read_only_hint = false,
@@ -552,11 +546,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "map_site",
-        description = "List a site's URLs quickly without crawling it: the URLs in its sitemaps \
-                       (robots.txt Sitemap: lines, else /sitemap.xml; indexes and gzip \
-                       followed) plus the links of the given page, deduplicated and on the same \
-                       host (includeSubdomains widens it). search keeps URLs containing a text. \
-                       Default limit 5000 (max 100000). Use it to choose what to crawl.",
+        description = "List a site's URLs without crawling it: the URLs of its sitemaps plus the \
+                       links of url, deduplicated, on its host. Use it to choose what to crawl.",
         annotations(
             title = "Map a site's URLs",
             read_only_hint = true,

@@ -31,7 +31,7 @@ pub struct JobArgs {
 pub struct ListJobsArgs {
     /// Only jobs in this state: queued, running, succeeded, failed or cancelled.
     pub status: Option<JobState>,
-    /// Jobs to return, newest first, 1-100 (default 20).
+    /// Jobs to return, newest first, 1-100.
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: i64,
@@ -49,9 +49,7 @@ pub struct JobList {
 impl CrawliumServer {
     #[tool(
         name = "job_status",
-        description = "Report a crawl job: status (queued, running, succeeded, failed, \
-                       cancelled), progress (done, failed, skipped, queued, total when known), \
-                       stats (pages/s, bytes, memory peak/avg/threshold in MB, time throttled, \
+        description = "A crawl job: status, progress counts, stats (pages/s, bytes, memory, \
                        concurrency, retries) and its first errors with their URLs.",
         annotations(
             title = "Crawl job status",
@@ -97,9 +95,7 @@ impl CrawliumServer {
 
     #[tool(
         name = "list_jobs",
-        description = "List your crawl jobs, newest first, optionally only those in one status \
-                       (queued, running, succeeded, failed, cancelled). Default limit 20 (max \
-                       100).",
+        description = "Your crawl jobs, newest first.",
         annotations(
             title = "List crawl jobs",
             read_only_hint = true,

@@ -107,10 +107,9 @@ impl CrawliumServer {
     /// component health and configuration (secrets omitted).
     #[tool(
         name = "server_status",
-        description = "Report this Crawlium server's version, transport (stdio or http), supported \
-                       MCP protocol versions, uptime in seconds, tool calls in flight, component \
-                       health, the browser pool (processes, contexts in use, capacity) and \
-                       configuration (secrets omitted). No arguments; read-only.",
+        description = "This server's version, transport, MCP protocol versions, uptime, calls in \
+                       flight, component health, browser pool, tool groups and configuration (no \
+                       secrets). No arguments.",
         annotations(
             title = "Server status",
             read_only_hint = true,

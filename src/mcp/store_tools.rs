@@ -49,11 +49,11 @@ pub struct SearchPagesArgs {
     pub query: String,
     /// Only search this source (a name from list_sources, e.g. a host).
     pub source: Option<String>,
-    /// Results to return, 1-100 (default 10).
+    /// Results to return, 1-100.
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: u32,
-    /// Results to skip, for paging (default 0).
+    /// Results to skip, for paging.
     #[serde(default)]
     pub offset: u32,
 }
@@ -78,7 +78,7 @@ pub struct SearchCodeArgs {
     pub language: Option<String>,
     /// Only search this source (a name from list_sources).
     pub source: Option<String>,
-    /// Results to return, 1-100 (default 10).
+    /// Results to return, 1-100.
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: u32,
@@ -118,10 +118,10 @@ pub struct GetPageArgs {
     /// markdown (default) or text.
     #[serde(default)]
     pub format: PageFormat,
-    /// Character offset to start from, for reading long pages in parts (default 0).
+    /// Character offset to start from, for reading long pages in parts.
     #[serde(default)]
     pub offset: usize,
-    /// Most characters to return, 1-200000 (default 20000).
+    /// Most characters to return, 1-200000.
     #[serde(default = "default_max_chars")]
     #[schemars(range(min = 1, max = MAX_CHARS))]
     pub max_chars: usize,
@@ -173,11 +173,9 @@ fn char_window(text: &str, offset: usize, max: usize) -> (String, usize) {
 impl CrawliumServer {
     #[tool(
         name = "search_pages",
-        description = "Full-text search over every stored (crawled) page. Returns the best \
-                       matching chunks with pageId, url, title, a snippet with hits in **bold**, \
-                       score (higher is better) and chunk position. query understands words, \
-                       \"quoted phrases\", -excluded words and OR; source restricts to one \
-                       source; limit 1-100 (default 10); offset pages through results.",
+        description = "Full-text search over every stored page: the best matching chunks with \
+                       pageId, url, title, a snippet with hits in **bold**, score (higher is \
+                       better) and chunk position.",
         annotations(
             title = "Search stored pages",
             read_only_hint = true,
@@ -209,10 +207,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "search_code",
-        description = "Full-text search over code blocks found in stored pages. Returns code \
-                       (up to 4000 characters each), language, surrounding text, page URL and \
-                       score. language filters by the block's tag (e.g. rust, python); source \
-                       restricts to one source; limit 1-100 (default 10).",
+        description = "Full-text search over the code blocks of stored pages: code (up to 4000 \
+                       characters each), language, surrounding text, page URL, score.",
         annotations(
             title = "Search stored code",
             read_only_hint = true,
@@ -240,10 +236,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "get_page",
-        description = "Read a stored page by url or pageId, as markdown (default) or plain \
-                       text. Returns at most maxChars characters (default 20000, max 200000) \
-                       from offset (default 0) plus totalChars; when more remains, nextOffset \
-                       says where to continue.",
+        description = "Read a stored page by url or pageId, in parts when long: at most maxChars \
+                       from offset, with totalChars, and nextOffset when more remains.",
         annotations(
             title = "Read a stored page",
             read_only_hint = true,
@@ -298,9 +292,9 @@ impl CrawliumServer {
 
     #[tool(
         name = "list_sources",
-        description = "List every stored source (crawled site or indexed repository) with its \
-                       kind, name, URL, page/chunk/code-block counts and last crawl time (Unix \
-                       epoch ms). Source names are what the other tools' source argument takes.",
+        description = "Every stored source (crawled site or indexed repository): kind, name, URL, \
+                       page, chunk and code-block counts, last crawl time. The name is what the \
+                       other tools' source argument takes.",
         annotations(title = "List sources", read_only_hint = true, open_world_hint = false)
     )]
     pub async fn list_sources(&self) -> Result<Json<ListSourcesResult>, ToolError> {

@@ -24,7 +24,7 @@ const MAX_QUALITY: u8 = 100;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScreenshotArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
     /// png (default) or jpeg.
     #[serde(default, rename = "type")]
@@ -32,12 +32,11 @@ pub struct ScreenshotArgs {
     /// JPEG quality 0-100 (default 80; jpeg only).
     #[schemars(range(max = MAX_QUALITY))]
     pub quality: Option<u8>,
-    /// The whole scrollable page instead of the viewport (default false; at most 16384 px
+    /// The whole scrollable page instead of the viewport (at most 16384 px
     /// tall).
     #[serde(default)]
     pub full_page: bool,
-    /// Keep full resolution instead of scaling the long edge down to 1568 px (default
-    /// false).
+    /// Keep full resolution instead of scaling the long edge down to 1568 px.
     #[serde(default)]
     pub full_resolution: bool,
     /// Only this element: a ref from the latest snapshot (or give selector).
@@ -77,9 +76,9 @@ pub struct ScreenshotResult {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PdfArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
-    /// Landscape pages (default false: portrait).
+    /// Landscape pages.
     #[serde(default)]
     pub landscape: bool,
 }
@@ -104,11 +103,10 @@ pub struct PdfResult {
 impl CrawliumServer {
     #[tool(
         name = "browser_take_screenshot",
-        description = "Take a screenshot of the viewport, the fullPage (at most 16384 px \
-                       tall) or one element (ref or selector), returned as an image scaled \
-                       down so its long edge is at most 1568 px unless fullResolution=true; \
-                       also stored as an artifact (resource crawlium://artifacts/{id}). type: \
-                       png (default) or jpeg with quality 0-100 (default 80).",
+        description = "Screenshot the viewport, the full page (at most 16384 px tall) or one \
+                       element (ref or selector): an image whose long edge is scaled to at most \
+                       1568 px unless fullResolution, also stored as the resource \
+                       crawlium://artifacts/{id}.",
         output_schema = schema_for_output::<ScreenshotResult>(),
         annotations(
             title = "Screenshot",
@@ -209,9 +207,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_pdf_save",
-        description = "Print the current page to PDF (backgrounds included; the page's CSS \
-                       page size, else Letter; landscape optional) and store it as an \
-                       artifact, readable as the resource crawlium://artifacts/{id}.",
+        description = "Print the current page to PDF (backgrounds included; the page's CSS page \
+                       size, else Letter) and store it as the resource crawlium://artifacts/{id}.",
         output_schema = schema_for_output::<PdfResult>(),
         annotations(
             title = "Save as PDF",

@@ -26,22 +26,22 @@ use crate::{
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClickArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
-    /// Element ref from the latest snapshot, such as e12 (or give selector).
+    /// Ref from the latest snapshot, such as e12 (or selector).
     #[serde(rename = "ref")]
     pub reference: Option<String>,
-    /// CSS selector of the element; the first match is used (or give ref).
+    /// CSS selector; the first match is used (or ref).
     pub selector: Option<String>,
     /// What the element is, in words, for logs.
     pub element: Option<String>,
-    /// Double-click instead of a single click (default false).
+    /// Double-click instead of a single click.
     #[serde(default)]
     pub double_click: bool,
     /// left (default), right or middle.
     #[serde(default)]
     pub button: MouseButton,
-    /// Return a snapshot of the page afterwards (default true).
+    /// Return the page's snapshot afterwards.
     #[serde(default = "yes")]
     pub snapshot: bool,
 }
@@ -50,7 +50,7 @@ pub struct ClickArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TypeArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
     /// Ref of an editable element from the latest snapshot (or give selector).
     #[serde(rename = "ref")]
@@ -61,14 +61,14 @@ pub struct TypeArgs {
     pub element: Option<String>,
     /// Text that replaces the element's content.
     pub text: String,
-    /// Press Enter afterwards, e.g. to submit a form (default false).
+    /// Press Enter afterwards, e.g. to submit a form.
     #[serde(default)]
     pub submit: bool,
-    /// Type one key press per character, so the page's key handlers see every key (default
-    /// false: the text is inserted at once, like a paste).
+    /// Type one key press per character, so the page's key handlers see every key
+    /// (otherwise the text is inserted at once, like a paste).
     #[serde(default)]
     pub slowly: bool,
-    /// Return a snapshot of the page afterwards (default true).
+    /// Return the page's snapshot afterwards.
     #[serde(default = "yes")]
     pub snapshot: bool,
 }
@@ -77,16 +77,16 @@ pub struct TypeArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ElementArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
-    /// Element ref from the latest snapshot, such as e12 (or give selector).
+    /// Ref from the latest snapshot, such as e12 (or selector).
     #[serde(rename = "ref")]
     pub reference: Option<String>,
-    /// CSS selector of the element; the first match is used (or give ref).
+    /// CSS selector; the first match is used (or ref).
     pub selector: Option<String>,
     /// What the element is, in words, for logs.
     pub element: Option<String>,
-    /// Return a snapshot of the page afterwards (default true).
+    /// Return the page's snapshot afterwards.
     #[serde(default = "yes")]
     pub snapshot: bool,
 }
@@ -95,12 +95,13 @@ pub struct ElementArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PressKeyArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
-    /// Key name or character, with optional modifiers: Enter, Tab, Escape, ArrowDown, a,
-    /// Control+a, Shift+Tab.
+    /// A key name (Enter, Tab, Escape, Backspace, Delete, ArrowUp/Down/Left/Right, Home, End,
+    /// PageUp, PageDown, F1 to F12) or one character, with optional modifiers: Control+a,
+    /// Shift+Tab, Alt, Meta.
     pub key: String,
-    /// Return a snapshot of the page afterwards (default true).
+    /// Return the page's snapshot afterwards.
     #[serde(default = "yes")]
     pub snapshot: bool,
 }
@@ -109,7 +110,7 @@ pub struct PressKeyArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SelectArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
     /// Ref of the select (combobox or listbox) from the latest snapshot (or give selector).
     #[serde(rename = "ref")]
@@ -120,7 +121,7 @@ pub struct SelectArgs {
     pub element: Option<String>,
     /// Options to select, by value or visible label (several for a multiple select).
     pub values: Vec<String>,
-    /// Return a snapshot of the page afterwards (default true).
+    /// Return the page's snapshot afterwards.
     #[serde(default = "yes")]
     pub snapshot: bool,
 }
@@ -150,11 +151,11 @@ pub struct FormField {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FillFormArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
     /// The fields to fill, in order (at most 100).
     pub fields: Vec<FormField>,
-    /// Return a snapshot of the page afterwards (default true).
+    /// Return the page's snapshot afterwards.
     #[serde(default = "yes")]
     pub snapshot: bool,
 }
@@ -163,13 +164,13 @@ pub struct FillFormArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DialogArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
     /// true: OK / accept; false: Cancel / dismiss.
     pub accept: bool,
     /// The answer to a prompt dialog.
     pub prompt_text: Option<String>,
-    /// Return a snapshot of the page afterwards (default true).
+    /// Return the page's snapshot afterwards.
     #[serde(default = "yes")]
     pub snapshot: bool,
 }
@@ -178,7 +179,7 @@ pub struct DialogArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UploadArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
     /// Ref of the file input from the latest snapshot (default: the page's first
     /// input[type=file]).
@@ -188,7 +189,7 @@ pub struct UploadArgs {
     pub selector: Option<String>,
     /// Absolute paths of the files on the server, inside its UPLOAD_ALLOWED_DIRS.
     pub paths: Vec<String>,
-    /// Return a snapshot of the page afterwards (default true).
+    /// Return the page's snapshot afterwards.
     #[serde(default = "yes")]
     pub snapshot: bool,
 }
@@ -197,10 +198,8 @@ pub struct UploadArgs {
 impl CrawliumServer {
     #[tool(
         name = "browser_click",
-        description = "Click an element, given by ref (from the latest snapshot, e.g. e12) or \
-                       CSS selector, in its middle after scrolling it into view; waits for a \
-                       navigation it starts. doubleClick, button (left, right, middle). \
-                       Returns the page's snapshot afterwards (snapshot=false to skip).",
+        description = "Click an element (ref or CSS selector) in its middle after scrolling it \
+                       into view; waits for a navigation it starts.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Click",
@@ -245,11 +244,9 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_type",
-        description = "Replace the content of an editable element (given by ref or CSS \
-                       selector) with text, inserted as one input event (slowly=true: one key \
-                       press per character, for key handlers); submit=true presses Enter \
-                       afterwards and waits for a navigation it starts. Returns the page's \
-                       snapshot afterwards (snapshot=false to skip).",
+        description = "Replace the content of an editable element (ref or CSS selector) with text, \
+                       inserted as one input event (slowly: key by key); submit presses Enter and \
+                       waits for a navigation it starts.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Type text",
@@ -295,9 +292,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_hover",
-        description = "Move the mouse over an element (ref or CSS selector) to show hover \
-                       menus and tooltips. Returns the page's snapshot (snapshot=false to \
-                       skip).",
+        description = "Move the mouse over an element (ref or CSS selector), to show hover menus \
+                       and tooltips.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Hover",
@@ -326,11 +322,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_press_key",
-        description = "Press a key on the focused element: a name (Enter, Tab, Escape, \
-                       Backspace, Delete, ArrowUp/Down/Left/Right, Home, End, PageUp, \
-                       PageDown, F1-F12) or one character, with optional modifiers (Control+a, \
-                       Shift+Tab, Alt, Meta). Waits for a navigation it starts; returns the \
-                       page's snapshot (snapshot=false to skip).",
+        description = "Press a key on the focused element (Enter, Tab, Escape, ArrowDown, a \
+                       character; modifiers as in Control+a); waits for a navigation it starts.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Press a key",
@@ -359,9 +352,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_select_option",
-        description = "Select options of a <select> (combobox or listbox; ref or CSS \
-                       selector) by value or visible label; the others are unselected. \
-                       Returns the page's snapshot (snapshot=false to skip).",
+        description = "Select options of a <select> (ref or CSS selector) by value or visible \
+                       label; the others are unselected.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Select options",
@@ -395,12 +387,10 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_fill_form",
-        description = "Fill several form fields in one call, in order, as a user would: types \
-                       into text fields, sets check boxes and radio buttons (value \"true\" or \
-                       \"false\"), picks a select's option (value or label), sets date, color \
-                       and range inputs. Each field: ref or selector, and value. Stops at the \
-                       first field that fails, saying which. Returns the page's snapshot \
-                       (snapshot=false to skip).",
+        description = "Fill several form fields in order, as a user would: text typed, check boxes \
+                       and radios set by \"true\" or \"false\", selects by value or label, date, \
+                       color and range inputs set. Stops at the first field that fails, saying \
+                       which.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Fill a form",
@@ -455,10 +445,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_file_upload",
-        description = "Attach files from the server to a file input (ref or selector; default: \
-                       the page's first input[type=file]). Paths are absolute and must lie \
-                       inside the server's UPLOAD_ALLOWED_DIRS (uploads are off when it is \
-                       empty). Returns the page's snapshot (snapshot=false to skip).",
+        description = "Attach files on the server (inside its UPLOAD_ALLOWED_DIRS; uploads are off \
+                       when it is empty) to a file input (default: the page's first).",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Upload files",
@@ -491,10 +479,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_handle_dialog",
-        description = "Answer the JavaScript dialog (alert, confirm, prompt, beforeunload) \
-                       that blocks the page: accept=true for OK, false for Cancel; promptText \
-                       answers a prompt. Unanswered dialogs are dismissed after 30 s. Returns \
-                       the page's snapshot (snapshot=false to skip).",
+        description = "Answer the JavaScript dialog (alert, confirm, prompt, beforeunload) that \
+                       blocks the page. Unanswered dialogs are dismissed after 30 s.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Answer a dialog",

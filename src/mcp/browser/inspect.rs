@@ -30,13 +30,13 @@ use crate::{
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SnapshotArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
-    /// Most characters returned, 100-200000 (default 20000).
+    /// Most characters returned, 100-200000.
     #[serde(default = "default_max_chars")]
     #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
     pub max_chars: usize,
-    /// Characters to skip: the nextOffset of a cut snapshot (default 0).
+    /// Characters to skip: the nextOffset of a cut snapshot.
     #[serde(default)]
     pub offset: usize,
     /// Nesting levels shown, 1-100 (default: all).
@@ -66,7 +66,7 @@ fn default_matches() -> usize {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EvaluateArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
     /// JavaScript function: () => { ... } for the page, (element) => { ... } with ref or
     /// selector. May be async. Its result is returned as JSON.
@@ -78,11 +78,11 @@ pub struct EvaluateArgs {
     pub selector: Option<String>,
     /// What the element is, in words, for logs.
     pub element: Option<String>,
-    /// Longest run in ms, 100-60000 (default 10000); a script still running is stopped.
+    /// Longest run in ms, 100-60000; a script still running is stopped.
     #[serde(default = "default_wait_ms")]
     #[schemars(range(min = MIN_WAIT_MS, max = MAX_WAIT_MS))]
     pub timeout_ms: u64,
-    /// Most characters of the JSON result returned, 100-200000 (default 20000).
+    /// Most characters of the JSON result returned, 100-200000.
     #[serde(default = "default_max_chars")]
     #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
     pub max_chars: usize,
@@ -109,13 +109,13 @@ pub struct Evaluation {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FindArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
     /// Text to look for, case-insensitive (or give regex).
     pub text: Option<String>,
     /// Regular expression to look for (Rust syntax; (?i) for case-insensitive).
     pub regex: Option<String>,
-    /// Most matching lines returned, 1-500 (default 50).
+    /// Most matching lines returned, 1-500.
     #[serde(default = "default_matches")]
     #[schemars(range(min = 1, max = MAX_MATCHES))]
     pub limit: usize,
@@ -139,13 +139,13 @@ pub struct FindResult {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContentArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
     /// markdown (main content, default), text (main content) or html (the whole rendered
     /// document).
     #[serde(default)]
     pub format: ContentFormat,
-    /// Most characters returned, 1-200000 (default 20000).
+    /// Most characters returned, 1-200000.
     #[serde(default = "default_max_chars")]
     #[schemars(range(min = 1, max = MAX_CHARS))]
     pub max_chars: usize,
@@ -175,10 +175,9 @@ pub struct ContentResult {
 impl CrawliumServer {
     #[tool(
         name = "browser_snapshot",
-        description = "Read the page as an accessibility outline: roles, names, values and \
-                       states, with [ref=eN] on elements you can click or type into (refs stay \
-                       valid until the page navigates). maxChars 100-200000 (default 20000); \
-                       a cut outline says where to continue (offset); depth limits nesting.",
+        description = "Read the page as an accessibility outline: roles, names, values and states, \
+                       with [ref=eN] on the elements you can act on (valid until the page \
+                       navigates). A cut outline says where to continue (offset).",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Page snapshot",
@@ -225,10 +224,9 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_find",
-        description = "Search the page's whole accessibility snapshot (not cut at maxChars) \
-                       and return the matching lines with their [ref=eN]: text \
-                       (case-insensitive) or regex. At most limit lines (1-500, default 50). \
-                       Use it instead of reading a long snapshot part by part.",
+        description = "Search the page's whole accessibility snapshot for text (case-insensitive) \
+                       or a regex; returns the matching lines with their refs. Use it instead of \
+                       reading a long snapshot part by part.",
         output_schema = schema_for_output::<FindResult>(),
         annotations(
             title = "Find in the page",
@@ -287,10 +285,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_get_content",
-        description = "The current page's content as rendered (after scripts ran), through \
-                       the same extractor as crawl_page: format markdown (main content, \
-                       default), text, or html (the whole document); at most maxChars \
-                       (default 20000).",
+        description = "The current page as rendered (after scripts ran), through crawl_page's \
+                       extractor: its main content as markdown or text, or the whole HTML.",
         output_schema = schema_for_output::<ContentResult>(),
         annotations(
             title = "Page content",
@@ -353,11 +349,9 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_evaluate",
-        description = "Run a JavaScript function in the page and return its result as JSON: \
-                       () => document.title, or (element) => element.value with ref or \
-                       selector; async functions are awaited. Stopped after timeoutMs \
-                       (100-60000, default 10000); the JSON is cut at maxChars (default \
-                       20000).",
+        description = "Run a JavaScript function in the page and return its result as JSON; with \
+                       ref or selector it gets the element. Async functions are awaited; a script \
+                       past timeoutMs is stopped.",
         output_schema = schema_for_output::<Evaluation>(),
         annotations(
             title = "Run JavaScript",

@@ -52,7 +52,7 @@ pub struct Opened {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BrowserArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
 }
 
@@ -81,7 +81,7 @@ pub struct BrowserList {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResizeArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
     /// Viewport width in CSS pixels, 100-4096.
     #[schemars(range(min = MIN_VIEWPORT, max = MAX_VIEWPORT))]
@@ -89,7 +89,7 @@ pub struct ResizeArgs {
     /// Viewport height in CSS pixels, 100-4096.
     #[schemars(range(min = MIN_VIEWPORT, max = MAX_VIEWPORT))]
     pub height: u32,
-    /// Return a snapshot of the page afterwards (default false).
+    /// Return a snapshot of the page afterwards.
     #[serde(default)]
     pub snapshot: bool,
 }
@@ -113,9 +113,10 @@ pub enum TabAction {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TabsArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
-    /// list (default), new, select or close.
+    /// list (default); new (at url, made current); select (index); close (index, default the
+    /// current tab).
     #[serde(default)]
     pub action: TabAction,
     /// The tab for select and close, from 0.
@@ -140,12 +141,9 @@ pub struct TabsResult {
 impl CrawliumServer {
     #[tool(
         name = "browser_open",
-        description = "Open a new isolated browser (own cookies, storage and cache) with one \
-                       blank tab and return its browserId; pass it to the other browser_* \
-                       tools. Options: viewport {width, height} in CSS pixels (default \
-                       1280×720), userAgent, locale (e.g. de-DE), timezone (e.g. \
-                       Europe/Berlin). Closed by browser_close or after being unused for the \
-                       idle timeout (default 300 s).",
+        description = "Open a new isolated browser (own cookies, storage and cache) with one blank \
+                       tab; returns its browserId for the other browser_* tools. Closed by \
+                       browser_close or after the idle timeout (default 300 s).",
         annotations(
             title = "Open a browser",
             read_only_hint = false,
@@ -176,9 +174,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_list",
-        description = "List your open browsers, oldest first (in a cluster: on every \
-                       replica): browserId, age, seconds idle, viewport, whether it is this \
-                       session's default, whether it crashed, and the replica holding it. \
+        description = "Your open browsers, oldest first (in a cluster: on every replica): \
+                       browserId, age, idle seconds, viewport, session default, crashed, replica. \
                        No arguments.",
         annotations(
             title = "List browsers",
@@ -207,7 +204,7 @@ impl CrawliumServer {
     #[tool(
         name = "browser_close",
         description = "Close a browser and free it at once (its tabs, cookies and storage are \
-                       gone). browserId omitted: this session's default browser.",
+                       gone).",
         annotations(
             title = "Close a browser",
             read_only_hint = false,
@@ -239,10 +236,9 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_tabs",
-        description = "Manage the browser's tabs: action list (default), new (opens url when \
-                       given, and makes it current), select (index), close (index, default \
-                       the current tab). Tabs the pages opened (popups, target=_blank links) \
-                       are listed too. The other browser tools act on the current tab.",
+        description = "List, open, select or close the browser's tabs (pages opened by popups and \
+                       target=_blank links included). The other browser tools act on the current \
+                       tab.",
         output_schema = schema_for_output::<TabsResult>(),
         annotations(
             title = "Tabs",
@@ -330,9 +326,7 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_resize",
-        description = "Resize the viewport of the browser's tabs to width×height CSS pixels \
-                       (100-4096 each). Returns the page's snapshot when snapshot=true \
-                       (default false).",
+        description = "Resize the viewport of the browser's tabs, in CSS pixels.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Resize",

@@ -28,12 +28,12 @@ fn default_entries() -> usize {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConsoleArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
     /// Lowest level returned: debug, info (default), warning or error.
     #[serde(default)]
     pub level: Level,
-    /// Most messages returned, the latest, 1-1000 (default 100).
+    /// Most messages returned, the latest, 1-1000.
     #[serde(default = "default_entries")]
     #[schemars(range(min = 1, max = MAX_ENTRIES))]
     pub limit: usize,
@@ -57,14 +57,14 @@ pub struct ConsoleResult {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NetworkArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
     /// Only requests whose URL contains this text.
     pub filter: Option<String>,
-    /// Only failed requests and answers with status 400 or more (default false).
+    /// Only failed requests and answers with status 400 or more.
     #[serde(default)]
     pub only_failed: bool,
-    /// Most requests returned, the latest, 1-1000 (default 100).
+    /// Most requests returned, the latest, 1-1000.
     #[serde(default = "default_entries")]
     #[schemars(range(min = 1, max = MAX_ENTRIES))]
     pub limit: usize,
@@ -88,10 +88,8 @@ pub struct NetworkResult {
 impl CrawliumServer {
     #[tool(
         name = "browser_console_messages",
-        description = "The browser's console messages and uncaught page errors since it \
-                       opened, oldest first: level (lowest returned: debug, info (default), \
-                       warning, error), at most limit (1-1000, default 100) of the latest. \
-                       The browser keeps the latest 1000.",
+        description = "The browser's console messages and uncaught page errors since it opened, \
+                       oldest first (it keeps the latest 1000).",
         output_schema = schema_for_output::<ConsoleResult>(),
         annotations(
             title = "Console messages",
@@ -146,11 +144,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_network_requests",
-        description = "The browser's network requests since it opened, oldest first: method, \
-                       URL, resource type, status, MIME type, failure. filter keeps URLs \
-                       containing a text; onlyFailed keeps failures and statuses ≥ 400; at \
-                       most limit (1-1000, default 100) of the latest. The browser keeps the \
-                       latest 1000.",
+        description = "The browser's network requests since it opened, oldest first: method, URL, \
+                       resource type, status, MIME type, failure (it keeps the latest 1000).",
         output_schema = schema_for_output::<NetworkResult>(),
         annotations(
             title = "Network requests",

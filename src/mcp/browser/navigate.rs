@@ -34,21 +34,21 @@ fn default_navigation_ms() -> u64 {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NavigateArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
     /// Absolute http(s) URL to load.
     pub url: String,
-    /// load (default), domcontentloaded or networkidle.
+    /// load (default), domcontentloaded, or networkidle (500 ms without network after load).
     #[serde(default)]
     pub wait_until: WaitUntil,
-    /// Longest wait in ms, 1000-60000 (default 30000).
+    /// Longest wait in ms, 1000-60000.
     #[serde(default = "default_navigation_ms")]
     #[schemars(range(min = MIN_NAVIGATION_MS, max = MAX_NAVIGATION_MS))]
     pub timeout_ms: u64,
-    /// Return a snapshot of the loaded page (default true).
+    /// Return a snapshot of the loaded page.
     #[serde(default = "yes")]
     pub snapshot: bool,
-    /// Most snapshot characters returned, 100-200000 (default 20000).
+    /// Most snapshot characters returned, 100-200000.
     #[serde(default = "default_max_chars")]
     #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
     pub max_chars: usize,
@@ -58,9 +58,9 @@ pub struct NavigateArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PageArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
-    /// Return a snapshot of the page afterwards (default true).
+    /// Return the page's snapshot afterwards.
     #[serde(default = "yes")]
     pub snapshot: bool,
 }
@@ -69,7 +69,7 @@ pub struct PageArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WaitForArgs {
-    /// The browser (from browser_open). Omitted: this session's default browser.
+    /// From browser_open; omitted: the session's default browser.
     pub browser_id: Option<String>,
     /// Wait until this text is on the page (case-sensitive).
     pub text: Option<String>,
@@ -78,11 +78,11 @@ pub struct WaitForArgs {
     /// Seconds to wait first, 0-60.
     #[schemars(range(min = 0, max = MAX_WAIT_MS / 1000))]
     pub time: Option<f64>,
-    /// Longest wait in all, in ms, 100-60000 (default 10000).
+    /// Longest wait in all, in ms, 100-60000.
     #[serde(default = "default_wait_ms")]
     #[schemars(range(min = MIN_WAIT_MS, max = MAX_WAIT_MS))]
     pub timeout_ms: u64,
-    /// Return a snapshot of the page afterwards (default true).
+    /// Return the page's snapshot afterwards.
     #[serde(default = "yes")]
     pub snapshot: bool,
 }
@@ -91,11 +91,8 @@ pub struct WaitForArgs {
 impl CrawliumServer {
     #[tool(
         name = "browser_navigate",
-        description = "Load an http(s) URL in the browser's tab and return the page's snapshot \
-                       (accessibility outline with [ref=eN] on elements to act on). waitUntil: \
-                       load (default), domcontentloaded or networkidle (500 ms without network \
-                       after load); timeoutMs 1000-60000 (default 30000). snapshot=false skips \
-                       the snapshot; maxChars caps it (default 20000).",
+        description = "Load an http(s) URL in the current tab; returns the page's snapshot, an \
+                       accessibility outline with [ref=eN] on the elements to act on.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Navigate to a URL",
@@ -144,8 +141,7 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_navigate_back",
-        description = "Go back one page in the current tab's history and wait for it to \
-                       load. Returns the page's snapshot (snapshot=false to skip).",
+        description = "Go back one page in the current tab's history and wait for it to load.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Go back",
@@ -173,10 +169,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_wait_for",
-        description = "Wait until text appears on the page (text) and/or disappears \
-                       (textGone), case-sensitive, after first pausing time seconds (0-60). \
-                       Gives up after timeoutMs (100-60000, default 10000) with an error. \
-                       Returns the page's snapshot (snapshot=false to skip).",
+        description = "Wait until text appears and/or textGone disappears (case-sensitive), after \
+                       first pausing time seconds; an error after timeoutMs.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Wait for text",
