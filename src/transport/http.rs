@@ -315,17 +315,19 @@ struct ResponseTracked;
 /// In front of the transports (rmcp's `/mcp`, the SSE streams' `/message`): a POST that
 /// arrived after shutdown stopped tracking responses would meet transports closing under it
 /// (rmcp answers such a request with a bare HTTP 500), so it is answered here: a tool call
-/// with the "shutting down" tool error, anything else with 503. What the router hands to
-/// another replica never gets here.
+/// on `/mcp` with the "shutting down" tool error, anything else (an SSE stream's message,
+/// whose stream is closing) with 503. What the router hands to another replica never gets
+/// here.
 async fn answer_when_closed(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     if request.method() != Method::POST || request.extensions().get::<ResponseTracked>().is_some() {
         return next.run(request).await;
     }
+    let on_mcp = request.uri().path().starts_with("/mcp");
     let body = axum::body::to_bytes(request.into_body(), app.config.max_body_bytes as usize)
         .await
         .unwrap_or_default();
     let message = crate::mcp::ToolError::shutting_down().to_string();
-    if super::router::is_tool_call(&body) {
+    if on_mcp && super::router::is_tool_call(&body) {
         return super::router::tool_error(&body, &message);
     }
     (

@@ -528,6 +528,24 @@ async fn handles_belong_to_their_token_and_stateless_calls_get_a_hint() {
         listed["structuredContent"]["browsers"][0]["browserId"],
         fresh_id
     );
+    // Every tool that opens a browser for the call says so first, with the id to pass.
+    for (tool, args) in [
+        ("browser_console_messages", json!({})),
+        ("browser_network_requests", json!({})),
+        ("browser_tabs", json!({})),
+        ("browser_find", json!({"text": "nothing"})),
+        ("browser_get_content", json!({})),
+        ("browser_evaluate", json!({"function": "() => 1"})),
+        ("browser_pdf_save", json!({})),
+    ] {
+        let answer = call(other, tool, args).await;
+        assert_ne!(answer["isError"], true, "{tool}: {answer}");
+        let first = answer["content"][0]["text"].as_str().unwrap();
+        assert!(first.contains("next time"), "{tool}: {first}");
+        let opened = first.split('"').nth(1).unwrap();
+        let closed = call(other, "browser_close", json!({"browserId": opened})).await;
+        assert_ne!(closed["isError"], true, "{tool}: {closed}");
+    }
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{structured, target};
+use super::{structured, target, with_hint};
 use crate::{
     browser::capture::{ImageFormat, ScreenshotOptions},
     mcp::{CrawliumServer, error::ToolError},
@@ -223,7 +223,7 @@ impl CrawliumServer {
         Parameters(args): Parameters<PdfArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
-        let (browser, _hint) = self
+        let (browser, hint) = self
             .browser_for(args.browser_id.as_deref(), &context)
             .await?;
         let bytes = browser.pdf(args.landscape).await?;
@@ -246,6 +246,6 @@ impl CrawliumServer {
         answer
             .content
             .push(crate::mcp::resources::artifact_link(&artifact));
-        Ok(answer)
+        Ok(with_hint(answer, hint))
     }
 }

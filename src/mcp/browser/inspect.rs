@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     MAX_SNAPSHOT_CHARS, MAX_WAIT_MS, MIN_SNAPSHOT_CHARS, MIN_WAIT_MS, PageResult, check_limit,
     check_max_chars, check_wait, default_max_chars, default_wait_ms, page_answer, structured,
-    target,
+    target, with_hint,
 };
 use crate::{
     browser::{
@@ -257,7 +257,7 @@ impl CrawliumServer {
             _ => return Err(ToolError::new("give the text or regex to look for")),
         }
         .map_err(|e| ToolError::new(format!("invalid regex: {e}")))?;
-        let (browser, _hint) = self
+        let (browser, hint) = self
             .browser_for(args.browser_id.as_deref(), &context)
             .await?;
         let search = browser.find(&pattern, args.limit).await?;
@@ -280,7 +280,7 @@ impl CrawliumServer {
             matches: search.matches,
             total: search.total,
         };
-        Ok(structured(text, &out))
+        Ok(with_hint(structured(text, &out), hint))
     }
 
     #[tool(
@@ -307,7 +307,7 @@ impl CrawliumServer {
                 args.max_chars
             )));
         }
-        let (browser, _hint) = self
+        let (browser, hint) = self
             .browser_for(args.browser_id.as_deref(), &context)
             .await?;
         let (url, html) = browser.html().await?;
@@ -344,7 +344,7 @@ impl CrawliumServer {
                 args.max_chars, total_chars
             ));
         }
-        Ok(structured(text, &out))
+        Ok(with_hint(structured(text, &out), hint))
     }
 
     #[tool(
@@ -377,7 +377,7 @@ impl CrawliumServer {
             (None, None) => None,
             (reference, selector) => Some(target(reference, selector)?),
         };
-        let (browser, _hint) = self
+        let (browser, hint) = self
             .browser_for(args.browser_id.as_deref(), &context)
             .await?;
         let evaluated = browser
@@ -418,6 +418,6 @@ impl CrawliumServer {
                 dialog.describe()
             );
         }
-        Ok(structured(text, &out))
+        Ok(with_hint(structured(text, &out), hint))
     }
 }

@@ -13,7 +13,7 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{PageResult, default_max_chars, structured};
+use super::{PageResult, default_max_chars, structured, with_hint};
 use crate::{
     browser::{
         BrowserInfo, MAX_VIEWPORT, MIN_VIEWPORT, OpenOptions, Viewport, session::WaitUntil,
@@ -263,7 +263,7 @@ impl CrawliumServer {
                 "index goes with action=select or close only",
             ));
         }
-        let (browser, _hint) = self
+        let (browser, hint) = self
             .browser_for(args.browser_id.as_deref(), &context)
             .await?;
         let (result, tabs) = match args.action {
@@ -321,7 +321,7 @@ impl CrawliumServer {
             result,
             tabs,
         };
-        Ok(structured(text, &out))
+        Ok(with_hint(structured(text, &out), hint))
     }
 
     #[tool(

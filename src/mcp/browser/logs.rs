@@ -11,7 +11,7 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{check_limit, latest, structured};
+use super::{check_limit, latest, structured, with_hint};
 use crate::{
     browser::events::{ConsoleMessage, Level, NetworkRequest},
     mcp::{CrawliumServer, error::ToolError},
@@ -105,7 +105,7 @@ impl CrawliumServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
         check_limit(args.limit, MAX_ENTRIES)?;
-        let (browser, _hint) = self
+        let (browser, hint) = self
             .browser_for(args.browser_id.as_deref(), &context)
             .await?;
         browser.touch();
@@ -139,7 +139,7 @@ impl CrawliumServer {
             omitted,
             dropped,
         };
-        Ok(structured(text, &out))
+        Ok(with_hint(structured(text, &out), hint))
     }
 
     #[tool(
@@ -161,7 +161,7 @@ impl CrawliumServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
         check_limit(args.limit, MAX_ENTRIES)?;
-        let (browser, _hint) = self
+        let (browser, hint) = self
             .browser_for(args.browser_id.as_deref(), &context)
             .await?;
         browser.touch();
@@ -201,6 +201,6 @@ impl CrawliumServer {
             omitted,
             dropped,
         };
-        Ok(structured(text, &out))
+        Ok(with_hint(structured(text, &out), hint))
     }
 }

@@ -230,6 +230,15 @@ pub(super) fn structured<T: Serialize>(text: String, out: &T) -> CallToolResult 
     answer
 }
 
+/// `answer` with `hint` (a browser was opened for this call: pass its id next time) as its
+/// first text, for every tool that takes a browserId.
+pub(super) fn with_hint(mut answer: CallToolResult, hint: Option<String>) -> CallToolResult {
+    if let Some(hint) = hint {
+        answer.content.insert(0, ContentBlock::text(hint));
+    }
+    answer
+}
+
 pub(super) fn check_max_chars(max_chars: usize) -> Result<(), ToolError> {
     if (MIN_SNAPSHOT_CHARS..=MAX_SNAPSHOT_CHARS).contains(&max_chars) {
         Ok(())
