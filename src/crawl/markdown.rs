@@ -1,14 +1,22 @@
 //! Markdown to plain text, for readers that asked for `format: text`.
 //!
-//! Line by line: heading marks, emphasis, inline-code ticks, fences, blockquote marks and
-//! link/image syntax go; the words, list bullets and code stay.
+//! Line by line: heading marks, emphasis, inline-code ticks, fences, blockquote marks,
+//! backslash escapes (`\[` is `[`) and link/image syntax go; the words, list bullets and code
+//! stay, code exactly as written.
 
 /// Plain text of a markdown document.
 pub fn to_plain_text(markdown: &str) -> String {
     let mut out = String::with_capacity(markdown.len());
+    let mut in_fence = false;
     for line in markdown.lines() {
         let trimmed = line.trim_start();
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            out.push_str(line);
+            out.push('\n');
             continue;
         }
         let mut text = trimmed;
@@ -27,13 +35,33 @@ pub fn to_plain_text(markdown: &str) -> String {
     out
 }
 
-/// Removes inline markup: `![alt](src)` → alt, `[text](href)` → text, `**`, `__`, `~~`, `` ` ``.
+/// Removes inline markup: `![alt](src)` → alt, `[text](href)` → text, `**`, `__`, `~~`, `` ` ``,
+/// and the backslash of an escaped character; code spans stay as written.
 fn strip_inline(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let chars: Vec<char> = line.chars().collect();
+    let mut in_code = false;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        if c == '`' {
+            in_code = !in_code;
+            i += 1;
+            continue;
+        }
+        if in_code {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        if c == '\\'
+            && let Some(&escaped) = chars.get(i + 1)
+            && escaped.is_ascii_punctuation()
+        {
+            out.push(escaped);
+            i += 2;
+            continue;
+        }
         let image = c == '!' && chars.get(i + 1) == Some(&'[');
         if c == '[' || image {
             let open = if image { i + 1 } else { i };
@@ -50,7 +78,6 @@ fn strip_inline(line: &str) -> String {
         let next = chars.get(i + 1).copied();
         let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
         match c {
-            '`' => {}
             // `**`, `__`, `~~` delimit emphasis or strike-through.
             '*' | '_' | '~' if next == Some(c) => i += 1,
             // Inside a word (`snake_case`) or standing alone (`2 * 3`, a bullet) it is text.
@@ -83,6 +110,18 @@ mod tests {
         assert_eq!(
             text,
             "Title\n\nSome bold and em and code with a link.\nlogo\nquoted\n\nfn main() {}\n- item one\n* item two\n"
+        );
+    }
+
+    #[test]
+    fn escapes_go_and_code_stays_as_written() {
+        assert_eq!(
+            to_plain_text("cookies:\\[\\] and a\\_b \\*not em\\* C:\\\\dir\n"),
+            "cookies:[] and a_b *not em* C:\\dir\n"
+        );
+        assert_eq!(
+            to_plain_text("run `a*b*c \\[x]` now\n```\n**kept** \\[1]\n```\nafter\n"),
+            "run a*b*c \\[x] now\n**kept** \\[1]\nafter\n"
         );
     }
 

@@ -83,6 +83,21 @@ async fn crawls_extracts_stores_and_searches() {
     let sources = ok(&client, "list_sources", json!({})).await;
     assert_eq!(sources["sources"][0]["name"], "127.0.0.1");
 
+    // Plain text is the page's text: no markdown escapes.
+    let text = ok(
+        &client,
+        "crawl_page",
+        json!({"url": site.url("/escapes"), "format": "text", "store": false}),
+    )
+    .await;
+    assert!(
+        text["content"]
+            .as_str()
+            .unwrap()
+            .contains("Set cookies:[] and retry_after_ms to 2*3, see [1]."),
+        "{text}"
+    );
+
     let html = ok(
         &client,
         "crawl_page",

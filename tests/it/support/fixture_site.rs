@@ -1,7 +1,7 @@
 //! The pages `crawl_page` is tested on, served on 127.0.0.1 with a hit count per path: an
 //! article with navigation, a cookie banner and a code block; redirects, a redirect loop and
 //! chains; a hop to a private address; an oversized page, a gzip bomb, Latin-1, plain text,
-//! an image, a 404; a page throttled once, one always throttled (Retry-After: 120) and one
+//! an image, a 404; text markdown escapes (`[]`, `_`, `*`); a page throttled once, one always throttled (Retry-After: 120) and one
 //! always unavailable (503).
 
 use std::sync::{Arc, Mutex};
@@ -63,6 +63,10 @@ impl FixtureSite {
             };
             match path.as_str() {
                 "article" => html(ARTICLE),
+                "escapes" => html(
+                    "<html><body><main><h1>Settings</h1><p>Set cookies:[] and \
+                     retry_after_ms to 2*3, see [1].</p></main></body></html>",
+                ),
                 "redirect" => redirect(StatusCode::MOVED_PERMANENTLY, "/article".into()),
                 "loop-a" => redirect(StatusCode::FOUND, "/loop-b".into()),
                 "loop-b" => redirect(StatusCode::FOUND, "/loop-a".into()),
