@@ -11,13 +11,16 @@ use std::{
 };
 
 use rmcp::{
-    Json, RoleServer, handler::server::wrapper::Parameters, service::RequestContext, tool,
-    tool_router,
+    Json, RoleServer,
+    handler::server::{tool::schema_for_output, wrapper::Parameters},
+    model::CallToolResult,
+    service::RequestContext,
+    tool, tool_router,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CrawliumServer, Progress};
+use super::{CrawliumServer, Progress, structured};
 use crate::{
     crawl::{
         crawler::{
@@ -135,6 +138,46 @@ pub struct CrawlPageResult {
     pub stored: String,
     /// Time spent per step.
     pub timings: Timings,
+}
+
+/// What a model reads of `crawl_page`: a short header, then the content as it is.
+fn crawl_page_text(page: &CrawlPageResult) -> String {
+    let mut text = format!(
+        "{}\n{} · HTTP {}",
+        page.title.as_deref().unwrap_or(&page.final_url),
+        page.final_url,
+        page.status
+    );
+    if let Some(content_type) = &page.content_type {
+        text.push_str(&format!(" · {content_type}"));
+    }
+    match page.page_id {
+        Some(id) => text.push_str(&format!(" · pageId {id} ({})", page.stored)),
+        None => text.push_str(" · not stored"),
+    }
+    if let Some(description) = &page.description {
+        text.push_str(&format!("\n{description}"));
+    }
+    text.push_str("\n\n");
+    text.push_str(&page.content);
+    if page.truncated {
+        let shown = page.content.chars().count();
+        let more = match page.page_id {
+            Some(id) => format!("get_page with pageId {id} and offset {shown} reads on"),
+            None => "raise maxChars for more".into(),
+        };
+        text.push_str(&format!(
+            "\n\n[cut at {shown} of {} characters; {more}]",
+            page.total_chars
+        ));
+    }
+    if let Some(links) = &page.links {
+        text.push_str(&format!("\n\nLinks ({} on the page):", page.link_count));
+        for link in links {
+            text.push_str(&format!("\n- {} {}", link.text, link.url));
+        }
+    }
+    text
 }
 
 fn default_max_depth() -> u32 {
@@ -368,6 +411,7 @@ impl CrawliumServer {
                        CRAWL_MAX_PAGE_BYTES and non-page content types are refused. 429/5xx \
                        answers and network errors are retried (at most 3 times, 10 s of waiting in \
                        all), then reported with when to try again.",
+        output_schema = schema_for_output::<CrawlPageResult>(),
         annotations(
             title = "Crawl one page",
             read_only_hint = false,
@@ -379,7 +423,7 @@ impl CrawliumServer {
     pub async fn crawl_page(
         &self,
         Parameters(args): Parameters<CrawlPageArgs>,
-    ) -> Result<Json<CrawlPageResult>, ToolError> {
+    ) -> Result<CallToolResult, ToolError> {
         let renderer = match args.render {
             false => None,
             true => match self.app.crawler.render_unavailable() {
@@ -424,7 +468,7 @@ impl CrawliumServer {
             Some(PageWrite::Unchanged(id)) => (Some(id), "unchanged"),
             None => (None, "not_stored"),
         };
-        Ok(Json(CrawlPageResult {
+        let out = CrawlPageResult {
             url: url.to_string(),
             final_url: page.fetched.final_url.to_string(),
             status: page.fetched.status,
@@ -453,7 +497,8 @@ impl CrawliumServer {
                 extract_ms: ms(page.extract_time),
                 store_ms: ms(page.store_time),
             },
-        }))
+        };
+        Ok(structured(crawl_page_text(&out), &out))
     }
 
     #[tool(

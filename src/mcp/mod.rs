@@ -20,3 +20,15 @@ pub use error::ToolError;
 pub use notify::{ClientLog, Progress};
 pub use ops_tools::{ConfiguredSummary, ServerStatus};
 pub use server::{CrawliumServer, instructions};
+
+/// A tool answer: `text` for the model to read and `out` as structured content (the text is
+/// never the JSON of `out`: a model should not read markdown inside a JSON string).
+pub(crate) fn structured<T: serde::Serialize>(
+    text: String,
+    out: &T,
+) -> rmcp::model::CallToolResult {
+    let mut answer =
+        rmcp::model::CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]);
+    answer.structured_content = Some(serde_json::to_value(out).unwrap_or_default());
+    answer
+}

@@ -1,10 +1,15 @@
 //! Store tools: search what was crawled, read stored pages, list and delete sources.
 
-use rmcp::{Json, handler::server::wrapper::Parameters, tool, tool_router};
+use rmcp::{
+    Json,
+    handler::server::{tool::schema_for_output, wrapper::Parameters},
+    model::CallToolResult,
+    tool, tool_router,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::CrawliumServer;
+use super::{CrawliumServer, structured};
 use crate::{
     crawl::{markdown, url::normalise},
     mcp::error::ToolError,
@@ -162,6 +167,89 @@ pub struct DeleteSourceArgs {
     pub source: String,
 }
 
+/// What a model reads of `search_pages`: each hit's title, URL, ids and snippet.
+fn search_pages_text(found: &SearchPagesResult) -> String {
+    if found.results.is_empty() {
+        return "No stored page matches. Try other words, or store pages first with crawl_page \
+                or crawl_site."
+            .into();
+    }
+    let mut text = format!("{} result(s), best first", found.results.len());
+    if let Some(next) = found.next_offset {
+        text.push_str(&format!("; offset {next} gives the next ones"));
+    }
+    for (n, hit) in found.results.iter().enumerate() {
+        text.push_str(&format!(
+            "\n\n{}. {} — {}\n   pageId {} · chunk {}",
+            n + 1,
+            hit.title.as_deref().unwrap_or("(untitled)"),
+            hit.url,
+            hit.page_id,
+            hit.chunk_position
+        ));
+        if !hit.heading_path.is_empty() {
+            text.push_str(&format!(" · {}", hit.heading_path));
+        }
+        text.push_str(&format!("\n   {}", hit.snippet.replace('\n', "\n   ")));
+    }
+    text
+}
+
+/// What a model reads of `search_code`: each block fenced, with where it is from.
+fn search_code_text(found: &SearchCodeResult) -> String {
+    if found.results.is_empty() {
+        return "No stored code block matches. Try other identifiers, another language, or \
+                store pages first with crawl_page or crawl_site."
+            .into();
+    }
+    let mut text = format!("{} code block(s), best first", found.results.len());
+    for (n, hit) in found.results.iter().enumerate() {
+        // A fence longer than any run of backticks in the code.
+        let longest = hit
+            .code
+            .split(|c| c != '`')
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        let fence = "`".repeat(longest.max(2) + 1);
+        text.push_str(&format!(
+            "\n\n{}. {} — {} (pageId {})\n{fence}{}\n{}\n{fence}",
+            n + 1,
+            hit.title.as_deref().unwrap_or("(untitled)"),
+            hit.url,
+            hit.page_id,
+            hit.language.as_deref().unwrap_or_default(),
+            hit.code.trim_end_matches('\n'),
+        ));
+        if !hit.context.is_empty() {
+            text.push_str(&format!("\n{}", hit.context));
+        }
+    }
+    text
+}
+
+/// What a model reads of `get_page`: a short header, then the content as it is.
+fn get_page_text(page: &GetPageResult) -> String {
+    let end = page.offset + page.content.chars().count();
+    let mut text = format!(
+        "{}\n{} · pageId {} · source {} · characters {}-{end} of {}\n\n{}",
+        page.page.title.as_deref().unwrap_or(&page.page.url),
+        page.page.url,
+        page.page.id,
+        page.page.source,
+        page.offset,
+        page.total_chars,
+        page.content
+    );
+    if let Some(next) = page.next_offset {
+        text.push_str(&format!(
+            "\n\n[more: get_page with pageId {} and offset {next}]",
+            page.page.id
+        ));
+    }
+    text
+}
+
 /// The part `[offset, offset + max)` of `text` in characters, and the total length.
 fn char_window(text: &str, offset: usize, max: usize) -> (String, usize) {
     let total = text.chars().count();
@@ -176,6 +264,7 @@ impl CrawliumServer {
         description = "Full-text search over every stored page: the best matching chunks with \
                        pageId, url, title, a snippet with hits in **bold**, score (higher is \
                        better) and chunk position.",
+        output_schema = schema_for_output::<SearchPagesResult>(),
         annotations(
             title = "Search stored pages",
             read_only_hint = true,
@@ -185,7 +274,7 @@ impl CrawliumServer {
     pub async fn search_pages(
         &self,
         Parameters(args): Parameters<SearchPagesArgs>,
-    ) -> Result<Json<SearchPagesResult>, ToolError> {
+    ) -> Result<CallToolResult, ToolError> {
         check_query(&args.query)?;
         let limit = check_limit(args.limit)?;
         let results = self
@@ -199,16 +288,18 @@ impl CrawliumServer {
             })
             .await?;
         let next_offset = (results.len() == limit as usize).then(|| args.offset + limit);
-        Ok(Json(SearchPagesResult {
+        let out = SearchPagesResult {
             results,
             next_offset,
-        }))
+        };
+        Ok(structured(search_pages_text(&out), &out))
     }
 
     #[tool(
         name = "search_code",
         description = "Full-text search over the code blocks of stored pages: code (up to 4000 \
                        characters each), language, surrounding text, page URL, score.",
+        output_schema = schema_for_output::<SearchCodeResult>(),
         annotations(
             title = "Search stored code",
             read_only_hint = true,
@@ -218,7 +309,7 @@ impl CrawliumServer {
     pub async fn search_code(
         &self,
         Parameters(args): Parameters<SearchCodeArgs>,
-    ) -> Result<Json<SearchCodeResult>, ToolError> {
+    ) -> Result<CallToolResult, ToolError> {
         check_query(&args.query)?;
         let limit = check_limit(args.limit)?;
         let results = self
@@ -231,13 +322,15 @@ impl CrawliumServer {
                 limit,
             })
             .await?;
-        Ok(Json(SearchCodeResult { results }))
+        let out = SearchCodeResult { results };
+        Ok(structured(search_code_text(&out), &out))
     }
 
     #[tool(
         name = "get_page",
         description = "Read a stored page by url or pageId, in parts when long: at most maxChars \
                        from offset, with totalChars, and nextOffset when more remains.",
+        output_schema = schema_for_output::<GetPageResult>(),
         annotations(
             title = "Read a stored page",
             read_only_hint = true,
@@ -247,7 +340,7 @@ impl CrawliumServer {
     pub async fn get_page(
         &self,
         Parameters(args): Parameters<GetPageArgs>,
-    ) -> Result<Json<GetPageResult>, ToolError> {
+    ) -> Result<CallToolResult, ToolError> {
         let key = match (args.url, args.page_id) {
             (Some(url), None) => PageKey::Url(
                 normalise(&url)
@@ -280,14 +373,15 @@ impl CrawliumServer {
             )));
         }
         let end = args.offset + content.chars().count();
-        Ok(Json(GetPageResult {
+        let out = GetPageResult {
             page: page.meta,
             format: args.format,
             content,
             offset: args.offset,
             total_chars,
             next_offset: (end < total_chars).then_some(end),
-        }))
+        };
+        Ok(structured(get_page_text(&out), &out))
     }
 
     #[tool(

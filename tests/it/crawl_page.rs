@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::support::{
-    client::{connect, error_text, ok},
+    client::{call, connect, error_text, ok},
     fixture_site::FixtureSite,
     server::HttpServer,
 };
@@ -82,6 +82,65 @@ async fn crawls_extracts_stores_and_searches() {
     );
     let sources = ok(&client, "list_sources", json!({})).await;
     assert_eq!(sources["sources"][0]["name"], "127.0.0.1");
+
+    // What the model reads: a short header, then the markdown itself, never JSON.
+    let read =
+        |result: rmcp::model::CallToolResult| result.content[0].as_text().unwrap().text.clone();
+    let article = site.url("/article");
+    let crawled = read(
+        call(
+            &client,
+            "crawl_page",
+            json!({"url": article, "store": false}),
+        )
+        .await,
+    );
+    assert!(
+        crawled.starts_with(&format!(
+            "Tokio scheduler guide\n{article} · HTTP 200 · text/html"
+        )),
+        "{crawled}"
+    );
+    assert!(
+        crawled.contains("The scheduler **steals work** between"),
+        "{crawled}"
+    );
+    let hits = read(call(&client, "search_pages", json!({"query": "steals work"})).await);
+    assert!(
+        hits.contains(&format!(
+            "1. Tokio scheduler guide — {article}\n   pageId {page_id}"
+        )),
+        "{hits}"
+    );
+    let code = read(
+        call(
+            &client,
+            "search_code",
+            json!({"query": "spawn", "language": "rust"}),
+        )
+        .await,
+    );
+    assert!(code.contains("```rust\ntokio::spawn(async {"), "{code}");
+    let part = read(
+        call(
+            &client,
+            "get_page",
+            json!({"pageId": page_id, "maxChars": 30}),
+        )
+        .await,
+    );
+    assert!(
+        part.starts_with(&format!(
+            "Tokio scheduler guide\n{article} · pageId {page_id}"
+        )),
+        "{part}"
+    );
+    assert!(
+        part.ends_with(&format!(
+            "[more: get_page with pageId {page_id} and offset 30]"
+        )),
+        "{part}"
+    );
 
     // Plain text is the page's text: no markdown escapes.
     let text = ok(

@@ -337,10 +337,15 @@ impl CrawliumServer {
             content,
             total_chars,
         };
-        let mut text = out.content.clone();
+        let mut text = format!(
+            "{}\n{}\n\n{}",
+            out.title.as_deref().unwrap_or(&out.url),
+            out.url,
+            out.content
+        );
         if out.truncated {
             text.push_str(&format!(
-                "\n[content cut at {} of {} characters; raise maxChars for more]",
+                "\n\n[content cut at {} of {} characters; raise maxChars for more]",
                 args.max_chars, total_chars
             ));
         }

@@ -26,6 +26,7 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::structured;
 use crate::{
     browser::{
         BrowserError, BrowserSession,
@@ -221,13 +222,6 @@ pub(super) fn page_answer(out: PageResult) -> CallToolResult {
         }
     }
     structured(text, &out)
-}
-
-/// A tool answer: `text` for the model and `out` as structured content.
-pub(super) fn structured<T: Serialize>(text: String, out: &T) -> CallToolResult {
-    let mut answer = CallToolResult::success(vec![ContentBlock::text(text)]);
-    answer.structured_content = Some(serde_json::to_value(out).unwrap_or_default());
-    answer
 }
 
 /// `answer` with `hint` (a browser was opened for this call: pass its id next time) as its
