@@ -645,8 +645,18 @@ where
     use clap::{CommandFactory, FromArgMatches};
     let mut command = Cli::command();
     let matches = command.try_get_matches_from_mut(args)?;
-    Cli::from_arg_matches(&matches)
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    // A terminal command shows its own progress: its logs stay at WARN unless asked for.
+    if matches!(cli.command, Some(Command::Crawl(_)))
+        && matches.value_source("log_filter") == Some(clap::parser::ValueSource::DefaultValue)
+    {
+        cli.config.log_filter = TERMINAL_LOG_FILTER.into();
+    }
+    Ok(cli)
 }
+
+/// The log filter of terminal commands (`crawl`) when RUST_LOG / --log say nothing.
+const TERMINAL_LOG_FILTER: &str = "warn,chromiumoxide=off";
 
 /// Renders a clap error as the single line printed before exiting (help and version are
 /// returned unchanged by the caller).

@@ -1,7 +1,8 @@
 //! MCP over stdin/stdout, for local clients such as Claude Desktop.
 //!
 //! stdout carries only protocol messages (logs go to stderr). The server exits when the
-//! client closes stdin, or on SIGTERM/SIGINT after draining in-flight calls.
+//! client closes stdin, or on SIGTERM/SIGINT after draining in-flight calls. Started by hand
+//! in a terminal, it first says on stderr what it is and how to use it.
 
 use std::{sync::Arc, time::Duration};
 
@@ -10,8 +11,22 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{app::App, mcp::CrawliumServer, principal::Principal};
 
+/// What a person who started the stdio server in a terminal reads.
+const TERMINAL_GREETING: &str = concat!(
+    "crawlium ",
+    env!("CARGO_PKG_VERSION"),
+    " is an MCP server on stdin/stdout, waiting for an MCP client: add it to a client (Claude \
+     Desktop: \"command\": \"crawlium\"), serve HTTP with `crawlium --port 8931`, or crawl \
+     from here with `crawlium crawl <url>`. Ctrl-C quits."
+);
+
 /// Serves one MCP session on stdio until the client goes away or a signal arrives.
 pub async fn serve(app: Arc<App>) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        // Started by hand: nobody speaks MCP on the other end.
+        eprintln!("{}", TERMINAL_GREETING);
+    }
     let ct = CancellationToken::new();
     let server = CrawliumServer::new(app.clone(), Some(Principal::local()));
     let running = tokio::select! {

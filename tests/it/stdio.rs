@@ -258,3 +258,65 @@ async fn tool_groups_choose_what_tools_list_offers_and_server_status_prices_them
         "{said}"
     );
 }
+
+#[tokio::test]
+async fn started_in_a_terminal_it_says_what_it_is_and_a_client_is_not_greeted() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+
+    // stdin is a terminal (a pseudo-terminal's slave side): one line says how to use it.
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty only writes the two descriptors it opens into the two integers.
+    let opened = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(opened, 0, "openpty");
+    // SAFETY: both descriptors were just opened and are owned by nothing else.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut child = command(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::from(slave))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("a line in time")
+        .unwrap()
+        .unwrap_or_default();
+    for says in [
+        "is an MCP server on stdin/stdout",
+        "crawlium --port 8931",
+        "crawlium crawl <url>",
+    ] {
+        assert!(line.contains(says), "{says}: {line}");
+    }
+    child.kill().await.unwrap();
+    drop(master);
+
+    // stdin is a pipe (a client): nothing is said.
+    let mut child = command(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdin.take());
+    let mut said = String::new();
+    let mut stderr = child.stderr.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(30), stderr.read_to_string(&mut said))
+        .await
+        .expect("exits when stdin closes")
+        .unwrap();
+    assert!(!said.contains("MCP server on stdin/stdout"), "{said}");
+}
