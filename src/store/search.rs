@@ -150,10 +150,37 @@ pub fn fts5_query(input: &str) -> Option<String> {
     Some(query)
 }
 
+/// Where the database marks a hit in a snippet: private-use characters no page contains,
+/// turned into `**` by [`mark_hits`].
+const HIT_START: char = '\u{E000}';
+const HIT_END: char = '\u{E001}';
+
+/// A snippet as a model reads it: hits in **bold**, and the chunk's own bold markers gone (a
+/// hit inside bold text would read `****word**`); inside `code spans` nothing is dropped.
+fn mark_hits(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut in_code = false;
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            HIT_START | HIT_END => out.push_str("**"),
+            '`' => {
+                in_code = !in_code;
+                out.push(c);
+            }
+            '*' if !in_code && chars.peek() == Some(&'*') => {
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// `rank` is the table's configured BM25 (heading path weighted double, see the migration).
 const SQLITE_PAGES: &str = "SELECT c.page_id, p.url, p.title, c.heading_path,
         CAST(c.position AS INTEGER) AS chunk_position,
-        snippet(chunks_fts, 0, '**', '**', '…', 32) AS snippet,
+        snippet(chunks_fts, 0, '\u{E000}', '\u{E001}', '…', 32) AS snippet,
         -chunks_fts.rank AS score
      FROM chunks_fts
      JOIN chunks c ON c.id = chunks_fts.rowid
@@ -181,7 +208,7 @@ const POSTGRES_PAGES: &str = "WITH query AS (SELECT websearch_to_tsquery('englis
      SELECT h.page_id, p.url, p.title, h.heading_path,
             CAST(h.position AS BIGINT) AS chunk_position,
             ts_headline('english', h.text, query.q,
-                'StartSel=**, StopSel=**, MaxWords=40, MinWords=15, MaxFragments=2, FragmentDelimiter=\" … \"')
+                'StartSel=\u{E000}, StopSel=\u{E001}, MaxWords=40, MinWords=15, MaxFragments=2, FragmentDelimiter=\" … \"')
                 AS snippet,
             h.score
      FROM hits h CROSS JOIN query JOIN pages p ON p.id = h.page_id
@@ -215,7 +242,7 @@ impl Store {
     pub async fn search_pages(&self, query: &PageQuery) -> Result<Vec<PageHit>, StoreError> {
         let limit = i64::from(query.limit.clamp(1, 100));
         let offset = i64::from(query.offset);
-        let hits = match &self.backend {
+        let mut hits: Vec<PageHit> = match &self.backend {
             Backend::Sqlite { read, .. } => {
                 let Some(fts) = fts5_query(&query.text) else {
                     return Ok(Vec::new());
@@ -238,6 +265,9 @@ impl Store {
                     .await?
             }
         };
+        for hit in &mut hits {
+            hit.snippet = mark_hits(&hit.snippet);
+        }
         Ok(hits)
     }
 
@@ -273,7 +303,16 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::fts5_query;
+    use super::{fts5_query, mark_hits};
+
+    #[test]
+    fn hits_are_bold_once_and_code_keeps_its_stars() {
+        let raw = "The **\u{E000}steals\u{E001} \u{E000}work\u{E001}** call `f(**kw)` or **x**";
+        assert_eq!(
+            mark_hits(raw),
+            "The **steals** **work** call `f(**kw)` or x"
+        );
+    }
 
     #[test]
     fn words_phrases_exclusions_and_or() {

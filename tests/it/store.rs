@@ -191,7 +191,7 @@ async fn search_ranks_and_survives_hostile_queries(store: &Store, _: &str) {
     passing.chunks[0].text = "Unrelated notes that mention the scheduler once among many other words about cooking, gardens and travel.".into();
     store.store_pages(docs, &[focused, passing]).await.unwrap();
     let mut other = page("https://blog.example/post", "post", 1);
-    other.chunks[0].text = "A blog post about the tokio scheduler.".into();
+    other.chunks[0].text = "A blog post about the tokio scheduler: workers **steal work**.".into();
     store.store_pages(blog, &[other]).await.unwrap();
 
     let query = |text: &str, source: Option<&str>| PageQuery {
@@ -208,6 +208,16 @@ async fn search_ranks_and_survives_hostile_queries(store: &Store, _: &str) {
     assert_eq!(hits[0].url, "https://docs.example/scheduler", "{hits:?}");
     assert!(hits[0].score > hits[1].score);
     assert!(hits[0].snippet.contains("**"), "{:?}", hits[0].snippet);
+    // A hit inside bold text is marked once, not '****steal** work**'.
+    let bold = store
+        .search_pages(&query("steal", Some("blog.example")))
+        .await
+        .unwrap();
+    assert!(
+        bold[0].snippet.contains("workers **steal** work") && !bold[0].snippet.contains("***"),
+        "{:?}",
+        bold[0].snippet
+    );
 
     let all = store.search_pages(&query("scheduler", None)).await.unwrap();
     assert_eq!(all.len(), 3);
