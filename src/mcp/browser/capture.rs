@@ -20,32 +20,30 @@ use crate::{
 /// Best JPEG quality.
 const MAX_QUALITY: u8 = 100;
 
-/// Arguments of `browser_take_screenshot`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ScreenshotArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// png (default) or jpeg.
-    #[serde(default, rename = "type")]
-    pub image_type: ImageFormat,
-    /// JPEG quality 0-100 (default 80; jpeg only).
-    #[schemars(range(max = MAX_QUALITY))]
-    pub quality: Option<u8>,
-    /// The whole scrollable page instead of the viewport (at most 16384 px
-    /// tall).
-    #[serde(default)]
-    pub full_page: bool,
-    /// Keep full resolution instead of scaling the long edge down to 1568 px.
-    #[serde(default)]
-    pub full_resolution: bool,
-    /// Only this element: a ref from the latest snapshot (or give selector).
-    #[serde(rename = "ref")]
-    pub reference: Option<String>,
-    /// Only the element this CSS selector matches first (or give ref).
-    pub selector: Option<String>,
-    /// What the element is, in words, for logs.
-    pub element: Option<String>,
+browser_args! {
+    /// Arguments of `browser_take_screenshot`.
+    pub struct ScreenshotArgs {
+        /// png (default) or jpeg.
+        #[serde(default, rename = "type")]
+        pub image_type: ImageFormat,
+        /// JPEG quality 0-100 (default 80; jpeg only).
+        #[schemars(range(max = MAX_QUALITY))]
+        pub quality: Option<u8>,
+        /// The whole scrollable page instead of the viewport (at most 16384 px
+        /// tall).
+        #[serde(default)]
+        pub full_page: bool,
+        /// Keep full resolution instead of scaling the long edge down to 1568 px.
+        #[serde(default)]
+        pub full_resolution: bool,
+        /// Only this element: a ref from the latest snapshot (or give selector).
+        #[serde(rename = "ref")]
+        pub reference: Option<String>,
+        /// Only the element this CSS selector matches first (or give ref).
+        pub selector: Option<String>,
+        /// What the element is, in words, for logs.
+        pub element: Option<String>,
+    }
 }
 
 /// What `browser_take_screenshot` returns besides the image.
@@ -72,15 +70,13 @@ pub struct ScreenshotResult {
     pub hint: Option<String>,
 }
 
-/// Arguments of `browser_pdf_save`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PdfArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// Landscape pages.
-    #[serde(default)]
-    pub landscape: bool,
+browser_args! {
+    /// Arguments of `browser_pdf_save`.
+    pub struct PdfArgs {
+        /// Landscape pages.
+        #[serde(default)]
+        pub landscape: bool,
+    }
 }
 
 /// What `browser_pdf_save` returns.

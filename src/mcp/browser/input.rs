@@ -22,108 +22,98 @@ use crate::{
     mcp::{CrawliumServer, error::ToolError},
 };
 
-/// Arguments of `browser_click`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ClickArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// Ref from the latest snapshot, such as e12 (or selector).
-    #[serde(rename = "ref")]
-    pub reference: Option<String>,
-    /// CSS selector; the first match is used (or ref).
-    pub selector: Option<String>,
-    /// What the element is, in words, for logs.
-    pub element: Option<String>,
-    /// Double-click instead of a single click.
-    #[serde(default)]
-    pub double_click: bool,
-    /// left (default), right or middle.
-    #[serde(default)]
-    pub button: MouseButton,
-    /// Return the page's snapshot afterwards.
-    #[serde(default = "yes")]
-    pub snapshot: bool,
+browser_args! {
+    /// Arguments of `browser_click`.
+    pub struct ClickArgs {
+        /// Ref from the latest snapshot, such as e12 (or selector).
+        #[serde(rename = "ref")]
+        pub reference: Option<String>,
+        /// CSS selector; the first match is used (or ref).
+        pub selector: Option<String>,
+        /// What the element is, in words, for logs.
+        pub element: Option<String>,
+        /// Double-click instead of a single click.
+        #[serde(default)]
+        pub double_click: bool,
+        /// left (default), right or middle.
+        #[serde(default)]
+        pub button: MouseButton,
+        /// Return the page's snapshot afterwards.
+        #[serde(default = "yes")]
+        pub snapshot: bool,
+    }
 }
 
-/// Arguments of `browser_type`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TypeArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// Ref of an editable element from the latest snapshot (or give selector).
-    #[serde(rename = "ref")]
-    pub reference: Option<String>,
-    /// CSS selector of the editable element (or give ref).
-    pub selector: Option<String>,
-    /// What the element is, in words, for logs.
-    pub element: Option<String>,
-    /// Text that replaces the element's content.
-    pub text: String,
-    /// Press Enter afterwards, e.g. to submit a form.
-    #[serde(default)]
-    pub submit: bool,
-    /// Type one key press per character, so the page's key handlers see every key
-    /// (otherwise the text is inserted at once, like a paste).
-    #[serde(default)]
-    pub slowly: bool,
-    /// Return the page's snapshot afterwards.
-    #[serde(default = "yes")]
-    pub snapshot: bool,
+browser_args! {
+    /// Arguments of `browser_type`.
+    pub struct TypeArgs {
+        /// Ref of an editable element from the latest snapshot (or give selector).
+        #[serde(rename = "ref")]
+        pub reference: Option<String>,
+        /// CSS selector of the editable element (or give ref).
+        pub selector: Option<String>,
+        /// What the element is, in words, for logs.
+        pub element: Option<String>,
+        /// Text that replaces the element's content.
+        pub text: String,
+        /// Press Enter afterwards, e.g. to submit a form.
+        #[serde(default)]
+        pub submit: bool,
+        /// Type one key press per character, so the page's key handlers see every key
+        /// (otherwise the text is inserted at once, like a paste).
+        #[serde(default)]
+        pub slowly: bool,
+        /// Return the page's snapshot afterwards.
+        #[serde(default = "yes")]
+        pub snapshot: bool,
+    }
 }
 
-/// An element given by ref or selector, as most input tools take it.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ElementArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// Ref from the latest snapshot, such as e12 (or selector).
-    #[serde(rename = "ref")]
-    pub reference: Option<String>,
-    /// CSS selector; the first match is used (or ref).
-    pub selector: Option<String>,
-    /// What the element is, in words, for logs.
-    pub element: Option<String>,
-    /// Return the page's snapshot afterwards.
-    #[serde(default = "yes")]
-    pub snapshot: bool,
+browser_args! {
+    /// An element given by ref or selector, as most input tools take it.
+    pub struct ElementArgs {
+        /// Ref from the latest snapshot, such as e12 (or selector).
+        #[serde(rename = "ref")]
+        pub reference: Option<String>,
+        /// CSS selector; the first match is used (or ref).
+        pub selector: Option<String>,
+        /// What the element is, in words, for logs.
+        pub element: Option<String>,
+        /// Return the page's snapshot afterwards.
+        #[serde(default = "yes")]
+        pub snapshot: bool,
+    }
 }
 
-/// Arguments of `browser_press_key`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PressKeyArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// A key name (Enter, Tab, Escape, Backspace, Delete, ArrowUp/Down/Left/Right, Home, End,
-    /// PageUp, PageDown, F1 to F12) or one character, with optional modifiers: Control+a,
-    /// Shift+Tab, Alt, Meta.
-    pub key: String,
-    /// Return the page's snapshot afterwards.
-    #[serde(default = "yes")]
-    pub snapshot: bool,
+browser_args! {
+    /// Arguments of `browser_press_key`.
+    pub struct PressKeyArgs {
+        /// A key name (Enter, Tab, Escape, Backspace, Delete, ArrowUp/Down/Left/Right, Home, End,
+        /// PageUp, PageDown, F1 to F12) or one character, with optional modifiers: Control+a,
+        /// Shift+Tab, Alt, Meta.
+        pub key: String,
+        /// Return the page's snapshot afterwards.
+        #[serde(default = "yes")]
+        pub snapshot: bool,
+    }
 }
 
-/// Arguments of `browser_select_option`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SelectArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// Ref of the select (combobox or listbox) from the latest snapshot (or give selector).
-    #[serde(rename = "ref")]
-    pub reference: Option<String>,
-    /// CSS selector of the select (or give ref).
-    pub selector: Option<String>,
-    /// What the element is, in words, for logs.
-    pub element: Option<String>,
-    /// Options to select, by value or visible label (several for a multiple select).
-    pub values: Vec<String>,
-    /// Return the page's snapshot afterwards.
-    #[serde(default = "yes")]
-    pub snapshot: bool,
+browser_args! {
+    /// Arguments of `browser_select_option`.
+    pub struct SelectArgs {
+        /// Ref of the select (combobox or listbox) from the latest snapshot (or give selector).
+        #[serde(rename = "ref")]
+        pub reference: Option<String>,
+        /// CSS selector of the select (or give ref).
+        pub selector: Option<String>,
+        /// What the element is, in words, for logs.
+        pub element: Option<String>,
+        /// Options to select, by value or visible label (several for a multiple select).
+        pub values: Vec<String>,
+        /// Return the page's snapshot afterwards.
+        #[serde(default = "yes")]
+        pub snapshot: bool,
+    }
 }
 
 /// One field of `browser_fill_form`.
@@ -147,51 +137,45 @@ pub struct FormField {
     pub value: String,
 }
 
-/// Arguments of `browser_fill_form`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FillFormArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// The fields to fill, in order (at most 100).
-    pub fields: Vec<FormField>,
-    /// Return the page's snapshot afterwards.
-    #[serde(default = "yes")]
-    pub snapshot: bool,
+browser_args! {
+    /// Arguments of `browser_fill_form`.
+    pub struct FillFormArgs {
+        /// The fields to fill, in order (at most 100).
+        pub fields: Vec<FormField>,
+        /// Return the page's snapshot afterwards.
+        #[serde(default = "yes")]
+        pub snapshot: bool,
+    }
 }
 
-/// Arguments of `browser_handle_dialog`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DialogArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// true: OK / accept; false: Cancel / dismiss.
-    pub accept: bool,
-    /// The answer to a prompt dialog.
-    pub prompt_text: Option<String>,
-    /// Return the page's snapshot afterwards.
-    #[serde(default = "yes")]
-    pub snapshot: bool,
+browser_args! {
+    /// Arguments of `browser_handle_dialog`.
+    pub struct DialogArgs {
+        /// true: OK / accept; false: Cancel / dismiss.
+        pub accept: bool,
+        /// The answer to a prompt dialog.
+        pub prompt_text: Option<String>,
+        /// Return the page's snapshot afterwards.
+        #[serde(default = "yes")]
+        pub snapshot: bool,
+    }
 }
 
-/// Arguments of `browser_file_upload`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UploadArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// Ref of the file input from the latest snapshot (default: the page's first
-    /// input[type=file]).
-    #[serde(rename = "ref")]
-    pub reference: Option<String>,
-    /// CSS selector of the file input (or give ref).
-    pub selector: Option<String>,
-    /// Absolute paths of the files on the server, inside its UPLOAD_ALLOWED_DIRS.
-    pub paths: Vec<String>,
-    /// Return the page's snapshot afterwards.
-    #[serde(default = "yes")]
-    pub snapshot: bool,
+browser_args! {
+    /// Arguments of `browser_file_upload`.
+    pub struct UploadArgs {
+        /// Ref of the file input from the latest snapshot (default: the page's first
+        /// input[type=file]).
+        #[serde(rename = "ref")]
+        pub reference: Option<String>,
+        /// CSS selector of the file input (or give ref).
+        pub selector: Option<String>,
+        /// Absolute paths of the files on the server, inside its UPLOAD_ALLOWED_DIRS.
+        pub paths: Vec<String>,
+        /// Return the page's snapshot afterwards.
+        #[serde(default = "yes")]
+        pub snapshot: bool,
+    }
 }
 
 #[tool_router(router = input_router, vis = "pub(super)")]

@@ -26,22 +26,20 @@ use crate::{
     mcp::{CrawliumServer, crawl_tools::ContentFormat, error::ToolError},
 };
 
-/// Arguments of `browser_snapshot`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SnapshotArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// Most characters returned, 100-200000.
-    #[serde(default = "default_max_chars")]
-    #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
-    pub max_chars: usize,
-    /// Characters to skip: the nextOffset of a cut snapshot.
-    #[serde(default)]
-    pub offset: usize,
-    /// Nesting levels shown, 1-100 (default: all).
-    #[schemars(range(min = 1, max = MAX_DEPTH))]
-    pub depth: Option<usize>,
+browser_args! {
+    /// Arguments of `browser_snapshot`.
+    pub struct SnapshotArgs {
+        /// Most characters returned, 100-200000.
+        #[serde(default = "default_max_chars")]
+        #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
+        pub max_chars: usize,
+        /// Characters to skip: the nextOffset of a cut snapshot.
+        #[serde(default)]
+        pub offset: usize,
+        /// Nesting levels shown, 1-100 (default: all).
+        #[schemars(range(min = 1, max = MAX_DEPTH))]
+        pub depth: Option<usize>,
+    }
 }
 
 fn snapshot_text(snapshot: &Snapshot) -> String {
@@ -62,30 +60,28 @@ fn default_matches() -> usize {
     50
 }
 
-/// Arguments of `browser_evaluate`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct EvaluateArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// JavaScript function: () => { ... } for the page, (element) => { ... } with ref or
-    /// selector. May be async. Its result is returned as JSON.
-    pub function: String,
-    /// Ref of the element passed to the function (or give selector).
-    #[serde(rename = "ref")]
-    pub reference: Option<String>,
-    /// CSS selector of the element passed to the function (or give ref).
-    pub selector: Option<String>,
-    /// What the element is, in words, for logs.
-    pub element: Option<String>,
-    /// Longest run in ms, 100-60000; a script still running is stopped.
-    #[serde(default = "default_wait_ms")]
-    #[schemars(range(min = MIN_WAIT_MS, max = MAX_WAIT_MS))]
-    pub timeout_ms: u64,
-    /// Most characters of the JSON result returned, 100-200000.
-    #[serde(default = "default_max_chars")]
-    #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
-    pub max_chars: usize,
+browser_args! {
+    /// Arguments of `browser_evaluate`.
+    pub struct EvaluateArgs {
+        /// JavaScript function: () => { ... } for the page, (element) => { ... } with ref or
+        /// selector. May be async. Its result is returned as JSON.
+        pub function: String,
+        /// Ref of the element passed to the function (or give selector).
+        #[serde(rename = "ref")]
+        pub reference: Option<String>,
+        /// CSS selector of the element passed to the function (or give ref).
+        pub selector: Option<String>,
+        /// What the element is, in words, for logs.
+        pub element: Option<String>,
+        /// Longest run in ms, 100-60000; a script still running is stopped.
+        #[serde(default = "default_wait_ms")]
+        #[schemars(range(min = MIN_WAIT_MS, max = MAX_WAIT_MS))]
+        pub timeout_ms: u64,
+        /// Most characters of the JSON result returned, 100-200000.
+        #[serde(default = "default_max_chars")]
+        #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
+        pub max_chars: usize,
+    }
 }
 
 /// What `browser_evaluate` returns.
@@ -105,20 +101,18 @@ pub struct Evaluation {
     pub dialog: Option<DialogInfo>,
 }
 
-/// Arguments of `browser_find`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FindArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// Text to look for, case-insensitive (or give regex).
-    pub text: Option<String>,
-    /// Regular expression to look for (Rust syntax; (?i) for case-insensitive).
-    pub regex: Option<String>,
-    /// Most matching lines returned, 1-500.
-    #[serde(default = "default_matches")]
-    #[schemars(range(min = 1, max = MAX_MATCHES))]
-    pub limit: usize,
+browser_args! {
+    /// Arguments of `browser_find`.
+    pub struct FindArgs {
+        /// Text to look for, case-insensitive (or give regex).
+        pub text: Option<String>,
+        /// Regular expression to look for (Rust syntax; (?i) for case-insensitive).
+        pub regex: Option<String>,
+        /// Most matching lines returned, 1-500.
+        #[serde(default = "default_matches")]
+        #[schemars(range(min = 1, max = MAX_MATCHES))]
+        pub limit: usize,
+    }
 }
 
 /// What `browser_find` returns.
@@ -135,20 +129,18 @@ pub struct FindResult {
     pub total: usize,
 }
 
-/// Arguments of `browser_get_content`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ContentArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// markdown (main content, default), text (main content) or html (the whole rendered
-    /// document).
-    #[serde(default)]
-    pub format: ContentFormat,
-    /// Most characters returned, 1-200000.
-    #[serde(default = "default_max_chars")]
-    #[schemars(range(min = 1, max = MAX_CHARS))]
-    pub max_chars: usize,
+browser_args! {
+    /// Arguments of `browser_get_content`.
+    pub struct ContentArgs {
+        /// markdown (main content, default), text (main content) or html (the whole rendered
+        /// document).
+        #[serde(default)]
+        pub format: ContentFormat,
+        /// Most characters returned, 1-200000.
+        #[serde(default = "default_max_chars")]
+        #[schemars(range(min = 1, max = MAX_CHARS))]
+        pub max_chars: usize,
+    }
 }
 
 /// What `browser_get_content` returns.

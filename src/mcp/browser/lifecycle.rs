@@ -48,12 +48,10 @@ pub struct Opened {
     pub expires_after_idle_seconds: u64,
 }
 
-/// Arguments of tools that only need a browser.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BrowserArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
+browser_args! {
+    /// Arguments of tools that only need a browser.
+    #[derive(Default)]
+    pub struct BrowserArgs {}
 }
 
 /// What `browser_close` returns.
@@ -77,21 +75,19 @@ pub struct BrowserList {
     pub browsers: Vec<BrowserInfo>,
 }
 
-/// Arguments of `browser_resize`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ResizeArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// Viewport width in CSS pixels, 100-4096.
-    #[schemars(range(min = MIN_VIEWPORT, max = MAX_VIEWPORT))]
-    pub width: u32,
-    /// Viewport height in CSS pixels, 100-4096.
-    #[schemars(range(min = MIN_VIEWPORT, max = MAX_VIEWPORT))]
-    pub height: u32,
-    /// Return a snapshot of the page afterwards.
-    #[serde(default)]
-    pub snapshot: bool,
+browser_args! {
+    /// Arguments of `browser_resize`.
+    pub struct ResizeArgs {
+        /// Viewport width in CSS pixels, 100-4096.
+        #[schemars(range(min = MIN_VIEWPORT, max = MAX_VIEWPORT))]
+        pub width: u32,
+        /// Viewport height in CSS pixels, 100-4096.
+        #[schemars(range(min = MIN_VIEWPORT, max = MAX_VIEWPORT))]
+        pub height: u32,
+        /// Return a snapshot of the page afterwards.
+        #[serde(default)]
+        pub snapshot: bool,
+    }
 }
 
 /// What `browser_tabs` does.
@@ -109,20 +105,18 @@ pub enum TabAction {
     Close,
 }
 
-/// Arguments of `browser_tabs`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TabsArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// list (default); new (at url, made current); select (index); close (index, default the
-    /// current tab).
-    #[serde(default)]
-    pub action: TabAction,
-    /// The tab for select and close, from 0.
-    pub index: Option<usize>,
-    /// For new: the URL to open in the new tab.
-    pub url: Option<String>,
+browser_args! {
+    /// Arguments of `browser_tabs`.
+    pub struct TabsArgs {
+        /// list (default); new (at url, made current); select (index); close (index, default the
+        /// current tab).
+        #[serde(default)]
+        pub action: TabAction,
+        /// The tab for select and close, from 0.
+        pub index: Option<usize>,
+        /// For new: the URL to open in the new tab.
+        pub url: Option<String>,
+    }
 }
 
 /// What `browser_tabs` returns.

@@ -24,19 +24,17 @@ fn default_entries() -> usize {
     100
 }
 
-/// Arguments of `browser_console_messages`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ConsoleArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// Lowest level returned: debug, info (default), warning or error.
-    #[serde(default)]
-    pub level: Level,
-    /// Most messages returned, the latest, 1-1000.
-    #[serde(default = "default_entries")]
-    #[schemars(range(min = 1, max = MAX_ENTRIES))]
-    pub limit: usize,
+browser_args! {
+    /// Arguments of `browser_console_messages`.
+    pub struct ConsoleArgs {
+        /// Lowest level returned: debug, info (default), warning or error.
+        #[serde(default)]
+        pub level: Level,
+        /// Most messages returned, the latest, 1-1000.
+        #[serde(default = "default_entries")]
+        #[schemars(range(min = 1, max = MAX_ENTRIES))]
+        pub limit: usize,
+    }
 }
 
 /// What `browser_console_messages` returns.
@@ -53,21 +51,19 @@ pub struct ConsoleResult {
     pub dropped: u64,
 }
 
-/// Arguments of `browser_network_requests`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NetworkArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// Only requests whose URL contains this text.
-    pub filter: Option<String>,
-    /// Only failed requests and answers with status 400 or more.
-    #[serde(default)]
-    pub only_failed: bool,
-    /// Most requests returned, the latest, 1-1000.
-    #[serde(default = "default_entries")]
-    #[schemars(range(min = 1, max = MAX_ENTRIES))]
-    pub limit: usize,
+browser_args! {
+    /// Arguments of `browser_network_requests`.
+    pub struct NetworkArgs {
+        /// Only requests whose URL contains this text.
+        pub filter: Option<String>,
+        /// Only failed requests and answers with status 400 or more.
+        #[serde(default)]
+        pub only_failed: bool,
+        /// Most requests returned, the latest, 1-1000.
+        #[serde(default = "default_entries")]
+        #[schemars(range(min = 1, max = MAX_ENTRIES))]
+        pub limit: usize,
+    }
 }
 
 /// What `browser_network_requests` returns.

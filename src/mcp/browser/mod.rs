@@ -8,6 +8,22 @@
 //! it, a transport session (stdio, a legacy `Mcp-Session-Id`) uses its default browser,
 //! opened on first use; a stateless request gets a new browser and a hint to pass its id.
 
+/// Declares the arguments of a tool that acts on a browser: the struct, its derives and the
+/// `browserId` argument every such tool takes, declared here once (serde cannot combine
+/// `flatten` with `deny_unknown_fields`, so shared fields are stamped in).
+macro_rules! browser_args {
+    ($(#[$attr:meta])* pub struct $name:ident { $($fields:tt)* }) => {
+        $(#[$attr])*
+        #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        pub struct $name {
+            /// From browser_open; omitted: the session's default browser.
+            pub browser_id: Option<String>,
+            $($fields)*
+        }
+    };
+}
+
 mod capture;
 mod input;
 mod inspect;

@@ -9,8 +9,6 @@ use rmcp::{
     service::RequestContext,
     tool, tool_router,
 };
-use schemars::JsonSchema;
-use serde::Deserialize;
 
 use super::{
     MAX_SNAPSHOT_CHARS, MAX_WAIT_MS, MIN_SNAPSHOT_CHARS, MIN_WAIT_MS, PageResult, check_max_chars,
@@ -30,61 +28,55 @@ fn default_navigation_ms() -> u64 {
     30_000
 }
 
-/// Arguments of `browser_navigate`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NavigateArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// Absolute http(s) URL to load.
-    pub url: String,
-    /// load (default), domcontentloaded, or networkidle (500 ms without network after load).
-    #[serde(default)]
-    pub wait_until: WaitUntil,
-    /// Longest wait in ms, 1000-60000.
-    #[serde(default = "default_navigation_ms")]
-    #[schemars(range(min = MIN_NAVIGATION_MS, max = MAX_NAVIGATION_MS))]
-    pub timeout_ms: u64,
-    /// Return a snapshot of the loaded page.
-    #[serde(default = "yes")]
-    pub snapshot: bool,
-    /// Most snapshot characters returned, 100-200000.
-    #[serde(default = "default_max_chars")]
-    #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
-    pub max_chars: usize,
+browser_args! {
+    /// Arguments of `browser_navigate`.
+    pub struct NavigateArgs {
+        /// Absolute http(s) URL to load.
+        pub url: String,
+        /// load (default), domcontentloaded, or networkidle (500 ms without network after load).
+        #[serde(default)]
+        pub wait_until: WaitUntil,
+        /// Longest wait in ms, 1000-60000.
+        #[serde(default = "default_navigation_ms")]
+        #[schemars(range(min = MIN_NAVIGATION_MS, max = MAX_NAVIGATION_MS))]
+        pub timeout_ms: u64,
+        /// Return a snapshot of the loaded page.
+        #[serde(default = "yes")]
+        pub snapshot: bool,
+        /// Most snapshot characters returned, 100-200000.
+        #[serde(default = "default_max_chars")]
+        #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
+        pub max_chars: usize,
+    }
 }
 
-/// Arguments of tools that act on the page as a whole.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PageArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// Return the page's snapshot afterwards.
-    #[serde(default = "yes")]
-    pub snapshot: bool,
+browser_args! {
+    /// Arguments of tools that act on the page as a whole.
+    pub struct PageArgs {
+        /// Return the page's snapshot afterwards.
+        #[serde(default = "yes")]
+        pub snapshot: bool,
+    }
 }
 
-/// Arguments of `browser_wait_for`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct WaitForArgs {
-    /// From browser_open; omitted: the session's default browser.
-    pub browser_id: Option<String>,
-    /// Wait until this text is on the page (case-sensitive).
-    pub text: Option<String>,
-    /// Wait until this text is no longer on the page (case-sensitive).
-    pub text_gone: Option<String>,
-    /// Seconds to wait first, 0-60.
-    #[schemars(range(min = 0, max = MAX_WAIT_MS / 1000))]
-    pub time: Option<f64>,
-    /// Longest wait in all, in ms, 100-60000.
-    #[serde(default = "default_wait_ms")]
-    #[schemars(range(min = MIN_WAIT_MS, max = MAX_WAIT_MS))]
-    pub timeout_ms: u64,
-    /// Return the page's snapshot afterwards.
-    #[serde(default = "yes")]
-    pub snapshot: bool,
+browser_args! {
+    /// Arguments of `browser_wait_for`.
+    pub struct WaitForArgs {
+        /// Wait until this text is on the page (case-sensitive).
+        pub text: Option<String>,
+        /// Wait until this text is no longer on the page (case-sensitive).
+        pub text_gone: Option<String>,
+        /// Seconds to wait first, 0-60.
+        #[schemars(range(min = 0, max = MAX_WAIT_MS / 1000))]
+        pub time: Option<f64>,
+        /// Longest wait in all, in ms, 100-60000.
+        #[serde(default = "default_wait_ms")]
+        #[schemars(range(min = MIN_WAIT_MS, max = MAX_WAIT_MS))]
+        pub timeout_ms: u64,
+        /// Return the page's snapshot afterwards.
+        #[serde(default = "yes")]
+        pub snapshot: bool,
+    }
 }
 
 #[tool_router(router = navigate_router, vis = "pub(super)")]
