@@ -99,6 +99,24 @@ pub struct ConsoleMessage {
     pub source: Option<String>,
     /// When, Unix epoch ms.
     pub at: i64,
+    /// When, as the page's clock says (Unix epoch ms, with fractions): the order messages are
+    /// kept in, whichever of the event streams carried them first.
+    #[serde(skip)]
+    #[schemars(skip)]
+    order: f64,
+}
+
+impl ConsoleMessage {
+    /// A message the page logged at `timestamp` (CDP's Runtime.Timestamp, ms since epoch).
+    fn new(level: Level, text: String, source: Option<String>, timestamp: f64) -> Self {
+        Self {
+            level,
+            text,
+            source,
+            at: timestamp as i64,
+            order: timestamp,
+        }
+    }
 }
 
 /// One network request of the browser's tabs.
@@ -384,7 +402,14 @@ impl Activity {
             logs.console.pop_front();
             logs.console_dropped += 1;
         }
-        logs.console.push_back(message);
+        // Console calls and uncaught errors come on separate event streams: a message goes
+        // after the last one the page logged no later than it.
+        let at = logs
+            .console
+            .iter()
+            .rposition(|m| m.order <= message.order)
+            .map_or(0, |i| i + 1);
+        logs.console.insert(at, message);
     }
 
     fn request(&self, event: &EventRequestWillBeSent) {
@@ -573,9 +598,9 @@ pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher,
     Ok(Watcher(tokio::spawn(async move {
         while let Some(event) = heard.next().await {
             match event {
-                Heard::Console(event) => activity.console_message(ConsoleMessage {
-                    level: level_of(&event.r#type),
-                    text: clip(
+                Heard::Console(event) => activity.console_message(ConsoleMessage::new(
+                    level_of(&event.r#type),
+                    clip(
                         &event
                             .args
                             .iter()
@@ -584,15 +609,15 @@ pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher,
                             .join(" "),
                         MAX_MESSAGE_CHARS,
                     ),
-                    source: event
+                    event
                         .stack_trace
                         .as_ref()
                         .and_then(|trace| trace.call_frames.first())
                         .map(|frame| {
                             format!("{}:{}", frame.url, frame.line_number.saturating_add(1))
                         }),
-                    at: super::now_ms(),
-                }),
+                    *event.timestamp.inner(),
+                )),
                 Heard::Exception(event) => {
                     let details = &event.exception_details;
                     let text = details
@@ -600,15 +625,15 @@ pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher,
                         .as_ref()
                         .and_then(|e| e.description.clone())
                         .unwrap_or_else(|| details.text.clone());
-                    activity.console_message(ConsoleMessage {
-                        level: Level::Error,
-                        text: clip(&format!("Uncaught {text}"), MAX_MESSAGE_CHARS),
-                        source: details
+                    activity.console_message(ConsoleMessage::new(
+                        Level::Error,
+                        clip(&format!("Uncaught {text}"), MAX_MESSAGE_CHARS),
+                        details
                             .url
                             .as_ref()
                             .map(|url| format!("{url}:{}", details.line_number.saturating_add(1))),
-                        at: super::now_ms(),
-                    });
+                        *event.timestamp.inner(),
+                    ));
                 }
                 Heard::Request(event) => activity.request(&event),
                 Heard::Response(event) => activity.update(
@@ -729,6 +754,29 @@ mod tests {
         assert_eq!(requests[0].resource_type, "Image");
         // Once matched it is gone: a later request with the same id starts clean.
         assert!(activity.logs().early.is_empty());
+    }
+
+    #[test]
+    fn console_messages_keep_the_pages_order_whatever_stream_came_first() {
+        let activity = Activity::new(
+            CancellationToken::new(),
+            Duration::from_secs(1),
+            None,
+            false,
+        );
+        // The uncaught error (logged last) is heard before the console calls.
+        for (text, at) in [
+            ("thrown", 1000.4),
+            ("log", 1000.1),
+            ("warn", 1000.2),
+            ("error", 1000.3),
+        ] {
+            activity.console_message(ConsoleMessage::new(Level::Info, text.into(), None, at));
+        }
+        let (messages, _) = activity.console(Level::Debug);
+        let texts: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["log", "warn", "error", "thrown"]);
+        assert_eq!(messages[0].at, 1000);
     }
 
     #[test]
