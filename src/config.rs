@@ -646,6 +646,9 @@ where
     let mut command = Cli::command();
     let matches = command.try_get_matches_from_mut(args)?;
     let mut cli = Cli::from_arg_matches(&matches)?;
+    // One order, no repeats: the tool routers are built (and looked up) per set of groups.
+    cli.config.tools.sort();
+    cli.config.tools.dedup();
     // A terminal command shows its own progress: its logs stay at WARN unless asked for.
     if matches!(cli.command, Some(Command::Crawl(_)))
         && matches.value_source("log_filter") == Some(clap::parser::ValueSource::DefaultValue)

@@ -32,9 +32,9 @@ pub struct Shutdown {
     aborted: CancellationToken,
     calls: TaskTracker,
     responses: TaskTracker,
-    /// Set when the drain stops handing out response guards; taken with every guard, so a
+    /// Held while a response guard is taken and while the drain closes `responses`, so a
     /// guard is either counted by the drain's wait or never handed out.
-    responses_closed: std::sync::Mutex<bool>,
+    responses_gate: std::sync::Mutex<()>,
 }
 
 /// Held by a running tool call (or by a request admitted for one); shutdown waits for all
@@ -78,11 +78,11 @@ impl Shutdown {
     /// Registers a response being produced; shutdown waits for it after the calls. `None`
     /// at the end of the drain, when the transports are about to close.
     pub fn begin_response(&self) -> Option<ResponseGuard> {
-        let closed = self
-            .responses_closed
+        let _gate = self
+            .responses_gate
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        (!*closed).then(|| ResponseGuard {
+        (!self.responses.is_closed()).then(|| ResponseGuard {
             _token: self.responses.token(),
         })
     }
@@ -123,11 +123,13 @@ impl Shutdown {
             self.aborted.cancel();
             let _ = tokio::time::timeout(ABORT_SETTLE, self.calls.wait()).await;
         }
-        *self
-            .responses_closed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = true;
-        self.responses.close();
+        {
+            let _gate = self
+                .responses_gate
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            self.responses.close();
+        }
         let _ = tokio::time::timeout(RESPONSE_SETTLE, self.responses.wait()).await;
         DrainReport {
             in_flight,

@@ -726,14 +726,18 @@ mod tests {
         assert_eq!(clip("héllo", 2), "hé…");
     }
 
-    #[test]
-    fn an_answer_heard_before_its_request_is_kept_for_it() {
-        let activity = Activity::new(
+    fn activity() -> Arc<Activity> {
+        Activity::new(
             CancellationToken::new(),
             Duration::from_secs(1),
             None,
             false,
-        );
+        )
+    }
+
+    #[test]
+    fn an_answer_heard_before_its_request_is_kept_for_it() {
+        let activity = activity();
         let id = RequestId::from("r1".to_string());
         activity.update(&id, Answer::Failed("net::ERR_BLOCKED_BY_CLIENT".into()));
         let sent: EventRequestWillBeSent = serde_json::from_value(json!({
@@ -758,12 +762,7 @@ mod tests {
 
     #[test]
     fn console_messages_keep_the_pages_order_whatever_stream_came_first() {
-        let activity = Activity::new(
-            CancellationToken::new(),
-            Duration::from_secs(1),
-            None,
-            false,
-        );
+        let activity = activity();
         // The uncaught error (logged last) is heard before the console calls.
         for (text, at) in [
             ("thrown", 1000.4),

@@ -110,20 +110,20 @@ impl CrawliumServer {
         }
     }
 
-    /// The tools of `groups`, built once per set of groups (a stateless request makes a
-    /// server per request).
+    /// The tools of `groups` (sorted, without repeats, as the config holds them), built once
+    /// per set of groups (a stateless request makes a server per request).
     fn tools_of(groups: &[ToolGroup]) -> Arc<ToolRouter<Self>> {
         type Routers = Mutex<HashMap<Vec<ToolGroup>, Arc<ToolRouter<CrawliumServer>>>>;
         static BUILT: OnceLock<Routers> = OnceLock::new();
-        let mut key = groups.to_vec();
-        key.sort();
-        key.dedup();
         let mut built = BUILT
             .get_or_init(Routers::default)
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        if let Some(tools) = built.get(groups) {
+            return tools.clone();
+        }
         built
-            .entry(key)
+            .entry(groups.to_vec())
             .or_insert_with_key(|groups| {
                 #[allow(unused_mut)]
                 let mut router = groups.iter().fold(ToolRouter::new(), |router, group| {

@@ -133,10 +133,7 @@ impl Git {
             match cap {
                 Some((dir, max)) => loop {
                     tokio::time::sleep(SIZE_POLL).await;
-                    let dir = dir.to_path_buf();
-                    let size = tokio::task::spawn_blocking(move || dir_size(&dir))
-                        .await
-                        .unwrap_or(0);
+                    let size = measure(dir).await;
                     if size > max {
                         return size;
                     }
@@ -208,7 +205,10 @@ impl Git {
         max_bytes: u64,
         deadline: Instant,
     ) -> Result<String, RepoError> {
-        if !cache.join("HEAD").exists() {
+        if !tokio::fs::try_exists(cache.join("HEAD"))
+            .await
+            .unwrap_or(false)
+        {
             let mut init = self.command(false);
             init.args(["init", "--bare", "--quiet", "--"]).arg(cache);
             self.run(init, "git init", deadline, None).await?;
@@ -223,10 +223,7 @@ impl Git {
         self.run(fetch, "git fetch", deadline, Some((cache, max_bytes)))
             .await?;
         // A fetch quicker than the first measurement is measured once it is done.
-        let measured = cache.to_path_buf();
-        let size = tokio::task::spawn_blocking(move || dir_size(&measured))
-            .await
-            .unwrap_or(0);
+        let size = measure(cache).await;
         if size > max_bytes {
             return Err(RepoError::TooLarge(too_large("git fetch", size)));
         }
@@ -459,6 +456,14 @@ fn too_large(what: &str, size: u64) -> String {
         "{what} stopped at {:.1} MB: the repository is larger than the cap (maxRepoMb)",
         size as f64 / (1024.0 * 1024.0)
     )
+}
+
+/// Bytes of the files under `dir`, counted on a blocking worker.
+async fn measure(dir: &Path) -> u64 {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || dir_size(&dir))
+        .await
+        .unwrap_or(0)
 }
 
 /// Bytes of the files under `dir`.

@@ -188,12 +188,14 @@ impl Repos {
         let cache = self.cache_of(&url);
         let lock = self.cache_lock(&cache);
         let _held = lock.lock().await;
-        std::fs::create_dir_all(&self.settings.cache_dir).map_err(|e| {
-            RepoError::Failed(format!(
-                "cannot create the repository cache {}: {e}",
-                self.settings.cache_dir.display()
-            ))
-        })?;
+        tokio::fs::create_dir_all(&self.settings.cache_dir)
+            .await
+            .map_err(|e| {
+                RepoError::Failed(format!(
+                    "cannot create the repository cache {}: {e}",
+                    self.settings.cache_dir.display()
+                ))
+            })?;
         let commit = match self
             .git
             .fetch(
@@ -209,7 +211,7 @@ impl Repos {
             Ok(commit) => commit,
             Err(error @ RepoError::TooLarge(_)) => {
                 // What it fetched would only hold the disk.
-                let _ = std::fs::remove_dir_all(&cache);
+                let _ = tokio::fs::remove_dir_all(&cache).await;
                 return Err(error);
             }
             Err(error) => return Err(error),

@@ -210,11 +210,23 @@ pub async fn route(
     served_here(next, parts, bytes, &me).await
 }
 
+/// The tool a request body calls, when it is a `tools/call` request (with an id).
+fn called_tool(body: &[u8]) -> Option<String> {
+    let message: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if message["method"] != "tools/call" || message["id"].is_null() {
+        return None;
+    }
+    Some(
+        message["params"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
 /// Whether a request body is a `browser_open` call.
 fn opens_a_browser(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|message| {
-        message["method"] == "tools/call" && message["params"]["name"] == "browser_open"
-    })
+    called_tool(body).is_some_and(|tool| tool == "browser_open")
 }
 
 /// Serves a request here; a session rmcp opens goes out as `{me}.{id}`.
@@ -445,8 +457,7 @@ fn browser_id(headers: &HeaderMap, body: &[u8]) -> Option<String> {
 
 /// Whether a request body is a `tools/call` request.
 pub(super) fn is_tool_call(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .is_ok_and(|message| message["method"] == "tools/call" && !message["id"].is_null())
+    called_tool(body).is_some()
 }
 
 /// A JSON-RPC answer to the request in `body` that is a failed tool call saying `message`.
