@@ -14,6 +14,7 @@
 
 pub mod git;
 pub mod source;
+pub mod symbols;
 
 use std::{
     collections::HashMap,
