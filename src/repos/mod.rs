@@ -12,6 +12,7 @@
 //!
 //! Part of the domain: imports `net_policy` and `child`, never the faces.
 
+pub mod check;
 pub mod git;
 pub mod source;
 pub mod symbols;
