@@ -146,8 +146,15 @@ impl App {
             fetcher,
             store: store.clone(),
         });
-        let jobs =
-            crate::jobs::Jobs::new(crawler.clone(), config.crawl_max_jobs_per_replica as usize);
+        let indexer = crate::repos::index::Indexer::new(
+            crate::repos::Repos::new(config.repo_settings()),
+            store.clone(),
+        );
+        let jobs = crate::jobs::Jobs::new(
+            crawler.clone(),
+            indexer,
+            config.crawl_max_jobs_per_replica as usize,
+        );
         Ok(Arc::new(Self {
             config,
             transport,

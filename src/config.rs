@@ -160,13 +160,14 @@ pub struct Config {
 
     /// The tool groups `tools/list` offers, comma-separated: browser, crawl, search (stored
     /// pages and code: search_pages, search_code, get_page, list_sources, delete_source),
-    /// jobs, ops (server_status). Fewer groups, fewer definitions in every conversation.
+    /// repos (index_repos, get_symbol, check_code), jobs, ops (server_status). Fewer groups,
+    /// fewer definitions in every conversation.
     #[arg(
         long = "tools",
         env = "CRAWLIUM_TOOLS",
         value_enum,
         value_delimiter = ',',
-        default_value = "browser,crawl,search,jobs,ops"
+        default_value = "browser,crawl,search,repos,jobs,ops"
     )]
     pub tools: Vec<ToolGroup>,
 
@@ -263,12 +264,40 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(16..=1024 * 1024))]
     pub crawl_memory_threshold_mb: u64,
 
-    /// Most crawl jobs this process runs (or helps another replica with) at once; further
-    /// jobs wait queued until this or another replica has room (each replica takes queued
-    /// jobs up to its own limit).
+    /// Most jobs (crawls and index_repos batches) this process runs (or helps another
+    /// replica with) at once; further jobs wait queued until this or another replica has
+    /// room (each replica takes queued jobs up to its own limit).
     #[arg(long, env = "CRAWL_MAX_JOBS_PER_REPLICA", default_value_t = 4,
           value_parser = clap::value_parser!(u64).range(1..=256))]
     pub crawl_max_jobs_per_replica: u64,
+
+    /// Directories whose git repositories index_repos may read by local path or file:// URL
+    /// (comma-separated absolute paths). Unset: anywhere on a stdio server (it runs as its
+    /// user, for that user), nowhere on an HTTP server.
+    #[arg(long, env = "REPO_ALLOWED_DIRS", value_delimiter = ',')]
+    pub repo_allowed_dirs: Option<Vec<PathBuf>>,
+
+    /// How long one repository may take to fetch (all its git commands together), in
+    /// seconds; past it git's whole process group is killed.
+    #[arg(long, env = "REPO_TIMEOUT_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(5..=7200))]
+    pub repo_timeout_secs: u64,
+
+    /// Largest repository index_repos fetches from a remote, in MB of packed git objects
+    /// (its maxRepoMb may only lower it); local repositories are read in place.
+    #[arg(long, env = "REPO_MAX_MB", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1024 * 1024))]
+    pub repo_max_mb: u64,
+
+    /// Largest file index_repos parses or stores, in KB; larger files are left out with a
+    /// warning (its maxFileKb may only lower it).
+    #[arg(long, env = "REPO_MAX_FILE_KB", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1024 * 1024))]
+    pub repo_max_file_kb: u64,
+
+    /// The git binary index_repos runs. Default: git on PATH.
+    #[arg(long, env = "GIT_PATH", default_value = "git")]
+    pub git_path: PathBuf,
 
     /// Largest chunk of page text indexed for search, in characters.
     #[arg(long, env = "CHUNK_MAX_CHARS", default_value_t = 4000,
@@ -349,6 +378,8 @@ pub enum ToolGroup {
     Crawl,
     /// search_pages, search_code, get_page, list_sources, delete_source.
     Search,
+    /// index_repos, get_symbol, check_code.
+    Repos,
     /// job_status, job_cancel, list_jobs.
     Jobs,
     /// server_status.
@@ -357,10 +388,11 @@ pub enum ToolGroup {
 
 impl ToolGroup {
     /// Every group, in the order `tools/list` offers them.
-    pub const ALL: [ToolGroup; 5] = [
+    pub const ALL: [ToolGroup; 6] = [
         ToolGroup::Browser,
         ToolGroup::Crawl,
         ToolGroup::Search,
+        ToolGroup::Repos,
         ToolGroup::Jobs,
         ToolGroup::Ops,
     ];
@@ -371,6 +403,7 @@ impl ToolGroup {
             ToolGroup::Browser => "browser",
             ToolGroup::Crawl => "crawl",
             ToolGroup::Search => "search",
+            ToolGroup::Repos => "repos",
             ToolGroup::Jobs => "jobs",
             ToolGroup::Ops => "ops",
         }
@@ -610,6 +643,28 @@ impl Config {
             max_body_bytes: self.crawl_max_page_bytes as usize,
             policy: self.net_policy(),
             ..Default::default()
+        }
+    }
+
+    /// How index_repos fetches repositories: git, the cache under the data dir, the allowed
+    /// local directories, the network policy and the caps.
+    pub fn repo_settings(&self) -> crate::repos::RepoSettings {
+        use crate::repos::{LocalDirs, RepoRules, RepoSettings};
+        let local = match &self.repo_allowed_dirs {
+            Some(dirs) => LocalDirs::Within(dirs.clone()),
+            None if self.port.is_some() => LocalDirs::Within(Vec::new()),
+            None => LocalDirs::Any,
+        };
+        RepoSettings {
+            git: self.git_path.clone(),
+            cache_dir: self.data_dir().join("repos"),
+            rules: RepoRules {
+                policy: self.net_policy(),
+                local,
+            },
+            timeout: std::time::Duration::from_secs(self.repo_timeout_secs),
+            max_repo_bytes: self.repo_max_mb * 1024 * 1024,
+            max_file_bytes: self.repo_max_file_kb * 1024,
         }
     }
 

@@ -1,4 +1,5 @@
-//! Durable background jobs: create, run, report, wait for, cancel and resume crawl jobs.
+//! Durable background jobs: create, run, report, wait for, cancel and resume crawl jobs and
+//! index_repos batches (`repos::index`; a resumed batch keeps the outcomes it saved).
 //!
 //! A job is a row (`store::jobs`) plus, while this process runs it, a task. The task runs the
 //! scheduler and saves the job's figures every second, which is also its heartbeat. A watchdog
@@ -14,8 +15,8 @@
 //! principal that started them: another caller gets "unknown jobId"; a caller waiting on a
 //! job another replica runs follows it through the store.
 //!
-//! Part of the domain: imports `crawl` (the scheduler it runs), `store` and `principal`, never
-//! the faces (`mcp`, `transport`, `cli`), `app` or `config`.
+//! Part of the domain: imports `crawl` (the scheduler it runs), `repos` (the indexer it runs),
+//! `store` and `principal`, never the faces (`mcp`, `transport`, `cli`), `app` or `config`.
 
 mod summary;
 
@@ -31,7 +32,7 @@ use std::{
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-pub use summary::JobSummary;
+pub use summary::{INDEX_REPOS, JobSummary, Progress};
 
 use crate::{
     crawl::{
@@ -39,7 +40,8 @@ use crate::{
         report::Report,
         scheduler::{self, CLAIM_TTL, Role, RunEnd, RunError},
     },
-    store::{JobLease, JobRecord, JobState, Store, StoreError},
+    repos::index::{IndexReport, IndexSpec, Indexer},
+    store::{JobLease, JobRecord, JobSnapshot, JobState, Store, StoreError},
 };
 
 /// How often a running job saves its figures (its heartbeat).
@@ -69,14 +71,39 @@ pub enum JobError {
 
 /// A job this process runs now.
 struct Running {
-    progress: watch::Receiver<Report>,
+    progress: Live,
     finished: watch::Receiver<bool>,
     cancel: CancellationToken,
+}
+
+/// The figures of a job this process runs, as they change.
+#[derive(Clone)]
+enum Live {
+    Crawl(watch::Receiver<Report>),
+    Index(watch::Receiver<IndexReport>),
+}
+
+impl Live {
+    fn current(&self) -> Progress {
+        match self {
+            Live::Crawl(report) => Progress::Crawl(report.borrow().clone()),
+            Live::Index(report) => Progress::Index(report.borrow().clone()),
+        }
+    }
+
+    /// Waits for the next change; an error once the run dropped its sender.
+    async fn changed(&mut self) -> Result<(), watch::error::RecvError> {
+        match self {
+            Live::Crawl(report) => report.changed().await,
+            Live::Index(report) => report.changed().await,
+        }
+    }
 }
 
 /// The jobs of one process.
 pub struct Jobs {
     crawler: Arc<Crawler>,
+    indexer: Arc<Indexer>,
     runner: String,
     running: Mutex<HashMap<String, Running>>,
     /// Whether this process helps with another's job now (at most one at a time).
@@ -90,9 +117,9 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// Jobs run with `crawler`, at most `max_running` at once. Nothing runs until a job is
-    /// started or [`Jobs::watch`] is called.
-    pub fn new(crawler: Arc<Crawler>, max_running: usize) -> Arc<Self> {
+    /// Jobs run with `crawler` and `indexer`, at most `max_running` at once. Nothing runs
+    /// until a job is started or [`Jobs::watch`] is called.
+    pub fn new(crawler: Arc<Crawler>, indexer: Arc<Indexer>, max_running: usize) -> Arc<Self> {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "host".into());
@@ -103,6 +130,7 @@ impl Jobs {
         );
         Arc::new(Self {
             crawler,
+            indexer,
             runner,
             running: Mutex::new(HashMap::new()),
             helping: AtomicBool::new(false),
@@ -128,13 +156,33 @@ impl Jobs {
         spec: CrawlSpec,
         owner: &str,
     ) -> Result<JobSummary, JobError> {
-        let id = format!("job_{}", uuid::Uuid::new_v4().simple());
         let kind = match spec.mode {
             CrawlMode::Site => "crawl_site",
             CrawlMode::Sitemap => "crawl_sitemap",
         };
-        let params = serde_json::to_value(&spec)
+        self.create_and_start(kind, &spec, owner).await
+    }
+
+    /// Creates an index_repos job owned by `owner` and starts it here, or leaves it queued
+    /// for the first replica with room when this one runs its limit.
+    pub async fn start_index(
+        self: &Arc<Self>,
+        spec: IndexSpec,
+        owner: &str,
+    ) -> Result<JobSummary, JobError> {
+        self.create_and_start(INDEX_REPOS, &spec, owner).await
+    }
+
+    /// Stores a job of `kind` with its settings and claims it here when there is room.
+    async fn create_and_start(
+        self: &Arc<Self>,
+        kind: &str,
+        spec: &impl serde::Serialize,
+        owner: &str,
+    ) -> Result<JobSummary, JobError> {
+        let params = serde_json::to_value(spec)
             .map_err(|e| JobError::Invalid(format!("cannot record the job's settings: {e}")))?;
+        let id = format!("job_{}", uuid::Uuid::new_v4().simple());
         self.store().create_job(&id, kind, &params, owner).await?;
         self.claim_and_spawn(&id).await?;
         self.status(&id, owner).await
@@ -165,23 +213,63 @@ impl Jobs {
         lease: JobLease,
         slot: OwnedSemaphorePermit,
     ) -> Result<bool, JobError> {
-        let id = lease.job_id.as_str();
-        let Some(job) = self.store().get_job(id).await? else {
+        let id = lease.job_id.clone();
+        let Some(job) = self.store().get_job(&id).await? else {
             return Ok(false);
         };
-        let report = summary::report_of(&job);
-        let spec: Result<CrawlSpec, _> = serde_json::from_value(job.params.clone());
-        let (progress_tx, progress_rx) = watch::channel(report.clone());
         let (finished_tx, finished_rx) = watch::channel(false);
         let cancel = CancellationToken::new();
+        let jobs = self.clone();
+        let unreadable = |e: serde_json::Error| format!("the job's settings are unreadable: {e}");
+        let (live, run): (Live, futures::future::BoxFuture<'static, ()>) = match Progress::of(&job)
+        {
+            Progress::Index(saved) => {
+                let spec: Result<IndexSpec, _> = serde_json::from_value(job.params.clone());
+                let report = match &spec {
+                    Ok(spec) => IndexReport::start(spec, &saved),
+                    Err(_) => saved,
+                };
+                let (progress_tx, progress_rx) = watch::channel(report);
+                let cancel = cancel.clone();
+                let run = async move {
+                    match spec {
+                        Ok(spec) => jobs.run_index(&lease, spec, progress_tx, cancel).await,
+                        Err(e) => {
+                            tracing::error!(job = %lease.job_id, "{}", unreadable(e));
+                            let report = progress_tx.borrow().clone();
+                            jobs.finish(&lease, JobState::Failed, &Progress::Index(report))
+                                .await;
+                        }
+                    }
+                };
+                (Live::Index(progress_rx), Box::pin(run))
+            }
+            Progress::Crawl(report) => {
+                let spec: Result<CrawlSpec, _> = serde_json::from_value(job.params.clone());
+                let (progress_tx, progress_rx) = watch::channel(report.clone());
+                let cancel = cancel.clone();
+                let run = async move {
+                    match spec {
+                        Ok(spec) => jobs.run(&lease, spec, report, progress_tx, cancel).await,
+                        Err(e) => {
+                            let mut report = report;
+                            report.stats.failure = Some(unreadable(e));
+                            jobs.finish(&lease, JobState::Failed, &Progress::Crawl(report))
+                                .await;
+                        }
+                    }
+                };
+                (Live::Crawl(progress_rx), Box::pin(run))
+            }
+        };
         {
             let mut running = self.running();
             running.insert(
-                id.to_string(),
+                id.clone(),
                 Running {
-                    progress: progress_rx,
+                    progress: live,
                     finished: finished_rx,
-                    cancel: cancel.clone(),
+                    cancel,
                 },
             );
             self.crawler
@@ -191,17 +279,10 @@ impl Jobs {
         }
         let jobs = self.clone();
         self.tasks.spawn(async move {
-            match spec {
-                Ok(spec) => jobs.run(&lease, spec, report, progress_tx, cancel).await,
-                Err(e) => {
-                    let mut report = report;
-                    report.stats.failure = Some(format!("the job's settings are unreadable: {e}"));
-                    jobs.finish(&lease, JobState::Failed, &report).await;
-                }
-            }
+            run.await;
             {
                 let mut running = jobs.running();
-                running.remove(&lease.job_id);
+                running.remove(&id);
                 jobs.crawler
                     .fetcher
                     .metrics()
@@ -212,6 +293,93 @@ impl Jobs {
             let _ = finished_tx.send(true);
         });
         Ok(true)
+    }
+
+    /// Runs a claimed index_repos job beside a heartbeat that saves its report and stops it
+    /// when the job was cancelled (possibly by another process) or shutdown began. A run
+    /// stopped by shutdown releases the job, so another process indexes what is left.
+    async fn run_index(
+        &self,
+        lease: &JobLease,
+        spec: IndexSpec,
+        progress: watch::Sender<IndexReport>,
+        cancel: CancellationToken,
+    ) {
+        let stop = cancel.child_token();
+        let (progress_ref, cancel_ref) = (&progress, &cancel);
+        let beat = move || async move {
+            let snapshot = Progress::Index(progress_ref.borrow().clone()).snapshot();
+            self.save_progress(lease, &snapshot, cancel_ref).await
+        };
+        let index = async {
+            let report = progress.borrow().clone();
+            let report = self.indexer.run(&spec, report, &progress, &stop).await;
+            stop.cancel();
+            report
+        };
+        let (report, ()) = tokio::join!(index, self.heartbeat(&stop, beat));
+        progress.send_replace(report.clone());
+        if cancel.is_cancelled() {
+            self.finish(lease, JobState::Cancelled, &Progress::Index(report))
+                .await;
+        } else if report.pending() > 0 {
+            let snapshot = Progress::Index(report).snapshot();
+            match self.store().release_job(lease, &snapshot).await {
+                Ok(()) | Err(StoreError::Fenced(_)) => {}
+                Err(e) => tracing::warn!(job = %lease.job_id, error = %e, "releasing job failed"),
+            }
+        } else {
+            let s = &report.summary;
+            let state = if s.total > 0 && s.failed == s.total {
+                JobState::Failed
+            } else {
+                JobState::Succeeded
+            };
+            self.finish(lease, state, &Progress::Index(report)).await;
+        }
+    }
+
+    /// Saves a running job's figures (its heartbeat); cancels the run and answers false when
+    /// the job is no longer this run's (cancelled, or taken over by another process).
+    async fn save_progress(
+        &self,
+        lease: &JobLease,
+        snapshot: &JobSnapshot,
+        cancel: &CancellationToken,
+    ) -> bool {
+        match self.store().save_job_progress(lease, snapshot).await {
+            Ok(saved) => {
+                if !saved {
+                    cancel.cancel();
+                }
+                saved
+            }
+            Err(e) => {
+                tracing::warn!(job = %lease.job_id, error = %e, "saving job progress failed");
+                true
+            }
+        }
+    }
+
+    /// Calls `beat` every second until `stop` fires, shutdown begins (which fires `stop`)
+    /// or `beat` answers false (which fires `stop` too).
+    async fn heartbeat<F, Fut>(&self, stop: &CancellationToken, mut beat: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let mut tick = tokio::time::interval(HEARTBEAT);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = self.shutdown.cancelled() => { stop.cancel(); return }
+                _ = tick.tick() => {}
+            }
+            if !beat().await {
+                stop.cancel();
+                return;
+            }
+        }
     }
 
     /// Runs a claimed job: the scheduler, beside a heartbeat that saves its figures and stops
@@ -233,19 +401,7 @@ impl Jobs {
             if shared {
                 self.renew_claims(lease).await;
             }
-            match self.store().save_job_progress(lease, &snapshot).await {
-                Ok(saved) => {
-                    if !saved {
-                        // Cancelled, or taken over by another process.
-                        cancel_ref.cancel();
-                    }
-                    saved
-                }
-                Err(e) => {
-                    tracing::warn!(job = id, error = %e, "saving job progress failed");
-                    true
-                }
-            }
+            self.save_progress(lease, &snapshot, cancel_ref).await
         };
         let (mut report, result) = self
             .drive(lease, &spec, Role::Runner, report, &progress, &cancel, beat)
@@ -258,10 +414,12 @@ impl Jobs {
                 } else {
                     JobState::Succeeded
                 };
-                self.finish(lease, state, &report).await;
+                self.finish(lease, state, &Progress::Crawl(report.clone()))
+                    .await;
             }
             Ok(RunEnd::Stopped) if cancel.is_cancelled() => {
-                self.finish(lease, JobState::Cancelled, &report).await;
+                self.finish(lease, JobState::Cancelled, &Progress::Crawl(report.clone()))
+                    .await;
             }
             Ok(RunEnd::Stopped) => {
                 match self
@@ -285,7 +443,8 @@ impl Jobs {
                     other => other.to_string(),
                 };
                 report.stats.failure = Some(message);
-                self.finish(lease, JobState::Failed, &report).await;
+                self.finish(lease, JobState::Failed, &Progress::Crawl(report.clone()))
+                    .await;
             }
         }
         progress.send_replace(report);
@@ -303,27 +462,14 @@ impl Jobs {
         report: Report,
         progress: &watch::Sender<Report>,
         cancel: &CancellationToken,
-        mut beat: F,
+        beat: F,
     ) -> (Report, Result<RunEnd, RunError>)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
         let stop = cancel.child_token();
-        let heartbeat = async {
-            let mut tick = tokio::time::interval(HEARTBEAT);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = self.shutdown.cancelled() => { stop.cancel(); return }
-                    _ = tick.tick() => {}
-                }
-                if !beat().await {
-                    stop.cancel();
-                    return;
-                }
-            }
-        };
+        let heartbeat = self.heartbeat(&stop, beat);
         let crawl = async {
             let ran = scheduler::run(
                 self.crawler.clone(),
@@ -444,9 +590,9 @@ impl Jobs {
         }
     }
 
-    async fn finish(&self, lease: &JobLease, state: JobState, report: &Report) {
+    async fn finish(&self, lease: &JobLease, state: JobState, progress: &Progress) {
         let id = lease.job_id.as_str();
-        let snapshot = summary::snapshot(report);
+        let snapshot = progress.snapshot();
         match self.store().finish_job(lease, state, &snapshot).await {
             Ok(()) => {}
             Err(StoreError::Fenced(_)) => {
@@ -463,9 +609,7 @@ impl Jobs {
         tracing::info!(
             job = id,
             state = state.as_str(),
-            done = report.counts.done,
-            failed = report.counts.failed,
-            skipped = report.counts.skipped,
+            progress = %snapshot.progress,
             "job ended"
         );
     }
@@ -486,11 +630,7 @@ impl Jobs {
     /// Builds the summary, with live figures when this process runs the job.
     fn summarise(&self, job: JobRecord) -> JobSummary {
         let live = (!job.status.is_finished())
-            .then(|| {
-                self.running()
-                    .get(&job.id)
-                    .map(|r| r.progress.borrow().clone())
-            })
+            .then(|| self.running().get(&job.id).map(|r| r.progress.current()))
             .flatten();
         JobSummary::new(&job, live)
     }

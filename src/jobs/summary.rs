@@ -6,8 +6,72 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     crawl::report::{Counts, Report, Stats, UrlError},
+    repos::index::IndexReport,
     store::{JobRecord, JobSnapshot, JobState},
 };
+
+/// The kind of an index_repos job.
+pub const INDEX_REPOS: &str = "index_repos";
+
+/// A job's figures, live or as saved: a crawl's report, or an index_repos job's.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    /// A site or sitemap crawl.
+    Crawl(Report),
+    /// A batch of repositories.
+    Index(IndexReport),
+}
+
+impl Progress {
+    /// The figures saved on a job row (empty for a new job).
+    pub fn of(job: &JobRecord) -> Self {
+        if job.kind == INDEX_REPOS {
+            Progress::Index(serde_json::from_value(job.result.clone()).unwrap_or_default())
+        } else {
+            Progress::Crawl(report_of(job))
+        }
+    }
+
+    /// What is saved on the job row.
+    pub fn snapshot(&self) -> JobSnapshot {
+        match self {
+            Progress::Crawl(report) => snapshot(report),
+            Progress::Index(report) => {
+                let (counts, errors) = index_counts(report);
+                JobSnapshot {
+                    progress: serde_json::to_value(&counts).unwrap_or_default(),
+                    stats: serde_json::json!({}),
+                    errors: serde_json::to_value(&errors).unwrap_or_default(),
+                    result: serde_json::to_value(report).unwrap_or_default(),
+                }
+            }
+        }
+    }
+}
+
+/// An index_repos report as job counters (repositories instead of URLs) and errors.
+fn index_counts(report: &IndexReport) -> (Counts, Vec<UrlError>) {
+    let s = &report.summary;
+    let counts = Counts {
+        done: s.successful + s.unchanged,
+        failed: s.failed,
+        skipped: 0,
+        queued: report.pending() as u64,
+        in_flight: 0,
+        total: Some(s.total),
+    };
+    let errors = report
+        .repos
+        .iter()
+        .filter_map(|r| {
+            r.error.as_ref().map(|error| UrlError {
+                url: r.repo.clone(),
+                error: error.clone(),
+            })
+        })
+        .collect();
+    (counts, errors)
+}
 
 /// A job: what it is, where it is, and how it went.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -15,20 +79,24 @@ use crate::{
 pub struct JobSummary {
     /// Pass to job_status / job_cancel.
     pub job_id: String,
-    /// crawl_site or crawl_sitemap.
+    /// crawl_site, crawl_sitemap or index_repos.
     pub kind: String,
     /// queued, running, succeeded, failed or cancelled.
     pub status: JobState,
-    /// The start URL.
+    /// The start URL (crawls).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub url: String,
     /// One line saying where the job is and what to do next.
     pub message: String,
-    /// URL counters.
+    /// Counters: URLs for a crawl, repositories for index_repos.
     pub progress: Counts,
-    /// Rate, bytes, memory, concurrency, throttling, retries.
+    /// Rate, bytes, memory, concurrency, throttling, retries (crawls).
     pub stats: Stats,
     /// The first errors, with their URLs (at most 20).
     pub errors: Vec<UrlError>,
+    /// An index_repos job's outcome: counts, each repository, totals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<IndexReport>,
     /// Created, Unix epoch ms.
     pub created_at: i64,
     /// Started, Unix epoch ms.
@@ -40,8 +108,14 @@ pub struct JobSummary {
 impl JobSummary {
     /// The summary of a stored job; `live` replaces the stored figures when the job runs in
     /// this process (they are fresher than the last heartbeat).
-    pub fn new(job: &JobRecord, live: Option<Report>) -> Self {
-        let report = live.unwrap_or_else(|| report_of(job));
+    pub fn new(job: &JobRecord, live: Option<Progress>) -> Self {
+        match live.unwrap_or_else(|| Progress::of(job)) {
+            Progress::Crawl(report) => Self::of_crawl(job, report),
+            Progress::Index(report) => Self::of_index(job, report),
+        }
+    }
+
+    fn of_crawl(job: &JobRecord, report: Report) -> Self {
         let url = job
             .params
             .get("url")
@@ -84,6 +158,56 @@ impl JobSummary {
             progress: report.counts,
             stats: report.stats,
             errors: report.errors,
+            result: None,
+            created_at: job.created_at,
+            started_at: job.started_at,
+            finished_at: job.finished_at,
+        }
+    }
+
+    fn of_index(job: &JobRecord, report: IndexReport) -> Self {
+        let s = &report.summary;
+        let a = &report.aggregate;
+        let message = match job.status {
+            JobState::Queued => {
+                format!("queued; call job_status with jobId {} to follow it", job.id)
+            }
+            JobState::Running => format!(
+                "running: {} of {} repositories done ({} failed); call job_status with jobId \
+                 {} to follow it, or job_cancel to stop it",
+                s.successful + s.unchanged + s.failed,
+                s.total,
+                s.failed,
+                job.id
+            ),
+            JobState::Succeeded => format!(
+                "done: {} indexed, {} unchanged, {} failed of {}; {} files, {} symbols, {} docs \
+                 pages. Find symbols with search_code or get_symbol, docs with search_pages, \
+                 and check code with check_code",
+                s.successful, s.unchanged, s.failed, s.total, a.files, a.symbols, a.docs
+            ),
+            JobState::Failed => format!(
+                "failed: no repository could be indexed ({} of {} failed); see each \
+                 repository's error",
+                s.failed, s.total
+            ),
+            JobState::Cancelled => format!(
+                "cancelled after {} of {} repositories; the finished ones are kept",
+                s.successful + s.unchanged + s.failed,
+                s.total
+            ),
+        };
+        let (counts, errors) = index_counts(&report);
+        Self {
+            job_id: job.id.clone(),
+            kind: job.kind.clone(),
+            status: job.status,
+            url: String::new(),
+            message,
+            progress: counts,
+            stats: Stats::default(),
+            errors,
+            result: Some(report),
             created_at: job.created_at,
             started_at: job.started_at,
             finished_at: job.finished_at,
@@ -91,7 +215,7 @@ impl JobSummary {
     }
 }
 
-/// The report saved on a job (empty for a new one).
+/// The report saved on a crawl job (empty for a new one).
 pub fn report_of(job: &JobRecord) -> Report {
     Report {
         counts: serde_json::from_value(job.progress.clone()).unwrap_or_default(),
@@ -100,12 +224,13 @@ pub fn report_of(job: &JobRecord) -> Report {
     }
 }
 
-/// What is saved on the job row.
+/// What is saved on a crawl job's row.
 pub fn snapshot(report: &Report) -> JobSnapshot {
     JobSnapshot {
         progress: serde_json::to_value(&report.counts).unwrap_or_default(),
         stats: serde_json::to_value(&report.stats).unwrap_or_default(),
         errors: serde_json::to_value(&report.errors).unwrap_or_default(),
+        result: serde_json::Value::Null,
     }
 }
 
@@ -131,6 +256,7 @@ mod tests {
             progress: saved.progress,
             stats: saved.stats,
             errors: saved.errors,
+            result: saved.result,
             created_at: 1,
             started_at: Some(2),
             finished_at: None,

@@ -205,7 +205,7 @@ fn default_map_limit() -> usize {
 }
 
 /// Longest waitSeconds.
-const MAX_WAIT_SECONDS: u64 = 3600;
+pub(crate) const MAX_WAIT_SECONDS: u64 = 3600;
 /// Largest map_site limit.
 const MAX_MAP_LIMIT: usize = 100_000;
 
@@ -355,24 +355,34 @@ impl CrawliumServer {
         {
             return Err(ToolError::new(why));
         }
-        if wait_seconds > MAX_WAIT_SECONDS {
-            return Err(ToolError::new(format!(
-                "waitSeconds must be between 0 and {MAX_WAIT_SECONDS} (got {wait_seconds})"
-            )));
-        }
+        check_wait(wait_seconds)?;
         spec.memory_threshold_mb = spec
             .memory_threshold_mb
             .or(Some(self.app.config.crawl_memory_threshold_mb));
         spec.validate().map_err(ToolError::new)?;
         let owner = self.principal(context);
-        let jobs = &self.app.jobs;
-        let job = jobs.start_crawl(spec, owner.as_str()).await?;
+        let job = self.app.jobs.start_crawl(spec, owner.as_str()).await?;
+        self.follow_job(job, wait, wait_seconds, context).await
+    }
+
+    /// Waits for a job the caller just started (when asked, at most `wait_seconds`),
+    /// reporting progress as it settles; returns it as it is then.
+    pub(crate) async fn follow_job(
+        &self,
+        job: JobSummary,
+        wait: bool,
+        wait_seconds: u64,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Json<JobSummary>, ToolError> {
         if !wait || wait_seconds == 0 {
             return Ok(Json(job));
         }
+        let owner = self.principal(context);
         let progress = Progress::from_context(context);
         let last = Arc::new(AtomicU64::new(0));
-        let summary = jobs
+        let summary = self
+            .app
+            .jobs
             .wait(
                 &job.job_id,
                 owner.as_str(),
@@ -395,6 +405,16 @@ impl CrawliumServer {
             .await?;
         Ok(Json(summary))
     }
+}
+
+/// Fails unless `wait_seconds` is within 0..=MAX_WAIT_SECONDS.
+pub(crate) fn check_wait(wait_seconds: u64) -> Result<(), ToolError> {
+    if wait_seconds > MAX_WAIT_SECONDS {
+        return Err(ToolError::new(format!(
+            "waitSeconds must be between 0 and {MAX_WAIT_SECONDS} (got {wait_seconds})"
+        )));
+    }
+    Ok(())
 }
 
 fn ms(d: std::time::Duration) -> f64 {

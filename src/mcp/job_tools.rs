@@ -1,4 +1,4 @@
-//! Job tools: follow, cancel and list the caller's crawl jobs.
+//! Job tools: follow, cancel and list the caller's jobs (crawls and index_repos batches).
 
 use rmcp::{
     Json, RoleServer, handler::server::wrapper::Parameters, service::RequestContext, tool,
@@ -21,7 +21,7 @@ fn default_limit() -> i64 {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobArgs {
-    /// The jobId returned by crawl_site or crawl_sitemap.
+    /// The jobId returned by crawl_site, crawl_sitemap or index_repos.
     pub job_id: String,
 }
 
@@ -49,10 +49,11 @@ pub struct JobList {
 impl CrawliumServer {
     #[tool(
         name = "job_status",
-        description = "A crawl job: status, progress counts, stats (pages/s, bytes, memory, \
-                       concurrency, retries) and its first errors with their URLs.",
+        description = "A job: status, progress counts (URLs, or repositories for index_repos), \
+                       crawl stats (pages/s, bytes, memory, concurrency, retries), its first \
+                       errors, and an index_repos job's result per repository.",
         annotations(
-            title = "Crawl job status",
+            title = "Job status",
             read_only_hint = true,
             destructive_hint = false,
             idempotent_hint = true,
@@ -72,10 +73,10 @@ impl CrawliumServer {
 
     #[tool(
         name = "job_cancel",
-        description = "Cancel a queued or running crawl job. Pages stored so far are kept; a \
-                       finished job is returned unchanged.",
+        description = "Cancel a queued or running job. Pages stored and repositories indexed \
+                       so far are kept; a finished job is returned unchanged.",
         annotations(
-            title = "Cancel a crawl job",
+            title = "Cancel a job",
             read_only_hint = false,
             destructive_hint = false,
             idempotent_hint = true,
@@ -95,9 +96,9 @@ impl CrawliumServer {
 
     #[tool(
         name = "list_jobs",
-        description = "Your crawl jobs, newest first.",
+        description = "Your jobs (crawls, index_repos), newest first.",
         annotations(
-            title = "List crawl jobs",
+            title = "List jobs",
             read_only_hint = true,
             destructive_hint = false,
             idempotent_hint = true,

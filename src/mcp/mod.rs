@@ -11,6 +11,7 @@ mod error;
 mod job_tools;
 mod notify;
 mod ops_tools;
+mod repo_tools;
 mod resources;
 mod schema;
 mod server;

@@ -66,12 +66,20 @@ fn group_instructions(group: ToolGroup) -> &'static str {
              as a durable job."
         }
         ToolGroup::Search => {
-            "- search: `search_pages` and `search_code` search everything crawled so far; \
-             `get_page` reads a stored page (in parts when long); `list_sources` and \
-             `delete_source` manage what is kept."
+            "- search: `search_pages` and `search_code` search everything crawled or indexed \
+             so far (search_code finds code blocks and repository symbols); `get_page` reads \
+             a stored page (in parts when long); `list_sources` and `delete_source` manage \
+             what is kept."
+        }
+        ToolGroup::Repos => {
+            "- repos: `index_repos` indexes git repositories (symbols of six languages, docs) \
+             as a durable job; `get_symbol` reads a definition with its signature, members and \
+             body; `check_code` checks code you wrote against the indexed libraries (unknown \
+             names, wrong arguments) before you present it."
         }
         ToolGroup::Jobs => {
-            "- jobs: `job_status`, `job_cancel`, `list_jobs` follow and stop crawl jobs by jobId."
+            "- jobs: `job_status`, `job_cancel`, `list_jobs` follow and stop crawl and \
+             index_repos jobs by jobId."
         }
         ToolGroup::Ops => {
             "- ops: `server_status` tells what this server runs and what is configured."
@@ -160,6 +168,7 @@ impl CrawliumServer {
             ToolGroup::Browser => Self::browser_router(),
             ToolGroup::Crawl => Self::crawl_router(),
             ToolGroup::Search => Self::store_router(),
+            ToolGroup::Repos => Self::repo_router(),
             ToolGroup::Jobs => Self::job_router(),
             ToolGroup::Ops => Self::ops_router(),
         })

@@ -13,9 +13,8 @@ use super::{CrawliumServer, structured};
 use crate::{
     crawl::{markdown, url::normalise},
     mcp::error::ToolError,
-    store::{
-        CodeHit, CodeQuery, DeletedSource, PageHit, PageKey, PageMeta, PageQuery, SourceSummary,
-    },
+    repos::lookup::{self, CodeResult},
+    store::{CodeQuery, DeletedSource, PageHit, PageKey, PageMeta, PageQuery, SourceSummary},
 };
 
 /// Most results one search returns.
@@ -77,11 +76,15 @@ pub struct SearchPagesResult {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SearchCodeArgs {
-    /// Identifiers or words to search for in code and the text around it.
+    /// Identifiers or words: "run stream" finds run_stream and runStream.
     pub query: String,
-    /// Only blocks tagged with this language (e.g. rust, python; case-insensitive).
+    /// Only this language (e.g. rust, python; case-insensitive).
     pub language: Option<String>,
-    /// Only search this source (a name from list_sources).
+    /// Only symbols of this kind: module, class, struct, enum, trait, interface, type,
+    /// function, method, field or constant (code blocks are left out).
+    pub kind: Option<String>,
+    /// Only search this source (a name from list_sources: a host, or a repository's
+    /// host/owner/name@ref).
     pub source: Option<String>,
     /// Results to return, 1-100.
     #[serde(default = "default_limit")]
@@ -93,8 +96,8 @@ pub struct SearchCodeArgs {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchCodeResult {
-    /// Matching code blocks, best first.
-    pub results: Vec<CodeHit>,
+    /// Matching symbols and code blocks, best first.
+    pub results: Vec<CodeResult>,
 }
 
 /// How `get_page` renders content.
@@ -195,15 +198,37 @@ fn search_pages_text(found: &SearchPagesResult) -> String {
     text
 }
 
-/// What a model reads of `search_code`: each block fenced, with where it is from.
+/// What a model reads of `search_code`: each symbol with its signature, each block fenced,
+/// with where it is from.
 fn search_code_text(found: &SearchCodeResult) -> String {
     if found.results.is_empty() {
-        return "No stored code block matches. Try other identifiers, another language, or \
-                store pages first with crawl_page or crawl_site."
+        return "Nothing matches. Try other identifiers or another language, or store code \
+                first: index_repos for repositories, crawl_page or crawl_site for pages."
             .into();
     }
-    let mut text = format!("{} code block(s), best first", found.results.len());
-    for (n, hit) in found.results.iter().enumerate() {
+    let mut text = format!("{} result(s), best first", found.results.len());
+    for (n, result) in found.results.iter().enumerate() {
+        let hit = match result {
+            CodeResult::Symbol(symbol) => {
+                text.push_str(&format!(
+                    "\n\n{}. {} {} — {} {}:{}-{} (symbolId {})\n   {}",
+                    n + 1,
+                    symbol.kind.as_str(),
+                    symbol.qualified_name,
+                    symbol.repo,
+                    symbol.path,
+                    symbol.start_line,
+                    symbol.end_line,
+                    symbol.symbol_id,
+                    symbol.signature
+                ));
+                if let Some(doc) = &symbol.doc {
+                    text.push_str(&format!("\n   {}", doc.replace('\n', "\n   ")));
+                }
+                continue;
+            }
+            CodeResult::CodeBlock(hit) => hit,
+        };
         // A fence longer than any run of backticks in the code.
         let longest = hit
             .code
@@ -297,8 +322,10 @@ impl CrawliumServer {
 
     #[tool(
         name = "search_code",
-        description = "Full-text search over the code blocks of stored pages: code (up to 4000 \
-                       characters each), language, surrounding text, page URL, score.",
+        description = "Search code: definitions in indexed repositories (type symbol: kind, \
+                       qualified name, signature, doc, file, lines, symbolId for get_symbol) \
+                       and code blocks of stored pages (type codeBlock: code up to 4000 \
+                       characters, language, surrounding text, page URL), best first.",
         output_schema = schema_for_output::<SearchCodeResult>(),
         annotations(
             title = "Search stored code",
@@ -312,16 +339,18 @@ impl CrawliumServer {
     ) -> Result<CallToolResult, ToolError> {
         check_query(&args.query)?;
         let limit = check_limit(args.limit)?;
-        let results = self
-            .app
-            .store
-            .search_code(&CodeQuery {
+        let kind = args.kind.as_deref().map(lookup::parse_kind).transpose()?;
+        let results = lookup::search_code(
+            &self.app.store,
+            CodeQuery {
                 text: args.query,
                 language: args.language,
                 source: args.source,
                 limit,
-            })
-            .await?;
+            },
+            kind,
+        )
+        .await?;
         let out = SearchCodeResult { results };
         Ok(structured(search_code_text(&out), &out))
     }

@@ -245,6 +245,32 @@ impl Git {
         Ok(commit)
     }
 
+    /// The commit `rev` names in the repository at `dir` (a local source, read where it
+    /// is).
+    pub async fn commit_in(
+        &self,
+        dir: &Path,
+        rev: &str,
+        deadline: Instant,
+    ) -> Result<String, RepoError> {
+        let mut parse = self.command(false);
+        parse.arg("-C").arg(dir).args([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &format!("{rev}^{{commit}}"),
+        ]);
+        match self.run(parse, "git rev-parse", deadline, None).await {
+            Ok(commit) => Ok(String::from_utf8_lossy(&commit).trim().to_string()),
+            Err(RepoError::TimedOut(why)) => Err(RepoError::TimedOut(why)),
+            Err(_) => Err(RepoError::NotFound(format!(
+                "no commit {rev} in {}",
+                dir.display()
+            ))),
+        }
+    }
+
     /// The files of `commit` in `cache`, under `subdir` if given (symbolic links and
     /// submodules left out).
     pub async fn tree(

@@ -1,19 +1,29 @@
-//! Repositories (issue 11): a batch of git repositories fetched concurrently, their docs and
-//! code symbols indexed for search.
+//! Repositories (issue 11): a batch of git repositories fetched concurrently, their code
+//! symbols and docs indexed for search, and code checked against them.
 //!
-//! This part fetches one repository: [`source`] checks what was asked for (URL or local
-//! path, ref, subdirectory) against the network policy and the allowed directories;
-//! [`git`] asks the remote what the ref points at and, when that is not the commit indexed
-//! last time, fetches just that commit (depth 1) into a bare cache under the data dir,
-//! then lists its files and reads them straight from the object store. A transient failure
-//! (a refused connection, a reset, a server error) is retried with back-off; a missing
-//! repository or ref, a refusal, a repository over the size cap or past its deadline fails
-//! at once with its reason.
+//! - [`source`] checks what was asked for (URL or local path, ref, subdirectory) against the
+//!   network policy and the allowed directories, before git ever runs.
+//! - [`git`] asks the remote what the ref points at and, when that is not the commit indexed
+//!   last time, fetches just that commit (depth 1) into a bare cache under the data dir,
+//!   then lists its files and reads them straight from the object store (a local
+//!   repository's own, in place: nothing is copied). [`Repos`] (here)
+//!   retries a transient failure (a refused connection, a reset, a server error) with
+//!   back-off; a missing repository or ref, a refusal, a repository over the size cap or
+//!   past its deadline fails at once with its reason.
+//! - [`symbols`] finds what each source file defines and imports (tree-sitter).
+//! - [`index`] runs a batch: fetch, parse the changed files, store docs as pages, switch the
+//!   repository to its new commit in one transaction.
+//!   JavaScript and TypeScript are qualified by their npm package ([`packages`]).
+//! - [`lookup`] reads symbols back; [`check`] judges code against them.
 //!
-//! Part of the domain: imports `net_policy` and `child`, never the faces.
+//! Part of the domain: imports `store`, `crawl` (markdown chunking), `net_policy` and
+//! `child`, never the faces.
 
 pub mod check;
 pub mod git;
+pub mod index;
+pub mod lookup;
+pub mod packages;
 pub mod source;
 pub mod symbols;
 
@@ -82,6 +92,26 @@ pub struct RepoSettings {
     pub max_file_bytes: u64,
 }
 
+impl RepoSettings {
+    /// The size caps for a request: its own where tighter, else the settings'.
+    pub fn caps(&self, caps: Caps) -> Limits {
+        let tighter = |asked: Option<u64>, max: u64| asked.map_or(max, |asked| asked.min(max));
+        Limits {
+            max_repo_bytes: tighter(caps.max_repo_bytes, self.max_repo_bytes),
+            max_file_bytes: tighter(caps.max_file_bytes, self.max_file_bytes),
+        }
+    }
+}
+
+/// The size caps in force for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most bytes the repository's cache may hold.
+    pub max_repo_bytes: u64,
+    /// Files larger than this are left out.
+    pub max_file_bytes: u64,
+}
+
 /// A repository at a commit, fetched into its cache.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -93,12 +123,25 @@ pub struct Fetched {
     pub commit: String,
     /// `host/path@ref`.
     pub identity: String,
-    /// The bare repository holding it.
+    /// The repository holding it: its bare cache, or a local repository itself.
     pub cache: PathBuf,
     /// Its files (under the subdirectory asked for), each at most the file size cap.
     pub files: Vec<TreeEntry>,
     /// What was left out, and why.
     pub warnings: Vec<String>,
+}
+
+/// The commit indexed last time for a repository identity (`host/path@ref`), if any.
+pub type IndexedCommit<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
+
+/// Caps one request may tighten (never loosen) below the server's settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Caps {
+    /// The most bytes the repository's cache may hold.
+    pub max_repo_bytes: Option<u64>,
+    /// Files larger than this are left out.
+    pub max_file_bytes: Option<u64>,
 }
 
 /// The outcome of asking for a repository.
@@ -141,19 +184,20 @@ impl Repos {
     }
 
     /// Checks `request` and fetches it, retrying transient failures up to `max_retries`
-    /// times with back-off; `indexed` is the commit indexed last time (for `Unchanged`).
+    /// times with back-off; `indexed` tells the commit indexed last time (for `Unchanged`).
     /// Returns the outcome and the attempts made.
     pub async fn fetch_with_retries(
         &self,
         request: &RepoRequest,
-        indexed: Option<&str>,
+        caps: Caps,
+        indexed: IndexedCommit<'_>,
         max_retries: u32,
     ) -> (Result<Fetch, RepoError>, u32) {
         let mut backoff = FIRST_BACKOFF;
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.fetch(request, indexed).await {
+            match self.fetch(request, caps, indexed).await {
                 Err(error) if error.is_transient() && attempts <= max_retries => {
                     tracing::info!(repo = %request.repo, attempts, %error, "retrying a repository");
                     tokio::time::sleep(backoff).await;
@@ -164,11 +208,29 @@ impl Repos {
         }
     }
 
-    /// Checks `request` and fetches it once; `indexed` is the commit indexed last time.
+    /// Checks `request` and fetches it once; `indexed` tells the commit indexed last time.
     pub async fn fetch(
         &self,
         request: &RepoRequest,
-        indexed: Option<&str>,
+        caps: Caps,
+        indexed: IndexedCommit<'_>,
+    ) -> Result<Fetch, RepoError> {
+        self.fetch_once(request, caps, indexed)
+            .await
+            .map_err(|error| match error {
+                RepoError::TimedOut(what) => RepoError::TimedOut(format!(
+                    "{what}: a repository may take {} s (REPO_TIMEOUT_SECS)",
+                    self.settings.timeout.as_secs()
+                )),
+                other => other,
+            })
+    }
+
+    async fn fetch_once(
+        &self,
+        request: &RepoRequest,
+        caps: Caps,
+        indexed: IndexedCommit<'_>,
     ) -> Result<Fetch, RepoError> {
         let deadline = Instant::now() + self.settings.timeout;
         let source = source::check(request, &self.settings.rules)?;
@@ -180,12 +242,28 @@ impl Repos {
             .resolve(&url, source.git_ref.as_deref(), local, deadline)
             .await?;
         let identity = source.identity(&resolved.name);
-        if indexed == Some(resolved.commit.as_str()) {
+        if indexed(&identity).as_deref() == Some(resolved.commit.as_str()) {
             return Ok(Fetch::Unchanged {
                 identity,
                 git_ref: resolved.name,
                 commit: resolved.commit,
             });
+        }
+        if let Location::Local(path) = &source.location {
+            // Read where it is: its objects are on this disk already.
+            let commit = self.git.commit_in(path, &resolved.commit, deadline).await?;
+            let path = path.clone();
+            return self
+                .list(
+                    source,
+                    resolved.name,
+                    commit,
+                    identity,
+                    path,
+                    caps,
+                    deadline,
+                )
+                .await;
         }
         let cache = self.cache_of(&url);
         let lock = self.cache_lock(&cache);
@@ -205,7 +283,7 @@ impl Repos {
                 &url,
                 &resolved,
                 local,
-                self.settings.max_repo_bytes,
+                self.settings.caps(caps).max_repo_bytes,
                 deadline,
             )
             .await
@@ -218,19 +296,44 @@ impl Repos {
             }
             Err(error) => return Err(error),
         };
+        self.list(
+            source,
+            resolved.name,
+            commit,
+            identity,
+            cache,
+            caps,
+            deadline,
+        )
+        .await
+    }
+
+    /// Lists the files of `commit` in the repository at `dir` (the subdirectory asked for,
+    /// without files over the size cap).
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        source: RepoSource,
+        git_ref: String,
+        commit: String,
+        identity: String,
+        dir: PathBuf,
+        caps: Caps,
+        deadline: Instant,
+    ) -> Result<Fetch, RepoError> {
         let tree = self
             .git
-            .tree(&cache, &commit, source.subdir.as_deref(), deadline)
+            .tree(&dir, &commit, source.subdir.as_deref(), deadline)
             .await?;
         if let Some(subdir) = &source.subdir
             && tree.is_empty()
         {
             return Err(RepoError::NotFound(format!(
-                "no directory '{subdir}' with files in {url} at {}",
-                resolved.name
+                "no directory '{subdir}' with files in {} at {git_ref}",
+                source.git_url()
             )));
         }
-        let max = self.settings.max_file_bytes;
+        let max = self.settings.caps(caps).max_file_bytes;
         let (files, large): (Vec<_>, Vec<_>) = tree.into_iter().partition(|f| f.size <= max);
         let warnings = large
             .iter()
@@ -245,10 +348,10 @@ impl Repos {
             .collect();
         Ok(Fetch::Fetched(Box::new(Fetched {
             source,
-            git_ref: resolved.name,
+            git_ref,
             commit,
             identity,
-            cache,
+            cache: dir,
             files,
             warnings,
         })))

@@ -37,13 +37,15 @@ pub struct RepoRules {
 }
 
 /// A repository as the caller asked for it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RepoRequest {
     /// A URL or an absolute local path.
     pub repo: String,
     /// A branch, tag or full commit id; default: the remote's HEAD.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     pub git_ref: Option<String>,
     /// Index only this directory of the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subdir: Option<String>,
 }
 

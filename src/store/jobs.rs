@@ -83,6 +83,9 @@ pub struct JobRecord {
     pub stats: Value,
     /// The first errors, with their URLs.
     pub errors: Value,
+    /// The outcome beyond the counters (an index_repos job's per-repository results), or
+    /// null.
+    pub result: Value,
     /// Created, Unix epoch ms.
     pub created_at: i64,
     /// First started, Unix epoch ms.
@@ -103,6 +106,7 @@ struct JobRow {
     progress: Json<Value>,
     stats: Json<Value>,
     errors: Json<Value>,
+    result: Option<Json<Value>>,
     created_at: i64,
     started_at: Option<i64>,
     finished_at: Option<i64>,
@@ -120,6 +124,7 @@ impl From<JobRow> for JobRecord {
             progress: row.progress.0,
             stats: row.stats.0,
             errors: row.errors.0,
+            result: row.result.map(|r| r.0).unwrap_or(Value::Null),
             created_at: row.created_at,
             started_at: row.started_at,
             finished_at: row.finished_at,
@@ -137,6 +142,8 @@ pub struct JobSnapshot {
     pub stats: Value,
     /// The first errors.
     pub errors: Value,
+    /// The outcome beyond the counters, or null.
+    pub result: Value,
 }
 
 /// The right to write for one run of a job: the epoch its claim raised the job to, and the
@@ -172,8 +179,8 @@ impl JobLease {
     }
 }
 
-const JOB_COLUMNS: &str = "id, kind, params, owner, status, progress, stats, errors, created_at,
-        started_at, finished_at, updated_at";
+const JOB_COLUMNS: &str = "id, kind, params, owner, status, progress, stats, errors, result,
+        created_at, started_at, finished_at, updated_at";
 
 impl Store {
     /// Creates a queued job.
@@ -344,8 +351,8 @@ impl Store {
         snapshot: &JobSnapshot,
     ) -> Result<bool, StoreError> {
         let sql = format!(
-            "UPDATE jobs SET progress = $3, stats = $4, errors = $5, heartbeat_at = {},
-                    updated_at = $6
+            "UPDATE jobs SET progress = $3, stats = $4, errors = $5, result = $7,
+                    heartbeat_at = {}, updated_at = $6
              WHERE id = $1 AND epoch = $2 AND status = 'running'",
             self.clock_sql()
         );
@@ -357,6 +364,7 @@ impl Store {
                 .bind(Json(&snapshot.stats))
                 .bind(Json(&snapshot.errors))
                 .bind(now_ms())
+                .bind(Json(&snapshot.result))
                 .execute(pool)
                 .await?
                 .rows_affected()
@@ -401,7 +409,8 @@ impl Store {
                                                THEN $3 ELSE status END,
                         finished_at = CASE WHEN $3 IS NOT NULL
                                            THEN COALESCE(finished_at, $7) ELSE finished_at END,
-                        progress = $4, stats = $5, errors = $6, runner = NULL, updated_at = $7
+                        progress = $4, stats = $5, errors = $6, result = $8, runner = NULL,
+                        updated_at = $7
                  WHERE id = $1 AND epoch = $2 AND runner IS NOT NULL",
             )
             .bind(&lease.job_id)
@@ -411,6 +420,7 @@ impl Store {
             .bind(Json(&snapshot.stats))
             .bind(Json(&snapshot.errors))
             .bind(now)
+            .bind(Json(&snapshot.result))
             .execute(pool)
             .await?
             .rows_affected()

@@ -18,6 +18,7 @@ mod artifacts;
 mod frontier;
 mod jobs;
 mod pages;
+mod repositories;
 mod search;
 mod sources;
 
@@ -33,8 +34,12 @@ pub use artifacts::{Artifact, NewArtifact};
 pub use frontier::{FrontierCounts, NewFrontierUrl, QueuedUrl, Settled, UrlState};
 pub use jobs::{JobLease, JobRecord, JobSnapshot, JobState};
 pub use pages::{NewChunk, NewCodeBlock, NewPage, PageKey, PageMeta, PageWrite, StoredPage};
+pub use repositories::{
+    IndexedRepository, NewCodeFile, NewSymbol, RepositoryCounts, RepositorySwitch, StoredSymbol,
+    SymbolKey, SymbolQuery, identifier_terms,
+};
 pub use search::{CodeHit, CodeQuery, PageHit, PageQuery, fts5_query};
-pub use sources::{DeletedSource, SourceKind, SourceSummary};
+pub use sources::{DeletedSource, RepositoryInfo, SourceKind, SourceSummary};
 
 /// How long a connection may be waited for before a call fails.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);

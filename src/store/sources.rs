@@ -39,7 +39,8 @@ pub struct SourceSummary {
     pub id: i64,
     /// site or repository.
     pub kind: SourceKind,
-    /// The name to pass as `source` to other tools (a host, or a repository URL).
+    /// The name to pass as `source` to other tools (a host, or a repository's
+    /// host/owner/name@ref).
     pub name: String,
     /// Where it was crawled from.
     pub url: String,
@@ -49,8 +50,27 @@ pub struct SourceSummary {
     pub chunks: i64,
     /// Stored code blocks.
     pub code_blocks: i64,
-    /// When a page of it was last stored, in Unix epoch milliseconds.
+    /// An indexed repository's ref, commit and counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<RepositoryInfo>,
+    /// When a page of it was last stored (a repository: last indexed), in Unix epoch
+    /// milliseconds.
     pub last_crawled_at: Option<i64>,
+}
+
+/// What an indexed repository source is at.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RepositoryInfo {
+    /// The ref indexed.
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    /// The commit indexed.
+    pub commit: String,
+    /// Code files.
+    pub files: i64,
+    /// Symbols.
+    pub symbols: i64,
 }
 
 /// What `delete_source` removed.
@@ -65,6 +85,8 @@ pub struct DeletedSource {
     pub chunks: i64,
     /// Code blocks removed.
     pub code_blocks: i64,
+    /// Code symbols removed (a repository).
+    pub symbols: i64,
 }
 
 const SUMMARY_SQL: &str = "SELECT s.id, s.kind, s.name, s.url, s.last_crawled_at,
@@ -72,8 +94,11 @@ const SUMMARY_SQL: &str = "SELECT s.id, s.kind, s.name, s.url, s.last_crawled_at
         (SELECT COUNT(*) FROM chunks c JOIN pages p ON p.id = c.page_id
           WHERE p.source_id = s.id) AS chunks,
         (SELECT COUNT(*) FROM code_blocks b JOIN pages p ON p.id = b.page_id
-          WHERE p.source_id = s.id) AS code_blocks
-     FROM sources s";
+          WHERE p.source_id = s.id) AS code_blocks,
+        r.git_ref, r.commit_sha,
+        (SELECT COUNT(*) FROM code_files f WHERE f.source_id = s.id) AS code_files,
+        (SELECT COUNT(*) FROM symbols y WHERE y.source_id = s.id) AS symbols
+     FROM sources s LEFT JOIN repositories r ON r.source_id = s.id";
 
 /// A row of [`SUMMARY_SQL`].
 #[derive(sqlx::FromRow)]
@@ -86,6 +111,10 @@ struct SourceRow {
     pages: i64,
     chunks: i64,
     code_blocks: i64,
+    git_ref: Option<String>,
+    commit_sha: Option<String>,
+    code_files: i64,
+    symbols: i64,
 }
 
 impl From<SourceRow> for SourceSummary {
@@ -98,6 +127,12 @@ impl From<SourceRow> for SourceSummary {
             pages: row.pages,
             chunks: row.chunks,
             code_blocks: row.code_blocks,
+            repository: row.commit_sha.map(|commit| RepositoryInfo {
+                git_ref: row.git_ref.unwrap_or_default(),
+                commit,
+                files: row.code_files,
+                symbols: row.symbols,
+            }),
             last_crawled_at: row.last_crawled_at,
         }
     }
@@ -166,6 +201,7 @@ impl Store {
             pages: found.pages,
             chunks: found.chunks,
             code_blocks: found.code_blocks,
+            symbols: found.repository.map_or(0, |r| r.symbols),
         })
     }
 }

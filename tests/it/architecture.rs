@@ -29,10 +29,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "browser",
         &["crawl", "net_policy", "metrics", "principal", "child"],
     ),
-    ("repos", &["net_policy", "child"]),
-    ("jobs", &["crawl", "store", "principal"]),
+    ("repos", &["crawl", "store", "net_policy", "child"]),
+    ("jobs", &["crawl", "repos", "store", "principal"]),
     // Settings and wiring.
-    ("config", &["browser", "crawl", "net_policy", "coord"]),
+    (
+        "config",
+        &["browser", "crawl", "repos", "net_policy", "coord"],
+    ),
     (
         "app",
         &[
@@ -41,6 +44,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "coord",
             "crawl",
             "jobs",
+            "repos",
             "store",
             "net_policy",
             "metrics",
@@ -58,6 +62,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "coord",
             "crawl",
             "jobs",
+            "repos",
             "store",
             "metrics",
             "shutdown",

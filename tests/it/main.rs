@@ -29,6 +29,7 @@ mod deploy;
 mod http;
 mod inspector;
 mod python_sdk;
+mod repo_tools;
 mod repos;
 #[cfg(feature = "test-tools")]
 mod shutdown;

@@ -87,3 +87,53 @@ async fn python_legacy_sse() {
     );
     assert_session_extras(&out);
 }
+
+#[tokio::test]
+async fn python_index_repos_reports_progress_on_postgres() {
+    let made = crate::support::git::Repos::new();
+    let names = ["one", "two", "three", "four"];
+    for name in names {
+        made.create(
+            name,
+            &[("lib.py", &format!("def {name}(value):\n    return value\n"))],
+        );
+    }
+    let http = crate::support::git::GitHttp::serve(made.root()).await;
+    // Each repository takes a moment, so its end is a separate notification.
+    http.set_delay(std::time::Duration::from_millis(150));
+    let schema = crate::support::postgres::PgSchema::create().await;
+    let server = HttpServer::start(
+        &[],
+        &[
+            ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true"),
+            ("DATABASE_URL", &schema.url),
+        ],
+    )
+    .await;
+    let urls: Vec<String> = names.iter().map(|n| http.url(n)).collect();
+    let base = server.url("");
+    let mut args = vec!["index-repos", base.as_str()];
+    args.extend(urls.iter().map(String::as_str));
+    let out = run_client(&args).await;
+    let job = &out["job"];
+    assert_eq!(job["status"], "succeeded", "{out:#}");
+    assert_eq!(job["result"]["summary"]["successful"], 4, "{out:#}");
+    let progress: Vec<f64> = out["progress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["progress"].as_f64().unwrap())
+        .collect();
+    assert!(progress.len() >= 2, "{out:#}");
+    assert!(progress.windows(2).all(|w| w[0] < w[1]), "{progress:?}");
+    assert!(
+        out["progress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["total"] == 4.0),
+        "{out:#}"
+    );
+    drop(server);
+    schema.drop().await;
+}

@@ -10,10 +10,12 @@ use std::{path::Path, time::Duration};
 
 use crawlium::{
     net_policy::NetPolicy,
-    repos::{Fetch, Fetched, LocalDirs, RepoError, RepoRequest, RepoRules, RepoSettings, Repos},
+    repos::{
+        Caps, Fetch, Fetched, LocalDirs, RepoError, RepoRequest, RepoRules, RepoSettings, Repos,
+    },
 };
 
-use crate::support::git::{GitDaemon, GitHttp, Repos as TestRepos, git};
+use crate::support::git::{GitDaemon, GitHttp, Repos as TestRepos, git, noise};
 
 fn settings(cache: &Path, allowed: &Path) -> RepoSettings {
     RepoSettings {
@@ -74,7 +76,11 @@ async fn a_repository_is_fetched_over_git_http_and_file_at_the_commit_git_names(
     let repos = Repos::new(settings(cache.path(), made.root()));
     let local = made.path("demo").display().to_string();
     for url in [daemon.url("demo"), http.url("demo"), local.clone()] {
-        let got = fetched(repos.fetch(&request(&url), None).await);
+        let got = fetched(
+            repos
+                .fetch(&request(&url), Caps::default(), &|_| None)
+                .await,
+        );
         assert_eq!(got.commit, commit, "{url}");
         assert_eq!(got.git_ref, "main", "{url}");
         let mut files = contents(&repos, &got).await;
@@ -86,7 +92,11 @@ async fn a_repository_is_fetched_over_git_http_and_file_at_the_commit_git_names(
         expected.sort();
         assert_eq!(files, expected, "{url}");
     }
-    let named = fetched(repos.fetch(&request(&daemon.url("demo")), None).await);
+    let named = fetched(
+        repos
+            .fetch(&request(&daemon.url("demo")), Caps::default(), &|_| None)
+            .await,
+    );
     let address = daemon.url("demo").trim_start_matches("git://").to_string();
     assert_eq!(named.identity, format!("{address}@main"));
     // Only the asked-for subdirectory; a file over the size cap is left out, said so.
@@ -99,7 +109,8 @@ async fn a_repository_is_fetched_over_git_http_and_file_at_the_commit_git_names(
                     git_ref: None,
                     subdir: Some("docs".into()),
                 },
-                None,
+                Caps::default(),
+                &|_| None,
             )
             .await,
     );
@@ -128,9 +139,16 @@ async fn the_same_commit_is_unchanged_a_new_one_is_fetched_and_two_tags_coexist(
     let repos = Repos::new(settings(cache.path(), made.root()));
     let url = http.url("lib");
 
-    let got = fetched(repos.fetch(&request(&url), None).await);
+    let got = fetched(
+        repos
+            .fetch(&request(&url), Caps::default(), &|_| None)
+            .await,
+    );
     assert_eq!(got.commit, first);
-    match repos.fetch(&request(&url), Some(&first)).await {
+    match repos
+        .fetch(&request(&url), Caps::default(), &|_| Some(first.clone()))
+        .await
+    {
         Ok(Fetch::Unchanged {
             commit, git_ref, ..
         }) => {
@@ -144,7 +162,11 @@ async fn the_same_commit_is_unchanged_a_new_one_is_fetched_and_two_tags_coexist(
 
     let second = made.commit("lib", &[("src/lib.py", "def other():\n    pass\n")], "two");
     git(&made.path("lib"), &["tag", "v2"]);
-    let moved = fetched(repos.fetch(&request(&url), Some(&first)).await);
+    let moved = fetched(
+        repos
+            .fetch(&request(&url), Caps::default(), &|_| Some(first.clone()))
+            .await,
+    );
     assert_eq!(moved.commit, second);
     // An annotated tag (peeled to its commit) and a light one, side by side in one cache.
     let at = |tag: &str| RepoRequest {
@@ -153,8 +175,8 @@ async fn the_same_commit_is_unchanged_a_new_one_is_fetched_and_two_tags_coexist(
         subdir: None,
     };
     let (v1, v2) = (
-        fetched(repos.fetch(&at("v1"), None).await),
-        fetched(repos.fetch(&at("v2"), None).await),
+        fetched(repos.fetch(&at("v1"), Caps::default(), &|_| None).await),
+        fetched(repos.fetch(&at("v2"), Caps::default(), &|_| None).await),
     );
     assert_eq!(
         (v1.commit.as_str(), v2.commit.as_str()),
@@ -168,7 +190,7 @@ async fn the_same_commit_is_unchanged_a_new_one_is_fetched_and_two_tags_coexist(
             .any(|(p, t)| p == "src/lib.py" && t.contains("run_stream"))
     );
     // A commit id works as a ref.
-    let by_id = fetched(repos.fetch(&at(&first), None).await);
+    let by_id = fetched(repos.fetch(&at(&first), Caps::default(), &|_| None).await);
     assert_eq!(by_id.commit, first);
 }
 
@@ -184,7 +206,9 @@ async fn missing_repositories_and_refs_fail_at_once_and_refused_connections_are_
     let repos = Repos::new(settings(cache.path(), made.root()));
 
     for url in [http.url("missing"), daemon.url("missing")] {
-        let (outcome, attempts) = repos.fetch_with_retries(&request(&url), None, 2).await;
+        let (outcome, attempts) = repos
+            .fetch_with_retries(&request(&url), Caps::default(), &|_| None, 2)
+            .await;
         assert!(
             matches!(outcome, Err(RepoError::NotFound(_))),
             "{url}: {outcome:?}"
@@ -196,7 +220,9 @@ async fn missing_repositories_and_refs_fail_at_once_and_refused_connections_are_
         git_ref: Some("nope".into()),
         subdir: None,
     };
-    let (outcome, attempts) = repos.fetch_with_retries(&no_ref, None, 2).await;
+    let (outcome, attempts) = repos
+        .fetch_with_retries(&no_ref, Caps::default(), &|_| None, 2)
+        .await;
     match outcome {
         Err(RepoError::NotFound(why)) => assert!(why.contains("'nope'"), "{why}"),
         other => panic!("{other:?}"),
@@ -210,7 +236,9 @@ async fn missing_repositories_and_refs_fail_at_once_and_refused_connections_are_
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{closed}/x");
-    let (outcome, attempts) = repos.fetch_with_retries(&request(&url), None, 2).await;
+    let (outcome, attempts) = repos
+        .fetch_with_retries(&request(&url), Caps::default(), &|_| None, 2)
+        .await;
     assert!(
         matches!(outcome, Err(RepoError::Transient(_))),
         "{outcome:?}"
@@ -243,7 +271,10 @@ async fn hostile_names_private_hosts_and_foreign_paths_are_refused_before_git_ru
         "git@example.org:o/n".into(),
     ];
     for repo in &hostile {
-        match repos.fetch(&request(repo), None).await {
+        match repos
+            .fetch(&request(repo), Caps::default(), &|_| None)
+            .await
+        {
             Err(RepoError::Refused(why)) => eprintln!("{repo}: {why}"),
             other => panic!("{repo}: {other:?}"),
         }
@@ -252,7 +283,7 @@ async fn hostile_names_private_hosts_and_foreign_paths_are_refused_before_git_ru
     // The allowed local repository still works on the same server.
     let ok = made.path("ok").display().to_string();
     assert!(matches!(
-        repos.fetch(&request(&ok), None).await,
+        repos.fetch(&request(&ok), Caps::default(), &|_| None).await,
         Ok(Fetch::Fetched(_))
     ));
 }
@@ -260,23 +291,16 @@ async fn hostile_names_private_hosts_and_foreign_paths_are_refused_before_git_ru
 #[tokio::test]
 async fn a_server_that_never_answers_and_a_repository_over_the_cap_fail_with_their_reason() {
     let made = TestRepos::new();
-    // Random letters compress to about 60 %: the pack stays far over the cap.
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    let noise: String = (0..3 * 1024 * 1024)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            char::from(b'a' + (state % 26) as u8)
-        })
-        .collect();
-    made.create("huge", &[("data.txt", &noise)]);
+    made.create("huge", &[("data.txt", &noise(3 * 1024 * 1024))]);
     let http = GitHttp::serve(made.root()).await;
     let cache = tempfile::tempdir().unwrap();
     let mut capped = settings(cache.path(), made.root());
     capped.max_repo_bytes = 512 * 1024;
     let repos = Repos::new(capped);
-    match repos.fetch(&request(&http.url("huge")), None).await {
+    match repos
+        .fetch(&request(&http.url("huge")), Caps::default(), &|_| None)
+        .await
+    {
         Err(RepoError::TooLarge(why)) => assert!(why.contains("larger than the cap"), "{why}"),
         other => panic!("{other:?}"),
     }
@@ -295,7 +319,11 @@ async fn a_server_that_never_answers_and_a_repository_over_the_cap_fail_with_the
     let repos = Repos::new(hasty);
     let started = std::time::Instant::now();
     let outcome = repos
-        .fetch(&request(&format!("http://127.0.0.1:{port}/x")), None)
+        .fetch(
+            &request(&format!("http://127.0.0.1:{port}/x")),
+            Caps::default(),
+            &|_| None,
+        )
         .await;
     assert!(
         matches!(outcome, Err(RepoError::TimedOut(_))),

@@ -184,7 +184,10 @@ async fn tool_groups_choose_what_tools_list_offers_and_server_status_prices_them
         .iter()
         .map(|g| g["group"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["browser", "crawl", "search", "jobs", "ops"]);
+    assert_eq!(
+        names,
+        ["browser", "crawl", "search", "repos", "jobs", "ops"]
+    );
     assert!(groups.iter().all(|g| g["offered"] == true), "{groups:?}");
     let priced: u64 = groups
         .iter()
@@ -254,7 +257,7 @@ async fn tool_groups_choose_what_tools_list_offers_and_server_status_prices_them
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "{said}");
     assert!(
-        said.contains("'repo'") && said.contains("browser, crawl, search, jobs, ops"),
+        said.contains("'repo'") && said.contains("browser, crawl, search, repos, jobs, ops"),
         "{said}"
     );
 }

@@ -1,8 +1,10 @@
 """Drives the crawlium binary with the official Python `mcp` SDK.
 
 Usage: mcp_client.py MODE TARGET [TOKEN]
+       mcp_client.py index-repos BASE_URL REPO_URL...
   MODE   stdio-initialize | stdio-discover | http-initialize | http-discover | sse
   TARGET the crawlium binary (stdio modes) or the server's base URL (http://HOST:PORT)
+  index-repos indexes the repositories over Streamable HTTP, with progress
 Prints one JSON line with what it saw; exits non-zero when an expectation fails.
 """
 
@@ -68,8 +70,31 @@ async def exercise(session: ClientSession, handshake: str, expected_transport: s
     }
 
 
+async def index_repos(base: str, repos: list) -> dict:
+    """index_repos with a progress callback: the notifications seen and the finished job."""
+    progress = []
+
+    async def on_progress(value, total, message):
+        progress.append({"progress": value, "total": total, "message": message})
+
+    async with httpx2.AsyncClient(timeout=120) as http:
+        async with streamable_http_client(f"{base}/mcp", http_client=http) as streams:
+            async with ClientSession(streams[0], streams[1]) as session:
+                await session.initialize()
+                call = await session.call_tool(
+                    "index_repos",
+                    {"repos": repos, "maxConcurrent": 1},
+                    progress_callback=on_progress,
+                )
+                check(not call.is_error, f"index_repos failed: {call}")
+                return {"progress": progress, "job": call.structured_content}
+
+
 async def main() -> None:
     mode, target = sys.argv[1], sys.argv[2]
+    if mode == "index-repos":
+        print(json.dumps(await index_repos(target, sys.argv[3:])))
+        return
     token = sys.argv[3] if len(sys.argv) > 3 else None
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     logs = []

@@ -5,6 +5,10 @@
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
 };
 
 use axum::{
@@ -37,6 +41,20 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// `len` random letters: they compress to about 60 %, so a repository holding them packs to
+/// well over half their size.
+pub fn noise(len: usize) -> String {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'a' + (state % 26) as u8)
+        })
+        .collect()
 }
 
 /// A directory of repositories made by a test.
@@ -140,19 +158,47 @@ impl Drop for GitDaemon {
 }
 
 /// Smart HTTP: `git http-backend` as a CGI program behind an axum bridge, serving every
-/// repository under a directory at `http://127.0.0.1:PORT/NAME`.
+/// repository under a directory at `http://127.0.0.1:PORT/NAME`. It can hold each request
+/// for a while (so fetches overlap), and counts the requests it serves at once.
 pub struct GitHttp {
     server: FixtureServer,
+    bridge: Arc<Bridge>,
+}
+
+/// What the bridge's requests share.
+struct Bridge {
+    root: PathBuf,
+    /// How long each request waits before git answers it, ms.
+    delay_ms: AtomicU64,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 impl GitHttp {
     pub async fn serve(root: &Path) -> Self {
-        let router = axum::Router::new()
-            .fallback(cgi)
-            .with_state(root.to_path_buf());
+        let bridge = Arc::new(Bridge {
+            root: root.to_path_buf(),
+            delay_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        });
+        let router = axum::Router::new().fallback(cgi).with_state(bridge.clone());
         Self {
             server: FixtureServer::start(router).await,
+            bridge,
         }
+    }
+
+    /// Holds every request this long before answering it.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.bridge
+            .delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// The most requests served at once so far.
+    pub fn peak(&self) -> usize {
+        self.bridge.peak.load(Ordering::SeqCst)
     }
 
     /// `http://127.0.0.1:PORT/NAME`.
@@ -161,8 +207,19 @@ impl GitHttp {
     }
 }
 
+/// Serves one request, counted while it runs.
+async fn cgi(State(bridge): State<Arc<Bridge>>, request: Request) -> Response {
+    let now = bridge.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    bridge.peak.fetch_max(now, Ordering::SeqCst);
+    let delay = bridge.delay_ms.load(Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    let response = http_backend(&bridge.root, request).await;
+    bridge.in_flight.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
 /// Runs `git http-backend` for one request (RFC 3875 variables in, CGI headers out).
-async fn cgi(State(root): State<PathBuf>, request: Request) -> Response {
+async fn http_backend(root: &Path, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
     let header = |name: &str| {
@@ -179,7 +236,7 @@ async fn cgi(State(root): State<PathBuf>, request: Request) -> Response {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_PROJECT_ROOT", &root)
+        .env("GIT_PROJECT_ROOT", root)
         .env("GIT_HTTP_EXPORT_ALL", "1")
         .env("REQUEST_METHOD", parts.method.as_str())
         .env("PATH_INFO", parts.uri.path())
