@@ -31,7 +31,7 @@ use super::{
 use crate::{
     crawl::chunk::chunk_markdown,
     store::{
-        IndexedRepository, NewCodeFile, NewPage, NewSymbol, RepositorySwitch, SourceKind, Store,
+        IndexedRepository, NewCodeFile, NewPage, RepositorySwitch, SourceKind, Store, SymbolRow,
     },
 };
 
@@ -681,7 +681,7 @@ fn code_file(file: TreeEntry, language: Language, text: String, found: FileSymbo
         symbols: found
             .symbols
             .into_iter()
-            .map(|symbol| NewSymbol {
+            .map(|symbol| SymbolRow {
                 kind: symbol.kind.as_str().to_string(),
                 params: serde_json::to_value(&symbol.params).unwrap_or_default(),
                 name: symbol.name,

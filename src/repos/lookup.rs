@@ -60,13 +60,14 @@ pub struct FoundSymbol {
 }
 
 impl From<StoredSymbol> for FoundSymbol {
-    fn from(row: StoredSymbol) -> Self {
-        let params: Vec<Param> = serde_json::from_value(row.params.0).unwrap_or_default();
+    fn from(stored: StoredSymbol) -> Self {
+        let row = stored.symbol;
+        let params: Vec<Param> = serde_json::from_value(row.params).unwrap_or_default();
         FoundSymbol {
-            symbol_id: row.id,
-            repo: row.repo,
-            path: row.path,
-            language: row.language,
+            symbol_id: stored.id,
+            repo: stored.repo,
+            path: stored.path,
+            language: stored.language,
             symbol: Symbol {
                 kind: SymbolKind::parse(&row.kind).unwrap_or(SymbolKind::Function),
                 name: row.name,

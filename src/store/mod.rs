@@ -35,8 +35,8 @@ pub use frontier::{FrontierCounts, NewFrontierUrl, QueuedUrl, Settled, UrlState}
 pub use jobs::{JobLease, JobRecord, JobSnapshot, JobState};
 pub use pages::{NewChunk, NewCodeBlock, NewPage, PageKey, PageMeta, PageWrite, StoredPage};
 pub use repositories::{
-    IndexedRepository, NewCodeFile, NewSymbol, RepositoryCounts, RepositorySwitch, StoredSymbol,
-    SymbolKey, SymbolQuery, identifier_terms,
+    IndexedRepository, NewCodeFile, RepositoryCounts, RepositorySwitch, StoredSymbol, SymbolKey,
+    SymbolQuery, SymbolRow, identifier_terms,
 };
 pub use search::{CodeHit, CodeQuery, PageHit, PageQuery, fts5_query};
 pub use sources::{DeletedSource, RepositoryInfo, SourceKind, SourceSummary};

@@ -55,9 +55,9 @@ pub struct RepositoryCounts {
     pub docs: u64,
 }
 
-/// A symbol to store (the repository layer's symbol, flattened for rows).
-#[derive(Debug, Clone, Default)]
-pub struct NewSymbol {
+/// A symbol as stored (the repository layer's symbol, flattened for rows).
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
+pub struct SymbolRow {
     /// module, class, function, ….
     pub kind: String,
     /// The name as written.
@@ -69,6 +69,7 @@ pub struct NewSymbol {
     /// The definition up to its body.
     pub signature: String,
     /// The parameters (JSON array).
+    #[sqlx(json)]
     pub params: Value,
     /// The declared return type.
     pub returns: Option<String>,
@@ -98,7 +99,7 @@ pub struct NewCodeFile {
     /// Its text.
     pub content: String,
     /// What it defines.
-    pub symbols: Vec<NewSymbol>,
+    pub symbols: Vec<SymbolRow>,
 }
 
 /// A repository source moving to a new commit.
@@ -139,28 +140,9 @@ pub struct StoredSymbol {
     pub path: String,
     /// The language.
     pub language: String,
-    /// module, class, function, ….
-    pub kind: String,
-    /// The name.
-    pub name: String,
-    /// The qualified name.
-    pub qualified_name: String,
-    /// The enclosing definition's qualified name.
-    pub parent: Option<String>,
-    /// The signature.
-    pub signature: String,
-    /// The parameters (JSON array).
-    pub params: Json<Value>,
-    /// The return type.
-    pub returns: Option<String>,
-    /// The doc.
-    pub doc: Option<String>,
-    /// Whether it is exported.
-    pub exported: bool,
-    /// First line.
-    pub start_line: i32,
-    /// Last line.
-    pub end_line: i32,
+    /// The definition.
+    #[sqlx(flatten)]
+    pub symbol: SymbolRow,
 }
 
 /// A symbol search.
@@ -238,7 +220,7 @@ pub fn identifier_terms(name: &str) -> String {
 }
 
 /// The words a symbol is found by: its name's, then its qualified name's.
-fn symbol_terms(symbol: &NewSymbol) -> String {
+fn symbol_terms(symbol: &SymbolRow) -> String {
     let mut terms = identifier_terms(&symbol.name);
     for segment in symbol.qualified_name.split('.') {
         if segment != symbol.name {
@@ -347,7 +329,7 @@ impl Store {
                 delete.build().execute(&mut *tx).await?;
             }
             // Symbols go in full batches across files: one statement shape, prepared once.
-            let mut pending: Vec<(i64, &NewCodeFile, &NewSymbol)> = Vec::new();
+            let mut pending: Vec<(i64, &NewCodeFile, &SymbolRow)> = Vec::new();
             for (n, file) in switch.files.iter().enumerate() {
                 let file_id: i64 = sqlx::query_scalar(
                     "INSERT INTO code_files (source_id, path, blob, language, module, imports,

@@ -501,26 +501,12 @@ async fn hostile_repositories_fail_alone_with_their_reasons() {
             .unwrap_or_else(|| panic!("{repo} did not fail: {job:#}"))
             .to_string()
     };
-    assert!(
-        reason(&cases[0]).contains("option"),
-        "{}",
-        reason(&cases[0])
-    );
-    assert!(
-        reason(&cases[1]).contains("transport"),
-        "{}",
-        reason(&cases[1])
-    );
-    assert!(
-        reason(&cases[2]).contains("REPO_ALLOWED_DIRS"),
-        "{}",
-        reason(&cases[2])
-    );
-    assert!(
-        reason(&cases[3]).contains("private"),
-        "{}",
-        reason(&cases[3])
-    );
+    for (case, says) in cases
+        .iter()
+        .zip(["option", "transport", "REPO_ALLOWED_DIRS", "private"])
+    {
+        assert!(reason(case).contains(says), "{case}: {}", reason(case));
+    }
     assert!(!pwned.exists(), "a hostile name ran a command");
     assert_eq!(outcome(&job, &good)["status"], "indexed");
 

@@ -39,38 +39,34 @@ const SKIPPED: [&str; 6] = [
     "benches",
 ];
 
+/// The newest directory (by name) among `parents`' children whose name starts with `prefix`
+/// and that holds `marker`.
+fn newest(parents: &[PathBuf], prefix: &str, marker: &str) -> Option<PathBuf> {
+    parents
+        .iter()
+        .flat_map(|parent| std::fs::read_dir(parent).into_iter().flatten().flatten())
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix))
+                && path.join(marker).exists()
+        })
+        .max()
+}
+
 fn default_trees() -> Vec<PathBuf> {
     let registry = dirs::home_dir()
         .unwrap_or_default()
         .join(".cargo/registry/src");
-    let tokio = std::fs::read_dir(&registry)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .flat_map(|index| {
-            std::fs::read_dir(index.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-        })
-        .map(|entry| entry.path())
-        .filter(|path| {
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("tokio-1."))
-        })
-        .max();
-    let python = std::fs::read_dir("/usr/lib")
+    let indexes: Vec<PathBuf> = std::fs::read_dir(&registry)
         .into_iter()
         .flatten()
         .flatten()
         .map(|entry| entry.path())
-        .filter(|path| {
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("python3.") && path.join("os.py").exists())
-        })
-        .max();
+        .collect();
+    let tokio = newest(&indexes, "tokio-1.", "src/lib.rs");
+    let python = newest(&["/usr/lib".into()], "python3.", "os.py");
     tokio.into_iter().chain(python).collect()
 }
 
