@@ -160,6 +160,36 @@ impl Judge<'_, '_> {
         finding
     }
 
+    /// Reports a found use of `name` at `site` (a use with the same `key` once) that holds
+    /// `value`, resolved to the symbol or module `value` is.
+    fn report_found(
+        &mut self,
+        site: &Site,
+        key: Option<String>,
+        kind: UseKind,
+        name: String,
+        value: &Value,
+    ) {
+        let finding = Self::finding(site, kind, name, Status::Found, String::new());
+        let finding = self.with_value(finding, value);
+        self.report(site, key, finding);
+    }
+
+    /// Reports the import `import` (shown as `name`) as not found or not checked, with
+    /// `message` and the names meant instead (`suggestions`).
+    fn report_import(
+        &mut self,
+        import: &ImportUse,
+        name: String,
+        status: Status,
+        message: String,
+        suggestions: Vec<String>,
+    ) {
+        let mut finding = Self::finding(&import.site, UseKind::Import, name, status, message);
+        finding.suggestions = suggestions;
+        self.report(&import.site, None, finding);
+    }
+
     // ----- imports -----
 
     /// Judges one import; returns what it binds.
@@ -205,14 +235,8 @@ impl Judge<'_, '_> {
     fn not_indexed(&mut self, import: &ImportUse) {
         let module = import.module.written();
         let message = format!("module '{module}' is not indexed; not checked");
-        let finding = Self::finding(
-            &import.site,
-            UseKind::Import,
-            imported_name(import),
-            Status::NotChecked,
-            message,
-        );
-        self.report(&import.site, None, finding);
+        let name = imported_name(import);
+        self.report_import(import, name, Status::NotChecked, message, Vec::new());
     }
 
     /// Judges an import from one of `modules` (candidates for the module written) of the
@@ -252,15 +276,13 @@ impl Judge<'_, '_> {
                 match hit {
                     Some(found) => {
                         let value = self.value_in_module(found);
-                        let finding = Self::finding(
+                        self.report_found(
                             &import.site,
+                            None,
                             UseKind::Import,
                             name.clone(),
-                            Status::Found,
-                            String::new(),
+                            &value,
                         );
-                        let finding = self.with_value(finding, &value);
-                        self.report(&import.site, None, finding);
                         value
                     }
                     None => {
@@ -278,29 +300,16 @@ impl Judge<'_, '_> {
                                  '{}'; not checked",
                                 import.module.written()
                             );
-                            let finding = Self::finding(
-                                &import.site,
-                                UseKind::Import,
-                                name.clone(),
-                                Status::NotChecked,
-                                message,
-                            );
-                            self.report(&import.site, None, finding);
+                            let status = Status::NotChecked;
+                            self.report_import(import, name.clone(), status, message, Vec::new());
                             return Value::Unknown;
                         }
                         let message = format!(
                             "module '{module}' has no '{name}'{}",
                             did_you_mean(&suggestions)
                         );
-                        let mut finding = Self::finding(
-                            &import.site,
-                            UseKind::Import,
-                            name.clone(),
-                            Status::NotFound,
-                            message,
-                        );
-                        finding.suggestions = suggestions;
-                        self.report(&import.site, None, finding);
+                        let status = Status::NotFound;
+                        self.report_import(import, name.clone(), status, message, suggestions);
                         Value::Unknown
                     }
                 }
@@ -315,26 +324,18 @@ impl Judge<'_, '_> {
                         "the default export of '{}' is not checked",
                         import.module.written()
                     );
-                    let finding = Self::finding(
-                        &import.site,
-                        UseKind::Import,
-                        local.to_string(),
-                        Status::NotChecked,
-                        message,
-                    );
-                    self.report(&import.site, None, finding);
+                    let status = Status::NotChecked;
+                    self.report_import(import, local.to_string(), status, message, Vec::new());
                     return Value::Unknown;
                 };
                 let value = self.value_in_module(found);
-                let finding = Self::finding(
+                self.report_found(
                     &import.site,
+                    None,
                     UseKind::Import,
                     local.to_string(),
-                    Status::Found,
-                    String::new(),
+                    &value,
                 );
-                let finding = self.with_value(finding, &value);
-                self.report(&import.site, None, finding);
                 value
             }
         }
@@ -384,15 +385,8 @@ impl Judge<'_, '_> {
             "module '{module}' does not exist{}",
             did_you_mean(&suggestions)
         );
-        let mut finding = Self::finding(
-            &import.site,
-            UseKind::Import,
-            imported_name(import),
-            Status::NotFound,
-            message,
-        );
-        finding.suggestions = suggestions;
-        self.report(&import.site, None, finding);
+        let name = imported_name(import);
+        self.report_import(import, name, Status::NotFound, message, suggestions);
     }
 
     /// A found finding's symbol, signature and message, from the value it resolved to.
@@ -581,15 +575,8 @@ impl Judge<'_, '_> {
                 let value = self.value_in_module(found);
                 if emit && reports(role, &value) {
                     let key = format!("member|{module}|{name}");
-                    let finding = Self::finding(
-                        site,
-                        self.kind_of(&value),
-                        shown.clone(),
-                        Status::Found,
-                        String::new(),
-                    );
-                    let finding = self.with_value(finding, &value);
-                    self.report(site, Some(key), finding);
+                    let kind = self.kind_of(&value);
+                    self.report_found(site, Some(key), kind, shown.clone(), &value);
                 }
                 Evaluated { value, shown }
             }
@@ -602,15 +589,8 @@ impl Judge<'_, '_> {
                     Member::Found(ids) => {
                         let value = self.value_of(&ids, via_class);
                         if emit && reports(role, &value) {
-                            let finding = Self::finding(
-                                site,
-                                self.kind_of(&value),
-                                shown.clone(),
-                                Status::Found,
-                                String::new(),
-                            );
-                            let finding = self.with_value(finding, &value);
-                            self.report(site, Some(key), finding);
+                            let kind = self.kind_of(&value);
+                            self.report_found(site, Some(key), kind, shown.clone(), &value);
                         }
                         Evaluated { value, shown }
                     }

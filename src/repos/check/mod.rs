@@ -16,7 +16,8 @@
 //!
 //! Inside: `uses` holds what code uses, `python` and `script` find it, `index` indexes the
 //! known symbols, `judge` resolves the uses and writes the findings, `arguments` checks
-//! call arguments, `similar` scores name similarity.
+//! call arguments, `similar` scores name similarity; `walk` holds what the two walkers
+//! share.
 
 mod arguments;
 mod index;
@@ -25,6 +26,7 @@ mod python;
 mod script;
 mod similar;
 mod uses;
+mod walk;
 
 #[cfg(test)]
 mod tests;

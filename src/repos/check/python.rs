@@ -2,19 +2,13 @@
 //! (imports, assigned values, annotated types, `with … as x`, `self.x = …`), and the
 //! chains of attribute accesses and calls that start at a name.
 
-use tree_sitter::{Node, Parser};
+use tree_sitter::Node;
 
 use super::uses::{
-    Args, Bound, Chain, Expr, ImportItem, ImportUse, ModuleRef, ScopeKind, Site, Uses,
-    annotation_path, text,
+    Args, Bound, Expr, ImportItem, ImportUse, ModuleRef, ScopeKind, Site, Uses, text,
 };
+use super::walk::{self, MAX_CHAIN, MAX_DEPTH, Walk, named_children, type_bound};
 use crate::repos::symbols::Language;
-
-/// How deep the walk descends into the syntax tree (bounds the recursion on any input).
-const MAX_DEPTH: usize = 400;
-
-/// How long a chain of accesses and calls is followed (`a.b.c…`).
-const MAX_CHAIN: usize = 64;
 
 /// What Python `code` uses. Code with syntax errors gives what its parsed parts use.
 pub(crate) fn python_uses(code: &str) -> Uses {
@@ -22,14 +16,7 @@ pub(crate) fn python_uses(code: &str) -> Uses {
         source: code,
         uses: Uses::new(Language::Python),
     };
-    let mut parser = Parser::new();
-    if parser
-        .set_language(&tree_sitter_python::LANGUAGE.into())
-        .is_err()
-    {
-        return walker.uses;
-    }
-    if let Some(tree) = parser.parse(code, None) {
+    if let Some(tree) = walk::parse(code, tree_sitter_python::LANGUAGE.into()) {
         walker.visit(tree.root_node(), 0, 0);
     }
     walker.uses
@@ -41,8 +28,7 @@ struct Walker<'s> {
     uses: Uses,
 }
 
-impl Walker<'_> {
-    /// Records what `node` and its descendants use, `node` being in `scope`.
+impl Walk for Walker<'_> {
     fn visit(&mut self, node: Node<'_>, scope: usize, depth: usize) {
         if depth > MAX_DEPTH {
             return;
@@ -76,38 +62,19 @@ impl Walker<'_> {
                 }
             }
             "attribute" | "call" if is_chain_top(node) => {
-                let expr = self.expr(node, 0);
-                if !matches!(expr, Expr::Opaque) {
-                    self.uses.chains.push(Chain { scope, expr });
-                }
+                self.uses.add_chain(scope, self.expr(node, 0));
             }
             _ => {}
         }
         self.visit_children(node, scope, depth);
     }
+}
 
-    /// Visits every child of `node` in `scope`.
-    fn visit_children(&mut self, node: Node<'_>, scope: usize, depth: usize) {
-        let mut cursor = node.walk();
-        let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
-        for child in children {
-            self.visit(child, scope, depth + 1);
-        }
-    }
-
+impl Walker<'_> {
     /// `import a.b.c`, `import a.b as x`.
     fn import(&mut self, node: Node<'_>, scope: usize) {
-        let mut cursor = node.walk();
-        let names: Vec<Node<'_>> = node.children_by_field_name("name", &mut cursor).collect();
-        for name in names {
-            let (path_node, alias) = match name.kind() {
-                "aliased_import" => (
-                    name.child_by_field_name("name"),
-                    name.child_by_field_name("alias")
-                        .map(|alias| text(alias, self.source).to_string()),
-                ),
-                _ => (Some(name), None),
-            };
+        for name in name_field(node) {
+            let (path_node, alias) = self.aliased(name);
             let Some(path_node) = path_node else { continue };
             let path = dotted(text(path_node, self.source));
             let Some(module) = absolute(&path) else {
@@ -150,17 +117,8 @@ impl Walker<'_> {
                 None => return,
             }
         };
-        let mut cursor = node.walk();
-        let names: Vec<Node<'_>> = node.children_by_field_name("name", &mut cursor).collect();
-        for name in &names {
-            let (name_node, alias) = match name.kind() {
-                "aliased_import" => (
-                    name.child_by_field_name("name"),
-                    name.child_by_field_name("alias")
-                        .map(|alias| text(alias, self.source).to_string()),
-                ),
-                _ => (Some(*name), None),
-            };
+        for name in &name_field(node) {
+            let (name_node, alias) = self.aliased(*name);
             let Some(name_node) = name_node else { continue };
             let imported = dotted(text(name_node, self.source));
             if imported.is_empty() {
@@ -196,6 +154,19 @@ impl Walker<'_> {
         }
     }
 
+    /// The name an import takes and the alias it binds, from one of its names: `a.b`, or
+    /// `a.b as c` (an `aliased_import`).
+    fn aliased<'t>(&self, name: Node<'t>) -> (Option<Node<'t>>, Option<String>) {
+        match name.kind() {
+            "aliased_import" => (
+                name.child_by_field_name("name"),
+                name.child_by_field_name("alias")
+                    .map(|alias| text(alias, self.source).to_string()),
+            ),
+            _ => (Some(name), None),
+        }
+    }
+
     /// `class Name(Bases): body` — binds `Name` (a local class is not an indexed one) and
     /// walks the body in a class scope.
     fn class(&mut self, node: Node<'_>, scope: usize, depth: usize) {
@@ -224,9 +195,7 @@ impl Walker<'_> {
         }
         let inner = self.uses.add_scope(scope, ScopeKind::Function);
         if let Some(parameters) = node.child_by_field_name("parameters") {
-            let mut cursor = parameters.walk();
-            let params: Vec<Node<'_>> = parameters.named_children(&mut cursor).collect();
-            for param in params {
+            for param in named_children(parameters) {
                 self.parameter(param, inner);
             }
             // Defaults and annotations are expressions too.
@@ -241,7 +210,7 @@ impl Walker<'_> {
     fn parameter(&mut self, param: Node<'_>, scope: usize) {
         let annotation = param
             .child_by_field_name("type")
-            .and_then(|annotation| self.type_bound(annotation, scope));
+            .and_then(|annotation| type_bound(annotation, scope, self.source));
         let name = match param.kind() {
             "identifier" => Some(param),
             "default_parameter" | "typed_default_parameter" => param.child_by_field_name("name"),
@@ -283,7 +252,10 @@ impl Walker<'_> {
         while let Some(inner) = value.filter(|v| v.kind() == "assignment") {
             value = inner.child_by_field_name("right");
         }
-        let bound = match (annotation.and_then(|a| self.type_bound(a, scope)), value) {
+        let bound = match (
+            annotation.and_then(|a| type_bound(a, scope, self.source)),
+            value,
+        ) {
             (Some(declared), _) => declared,
             (None, Some(value)) => self.value_bound(value, scope),
             (None, None) => Bound::Opaque,
@@ -341,9 +313,8 @@ impl Walker<'_> {
                 if let (Some(object), Some(attribute)) = (object, attribute)
                     && text(object, self.source) == "self"
                 {
-                    let name = format!("self.{}", text(attribute, self.source));
-                    let class_scope = self.uses.class_scope(scope);
-                    self.uses.bind(class_scope, &name, bound);
+                    let attribute = text(attribute, self.source);
+                    self.uses.bind_member(scope, "self", attribute, bound);
                 }
             }
             "pattern_list"
@@ -354,9 +325,7 @@ impl Walker<'_> {
             | "expression_list"
             | "tuple"
             | "list" => {
-                let mut cursor = target.walk();
-                let parts: Vec<Node<'_>> = target.named_children(&mut cursor).collect();
-                for part in parts {
+                for part in named_children(target) {
                     self.bind_target(part, scope, Bound::Opaque);
                 }
             }
@@ -375,13 +344,6 @@ impl Walker<'_> {
             },
             _ => Bound::Opaque,
         }
-    }
-
-    /// What a name annotated with `annotation` is bound to (`None`: not one class).
-    fn type_bound(&self, annotation: Node<'_>, scope: usize) -> Option<Bound> {
-        let path = annotation_path(text(annotation, self.source))?;
-        let site = Site::of(annotation, self.source);
-        Expr::from_path(&path, &site).map(|expr| Bound::Type { expr, scope })
     }
 
     /// The expression `node` is, as far as the checker follows it.
@@ -460,18 +422,16 @@ fn is_chain_top(node: Node<'_>) -> bool {
 }
 
 /// The value inside parentheses and `await`.
-fn unwrap(mut node: Node<'_>) -> Node<'_> {
-    while matches!(node.kind(), "parenthesized_expression" | "await") {
-        let mut cursor = node.walk();
-        let Some(inner) = node
-            .named_children(&mut cursor)
-            .find(|c| c.kind() != "comment")
-        else {
-            break;
-        };
-        node = inner;
-    }
-    node
+fn unwrap(node: Node<'_>) -> Node<'_> {
+    walk::unwrap(node, &["parenthesized_expression", "await"])
+}
+
+/// The children of an import statement in its `name` field (what it imports).
+fn name_field(statement: Node<'_>) -> Vec<Node<'_>> {
+    let mut cursor = statement.walk();
+    statement
+        .children_by_field_name("name", &mut cursor)
+        .collect()
 }
 
 /// A dotted name as written, whitespace removed (`a . b` → `a.b`).

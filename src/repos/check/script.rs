@@ -3,19 +3,13 @@
 //! `this.x = …`, class fields, constructor parameter properties), and the chains of member
 //! accesses, calls and `new` that start at a name.
 
-use tree_sitter::{Node, Parser, Tree};
+use tree_sitter::Node;
 
 use super::uses::{
-    Args, Bound, Chain, Expr, ImportItem, ImportUse, ModuleRef, ScopeKind, Site, Uses,
-    annotation_path, text,
+    Args, Bound, Expr, ImportItem, ImportUse, ModuleRef, ScopeKind, Site, Uses, text,
 };
+use super::walk::{self, MAX_CHAIN, MAX_DEPTH, Walk, named_children, type_bound};
 use crate::repos::symbols::Language;
-
-/// How deep the walk descends into the syntax tree (bounds the recursion on any input).
-const MAX_DEPTH: usize = 400;
-
-/// How long a chain of accesses and calls is followed (`a.b.c…`).
-const MAX_CHAIN: usize = 64;
 
 /// File extensions left off a module specifier's last segment.
 const EXTENSIONS: [&str; 8] = [".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx"];
@@ -29,10 +23,10 @@ pub(crate) fn script_uses(language: Language, code: &str) -> Uses {
     };
     let tree = match language {
         Language::TypeScript => {
-            let tsx = parse(code, tree_sitter_typescript::LANGUAGE_TSX.into());
+            let tsx = walk::parse(code, tree_sitter_typescript::LANGUAGE_TSX.into());
             match tsx {
                 Some(tree) if tree.root_node().has_error() => {
-                    match parse(code, tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into()) {
+                    match walk::parse(code, tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into()) {
                         Some(plain) if !plain.root_node().has_error() => Some(plain),
                         _ => Some(tree),
                     }
@@ -40,19 +34,12 @@ pub(crate) fn script_uses(language: Language, code: &str) -> Uses {
                 other => other,
             }
         }
-        _ => parse(code, tree_sitter_javascript::LANGUAGE.into()),
+        _ => walk::parse(code, tree_sitter_javascript::LANGUAGE.into()),
     };
     if let Some(tree) = tree {
         walker.visit(tree.root_node(), 0, 0);
     }
     walker.uses
-}
-
-/// `code` parsed with `grammar` (`None` if the parser fails).
-fn parse(code: &str, grammar: tree_sitter::Language) -> Option<Tree> {
-    let mut parser = Parser::new();
-    parser.set_language(&grammar).ok()?;
-    parser.parse(code, None)
 }
 
 /// Walks a JavaScript or TypeScript syntax tree, recording into `uses`.
@@ -61,8 +48,7 @@ struct Walker<'s> {
     uses: Uses,
 }
 
-impl Walker<'_> {
-    /// Records what `node` and its descendants use, `node` being in `scope`.
+impl Walk for Walker<'_> {
     fn visit(&mut self, node: Node<'_>, scope: usize, depth: usize) {
         if depth > MAX_DEPTH {
             return;
@@ -93,30 +79,19 @@ impl Walker<'_> {
                 }
             }
             "member_expression" | "call_expression" | "new_expression" if is_chain_top(node) => {
-                let expr = self.expr(node, 0);
-                if !matches!(expr, Expr::Opaque) {
-                    self.uses.chains.push(Chain { scope, expr });
-                }
+                self.uses.add_chain(scope, self.expr(node, 0));
             }
             _ => {}
         }
         self.visit_children(node, scope, depth);
     }
+}
 
-    /// Visits every child of `node` in `scope`.
-    fn visit_children(&mut self, node: Node<'_>, scope: usize, depth: usize) {
-        let mut cursor = node.walk();
-        let children: Vec<Node<'_>> = node.children(&mut cursor).collect();
-        for child in children {
-            self.visit(child, scope, depth + 1);
-        }
-    }
-
+impl Walker<'_> {
     /// `import X, { a, b as c } from "m"`, `import * as m from "m"`, `import "m"`,
     /// `import m = require("m")`.
     fn import(&mut self, node: Node<'_>, scope: usize) {
-        let mut cursor = node.walk();
-        let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+        let children = named_children(node);
         let source = node.child_by_field_name("source").or_else(|| {
             children
                 .iter()
@@ -133,9 +108,7 @@ impl Walker<'_> {
         for child in &children {
             match child.kind() {
                 "import_clause" => {
-                    let mut cursor = child.walk();
-                    let parts: Vec<Node<'_>> = child.named_children(&mut cursor).collect();
-                    for part in parts {
+                    for part in named_children(*child) {
                         imported |= self.import_clause_part(part, node, &module, scope);
                     }
                 }
@@ -241,7 +214,7 @@ impl Walker<'_> {
         }
         let declared = node
             .child_by_field_name("type")
-            .and_then(|annotation| self.type_bound(annotation, scope));
+            .and_then(|annotation| type_bound(annotation, scope, self.source));
         let bound = match (declared, value) {
             (Some(declared), _) => declared,
             (None, Some(value)) => self.value_bound(value, scope),
@@ -281,9 +254,7 @@ impl Walker<'_> {
             self.add_import(scope, name, declarator, module, ImportItem::Module, local);
             return;
         }
-        let mut cursor = name.walk();
-        let properties: Vec<Node<'_>> = name.named_children(&mut cursor).collect();
-        for property in properties {
+        for property in named_children(name) {
             let (key, local) = match property.kind() {
                 "shorthand_property_identifier_pattern" => (property, Some(property)),
                 "pair_pattern" => match property.child_by_field_name("key") {
@@ -331,9 +302,7 @@ impl Walker<'_> {
                 .bind(scope, text(name, self.source), Bound::Opaque);
         }
         let inner = self.uses.add_scope(scope, ScopeKind::Class);
-        let mut cursor = node.walk();
-        let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
-        for child in children {
+        for child in named_children(node) {
             let child_scope = if child.kind() == "class_body" {
                 inner
             } else {
@@ -353,15 +322,14 @@ impl Walker<'_> {
         };
         let declared = node
             .child_by_field_name("type")
-            .and_then(|annotation| self.type_bound(annotation, scope));
+            .and_then(|annotation| type_bound(annotation, scope, self.source));
         let bound = match (declared, node.child_by_field_name("value")) {
             (Some(declared), _) => declared,
             (None, Some(value)) => self.value_bound(value, scope),
             (None, None) => Bound::Nothing,
         };
-        let name = format!("this.{}", text(name, self.source));
-        let class_scope = self.uses.class_scope(scope);
-        self.uses.bind(class_scope, &name, bound);
+        self.uses
+            .bind_member(scope, "this", text(name, self.source), bound);
     }
 
     /// A function, method or arrow function: binds its name (declarations) and its
@@ -380,15 +348,11 @@ impl Walker<'_> {
             self.bind_pattern(parameter, inner, Bound::Opaque);
         }
         if let Some(parameters) = node.child_by_field_name("parameters") {
-            let mut cursor = parameters.walk();
-            let params: Vec<Node<'_>> = parameters.named_children(&mut cursor).collect();
-            for param in params {
+            for param in named_children(parameters) {
                 self.parameter(param, inner);
             }
         }
-        let mut cursor = node.walk();
-        let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
-        for child in children {
+        for child in named_children(node) {
             self.visit(child, inner, depth + 1);
         }
     }
@@ -400,7 +364,7 @@ impl Walker<'_> {
             "required_parameter" | "optional_parameter" => {
                 let declared = param
                     .child_by_field_name("type")
-                    .and_then(|annotation| self.type_bound(annotation, scope));
+                    .and_then(|annotation| type_bound(annotation, scope, self.source));
                 let Some(pattern) = param
                     .child_by_field_name("pattern")
                     .or_else(|| param.child_by_field_name("name"))
@@ -413,9 +377,9 @@ impl Walker<'_> {
                     .children(&mut cursor)
                     .any(|child| matches!(child.kind(), "accessibility_modifier" | "readonly"));
                 if is_property && pattern.kind() == "identifier" {
-                    let name = format!("this.{}", text(pattern, self.source));
-                    let class_scope = self.uses.class_scope(scope);
-                    self.uses.bind(class_scope, &name, bound.clone());
+                    let property = text(pattern, self.source);
+                    self.uses
+                        .bind_member(scope, "this", property, bound.clone());
                 }
                 self.bind_pattern(pattern, scope, bound);
             }
@@ -436,9 +400,8 @@ impl Walker<'_> {
                 if let (Some(object), Some(property)) = (object, property)
                     && object.kind() == "this"
                 {
-                    let name = format!("this.{}", text(property, self.source));
-                    let class_scope = self.uses.class_scope(scope);
-                    self.uses.bind(class_scope, &name, bound);
+                    let property = text(property, self.source);
+                    self.uses.bind_member(scope, "this", property, bound);
                 }
             }
             "assignment_pattern" | "object_assignment_pattern" => {
@@ -452,9 +415,7 @@ impl Walker<'_> {
                 }
             }
             "object_pattern" | "array_pattern" | "rest_pattern" => {
-                let mut cursor = pattern.walk();
-                let parts: Vec<Node<'_>> = pattern.named_children(&mut cursor).collect();
-                for part in parts {
+                for part in named_children(pattern) {
                     self.bind_pattern(part, scope, Bound::Opaque);
                 }
             }
@@ -475,13 +436,6 @@ impl Walker<'_> {
             }
             _ => Bound::Opaque,
         }
-    }
-
-    /// What a name declared with `annotation` (`: T`) is bound to (`None`: not one class).
-    fn type_bound(&self, annotation: Node<'_>, scope: usize) -> Option<Bound> {
-        let path = annotation_path(text(annotation, self.source))?;
-        let site = Site::of(annotation, self.source);
-        Expr::from_path(&path, &site).map(|expr| Bound::Type { expr, scope })
     }
 
     /// The expression `node` is, as far as the checker follows it.
@@ -577,25 +531,17 @@ fn is_chain_top(node: Node<'_>) -> bool {
 }
 
 /// The value inside parentheses, `await`, `x!`, `x as T` and `x satisfies T`.
-fn unwrap(mut node: Node<'_>) -> Node<'_> {
-    while matches!(
-        node.kind(),
-        "parenthesized_expression"
-            | "await_expression"
-            | "non_null_expression"
-            | "as_expression"
-            | "satisfies_expression"
-    ) {
-        let mut cursor = node.walk();
-        let Some(inner) = node
-            .named_children(&mut cursor)
-            .find(|c| c.kind() != "comment")
-        else {
-            break;
-        };
-        node = inner;
-    }
-    node
+fn unwrap(node: Node<'_>) -> Node<'_> {
+    walk::unwrap(
+        node,
+        &[
+            "parenthesized_expression",
+            "await_expression",
+            "non_null_expression",
+            "as_expression",
+            "satisfies_expression",
+        ],
+    )
 }
 
 /// A string literal's (or identifier's) value, quotes removed.

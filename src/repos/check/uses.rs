@@ -122,6 +122,22 @@ impl Uses {
             .push(bound);
     }
 
+    /// Binds `receiver.member` (`self.client`, `this.client`) in the class scope enclosing
+    /// `scope`.
+    pub(crate) fn bind_member(&mut self, scope: usize, receiver: &str, member: &str, bound: Bound) {
+        let name = format!("{receiver}.{member}");
+        let class_scope = self.class_scope(scope);
+        self.bind(class_scope, &name, bound);
+    }
+
+    /// Records `expr`, the outermost expression of a chain evaluated in `scope`, unless the
+    /// checker cannot follow it.
+    pub(crate) fn add_chain(&mut self, scope: usize, expr: Expr) {
+        if !matches!(expr, Expr::Opaque) {
+            self.chains.push(Chain { scope, expr });
+        }
+    }
+
     /// Records an import and binds its local name, if any, in `scope`.
     pub(crate) fn add_import(&mut self, scope: usize, import: ImportUse) {
         let local = import.local.clone();

@@ -216,13 +216,7 @@ impl<'s> Extractor<'s> {
                 self.source,
             );
             for name in names.into_iter().filter(|name| !name.is_empty()) {
-                let mut symbol = new_symbol(
-                    SymbolKind::Field,
-                    name,
-                    struct_name,
-                    syntax::start_line(field),
-                    syntax::end_line(field),
-                );
+                let mut symbol = new_symbol(SymbolKind::Field, name, struct_name, field, field);
                 symbol.exported = is_exported(name);
                 symbol.doc = doc.clone();
                 symbol.signature = signature.clone();
@@ -273,13 +267,7 @@ impl<'s> Extractor<'s> {
                 if name.is_empty() || name == "_" {
                     continue;
                 }
-                let mut symbol = new_symbol(
-                    SymbolKind::Constant,
-                    name,
-                    &scope,
-                    syntax::start_line(span),
-                    syntax::end_line(span),
-                );
+                let mut symbol = new_symbol(SymbolKind::Constant, name, &scope, span, span);
                 symbol.exported = is_exported(name);
                 symbol.doc = spec_doc.clone();
                 symbol.signature = format!("{keyword} {head}");
@@ -322,14 +310,8 @@ impl<'s> Extractor<'s> {
         scope: &str,
         doc: Option<String>,
     ) -> Option<Symbol> {
-        let name = field_text(node, "name", self.source).filter(|name| !name.is_empty())?;
-        let mut symbol = new_symbol(
-            kind,
-            name,
-            scope,
-            syntax::start_line(span),
-            syntax::end_line(span),
-        );
+        let name = syntax::name(node, self.source)?;
+        let mut symbol = new_symbol(kind, name, scope, span, span);
         symbol.exported = is_exported(name);
         symbol.doc = doc;
         Some(symbol)

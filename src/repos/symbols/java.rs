@@ -23,7 +23,7 @@ pub(super) fn extract(source: &str) -> FileSymbols {
             named_children(declaration)
                 .find(|child| matches!(child.kind(), "scoped_identifier" | "identifier"))
         })
-        .map(|name| without_whitespace(text(name, source)))
+        .map(|name| super::text::without_whitespace(text(name, source)))
         .unwrap_or_default();
     let mut extractor = Extractor {
         source,
@@ -234,18 +234,11 @@ impl<'s> Extractor<'s> {
             .children_by_field_name("declarator", &mut field.walk())
             .collect();
         for declarator in declarators {
-            let Some(name) = field_text(declarator, "name", self.source).filter(|n| !n.is_empty())
-            else {
+            let Some(name) = syntax::name(declarator, self.source) else {
                 continue;
             };
             let start = start_after_annotations(field);
-            let mut symbol = new_symbol(
-                SymbolKind::Field,
-                name,
-                scope,
-                syntax::start_line(start),
-                syntax::end_line(field),
-            );
+            let mut symbol = new_symbol(SymbolKind::Field, name, scope, start, field);
             symbol.exported = exported;
             symbol.doc = doc.clone();
             symbol.signature =
@@ -292,15 +285,9 @@ impl<'s> Extractor<'s> {
         scope: &str,
         visibility: Visibility,
     ) -> Option<Symbol> {
-        let name = field_text(declaration, "name", self.source).filter(|name| !name.is_empty())?;
+        let name = syntax::name(declaration, self.source)?;
         let start = start_after_annotations(declaration);
-        let mut symbol = new_symbol(
-            kind,
-            name,
-            scope,
-            syntax::start_line(start),
-            syntax::end_line(declaration),
-        );
+        let mut symbol = new_symbol(kind, name, scope, start, declaration);
         symbol.doc = doc;
         symbol.exported = self.is_exported(declaration, visibility);
         Some(symbol)
@@ -366,7 +353,7 @@ fn imports(root: Node, source: &str) -> Vec<Import> {
         else {
             continue;
         };
-        let path = without_whitespace(text(path, source));
+        let path = super::text::without_whitespace(text(path, source));
         let line = syntax::start_line(declaration);
         let is_wildcard = named_children(declaration).any(|child| child.kind() == "asterisk");
         let import = if is_wildcard {
@@ -377,27 +364,9 @@ fn imports(root: Node, source: &str) -> Vec<Import> {
                 line,
             }
         } else {
-            match path.rsplit_once('.') {
-                Some((module, name)) => Import {
-                    module: module.to_string(),
-                    name: Some(name.to_string()),
-                    alias: None,
-                    line,
-                },
-                None => Import {
-                    module: path.clone(),
-                    name: None,
-                    alias: None,
-                    line,
-                },
-            }
+            super::path_import(&path, ".", line)
         };
         imports.push(import);
     }
     imports
-}
-
-/// A dotted name as one word.
-fn without_whitespace(name: &str) -> String {
-    name.split_whitespace().collect()
 }

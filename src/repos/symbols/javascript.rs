@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use tree_sitter::Node;
 
 use super::syntax::{self, children, field_text, first_after_decorators, named_children, text};
-use super::{FileSymbols, Import, Param, ParamKind, Symbol, SymbolKind, new_symbol};
+use super::{FileSymbols, Import, ModuleFile, Param, ParamKind, Symbol, SymbolKind, new_symbol};
 
 /// Which grammar a file needs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -29,37 +29,33 @@ pub(super) enum Dialect {
 
 /// The symbols and imports of a JavaScript or TypeScript file at `path`.
 pub(super) fn extract(dialect: Dialect, path: &str, source: &str) -> FileSymbols {
-    let module = module_path(path);
     let language = match dialect {
         Dialect::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
         Dialect::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
         Dialect::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
     };
-    let Some(tree) = syntax::parse(&language, source) else {
-        return FileSymbols {
-            module,
-            ..FileSymbols::default()
-        };
-    };
-    let root = tree.root_node();
-    let file_doc = file_doc_comment(root, source);
-    let mut extractor = Extractor {
+    super::module_file(
+        &language,
+        path,
+        module_path(path),
         source,
-        file_doc: file_doc.map(|c| c.id()),
-        symbols: Vec::new(),
-    };
-    let doc = file_doc
-        .and_then(|comment| super::text::block_comment_doc(text(comment, source)))
-        .map(without_file_tag);
-    extractor
-        .symbols
-        .push(super::file_module_symbol(&module, path, source, doc));
-    extractor.statements(root, &module, 0);
-    FileSymbols {
-        imports: imports(root, source),
-        module,
-        symbols: extractor.symbols,
-    }
+        |root, module| {
+            let file_doc = file_doc_comment(root, source);
+            let mut extractor = Extractor {
+                source,
+                file_doc: file_doc.map(|c| c.id()),
+                symbols: Vec::new(),
+            };
+            extractor.statements(root, module, 0);
+            ModuleFile {
+                doc: file_doc
+                    .and_then(|comment| super::text::block_comment_doc(text(comment, source)))
+                    .map(without_file_tag),
+                definitions: extractor.symbols,
+                imports: imports(root, source),
+            }
+        },
+    )
 }
 
 /// The dotted module path of the file at `path`: extension (`.d.ts` too), a leading `src/`
@@ -227,16 +223,9 @@ impl<'s> Extractor<'s> {
         doc: Option<String>,
         scope: &str,
     ) {
-        let head = first_after_decorators(context.statement);
-        let Some(mut symbol) = self.symbol(kind, name, head, context.statement, scope, doc) else {
+        let Some(mut symbol) = self.headed_symbol(kind, name, node, context, doc, scope) else {
             return;
         };
-        let head_end = node
-            .child_by_field_name("body")
-            .map_or(node.end_byte(), |body| body.start_byte());
-        symbol.signature =
-            syntax::head_signature(context.statement, head.start_byte(), head_end, self.source);
-        symbol.exported = context.exported;
         symbol.params = self.params(node);
         symbol.returns = field_text(node, "return_type", self.source).map(type_annotation);
         self.symbols.push(symbol);
@@ -251,20 +240,12 @@ impl<'s> Extractor<'s> {
         scope: &str,
         depth: usize,
     ) {
-        let head = first_after_decorators(context.statement);
-        let Some(mut symbol) =
-            self.symbol(SymbolKind::Class, name, head, context.statement, scope, doc)
+        let Some(qualified) =
+            self.push_container(SymbolKind::Class, name, class, context, doc, scope)
         else {
             return;
         };
-        let body = class.child_by_field_name("body");
-        let head_end = body.map_or(class.end_byte(), |body| body.start_byte());
-        symbol.signature =
-            syntax::head_signature(context.statement, head.start_byte(), head_end, self.source);
-        symbol.exported = context.exported;
-        let qualified = symbol.qualified_name.clone();
-        self.symbols.push(symbol);
-        if let Some(body) = body
+        if let Some(body) = class.child_by_field_name("body")
             && depth <= syntax::MAX_NESTING
         {
             self.class_members(body, &qualified, context.exported);
@@ -355,25 +336,14 @@ impl<'s> Extractor<'s> {
         doc: Option<String>,
         scope: &str,
     ) {
-        let head = first_after_decorators(context.statement);
-        let Some(mut symbol) = self.symbol(
-            SymbolKind::Interface,
-            name,
-            head,
-            context.statement,
-            scope,
-            doc,
-        ) else {
+        let Some(qualified) =
+            self.push_container(SymbolKind::Interface, name, interface, context, doc, scope)
+        else {
             return;
         };
-        let body = interface.child_by_field_name("body");
-        let head_end = body.map_or(interface.end_byte(), |body| body.start_byte());
-        symbol.signature =
-            syntax::head_signature(context.statement, head.start_byte(), head_end, self.source);
-        symbol.exported = context.exported;
-        let qualified = symbol.qualified_name.clone();
-        self.symbols.push(symbol);
-        let Some(body) = body else { return };
+        let Some(body) = interface.child_by_field_name("body") else {
+            return;
+        };
         for (member, doc) in self.documented_children(body) {
             let member_context = Context {
                 statement: member,
@@ -407,20 +377,14 @@ impl<'s> Extractor<'s> {
         doc: Option<String>,
         scope: &str,
     ) {
-        let head = first_after_decorators(context.statement);
-        let Some(mut symbol) =
-            self.symbol(SymbolKind::Enum, name, head, context.statement, scope, doc)
+        let Some(qualified) =
+            self.push_container(SymbolKind::Enum, name, enumeration, context, doc, scope)
         else {
             return;
         };
-        let body = enumeration.child_by_field_name("body");
-        let head_end = body.map_or(enumeration.end_byte(), |body| body.start_byte());
-        symbol.signature =
-            syntax::head_signature(context.statement, head.start_byte(), head_end, self.source);
-        symbol.exported = context.exported;
-        let qualified = symbol.qualified_name.clone();
-        self.symbols.push(symbol);
-        let Some(body) = body else { return };
+        let Some(body) = enumeration.child_by_field_name("body") else {
+            return;
+        };
         for (member, doc) in self.documented_children(body) {
             let name = match member.kind() {
                 "property_identifier" | "string" => name_text(member, self.source),
@@ -455,25 +419,12 @@ impl<'s> Extractor<'s> {
         else {
             return;
         };
-        let head = first_after_decorators(context.statement);
-        let Some(mut symbol) = self.symbol(
-            SymbolKind::Module,
-            name,
-            head,
-            context.statement,
-            scope,
-            doc,
-        ) else {
+        let Some(qualified) =
+            self.push_container(SymbolKind::Module, name, namespace, context, doc, scope)
+        else {
             return;
         };
-        let body = namespace.child_by_field_name("body");
-        let head_end = body.map_or(namespace.end_byte(), |body| body.start_byte());
-        symbol.signature =
-            syntax::head_signature(context.statement, head.start_byte(), head_end, self.source);
-        symbol.exported = context.exported;
-        let qualified = symbol.qualified_name.clone();
-        self.symbols.push(symbol);
-        if let Some(body) = body {
+        if let Some(body) = namespace.child_by_field_name("body") {
             self.statements(body, &qualified, depth + 1);
         }
     }
@@ -630,6 +581,48 @@ impl<'s> Extractor<'s> {
         plain_param(&super::text::collapse_whitespace(pattern_text))
     }
 
+    /// The symbol of a declaration named `name` whose statement is `context.statement`
+    /// (the declaration itself, or an `export` around it): its lines and signature start past
+    /// the decorators, its signature ends where `node`'s body starts, and it is exported as
+    /// `context` says. `None` when the name is empty.
+    fn headed_symbol(
+        &self,
+        kind: SymbolKind,
+        name: &str,
+        node: Node,
+        context: Context,
+        doc: Option<String>,
+        scope: &str,
+    ) -> Option<Symbol> {
+        let head = first_after_decorators(context.statement);
+        let mut symbol = self.symbol(kind, name, head, context.statement, scope, doc)?;
+        let head_end = node
+            .child_by_field_name("body")
+            .map_or(node.end_byte(), |body| body.start_byte());
+        symbol.signature =
+            syntax::head_signature(context.statement, head.start_byte(), head_end, self.source);
+        symbol.exported = context.exported;
+        Some(symbol)
+    }
+
+    /// Adds the [`Self::headed_symbol`] of a declaration whose body holds members (a
+    /// class, interface, enum or namespace); returns its qualified name, the scope of its
+    /// members. `None` (nothing added) when the name is empty.
+    fn push_container(
+        &mut self,
+        kind: SymbolKind,
+        name: &str,
+        node: Node,
+        context: Context,
+        doc: Option<String>,
+        scope: &str,
+    ) -> Option<String> {
+        let symbol = self.headed_symbol(kind, name, node, context, doc, scope)?;
+        let qualified = symbol.qualified_name.clone();
+        self.symbols.push(symbol);
+        Some(qualified)
+    }
+
     /// A symbol named `name` starting at `head` (past decorators) and ending with `end`;
     /// `None` when the name is empty (half-written code).
     fn symbol(
@@ -644,13 +637,7 @@ impl<'s> Extractor<'s> {
         if name.is_empty() {
             return None;
         }
-        let mut symbol = new_symbol(
-            kind,
-            name,
-            scope,
-            syntax::start_line(head),
-            syntax::end_line(end),
-        );
+        let mut symbol = new_symbol(kind, name, scope, head, end);
         symbol.doc = doc;
         Some(symbol)
     }
@@ -823,13 +810,7 @@ fn imports(root: Node, source: &str) -> Vec<Import> {
                             imports.push(import(module, Some("*"), alias));
                         }
                         "named_imports" => {
-                            for specifier in
-                                named_children(part).filter(|s| s.kind() == "import_specifier")
-                            {
-                                let name = specifier
-                                    .child_by_field_name("name")
-                                    .map(|n| name_text(n, source));
-                                let alias = field_text(specifier, "alias", source);
+                            for (name, alias) in specifiers(part, "import_specifier", source) {
                                 imports.push(import(module, name, alias));
                             }
                         }
@@ -847,13 +828,7 @@ fn imports(root: Node, source: &str) -> Vec<Import> {
                     match part.kind() {
                         "export_clause" => {
                             named = true;
-                            for specifier in
-                                named_children(part).filter(|s| s.kind() == "export_specifier")
-                            {
-                                let name = specifier
-                                    .child_by_field_name("name")
-                                    .map(|n| name_text(n, source));
-                                let alias = field_text(specifier, "alias", source);
+                            for (name, alias) in specifiers(part, "export_specifier", source) {
                                 imports.push(import(module, name, alias));
                             }
                         }
@@ -911,6 +886,23 @@ fn imports(root: Node, source: &str) -> Vec<Import> {
         }
     }
     imports
+}
+
+/// The name and the alias of each specifier of kind `kind` (`a`, `a as b`) in `list` (the
+/// braces of an `import { … }` or `export { … } from`).
+fn specifiers<'t, 's>(
+    list: Node<'t>,
+    kind: &'static str,
+    source: &'s str,
+) -> impl Iterator<Item = (Option<&'s str>, Option<&'s str>)> {
+    named_children(list)
+        .filter(move |specifier| specifier.kind() == kind)
+        .map(move |specifier| {
+            let name = specifier
+                .child_by_field_name("name")
+                .map(|name| name_text(name, source));
+            (name, field_text(specifier, "alias", source))
+        })
 }
 
 /// The module of a `require("m")` call.

@@ -19,6 +19,8 @@ mod tests;
 
 pub use symbol::*;
 
+use tree_sitter::Node;
+
 /// What `source` (the text of the file at `path`, `/`-separated, relative to the repository
 /// root) defines and imports.
 ///
@@ -52,9 +54,12 @@ fn qualify(scope: &str, name: &str) -> String {
     }
 }
 
-/// A symbol named `name` defined in `scope`, spanning `start_line..=end_line`; the
-/// extractor fills in the signature, parameters, doc and export flag.
-fn new_symbol(kind: SymbolKind, name: &str, scope: &str, start_line: u32, end_line: u32) -> Symbol {
+/// A symbol named `name` defined in `scope`, spanning the lines from the one `first` starts
+/// on to the one `last` ends on; the extractor fills in the signature, parameters, doc and
+/// export flag.
+fn new_symbol(kind: SymbolKind, name: &str, scope: &str, first: Node, last: Node) -> Symbol {
+    let start_line = syntax::start_line(first);
+    let end_line = syntax::end_line(last);
     Symbol {
         kind,
         name: name.to_string(),
@@ -67,6 +72,46 @@ fn new_symbol(kind: SymbolKind, name: &str, scope: &str, start_line: u32, end_li
         exported: false,
         start_line,
         end_line: end_line.max(start_line),
+    }
+}
+
+/// What a module file's extractor found below the root of its syntax tree, for
+/// [`module_file`] to assemble.
+struct ModuleFile {
+    /// The file's own doc (its module docstring or doc comment).
+    doc: Option<String>,
+    /// The symbols defined in the file, in order, the file's module symbol aside.
+    definitions: Vec<Symbol>,
+    /// The file's imports.
+    imports: Vec<Import>,
+}
+
+/// What `source`, the file at `path` whose module path is `module`, defines and imports,
+/// for the languages whose files are modules (Python, Rust, JavaScript and TypeScript):
+/// `source` parsed with `language`, then the file's module symbol first and what `read`
+/// finds below the root (given the root and the module path). A file that cannot be parsed
+/// yields only its module path.
+fn module_file(
+    language: &tree_sitter::Language,
+    path: &str,
+    module: String,
+    source: &str,
+    read: impl FnOnce(Node, &str) -> ModuleFile,
+) -> FileSymbols {
+    let Some(tree) = syntax::parse(language, source) else {
+        return FileSymbols {
+            module,
+            ..FileSymbols::default()
+        };
+    };
+    let found = read(tree.root_node(), &module);
+    let mut symbols = Vec::with_capacity(found.definitions.len() + 1);
+    symbols.push(file_module_symbol(&module, path, source, found.doc));
+    symbols.extend(found.definitions);
+    FileSymbols {
+        module,
+        symbols,
+        imports: found.imports,
     }
 }
 
@@ -89,6 +134,26 @@ fn file_module_symbol(module: &str, path: &str, source: &str, doc: Option<String
         exported: true,
         start_line: 1,
         end_line: text::line_count(source),
+    }
+}
+
+/// An import on `line` of the path `path` whose segments `separator` joins: its last
+/// segment taken from the module before it (`a::b::c` with `::` is module `a::b`, name
+/// `c`); a lone segment is a module.
+fn path_import(path: &str, separator: &str, line: u32) -> Import {
+    match path.rsplit_once(separator) {
+        Some((module, name)) => Import {
+            module: module.to_string(),
+            name: Some(name.to_string()),
+            alias: None,
+            line,
+        },
+        None => Import {
+            module: path.to_string(),
+            name: None,
+            alias: None,
+            line,
+        },
     }
 }
 

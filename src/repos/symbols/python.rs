@@ -11,32 +11,29 @@ use std::collections::HashSet;
 use tree_sitter::Node;
 
 use super::syntax::{self, children, field_text, named_children, text};
-use super::{FileSymbols, Import, Param, ParamKind, Symbol, SymbolKind, new_symbol};
+use super::{FileSymbols, Import, ModuleFile, Param, ParamKind, Symbol, SymbolKind, new_symbol};
 
 /// The symbols and imports of a Python file at `path`.
 pub(super) fn extract(path: &str, source: &str) -> FileSymbols {
-    let module = module_path(path);
-    let Some(tree) = syntax::parse(&tree_sitter_python::LANGUAGE.into(), source) else {
-        return FileSymbols {
-            module,
-            ..FileSymbols::default()
-        };
-    };
-    let root = tree.root_node();
-    let mut extractor = Extractor {
+    let language = tree_sitter_python::LANGUAGE.into();
+    super::module_file(
+        &language,
+        path,
+        module_path(path),
         source,
-        symbols: Vec::new(),
-    };
-    let doc = docstring_of(root, source);
-    extractor
-        .symbols
-        .push(super::file_module_symbol(&module, path, source, doc));
-    extractor.body(root, &module, Scope::Module, 0);
-    FileSymbols {
-        imports: imports(root, source),
-        module,
-        symbols: extractor.symbols,
-    }
+        |root, module| {
+            let mut extractor = Extractor {
+                source,
+                symbols: Vec::new(),
+            };
+            extractor.body(root, module, Scope::Module, 0);
+            ModuleFile {
+                doc: docstring_of(root, source),
+                definitions: extractor.symbols,
+                imports: imports(root, source),
+            }
+        },
+    )
 }
 
 /// The dotted module path of the file at `path`: `requests/sessions.py` →
@@ -137,7 +134,7 @@ impl<'s> Extractor<'s> {
     }
 
     fn class(&mut self, class: Node, scope: &str, depth: usize) {
-        let Some(name) = field_text(class, "name", self.source).filter(|n| !n.is_empty()) else {
+        let Some(name) = syntax::name(class, self.source) else {
             return;
         };
         let mut symbol = self.symbol(SymbolKind::Class, name, scope, class);
@@ -161,7 +158,7 @@ impl<'s> Extractor<'s> {
         block_scope: Scope,
         assigned: &mut HashSet<String>,
     ) {
-        let Some(name) = field_text(function, "name", self.source).filter(|n| !n.is_empty()) else {
+        let Some(name) = syntax::name(function, self.source) else {
             return;
         };
         let in_class = block_scope == Scope::Class;
@@ -373,13 +370,7 @@ impl<'s> Extractor<'s> {
     }
 
     fn symbol(&self, kind: SymbolKind, name: &str, scope: &str, node: Node) -> Symbol {
-        let mut symbol = new_symbol(
-            kind,
-            name,
-            scope,
-            syntax::start_line(node),
-            syntax::end_line(node),
-        );
+        let mut symbol = new_symbol(kind, name, scope, node, node);
         symbol.exported = is_public_name(name);
         symbol
     }
@@ -441,7 +432,7 @@ fn imports(root: Node, source: &str) -> Vec<Import> {
             }
             "import_from_statement" | "future_import_statement" => {
                 let module = match node.child_by_field_name("module_name") {
-                    Some(module) => without_whitespace(text(module, source)),
+                    Some(module) => super::text::without_whitespace(text(module, source)),
                     None => "__future__".to_string(),
                 };
                 for child in named_children(node) {
@@ -508,13 +499,8 @@ fn dotted_and_alias(name: Node, source: &str) -> (String, Option<String>) {
     if name.kind() == "aliased_import" {
         let dotted = field_text(name, "name", source).unwrap_or("");
         let alias = field_text(name, "alias", source).map(str::to_string);
-        (without_whitespace(dotted), alias)
+        (super::text::without_whitespace(dotted), alias)
     } else {
-        (without_whitespace(text(name, source)), None)
+        (super::text::without_whitespace(text(name, source)), None)
     }
-}
-
-/// A dotted name as one word (`a . b` is `a.b`).
-fn without_whitespace(name: &str) -> String {
-    name.split_whitespace().collect()
 }

@@ -10,32 +10,31 @@
 use tree_sitter::Node;
 
 use super::syntax::{self, children, field_text, named_children, text};
-use super::{FileSymbols, Import, Param, ParamKind, Symbol, SymbolKind, new_symbol, qualify};
+use super::{
+    FileSymbols, Import, ModuleFile, Param, ParamKind, Symbol, SymbolKind, new_symbol, qualify,
+};
 
 /// The symbols and imports of a Rust file at `path`.
 pub(super) fn extract(path: &str, source: &str) -> FileSymbols {
-    let module = module_path(path);
-    let Some(tree) = syntax::parse(&tree_sitter_rust::LANGUAGE.into(), source) else {
-        return FileSymbols {
-            module,
-            ..FileSymbols::default()
-        };
-    };
-    let root = tree.root_node();
-    let mut extractor = Extractor {
+    let language = tree_sitter_rust::LANGUAGE.into();
+    super::module_file(
+        &language,
+        path,
+        module_path(path),
         source,
-        symbols: Vec::new(),
-    };
-    let doc = inner_doc(root, source);
-    extractor
-        .symbols
-        .push(super::file_module_symbol(&module, path, source, doc));
-    extractor.items(root, &module, Container::Module, 0);
-    FileSymbols {
-        imports: imports(root, source),
-        module,
-        symbols: extractor.symbols,
-    }
+        |root, module| {
+            let mut extractor = Extractor {
+                source,
+                symbols: Vec::new(),
+            };
+            extractor.items(root, module, Container::Module, 0);
+            ModuleFile {
+                doc: inner_doc(root, source),
+                definitions: extractor.symbols,
+                imports: imports(root, source),
+            }
+        },
+    )
 }
 
 /// The dotted module path of the file at `path`: the part after its last `src/`, without
@@ -312,14 +311,8 @@ impl<'s> Extractor<'s> {
         scope: &str,
         container: Container,
     ) -> Option<Symbol> {
-        let name = field_text(item, "name", self.source).filter(|name| !name.is_empty())?;
-        let mut symbol = new_symbol(
-            kind,
-            name,
-            scope,
-            syntax::start_line(item),
-            syntax::end_line(item),
-        );
+        let name = syntax::name(item, self.source)?;
+        let mut symbol = new_symbol(kind, name, scope, item, item);
         symbol.doc = doc;
         symbol.exported = match container {
             Container::Trait { exported } => exported,
@@ -453,7 +446,7 @@ fn use_tree(
         return;
     }
     let join = |path: &str| -> String {
-        let path: String = path.split_whitespace().collect();
+        let path = super::text::without_whitespace(path);
         match (prefix.is_empty(), path.as_str()) {
             (false, "self") => prefix.to_string(),
             (true, _) => path,
@@ -466,7 +459,7 @@ fn use_tree(
             let alias = field_text(tree, "alias", source).map(str::to_string);
             imports.push(Import {
                 alias,
-                ..split_path(&path, line)
+                ..super::path_import(&path, "::", line)
             });
         }
         "use_wildcard" => {
@@ -496,26 +489,8 @@ fn use_tree(
             }
         }
         "identifier" | "scoped_identifier" | "self" | "crate" | "super" | "metavariable" => {
-            imports.push(split_path(&join(text(tree, source)), line));
+            imports.push(super::path_import(&join(text(tree, source)), "::", line));
         }
         _ => {}
-    }
-}
-
-/// An import of the path `a::b::c` (module `a::b`, name `c`; a lone `a` is a module).
-fn split_path(path: &str, line: u32) -> Import {
-    match path.rsplit_once("::") {
-        Some((module, name)) => Import {
-            module: module.to_string(),
-            name: Some(name.to_string()),
-            alias: None,
-            line,
-        },
-        None => Import {
-            module: path.to_string(),
-            name: None,
-            alias: None,
-            line,
-        },
     }
 }

@@ -41,6 +41,12 @@ pub(super) fn field_text<'s>(node: Node, field: &str, source: &'s str) -> Option
         .map(|child| text(child, source))
 }
 
+/// The text of `node`'s `name` field; `None` when it has none or it is empty (half-written
+/// code).
+pub(super) fn name<'s>(node: Node, source: &'s str) -> Option<&'s str> {
+    field_text(node, "name", source).filter(|name| !name.is_empty())
+}
+
 /// The 1-based line `node` starts on.
 pub(super) fn start_line(node: Node) -> u32 {
     row_to_line(node.start_position().row)

@@ -161,6 +161,11 @@ pub(super) fn docstring(literal: &str) -> Option<String> {
     doc_from_lines(body.lines(), true)
 }
 
+/// A dotted name as one word, its whitespace dropped (`a . b` is `a.b`).
+pub(super) fn without_whitespace(name: &str) -> String {
+    name.split_whitespace().collect()
+}
+
 /// `literal` without the quotes around it (`"x"`, `'x'`, `` `x` ``).
 pub(super) fn unquote(literal: &str) -> &str {
     for quote in ['"', '\'', '`'] {
