@@ -41,7 +41,7 @@ pub fn instructions(groups: &[ToolGroup]) -> String {
     text.push_str(
         "Tools that take a long time report progress when you send a progressToken. State \
          that spans calls is always an explicit id returned by a tool (browserId, jobId, \
-         pageId): pass it back on later calls.",
+         pageId, symbolId): pass it back on later calls.",
     );
     text
 }

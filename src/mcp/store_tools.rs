@@ -85,6 +85,8 @@ pub struct SearchCodeArgs {
     pub kind: Option<String>,
     /// Only search this source (a name from list_sources: a host, or a repository's
     /// host/owner/name@ref).
+    // `repo` too: get_symbol and check_code name a repository so.
+    #[serde(alias = "repo")]
     pub source: Option<String>,
     /// Results to return, 1-100.
     #[serde(default = "default_limit")]

@@ -247,7 +247,7 @@ async fn the_repository_tools_work(database_url: Option<&str>) {
     let methods = ok(
         &client,
         "search_code",
-        json!({"query": "fetch", "kind": "method", "language": "python"}),
+        json!({"query": "fetch", "kind": "method", "language": "python", "repo": outcome(&job, &py)["source"]}),
     )
     .await;
     let first = symbols(&methods)[0];
