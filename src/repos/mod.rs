@@ -6,14 +6,14 @@
 //! - [`git`] asks the remote what the ref points at and, when that is not the commit indexed
 //!   last time, fetches just that commit (depth 1) into a bare cache under the data dir,
 //!   then lists its files and reads them straight from the object store (a local
-//!   repository's own, in place: nothing is copied). [`Repos`] (here)
-//!   retries a transient failure (a refused connection, a reset, a server error) with
-//!   back-off; a missing repository or ref, a refusal, a repository over the size cap or
-//!   past its deadline fails at once with its reason.
-//! - [`symbols`] finds what each source file defines and imports (tree-sitter).
+//!   repository's own object store, in place: nothing is copied).
+//! - [`Repos`] (here) retries a transient failure (a refused connection, a reset, a server
+//!   error) with back-off; a missing repository or ref, a refusal, a repository over the
+//!   size cap or past its deadline fails at once with its reason.
+//! - [`symbols`] finds what each source file defines and imports (tree-sitter);
+//!   JavaScript and TypeScript are qualified by their npm package ([`packages`]).
 //! - [`index`] runs a batch: fetch, parse the changed files, store docs as pages, switch the
 //!   repository to its new commit in one transaction.
-//!   JavaScript and TypeScript are qualified by their npm package ([`packages`]).
 //! - [`lookup`] reads symbols back; [`check`] judges code against them.
 //!
 //! Part of the domain: imports `store`, `crawl` (markdown chunking), `net_policy` and
