@@ -17,3 +17,31 @@ pub fn kill_group(pid: u32) {
         }
     }
 }
+
+/// Kills a child's process group when dropped, unless the child was seen to end: a future
+/// that owns a child and is dropped (a cancelled call, a stopped job) takes everything the
+/// child started with it, not just the child (`kill_on_drop` kills only the child).
+pub struct GroupGuard {
+    pid: u32,
+    armed: bool,
+}
+
+impl GroupGuard {
+    /// Guards the group led by `pid`.
+    pub fn new(pid: u32) -> Self {
+        Self { pid, armed: true }
+    }
+
+    /// The child ended by itself: its group id may be reused, so nothing is killed.
+    pub fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            kill_group(self.pid);
+        }
+    }
+}

@@ -22,6 +22,7 @@ use tokio::{
 };
 
 use super::RepoError;
+use crate::child::GroupGuard;
 
 /// How often a fetch's cache is measured against the size cap.
 const SIZE_POLL: Duration = Duration::from_millis(250);
@@ -128,7 +129,8 @@ impl Git {
                 self.program.display()
             ))
         })?;
-        let pid = child.id().unwrap_or(0);
+        // Past the deadline, over the cap or dropped: git and its transports go together.
+        let mut group = GroupGuard::new(child.id().unwrap_or(0));
         let outgrown = async {
             match cap {
                 Some((dir, max)) => loop {
@@ -144,14 +146,13 @@ impl Git {
         let output = tokio::select! {
             output = child.wait_with_output() => output,
             () = tokio::time::sleep_until(deadline) => {
-                crate::child::kill_group(pid);
                 return Err(RepoError::TimedOut(format!("{what} did not finish in time")));
             }
             size = outgrown => {
-                crate::child::kill_group(pid);
                 return Err(RepoError::TooLarge(too_large(what, size)));
             }
         };
+        group.disarm();
         let output =
             output.map_err(|e| RepoError::Failed(format!("{what}: git did not run: {e}")))?;
         if output.status.success() {
@@ -308,7 +309,7 @@ impl Git {
         let mut child = command
             .spawn()
             .map_err(|e| RepoError::Failed(format!("cannot run git cat-file: {e}")))?;
-        let pid = child.id().unwrap_or(0);
+        let mut group = GroupGuard::new(child.id().unwrap_or(0));
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
         let request: String = blobs.iter().map(|b| format!("{b}\n")).collect();
@@ -342,11 +343,11 @@ impl Git {
         let contents = tokio::select! {
             contents = both => contents,
             () = tokio::time::sleep_until(deadline) => {
-                crate::child::kill_group(pid);
                 return Err(RepoError::TimedOut("reading the files did not finish in time".into()));
             }
         };
         let _ = child.wait().await;
+        group.disarm();
         contents.map_err(|e| RepoError::Failed(format!("git cat-file: {e}")))
     }
 }

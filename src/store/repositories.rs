@@ -20,6 +20,10 @@ use sqlx::{QueryBuilder, types::Json};
 
 use super::{Backend, Store, StoreError, now_ms, on_backend, search::fts5_query};
 
+/// The advisory-lock keys of repository switches: a source id mixed with this, so they
+/// cannot meet another use of advisory locks on the same database.
+const SWITCH_LOCK_SPACE: i64 = 0x5245_504f_0000_0000;
+
 /// Symbol rows per multi-row INSERT (15 parameters each stays far below both backends'
 /// limits).
 const SYMBOLS_PER_INSERT: usize = 200;
@@ -312,8 +316,20 @@ impl Store {
     /// Moves a repository source to a new commit, in one transaction (see the module doc).
     pub async fn switch_repository(&self, switch: &RepositorySwitch) -> Result<(), StoreError> {
         let now = now_ms();
+        // Two replicas switching one repository take turns (SQLite has one writer anyway):
+        // the second then replaces what the first wrote instead of colliding with it.
+        let turn = match self.kind() {
+            super::BackendKind::Postgres => Some("SELECT pg_advisory_xact_lock($1)"),
+            super::BackendKind::Sqlite => None,
+        };
         on_backend!(self, write, pool => {
             let mut tx = pool.begin().await?;
+            if let Some(turn) = turn {
+                sqlx::query(turn)
+                    .bind(SWITCH_LOCK_SPACE ^ switch.source_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let mut gone: Vec<&str> = switch.removed.iter().map(String::as_str).collect();
             gone.extend(switch.files.iter().map(|f| f.path.as_str()));
             for batch in gone.chunks(SYMBOLS_PER_INSERT) {

@@ -335,15 +335,35 @@ async fn a_server_that_never_answers_and_a_repository_over_the_cap_fail_with_the
         started.elapsed()
     );
     // git and the transport helper it started are gone, not left waiting on the socket.
-    let address = format!("127.0.0.1:{port}/x");
+    assert_gone(&format!("127.0.0.1:{port}/x")).await;
+
+    // A fetch given up by its caller (a cancelled job) takes git's whole group too.
+    let patient = Repos::new(settings(cache.path(), made.root()));
+    let address = format!("127.0.0.1:{port}/dropped");
+    let url = format!("http://{address}");
+    let asked = request(&url);
+    let mut fetch = Box::pin(patient.fetch(&asked, Caps::default(), &|_| None));
+    let started = crate::support::wait::eventually(Duration::from_secs(10), || {
+        !crate::support::processes::mentioning(&address).is_empty()
+    });
+    tokio::select! {
+        outcome = &mut fetch => panic!("the fetch ended: {outcome:?}"),
+        running = started => assert!(running, "git never connected"),
+    }
+    drop(fetch);
+    assert_gone(&address).await;
+    held.abort();
+}
+
+/// No process mentions `address` any more (within a generous 10 s).
+async fn assert_gone(address: &str) {
     let gone = crate::support::wait::eventually(Duration::from_secs(10), || {
-        crate::support::processes::mentioning(&address).is_empty()
+        crate::support::processes::mentioning(address).is_empty()
     })
     .await;
     assert!(
         gone,
-        "{:?}",
-        crate::support::processes::mentioning(&address)
+        "{address}: {:?}",
+        crate::support::processes::mentioning(address)
     );
-    held.abort();
 }

@@ -1,8 +1,8 @@
 //! The store suite, run on SQLite (a temp file) and on PostgreSQL (a schema per test).
 
 use crawlium::store::{
-    CodeQuery, JobSnapshot, JobState, NewChunk, NewFrontierUrl, PageKey, PageQuery, PageWrite,
-    Settled, SourceKind, Store, StoreError, UrlState,
+    CodeQuery, JobSnapshot, JobState, NewChunk, NewCodeFile, NewFrontierUrl, PageKey, PageQuery,
+    PageWrite, RepositorySwitch, Settled, SourceKind, Store, StoreError, SymbolRow, UrlState,
 };
 
 use crate::support::{postgres::PgSchema, store_page::page};
@@ -48,6 +48,7 @@ on_both_backends!(
     jobs_have_one_runner_until_its_heartbeat_goes_stale,
     the_frontier_is_breadth_first_and_requeues_in_flight_urls,
     several_runs_share_a_frontier_through_claims,
+    concurrent_switches_of_one_repository_take_turns,
 );
 
 async fn migrations_are_idempotent(store: &Store, url: &str) {
@@ -843,4 +844,66 @@ async fn several_runs_share_a_frontier_through_claims(store: &Store, _: &str) {
         Err(StoreError::Fenced(_))
     ));
     assert!(store.join_job("job_s", "helper").await.unwrap().is_none());
+}
+
+/// Two replicas indexing one repository at once (each read the stored files before the
+/// other wrote): both switches succeed, one after the other, and the repository holds one
+/// copy of each file and symbol.
+async fn concurrent_switches_of_one_repository_take_turns(store: &Store, _: &str) {
+    let source = store
+        .upsert_source(
+            SourceKind::Repository,
+            "git.example/acme@main",
+            "https://git.example/acme",
+        )
+        .await
+        .unwrap();
+    let switch = |commit: &str| RepositorySwitch {
+        source_id: source,
+        url: "https://git.example/acme".into(),
+        git_ref: "main".into(),
+        commit: commit.into(),
+        selection: "all".into(),
+        languages: [("python".to_string(), 40)].into(),
+        removed: Vec::new(),
+        files: (0..40)
+            .map(|n| NewCodeFile {
+                path: format!("acme/m{n}.py"),
+                blob: format!("{commit}{n}"),
+                language: "python".into(),
+                module: format!("acme.m{n}"),
+                imports: serde_json::json!([]),
+                content: "def f():\n    pass\n".into(),
+                symbols: vec![SymbolRow {
+                    kind: "function".into(),
+                    name: "f".into(),
+                    qualified_name: format!("acme.m{n}.f"),
+                    parent: Some(format!("acme.m{n}")),
+                    signature: "def f()".into(),
+                    params: serde_json::json!([]),
+                    exported: true,
+                    start_line: 1,
+                    end_line: 2,
+                    ..SymbolRow::default()
+                }],
+            })
+            .collect(),
+        docs: Vec::new(),
+    };
+    for round in 0..5 {
+        let (a, b) = (switch(&format!("a{round}")), switch(&format!("b{round}")));
+        let (first, second) =
+            tokio::join!(store.switch_repository(&a), store.switch_repository(&b));
+        first.unwrap();
+        second.unwrap();
+        let blobs = store.code_file_blobs(source).await.unwrap();
+        assert_eq!(blobs.len(), 40, "round {round}");
+        let winner = &blobs["acme/m0.py"][..2];
+        assert!(
+            blobs.values().all(|blob| blob.starts_with(winner)),
+            "one switch's files, not a mix: {blobs:?}"
+        );
+        let counts = store.repository_counts(source).await.unwrap();
+        assert_eq!(counts.kinds["function"], 40, "round {round}");
+    }
 }
