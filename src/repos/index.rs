@@ -413,7 +413,7 @@ impl Indexer {
                 }),
             Ok(Fetch::Fetched(fetched)) => {
                 let first = !indexed.contains_key(&fetched.identity);
-                self.store_fetched(spec, &fetched, first).await
+                self.store_fetched(spec, &selection, &fetched, first).await
             }
             Err(error) => Err(error),
         };
@@ -466,6 +466,7 @@ impl Indexer {
     async fn store_fetched(
         &self,
         spec: &IndexSpec,
+        selection: &str,
         fetched: &Fetched,
         first: bool,
     ) -> Result<RepoOutcome, RepoError> {
@@ -530,12 +531,10 @@ impl Indexer {
             fetch_ms: reading.elapsed().as_millis() as u64,
             ..Timings::default()
         };
-        let changed_texts: Vec<(TreeEntry, Language, String)> = changed
+        let changed_files: Vec<(TreeEntry, Language, Vec<u8>)> = changed
             .into_iter()
             .zip(contents.by_ref())
-            .map(|((file, language), bytes)| {
-                (file, language, String::from_utf8_lossy(&bytes).into_owned())
-            })
+            .map(|((file, language), bytes)| (file, language, bytes))
             .collect();
         let doc_texts: Vec<(TreeEntry, String)> = docs
             .into_iter()
@@ -550,7 +549,7 @@ impl Indexer {
 
         let parsing = Instant::now();
         let parsed = self
-            .parse(changed_texts, Arc::new(Packages::new(&manifests)))
+            .parse(changed_files, Arc::new(Packages::new(&manifests)))
             .await?;
         timings.parse_ms = parsing.elapsed().as_millis() as u64;
         let storing = Instant::now();
@@ -576,7 +575,7 @@ impl Indexer {
                 url,
                 git_ref: fetched.git_ref.clone(),
                 commit: fetched.commit.clone(),
-                selection: spec.selection(&self.repos),
+                selection: selection.to_string(),
                 languages: languages.clone(),
                 removed,
                 files: parsed,
@@ -618,7 +617,7 @@ impl Indexer {
     /// small batches so that a core with big files does not leave the others idle.
     async fn parse(
         &self,
-        files: Vec<(TreeEntry, Language, String)>,
+        files: Vec<(TreeEntry, Language, Vec<u8>)>,
         packages: Arc<Packages>,
     ) -> Result<Vec<NewCodeFile>, RepoError> {
         let mut batches = Vec::new();
@@ -637,7 +636,9 @@ impl Indexer {
                 tokio::task::spawn_blocking(move || {
                     batch
                         .into_iter()
-                        .map(|(file, language, text)| {
+                        .map(|(file, language, bytes)| {
+                            // Decoded here, off the runtime: a large repository is megabytes.
+                            let text = String::from_utf8_lossy(&bytes).into_owned();
                             let found = match packages.locate(&file.path) {
                                 Some((package, inside))
                                     if matches!(

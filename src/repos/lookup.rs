@@ -14,7 +14,7 @@ use crate::store::{CodeHit, CodeQuery, Store, StoreError, StoredSymbol, SymbolKe
 /// Most members listed of one symbol.
 const MAX_MEMBERS: usize = 500;
 /// Most symbols one check loads (a batch of large repositories of one language).
-const MAX_CHECK_SYMBOLS: usize = 500_000;
+const MAX_CHECK_SYMBOLS: i64 = 500_000;
 
 /// Why a look-up failed; messages say what to do.
 #[derive(Debug, thiserror::Error)]
@@ -317,9 +317,13 @@ pub async fn check_code(
     let mut known = Vec::new();
     for language in languages {
         let rows = store
-            .symbols_of_language(language.as_str(), (!repos.is_empty()).then_some(repos))
+            .symbols_of_language(
+                language.as_str(),
+                (!repos.is_empty()).then_some(repos),
+                MAX_CHECK_SYMBOLS,
+            )
             .await?;
-        known.extend(rows.into_iter().take(MAX_CHECK_SYMBOLS).map(|row| {
+        known.extend(rows.into_iter().map(|row| {
             let found = FoundSymbol::from(row);
             Known {
                 repo: found.repo,

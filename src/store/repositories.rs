@@ -578,12 +578,13 @@ impl Store {
         })
     }
 
-    /// Every symbol of `language` in the given repository sources (all repositories when
-    /// `None`), for checking code against them.
+    /// The symbols of `language` in the given repository sources (all repositories when
+    /// `None`), at most `limit`, for checking code against them.
     pub async fn symbols_of_language(
         &self,
         language: &str,
         sources: Option<&[String]>,
+        limit: i64,
     ) -> Result<Vec<StoredSymbol>, StoreError> {
         let head = format!("SELECT {SYMBOL_COLUMNS} {SYMBOL_FROM} WHERE y.language = ");
         let symbols = on_backend!(self, read, pool => {
@@ -597,7 +598,8 @@ impl Store {
                 }
                 sql.push(")");
             }
-            sql.push(" ORDER BY y.id");
+            sql.push(" ORDER BY y.id LIMIT ");
+            sql.push_bind(limit);
             sql.build_query_as().fetch_all(pool).await?
         });
         Ok(symbols)
