@@ -133,6 +133,17 @@ const FOCUS_AND_SELECT: &str = "function() {
         ? 'ok' : 'not-focusable';
 }";
 
+/// One field of [`BrowserSession::fill_form`].
+#[derive(Debug, Clone)]
+pub struct FormField {
+    /// The field.
+    pub target: Target,
+    /// What it is, in words (for the answer).
+    pub name: Option<String>,
+    /// Its value, as [`BrowserSession::fill`] takes it.
+    pub value: String,
+}
+
 impl BrowserSession {
     /// Clicks the middle of the element (scrolled into view first).
     pub async fn click(
@@ -431,6 +442,31 @@ impl BrowserSession {
                 other.replace(':', " ")
             ))),
         }
+    }
+
+    /// Fills `fields` in order with [`fill`](Self::fill). Returns what was done to each;
+    /// stops at the first field that fails, saying which it was and what was filled before.
+    pub async fn fill_form(&self, fields: &[FormField]) -> Result<String, BrowserError> {
+        let mut done = Vec::new();
+        for field in fields {
+            let what = self.fill(&field.target, &field.value).await.map_err(|e| {
+                if done.is_empty() {
+                    e
+                } else {
+                    BrowserError::Invalid(format!(
+                        "{e} (fields before it were filled: {})",
+                        done.join("; ")
+                    ))
+                }
+            })?;
+            let label = field
+                .name
+                .as_ref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            done.push(format!("{}{label}: {what}", field.target));
+        }
+        Ok(format!("Filled {} fields: {}", done.len(), done.join("; ")))
     }
 
     /// Attaches files (absolute paths, already checked against the allowed directories) to

@@ -142,6 +142,54 @@ pub struct NetworkRequest {
     request_id: String,
 }
 
+/// Which requests [`Activity::requests`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    /// Only URLs containing this text.
+    pub url_contains: Option<String>,
+    /// Only failed requests and answers with status 400 or more.
+    pub only_failed: bool,
+}
+
+impl RequestFilter {
+    fn keeps(&self, request: &NetworkRequest) -> bool {
+        let url = self
+            .url_contains
+            .as_deref()
+            .is_none_or(|text| request.url.contains(text));
+        let failed = request.failure.is_some() || request.status.is_some_and(|s| s >= 400);
+        url && (!self.only_failed || failed)
+    }
+}
+
+/// The latest entries of a log, oldest first.
+#[derive(Debug, Clone)]
+pub struct Logged<T> {
+    /// The entries returned.
+    pub entries: Vec<T>,
+    /// Matching entries left out by the limit (older ones).
+    pub omitted: usize,
+    /// Older entries no longer kept (a log keeps the latest [`CONSOLE_CAPACITY`] or
+    /// [`REQUEST_CAPACITY`]).
+    pub dropped: u64,
+}
+
+impl<T: Clone> Logged<T> {
+    fn latest<'a>(matching: impl Iterator<Item = &'a T>, limit: usize, dropped: u64) -> Self
+    where
+        T: 'a,
+    {
+        let mut entries: Vec<T> = matching.cloned().collect();
+        let omitted = entries.len().saturating_sub(limit);
+        entries.drain(..omitted);
+        Self {
+            entries,
+            omitted,
+            dropped,
+        }
+    }
+}
+
 /// A JavaScript dialog.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -270,26 +318,18 @@ impl Activity {
         self.logs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The console messages at `min` or above, oldest first, and how many older messages
-    /// were dropped.
-    pub fn console(&self, min: Level) -> (Vec<ConsoleMessage>, u64) {
+    /// The latest `limit` console messages at `min` or above, oldest first.
+    pub fn console(&self, min: Level, limit: usize) -> Logged<ConsoleMessage> {
         let logs = self.logs();
-        let messages = logs
-            .console
-            .iter()
-            .filter(|m| m.level >= min)
-            .cloned()
-            .collect();
-        (messages, logs.console_dropped)
+        let matching = logs.console.iter().filter(|m| m.level >= min);
+        Logged::latest(matching, limit, logs.console_dropped)
     }
 
-    /// The requests, oldest first, and how many older ones were dropped.
-    pub fn requests(&self) -> (Vec<NetworkRequest>, u64) {
+    /// The latest `limit` requests that `filter` keeps, oldest first.
+    pub fn requests(&self, filter: &RequestFilter, limit: usize) -> Logged<NetworkRequest> {
         let logs = self.logs();
-        (
-            logs.requests.iter().cloned().collect(),
-            logs.requests_dropped,
-        )
+        let matching = logs.requests.iter().filter(|r| filter.keeps(r));
+        Logged::latest(matching, limit, logs.requests_dropped)
     }
 
     /// HTTP status and MIME type of the tab's first document (the main navigation, after
@@ -749,7 +789,7 @@ mod tests {
         }))
         .unwrap();
         activity.request(&sent);
-        let (requests, _) = activity.requests();
+        let requests = activity.requests(&RequestFilter::default(), 10).entries;
         assert_eq!(requests.len(), 1);
         assert_eq!(
             requests[0].failure.as_deref(),
@@ -772,10 +812,64 @@ mod tests {
         ] {
             activity.console_message(ConsoleMessage::new(Level::Info, text.into(), None, at));
         }
-        let (messages, _) = activity.console(Level::Debug);
+        let messages = activity.console(Level::Debug, 10).entries;
         let texts: Vec<&str> = messages.iter().map(|m| m.text.as_str()).collect();
         assert_eq!(texts, ["log", "warn", "error", "thrown"]);
         assert_eq!(messages[0].at, 1000);
+    }
+
+    #[test]
+    fn request_filters_and_limits_keep_the_latest_matching_requests() {
+        let activity = activity();
+        for (path, answer) in [
+            (
+                "/a",
+                Answer::Response {
+                    status: 200,
+                    mime_type: "text/html".into(),
+                },
+            ),
+            (
+                "/b",
+                Answer::Response {
+                    status: 404,
+                    mime_type: "text/html".into(),
+                },
+            ),
+            ("/c", Answer::Failed("net::ERR_FAILED".into())),
+        ] {
+            let id = format!("r{path}");
+            let sent: EventRequestWillBeSent = serde_json::from_value(json!({
+                "requestId": id, "loaderId": "l1", "documentURL": "http://a.test/",
+                "request": {"url": format!("http://a.test{path}"), "method": "GET",
+                            "headers": {}, "initialPriority": "Low",
+                            "referrerPolicy": "no-referrer"},
+                "timestamp": 1.0, "wallTime": 1.0, "initiator": {"type": "other"},
+                "redirectHasExtraInfo": false, "type": "Fetch"
+            }))
+            .unwrap();
+            activity.request(&sent);
+            activity.update(&RequestId::from(id), answer);
+        }
+        let urls = |logged: Logged<NetworkRequest>| -> Vec<String> {
+            logged.entries.into_iter().map(|r| r.url).collect()
+        };
+        let failed = RequestFilter {
+            only_failed: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            urls(activity.requests(&failed, 10)),
+            ["http://a.test/b", "http://a.test/c"]
+        );
+        let named = RequestFilter {
+            url_contains: Some("/b".into()),
+            ..Default::default()
+        };
+        assert_eq!(urls(activity.requests(&named, 10)), ["http://a.test/b"]);
+        let latest = activity.requests(&RequestFilter::default(), 1);
+        assert_eq!(latest.omitted, 2);
+        assert_eq!(urls(latest), ["http://a.test/c"]);
     }
 
     #[test]

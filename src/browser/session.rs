@@ -19,12 +19,18 @@ use tokio_util::sync::CancellationToken;
 use super::{
     BrowserError,
     cdp::{self, guarded},
-    events::{Activity, Watcher, watch_tab},
+    events::{Activity, DialogInfo, Watcher, watch_tab},
     handles::{OpenOptions, Viewport},
     lease::ContextLease,
     snapshot,
 };
 use crate::principal::Principal;
+
+/// How long a navigation waits by default (browser_navigate's timeoutMs, a new tab's load).
+pub const NAVIGATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the page gets after a dialog's answer to start what the answer leads to.
+const DIALOG_SETTLE: Duration = Duration::from_millis(100);
 
 /// When a navigation counts as done.
 #[derive(
@@ -380,6 +386,23 @@ impl BrowserSession {
             });
         }
         Ok(result["result"]["value"].clone())
+    }
+
+    /// Answers the open dialog (a prompt gets `prompt_text`), then gives the page a moment
+    /// ([`DIALOG_SETTLE`], less if another dialog opens) to start what the answer leads to.
+    pub async fn answer_dialog(
+        &self,
+        accept: bool,
+        prompt_text: Option<&str>,
+    ) -> Result<DialogInfo, BrowserError> {
+        let dialog = self.activity.answer_dialog(accept, prompt_text).await?;
+        let settle = async {
+            tokio::time::sleep(DIALOG_SETTLE).await;
+            Ok(())
+        };
+        // Another dialog ends the moment early.
+        self.unless_dialog(settle).await?;
+        Ok(dialog)
     }
 
     /// Loads `url` (already checked against the net policy) and waits as asked. A navigation

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{
     BrowserError,
-    session::{BrowserSession, Tab, configure},
+    session::{BrowserSession, NAVIGATION_TIMEOUT, Tab, WaitUntil, configure},
 };
 
 /// One tab.
@@ -27,12 +27,44 @@ pub struct TabInfo {
     pub current: bool,
 }
 
+/// A tab opened by [`BrowserSession::new_tab_at`].
+#[derive(Debug)]
+pub struct NewTab {
+    /// The browser's tabs, the new one current.
+    pub tabs: Vec<TabInfo>,
+    /// True when a dialog opened while the page loaded (the tabs are as before the load).
+    pub dialog_opened: bool,
+}
+
 impl BrowserSession {
     /// Every tab, in the order they were opened, after adopting the tabs the pages opened and
     /// forgetting the ones that closed.
     pub async fn list_tabs(&self) -> Result<Vec<TabInfo>, BrowserError> {
         let _calls = self.begin().await?;
         self.sync_tabs().await
+    }
+
+    /// Opens a tab and makes it current; with a `url` (already checked against the net
+    /// policy), loads it there as browser_navigate does by default. A dialog the page opens
+    /// meanwhile ends the wait ([`NewTab::dialog_opened`]).
+    pub async fn new_tab_at(&self, url: Option<&url::Url>) -> Result<NewTab, BrowserError> {
+        let mut tabs = self.new_tab().await?;
+        let Some(url) = url else {
+            return Ok(NewTab {
+                tabs,
+                dialog_opened: false,
+            });
+        };
+        let loaded = self
+            .unless_dialog(self.navigate(url, WaitUntil::Load, NAVIGATION_TIMEOUT))
+            .await?;
+        if loaded.is_some() {
+            tabs = self.list_tabs().await?;
+        }
+        Ok(NewTab {
+            tabs,
+            dialog_opened: loaded.is_none(),
+        })
     }
 
     /// Opens a blank tab and makes it current.

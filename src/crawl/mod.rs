@@ -8,6 +8,7 @@
 
 pub mod chunk;
 pub mod concurrency;
+pub mod content;
 pub mod crawler;
 pub mod datetime;
 pub mod extract;

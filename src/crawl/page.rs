@@ -71,28 +71,58 @@ pub async fn extract_fetched(
     fetched: &Fetched,
     chunk_max_chars: usize,
 ) -> Result<Extracted, FetchError> {
-    let (body, final_url, html) = (
+    let html = is_html(fetched.content_type.as_deref());
+    let (extracted, _) = extract_off_runtime(
         fetched.body.clone(),
         fetched.final_url.clone(),
-        is_html(fetched.content_type.as_deref()),
-    );
+        html,
+        chunk_max_chars,
+    )
+    .await?;
+    Ok(extracted)
+}
+
+/// Extracts a page a browser rendered, under the crawler's limits: refused over
+/// `max_bytes` (CRAWL_MAX_PAGE_BYTES), else extracted as a fetched page is. Gives the HTML
+/// back with what was extracted.
+pub async fn extract_rendered(
+    url: &Url,
+    html: String,
+    chunk_max_chars: usize,
+    max_bytes: usize,
+) -> Result<(Extracted, String), FetchError> {
+    if html.len() > max_bytes {
+        return Err(FetchError::TooLarge(url.to_string(), max_bytes));
+    }
+    extract_off_runtime(html, url.clone(), true, chunk_max_chars).await
+}
+
+/// Extracts `body` on a blocking thread, one page per core at a time; gives `body` back.
+async fn extract_off_runtime(
+    body: String,
+    url: Url,
+    html: bool,
+    chunk_max_chars: usize,
+) -> Result<(Extracted, String), FetchError> {
     let _slot = extraction_slots()
         .acquire()
         .await
         .unwrap_or_else(|_| unreachable!("the semaphore is never closed"));
+    let shown = url.to_string();
     tokio::task::spawn_blocking(move || {
-        if html {
-            extract::extract(&body, &final_url, chunk_max_chars)
+        let extracted = if html {
+            extract::extract(&body, &url, chunk_max_chars)
         } else {
             Extracted {
                 chunks: chunk::chunk_markdown(&body, chunk_max_chars),
-                markdown: body,
+                markdown: body.clone(),
                 ..Default::default()
             }
-        }
+        };
+        (extracted, body)
     })
     .await
-    .map_err(|e| FetchError::Network(fetched.url.to_string(), format!("extraction failed: {e}")))
+    .map_err(|e| FetchError::Network(shown, format!("extraction failed: {e}")))
 }
 
 /// The page to store for a fetched and extracted answer, under `url`.
@@ -217,4 +247,32 @@ fn refusal(url: &Url, fetched: &Fetched, attempts: u32, spent: Duration) -> Stri
          nothing was stored",
         spent.as_secs_f64()
     )
+}
+
+#[cfg(test)]
+mod rendered_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_rendered_page_is_extracted_under_the_crawlers_page_cap() {
+        let url = Url::parse("http://a.test/page").unwrap();
+        let html = "<html><head><title>T</title></head><body><main><h1>Hello</h1><p>Some \
+                    text here.</p></main></body></html>"
+            .to_string();
+        let (extracted, back) = extract_rendered(&url, html.clone(), 2000, 10_000)
+            .await
+            .unwrap();
+        assert_eq!(back, html);
+        assert_eq!(extracted.title.as_deref(), Some("T"));
+        assert!(
+            extracted.markdown.contains("# Hello"),
+            "{}",
+            extracted.markdown
+        );
+        let refused = extract_rendered(&url, html, 2000, 50).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("CRAWL_MAX_PAGE_BYTES"),
+            "{refused}"
+        );
+    }
 }

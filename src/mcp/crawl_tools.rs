@@ -20,16 +20,16 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CrawliumServer, Progress, structured};
+use super::{CrawliumServer, Progress, check_wait, content_text, structured, yes};
 use crate::{
     crawl::{
+        content::{self, ContentFormat, DEFAULT_MAX_CHARS, Window, check_max_chars},
         crawler::{
             CrawlMode, CrawlSpec, MAX_CONCURRENT, MAX_DEPTH, MAX_PAGES, MIN_MEMORY_THRESHOLD_MB,
         },
         datetime::parse_w3c_datetime,
         extract::Link,
         map::{MapOptions, map_site},
-        markdown,
         page::{CrawlError, crawl_page},
         url::normalise,
     },
@@ -38,53 +38,34 @@ use crate::{
     store::PageWrite,
 };
 
-/// Most characters of content one call returns.
-const MAX_CHARS: usize = 200_000;
 /// Most links returned with includeLinks.
 const MAX_LINKS: usize = 2_000;
 
-/// How `crawl_page` renders the content.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ContentFormat {
-    /// Main content as markdown.
-    #[default]
-    Markdown,
-    /// Main content as plain text.
-    Text,
-    /// The raw HTML of the whole page.
-    Html,
-}
-
-fn yes() -> bool {
-    true
-}
-
 fn default_max_chars() -> usize {
-    20_000
+    DEFAULT_MAX_CHARS
 }
 
 /// Arguments of `crawl_page`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CrawlPageArgs {
-    /// The http(s) URL to fetch.
+    /// http(s) URL.
     pub url: String,
-    /// Render JavaScript in the browser pool first.
+    /// Render JavaScript in the browser pool first (slower).
     #[serde(default)]
     pub render: bool,
-    /// Store the page for search_pages/get_page (only 2xx answers are stored).
+    /// Store it for search_pages/get_page (2xx answers only).
     #[serde(default = "yes")]
     pub store: bool,
-    /// markdown (default), text or html.
+    /// markdown or text: the main content; html: the whole page.
     #[serde(default)]
     pub format: ContentFormat,
     /// Also return the page's links.
     #[serde(default)]
     pub include_links: bool,
-    /// Most characters of content to return, 1-200000.
+    /// Most content characters returned.
     #[serde(default = "default_max_chars")]
-    #[schemars(range(min = 1, max = MAX_CHARS))]
+    #[schemars(range(min = 1, max = content::MAX_CHARS))]
     pub max_chars: usize,
 }
 
@@ -141,36 +122,24 @@ pub struct CrawlPageResult {
 }
 
 /// What a model reads of `crawl_page`: a short header, then the content as it is.
-fn crawl_page_text(page: &CrawlPageResult) -> String {
-    let mut text = format!(
-        "{}\n{} · HTTP {}",
-        page.title.as_deref().unwrap_or(&page.final_url),
-        page.final_url,
-        page.status
-    );
-    if let Some(content_type) = &page.content_type {
-        text.push_str(&format!(" · {content_type}"));
-    }
-    match page.page_id {
-        Some(id) => text.push_str(&format!(" · pageId {id} ({})", page.stored)),
-        None => text.push_str(" · not stored"),
-    }
-    if let Some(description) = &page.description {
-        text.push_str(&format!("\n{description}"));
-    }
-    text.push_str("\n\n");
-    text.push_str(&page.content);
-    if page.truncated {
-        let shown = page.content.chars().count();
-        let more = match page.page_id {
-            Some(id) => format!("get_page with pageId {id} and offset {shown} reads on"),
+fn crawl_page_text(page: &CrawlPageResult, window: &Window) -> String {
+    let mut facts = vec![format!("HTTP {}", page.status)];
+    facts.extend(page.content_type.clone());
+    facts.push(match page.page_id {
+        Some(id) => format!("pageId {id} ({})", page.stored),
+        None => "not stored".into(),
+    });
+    let mut text = content_text(
+        page.title.as_deref(),
+        &page.final_url,
+        &facts,
+        page.description.as_deref(),
+        window,
+        |next| match page.page_id {
+            Some(id) => format!("get_page with pageId {id} and offset {next} reads on"),
             None => "raise maxChars for more".into(),
-        };
-        text.push_str(&format!(
-            "\n\n[cut at {shown} of {} characters; {more}]",
-            page.total_chars
-        ));
-    }
+        },
+    );
     if let Some(links) = &page.links {
         text.push_str(&format!("\n\nLinks ({} on the page):", page.link_count));
         for link in links {
@@ -204,120 +173,96 @@ fn default_map_limit() -> usize {
     5000
 }
 
-/// Longest waitSeconds.
-pub(crate) const MAX_WAIT_SECONDS: u64 = 3600;
 /// Largest map_site limit.
 const MAX_MAP_LIMIT: usize = 100_000;
 
-/// Arguments of `crawl_site`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CrawlSiteArgs {
-    /// The http(s) URL to start from.
-    pub url: String,
-    /// Links to follow from the start page, 0-100 (0 = only the start page).
-    #[serde(default = "default_max_depth")]
-    #[schemars(range(max = MAX_DEPTH))]
-    pub max_depth: u32,
-    /// Most pages to fetch, 1-100000.
-    #[serde(default = "default_site_pages")]
-    #[schemars(range(min = 1, max = MAX_PAGES))]
-    pub max_pages: u64,
-    /// Regexes on the URL path; only matching pages are crawled (the start page always is).
-    #[serde(default)]
-    pub include_paths: Vec<String>,
-    /// Regexes on the URL path; matching pages are not crawled.
-    #[serde(default)]
-    pub exclude_paths: Vec<String>,
-    /// Also follow links to subdomains of the start host.
-    #[serde(default)]
-    pub allow_subdomains: bool,
-    /// Also follow links to other sites.
-    #[serde(default)]
-    pub allow_external: bool,
-    /// Render pages in the browser pool first.
-    #[serde(default)]
-    pub render: bool,
-    /// Obey robots.txt (only turn off for sites you own).
-    #[serde(default = "yes")]
-    pub respect_robots: bool,
-    /// Most requests in flight, 1-64 (adapted down on errors and slow answers).
-    #[serde(default = "default_concurrency")]
-    #[schemars(range(min = 1, max = MAX_CONCURRENT))]
-    pub max_concurrent: usize,
-    /// Resident memory (MB) above which no new pages are admitted (default
-    /// CRAWL_MEMORY_THRESHOLD_MB, 2048).
-    #[schemars(range(min = MIN_MEMORY_THRESHOLD_MB))]
-    pub memory_threshold_mb: Option<u64>,
-    /// Wait for the job to finish, with progress notifications.
-    #[serde(default = "yes")]
-    pub wait: bool,
-    /// Longest wait in seconds, 0-3600; the job carries on after it.
-    #[serde(default = "default_wait_seconds")]
-    #[schemars(range(max = MAX_WAIT_SECONDS))]
-    pub wait_seconds: u64,
+/// Declares the arguments of a crawl job tool: [`job_args`] with the fields every crawl
+/// shares.
+macro_rules! crawl_job_args {
+    ($(#[$attr:meta])* pub struct $name:ident { $($fields:tt)* }) => {
+        job_args! {
+            $(#[$attr])*
+            pub struct $name ("default_wait_seconds") {
+                $($fields)*
+                /// URL-path regexes; only matching pages are crawled.
+                #[serde(default)]
+                pub include_paths: Vec<String>,
+                /// URL-path regexes of pages to skip.
+                #[serde(default)]
+                pub exclude_paths: Vec<String>,
+                /// Render JavaScript in the browser pool first (slower).
+                #[serde(default)]
+                pub render: bool,
+                /// Obey robots.txt (turn off only for your own sites).
+                #[serde(default = "yes")]
+                pub respect_robots: bool,
+                /// Most requests in flight (adapted to errors).
+                #[serde(default = "default_concurrency")]
+                #[schemars(range(min = 1, max = MAX_CONCURRENT))]
+                pub max_concurrent: usize,
+                /// RSS in MB that pauses new pages (default CRAWL_MEMORY_THRESHOLD_MB).
+                #[schemars(range(min = MIN_MEMORY_THRESHOLD_MB))]
+                pub memory_threshold_mb: Option<u64>,
+            }
+        }
+    };
 }
 
-/// Arguments of `crawl_sitemap`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CrawlSitemapArgs {
-    /// A sitemap, a sitemap index, or a site root (then robots.txt Sitemap: lines, else
-    /// /sitemap.xml).
-    pub url: String,
-    /// Most pages to fetch, 1-100000.
-    #[serde(default = "default_sitemap_pages")]
-    #[schemars(range(min = 1, max = MAX_PAGES))]
-    pub max_pages: u64,
-    /// Regexes on the URL path; only matching pages are crawled.
-    #[serde(default)]
-    pub include_paths: Vec<String>,
-    /// Regexes on the URL path; matching pages are not crawled.
-    #[serde(default)]
-    pub exclude_paths: Vec<String>,
-    /// Only pages whose sitemap lastmod is at or after this date (e.g. 2026-01-31 or
-    /// 2026-01-31T12:00:00Z); pages without lastmod are kept.
-    pub lastmod_since: Option<String>,
-    /// Render pages in the browser pool first.
-    #[serde(default)]
-    pub render: bool,
-    /// Obey robots.txt (only turn off for sites you own).
-    #[serde(default = "yes")]
-    pub respect_robots: bool,
-    /// Most requests in flight, 1-64 (adapted down on errors and slow answers).
-    #[serde(default = "default_concurrency")]
-    #[schemars(range(min = 1, max = MAX_CONCURRENT))]
-    pub max_concurrent: usize,
-    /// Resident memory (MB) above which no new pages are admitted (default
-    /// CRAWL_MEMORY_THRESHOLD_MB, 2048).
-    #[schemars(range(min = MIN_MEMORY_THRESHOLD_MB))]
-    pub memory_threshold_mb: Option<u64>,
-    /// Wait for the job to finish, with progress notifications.
-    #[serde(default = "yes")]
-    pub wait: bool,
-    /// Longest wait in seconds, 0-3600; the job carries on after it.
-    #[serde(default = "default_wait_seconds")]
-    #[schemars(range(max = MAX_WAIT_SECONDS))]
-    pub wait_seconds: u64,
+crawl_job_args! {
+    /// Arguments of `crawl_site`.
+    pub struct CrawlSiteArgs {
+        /// http(s) URL to start from.
+        pub url: String,
+        /// Link hops from url (0: url only).
+        #[serde(default = "default_max_depth")]
+        #[schemars(range(max = MAX_DEPTH))]
+        pub max_depth: u32,
+        /// Most pages fetched.
+        #[serde(default = "default_site_pages")]
+        #[schemars(range(min = 1, max = MAX_PAGES))]
+        pub max_pages: u64,
+        /// Also follow links to subdomains.
+        #[serde(default)]
+        pub allow_subdomains: bool,
+        /// Also follow links to other sites.
+        #[serde(default)]
+        pub allow_external: bool,
+    }
+}
+
+crawl_job_args! {
+    /// Arguments of `crawl_sitemap`.
+    pub struct CrawlSitemapArgs {
+        /// A sitemap, a sitemap index, or a site root (its robots.txt Sitemap: lines, else
+        /// /sitemap.xml).
+        pub url: String,
+        /// Most pages fetched.
+        #[serde(default = "default_sitemap_pages")]
+        #[schemars(range(min = 1, max = MAX_PAGES))]
+        pub max_pages: u64,
+        /// Only pages with a lastmod on or after this date (2026-01-31 or an ISO date-time);
+        /// pages without lastmod are kept.
+        pub lastmod_since: Option<String>,
+    }
 }
 
 /// Arguments of `map_site`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MapSiteArgs {
-    /// Any URL of the site; its sitemaps and this page's links are listed.
+    /// Any URL of the site.
     pub url: String,
-    /// Most URLs to return, 1-100000.
+    /// Most URLs returned.
     #[serde(default = "default_map_limit")]
     #[schemars(range(min = 1, max = MAX_MAP_LIMIT))]
     pub limit: usize,
     /// Read the site's sitemaps.
     #[serde(default = "yes")]
     pub use_sitemap: bool,
-    /// Keep URLs on subdomains of the host.
+    /// Keep subdomains' URLs.
     #[serde(default)]
     pub include_subdomains: bool,
-    /// Keep only URLs containing this text (case-insensitive).
+    /// Only URLs containing this (case-insensitive).
     pub search: Option<String>,
 }
 
@@ -407,16 +352,6 @@ impl CrawliumServer {
     }
 }
 
-/// Fails unless `wait_seconds` is within 0..=MAX_WAIT_SECONDS.
-pub(crate) fn check_wait(wait_seconds: u64) -> Result<(), ToolError> {
-    if wait_seconds > MAX_WAIT_SECONDS {
-        return Err(ToolError::new(format!(
-            "waitSeconds must be between 0 and {MAX_WAIT_SECONDS} (got {wait_seconds})"
-        )));
-    }
-    Ok(())
-}
-
 fn ms(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
@@ -425,12 +360,9 @@ fn ms(d: std::time::Duration) -> f64 {
 impl CrawliumServer {
     #[tool(
         name = "crawl_page",
-        description = "Fetch one web page and return its main content with title, description, \
-                       status and (includeLinks) its links; by default also store it for \
-                       search_pages/get_page. Follows up to 10 redirects; pages over \
-                       CRAWL_MAX_PAGE_BYTES and non-page content types are refused. 429/5xx \
-                       answers and network errors are retried (at most 3 times, 10 s of waiting in \
-                       all), then reported with when to try again.",
+        description = "Fetch one web page: its main content, title and status, stored for \
+                       search_pages/get_page. Throttling (429), 5xx and network errors are \
+                       retried for up to 10 s, then reported with when to try again.",
         output_schema = schema_for_output::<CrawlPageResult>(),
         annotations(
             title = "Crawl one page",
@@ -451,12 +383,7 @@ impl CrawliumServer {
                 None => self.app.crawler.renderer.as_deref(),
             },
         };
-        if !(1..=MAX_CHARS).contains(&args.max_chars) {
-            return Err(ToolError::new(format!(
-                "maxChars must be between 1 and {MAX_CHARS} (got {})",
-                args.max_chars
-            )));
-        }
+        check_max_chars(args.max_chars)?;
         let url = normalise(&args.url)
             .map_err(|e| ToolError::new(format!("{e}; pass a full http(s) URL")))?;
         let app = &self.app;
@@ -474,13 +401,13 @@ impl CrawliumServer {
             CrawlError::Refused(message) => ToolError::new(message),
             CrawlError::Store(e) => ToolError::from(e),
         })?;
-        let full = match args.format {
-            ContentFormat::Markdown => page.extracted.markdown.clone(),
-            ContentFormat::Text => markdown::to_plain_text(&page.extracted.markdown),
-            ContentFormat::Html => page.fetched.body.clone(),
-        };
-        let total_chars = full.chars().count();
-        let content: String = full.chars().take(args.max_chars).collect();
+        let window = content::render(
+            &page.extracted.markdown,
+            Some(&page.fetched.body),
+            args.format,
+            0,
+            args.max_chars,
+        )?;
         let link_count = page.extracted.links.len();
         let (page_id, stored) = match page.stored {
             Some(PageWrite::Inserted(id)) => (Some(id), "inserted"),
@@ -498,9 +425,9 @@ impl CrawliumServer {
             language: page.extracted.language.clone(),
             canonical: page.extracted.canonical.clone(),
             format: args.format,
-            truncated: total_chars > args.max_chars,
-            content,
-            total_chars,
+            truncated: window.next_offset.is_some(),
+            content: window.content.clone(),
+            total_chars: window.total_chars,
             links: args.include_links.then(|| {
                 page.extracted
                     .links
@@ -518,17 +445,15 @@ impl CrawliumServer {
                 store_ms: ms(page.store_time),
             },
         };
-        Ok(structured(crawl_page_text(&out), &out))
+        Ok(structured(crawl_page_text(&out, &window), &out))
     }
 
     #[tool(
         name = "crawl_site",
-        description = "Crawl a website breadth-first by following links from url, storing every \
-                       page for search_pages/get_page. Stays on the start host \
-                       (allowSubdomains/allowExternal widen it), obeys robots.txt and per-host \
-                       politeness, retries 429/503 and network errors, adapts concurrency. A \
-                       durable job (survives restarts): with wait it returns the finished job, \
-                       else (or after waitSeconds) its jobId for job_status.",
+        description = "Crawl a site breadth-first from url, following links on its host, and \
+                       store every page for search_pages/get_page; obeys robots.txt and \
+                       politeness, retries failures. A durable job: returned when done, or its \
+                       jobId for job_status.",
         annotations(
             title = "Crawl a website",
             read_only_hint = false,
@@ -563,11 +488,9 @@ impl CrawliumServer {
 
     #[tool(
         name = "crawl_sitemap",
-        description = "Crawl the pages a sitemap lists and store them for search_pages/get_page: \
-                       url is a sitemap, a sitemap index (nested, gzip understood) or a site root. \
-                       robots.txt and politeness apply. A durable job (survives restarts): with \
-                       wait it returns the finished job, else (or after waitSeconds) its jobId for \
-                       job_status.",
+        description = "Crawl and store the pages a sitemap lists (indexes and gzip followed) \
+                       for search_pages/get_page; obeys robots.txt and politeness. A durable job: \
+                       returned when done, or its jobId for job_status.",
         annotations(
             title = "Crawl a sitemap",
             read_only_hint = false,
@@ -611,8 +534,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "map_site",
-        description = "List a site's URLs without crawling it: the URLs of its sitemaps plus the \
-                       links of url, deduplicated, on its host. Use it to choose what to crawl.",
+        description = "List a site's URLs without crawling: its sitemaps' URLs and url's links, \
+                       on its host. Use it to choose what to crawl.",
         annotations(
             title = "Map a site's URLs",
             read_only_hint = true,

@@ -74,3 +74,15 @@ impl From<crate::browser::BrowserError> for ToolError {
         Self(error.to_string())
     }
 }
+
+impl From<crate::crawl::content::ContentError> for ToolError {
+    fn from(error: crate::crawl::content::ContentError) -> Self {
+        Self(error.to_string())
+    }
+}
+
+impl From<crate::crawl::fetch::FetchError> for ToolError {
+    fn from(error: crate::crawl::fetch::FetchError) -> Self {
+        Self(error.to_string())
+    }
+}

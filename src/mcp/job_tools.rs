@@ -21,7 +21,7 @@ fn default_limit() -> i64 {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobArgs {
-    /// The jobId returned by crawl_site, crawl_sitemap or index_repos.
+    /// From crawl_site, crawl_sitemap or index_repos.
     pub job_id: String,
 }
 
@@ -29,9 +29,9 @@ pub struct JobArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListJobsArgs {
-    /// Only jobs in this state: queued, running, succeeded, failed or cancelled.
+    /// Only jobs in this state.
     pub status: Option<JobState>,
-    /// Jobs to return, newest first, 1-100.
+    /// Jobs returned.
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: i64,
@@ -49,9 +49,8 @@ pub struct JobList {
 impl CrawliumServer {
     #[tool(
         name = "job_status",
-        description = "A job: status, progress counts (URLs, or repositories for index_repos), \
-                       crawl stats (pages/s, bytes, memory, concurrency, retries), its first \
-                       errors, and an index_repos job's result per repository.",
+        description = "A job's state, progress, figures and first errors (index_repos: each \
+                       repository's outcome).",
         annotations(
             title = "Job status",
             read_only_hint = true,
@@ -73,8 +72,7 @@ impl CrawliumServer {
 
     #[tool(
         name = "job_cancel",
-        description = "Cancel a queued or running job. Pages stored and repositories indexed \
-                       so far are kept; a finished job is returned unchanged.",
+        description = "Cancel a queued or running job; what it stored so far is kept.",
         annotations(
             title = "Cancel a job",
             read_only_hint = false,

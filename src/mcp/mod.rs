@@ -5,6 +5,27 @@
 //! A face: it imports `app` and the domain (`browser`, `crawl`, `jobs`, `store`), never
 //! `transport`; tool errors ([`error::ToolError`]) live here, not in the domain.
 
+/// Declares the arguments of a tool that starts a durable job: the struct, its derives, and
+/// `wait` and `waitSeconds` (whose default is the function named in parentheses), declared
+/// here once (serde cannot combine `flatten` with `deny_unknown_fields`).
+macro_rules! job_args {
+    ($(#[$attr:meta])* pub struct $name:ident ($wait:literal) { $($fields:tt)* }) => {
+        $(#[$attr])*
+        #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        pub struct $name {
+            $($fields)*
+            /// Wait for the end, with progress.
+            #[serde(default = "crate::mcp::yes")]
+            pub wait: bool,
+            /// Longest wait, s; the job goes on after it.
+            #[serde(default = $wait)]
+            #[schemars(range(max = crate::mcp::MAX_WAIT_SECONDS))]
+            pub wait_seconds: u64,
+        }
+    };
+}
+
 mod browser;
 mod crawl_tools;
 mod error;
@@ -22,6 +43,24 @@ pub use notify::{ClientLog, Progress};
 pub use ops_tools::{ConfiguredSummary, ServerStatus};
 pub use server::{CrawliumServer, instructions};
 
+/// Longest waitSeconds of a job tool.
+pub(crate) const MAX_WAIT_SECONDS: u64 = 3600;
+
+/// Fails unless `wait_seconds` is within 0..=MAX_WAIT_SECONDS.
+pub(crate) fn check_wait(wait_seconds: u64) -> Result<(), ToolError> {
+    if wait_seconds > MAX_WAIT_SECONDS {
+        return Err(ToolError::new(format!(
+            "waitSeconds must be between 0 and {MAX_WAIT_SECONDS} (got {wait_seconds})"
+        )));
+    }
+    Ok(())
+}
+
+/// A serde default: true.
+pub(crate) fn yes() -> bool {
+    true
+}
+
 /// A tool answer: `text` for the model to read and `out` as structured content (the text is
 /// never the JSON of `out`: a model should not read markdown inside a JSON string).
 pub(crate) fn structured<T: serde::Serialize>(
@@ -32,4 +71,36 @@ pub(crate) fn structured<T: serde::Serialize>(
         rmcp::model::CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]);
     answer.structured_content = Some(serde_json::to_value(out).unwrap_or_default());
     answer
+}
+
+/// What a model reads of a page's content (crawl_page, get_page, browser_get_content): the
+/// title (or URL), a line of facts, the description, then the content as it is, and how to
+/// read on when it was cut.
+pub(crate) fn content_text(
+    title: Option<&str>,
+    url: &str,
+    facts: &[String],
+    description: Option<&str>,
+    window: &crate::crawl::content::Window,
+    read_on: impl FnOnce(usize) -> String,
+) -> String {
+    let mut text = format!("{}\n{url}", title.unwrap_or(url));
+    for fact in facts {
+        text.push_str(" · ");
+        text.push_str(fact);
+    }
+    if let Some(description) = description {
+        text.push('\n');
+        text.push_str(description);
+    }
+    text.push_str("\n\n");
+    text.push_str(&window.content);
+    if let Some(next) = window.next_offset {
+        text.push_str(&format!(
+            "\n\n[cut at character {next} of {}; {}]",
+            window.total_chars,
+            read_on(next)
+        ));
+    }
+    text
 }

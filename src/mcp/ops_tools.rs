@@ -107,9 +107,8 @@ impl CrawliumServer {
     /// component health and configuration (secrets omitted).
     #[tool(
         name = "server_status",
-        description = "This server's version, transport, MCP protocol versions, uptime, calls in \
-                       flight, component health, browser pool, tool groups and configuration (no \
-                       secrets). No arguments.",
+        description = "This server's version, health, browser pool, tool groups and \
+                       configuration (no secrets).",
         annotations(
             title = "Server status",
             read_only_hint = true,

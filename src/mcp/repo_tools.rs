@@ -11,11 +11,7 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    CrawliumServer,
-    crawl_tools::{MAX_WAIT_SECONDS, check_wait},
-    structured,
-};
+use super::{CrawliumServer, check_wait, structured, yes};
 use crate::{
     jobs::JobSummary,
     mcp::error::ToolError,
@@ -39,10 +35,6 @@ impl From<LookupError> for ToolError {
 
 /// Most characters of code one check_code call takes.
 const MAX_CODE_CHARS: usize = 200_000;
-
-fn yes() -> bool {
-    true
-}
 
 fn default_concurrent() -> usize {
     4
@@ -71,69 +63,61 @@ pub enum RepoArg {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RepoDetail {
-    /// An https/http/git URL, or an absolute local path.
+    /// URL or local path.
     pub url: String,
-    /// Branch, tag or commit id (default: the default branch).
+    /// Branch, tag or commit (default: the default branch).
     #[serde(rename = "ref")]
     pub git_ref: Option<String>,
-    /// Only this directory of the repository.
+    /// Only this directory.
     pub subdir: Option<String>,
 }
 
-/// Arguments of `index_repos`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct IndexReposArgs {
-    /// 1-50 repositories: https/http/git URLs or local paths (inside REPO_ALLOWED_DIRS), or
-    /// {url, ref, subdir}.
-    pub repos: Vec<RepoArg>,
-    /// Repositories fetched and indexed at once, 1-16.
-    #[serde(default = "default_concurrent")]
-    #[schemars(range(min = 1, max = MAX_CONCURRENT))]
-    pub max_concurrent: usize,
-    /// Retries of a connection or server failure per repository, 0-5 (a missing repository
-    /// fails at once).
-    #[serde(default = "default_retries")]
-    #[schemars(range(max = MAX_RETRIES))]
-    pub max_retries: u32,
-    /// Store READMEs, *.md, *.rst and docs/ as pages.
-    #[serde(default = "yes")]
-    pub include_docs: bool,
-    /// Also parse test files and test directories.
-    #[serde(default)]
-    pub include_tests: bool,
-    /// Only these: rust, python, javascript, typescript, go, java.
-    pub languages: Option<Vec<String>>,
-    /// Refuse larger repositories, MB (at most REPO_MAX_MB).
-    #[schemars(range(min = 1))]
-    pub max_repo_mb: Option<u64>,
-    /// Leave out larger files, KB (at most REPO_MAX_FILE_KB).
-    #[schemars(range(min = 1))]
-    pub max_file_kb: Option<u64>,
-    /// Wait for the end (with progress) instead of returning the jobId at once.
-    #[serde(default = "yes")]
-    pub wait: bool,
-    /// Longest wait, 0-3600 s; the job goes on after it.
-    #[serde(default = "default_wait_seconds")]
-    #[schemars(range(max = MAX_WAIT_SECONDS))]
-    pub wait_seconds: u64,
+job_args! {
+    /// Arguments of `index_repos`.
+    pub struct IndexReposArgs ("default_wait_seconds") {
+        /// https/http/git URLs, local paths (inside REPO_ALLOWED_DIRS), or {url, ref, subdir}.
+        #[schemars(length(min = 1, max = MAX_REPOS))]
+        pub repos: Vec<RepoArg>,
+        /// Repositories fetched and indexed at once.
+        #[serde(default = "default_concurrent")]
+        #[schemars(range(min = 1, max = MAX_CONCURRENT))]
+        pub max_concurrent: usize,
+        /// Retries of a failed fetch, per repository.
+        #[serde(default = "default_retries")]
+        #[schemars(range(max = MAX_RETRIES))]
+        pub max_retries: u32,
+        /// Store READMEs and docs as pages.
+        #[serde(default = "yes")]
+        pub include_docs: bool,
+        /// Also parse tests.
+        #[serde(default)]
+        pub include_tests: bool,
+        /// Only these: rust, python, javascript, typescript, go, java.
+        pub languages: Option<Vec<String>>,
+        /// Refuse larger repositories, MB.
+        #[schemars(range(min = 1))]
+        pub max_repo_mb: Option<u64>,
+        /// Skip larger files, KB.
+        #[schemars(range(min = 1))]
+        pub max_file_kb: Option<u64>,
+    }
 }
 
 /// Arguments of `get_symbol`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetSymbolArgs {
-    /// A symbolId from search_code (give this or qualifiedName).
+    /// From search_code (or qualifiedName).
     pub symbol_id: Option<i64>,
-    /// A qualified name or its last parts: `requests.sessions.Session.send`, `Session.send`.
+    /// Such as requests.sessions.Session.send, or its last parts (Session.send).
     pub qualified_name: Option<String>,
-    /// Only this repository (its name from list_sources, `host/owner/name@ref`).
+    /// Only this repository (a name from list_sources).
     pub repo: Option<String>,
-    /// 1 lists the members (methods, fields) of a class, struct, trait or module.
+    /// 1 adds the members of a class, struct, trait or module.
     #[serde(default)]
     #[schemars(range(max = 1))]
     pub depth: u32,
-    /// Also return the definition's exact source lines.
+    /// Also return its source lines.
     #[serde(default)]
     pub include_body: bool,
 }
@@ -150,11 +134,12 @@ pub struct GetSymbolResult {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CheckCodeArgs {
-    /// The code (text, not a path), up to 200000 characters.
+    /// The code itself (not a path).
+    #[schemars(length(max = MAX_CODE_CHARS))]
     pub code: String,
     /// python, javascript or typescript.
     pub language: String,
-    /// Only these repositories (names from list_sources; default: all).
+    /// Only these repositories (names from list_sources).
     #[serde(default)]
     pub repos: Vec<String>,
 }
@@ -229,10 +214,9 @@ impl CrawliumServer {
     #[tool(
         name = "index_repos",
         description = "Index git repositories for search_code, get_symbol and check_code: \
-                       definitions in Rust, Python, JavaScript, TypeScript, Go and Java with \
-                       signatures, parameters and docs; docs as pages. A commit indexed before \
-                       is skipped, a new one re-parses only changed files. A durable job: the \
-                       finished job with each repository's outcome, or its jobId for job_status.",
+                       definitions (Rust, Python, JavaScript, TypeScript, Go, Java) and docs; a new \
+                       commit re-parses changed files only. A durable job: returned when done, or \
+                       its jobId for job_status.",
         annotations(
             title = "Index git repositories",
             read_only_hint = false,
@@ -309,10 +293,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "get_symbol",
-        description = "A definition from an indexed repository, by symbolId (from search_code) \
-                       or qualified name: signature, parameters (type, default), return type, \
-                       doc, file and lines; depth 1 adds its members, includeBody its exact \
-                       source lines.",
+        description = "A definition from an indexed repository, by symbolId or qualified name: \
+                       signature, parameters, return type, doc, file and lines.",
         output_schema = schema_for_output::<GetSymbolResult>(),
         annotations(
             title = "Read a code symbol",
@@ -352,10 +334,9 @@ impl CrawliumServer {
 
     #[tool(
         name = "check_code",
-        description = "Check code you wrote against the indexed repositories: each import, \
-                       class, function, method, attribute and argument it uses is found, \
-                       notFound (with did-you-mean) or wrongArguments; modules not indexed are \
-                       not checked. Python, JavaScript, TypeScript.",
+        description = "Check Python, JavaScript or TypeScript you wrote against the indexed \
+                       repositories: every name and argument it uses from them is found, \
+                       notFound (with did-you-mean) or wrongArguments.",
         annotations(
             title = "Check code against indexed repositories",
             read_only_hint = true,

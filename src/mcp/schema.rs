@@ -8,8 +8,19 @@
 //! - an enum of strings is inlined as `"enum": [...]` where it is used (the property's own
 //!   description says what the values mean), and `$defs` keeps only the object types.
 //!
-//! What the server checks is untouched: `required`, `additionalProperties: false`,
-//! `minimum`/`maximum`, `default`.
+//! - no schemars integer `format` (`uint64` and the like are not JSON Schema formats; the
+//!   bounds say it), no `"default": false` on a flag or `"default": []` on a list (absent is
+//!   false, or empty), descriptions on one line, and no descriptions on `$defs` types (the
+//!   property that uses one describes it);
+//! - no `additionalProperties: false`: the schema lists every argument, and the server
+//!   refuses any other by name (`deny_unknown_fields`), so the model need not read it 45 times.
+//!
+//! What the server checks stays in the schema: `required`, `minimum`/`maximum`,
+//! `minItems`/`maxItems`, `maxLength`, other defaults.
+//!
+//! Output schemas pass through [`lean_output`]: they give a client the shape to validate
+//! (types, `required`, nullability, enum values) and nothing else; what the fields mean is
+//! in the tool's description and its text answer.
 
 use serde_json::{Map, Value};
 
@@ -33,6 +44,7 @@ pub fn lean_input(schema: &JsonObject) -> JsonObject {
         for def in defs.values_mut() {
             if let Value::Object(def) = def {
                 lean_object(def, &enums);
+                def.remove("description");
             }
         }
         defs.retain(|name, _| !enums.contains_key(name));
@@ -40,7 +52,89 @@ pub fn lean_input(schema: &JsonObject) -> JsonObject {
             schema.remove("$defs");
         }
     }
+    each_schema(&mut schema, &mut |sub| {
+        drop_number_format(sub);
+        if sub.get("type") == Some(&Value::from("boolean"))
+            && sub.get("default") == Some(&Value::from(false))
+        {
+            sub.remove("default");
+        }
+        if sub.get("additionalProperties") == Some(&Value::from(false)) {
+            sub.remove("additionalProperties");
+        }
+        if sub.get("default") == Some(&Value::Array(Vec::new())) {
+            sub.remove("default");
+        }
+        if let Some(Value::String(text)) = sub.get_mut("description") {
+            *text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        }
+    });
     schema
+}
+
+/// The lean form of a tool's output schema: its shape only.
+pub fn lean_output(schema: &JsonObject) -> JsonObject {
+    let mut schema = schema.clone();
+    schema.remove("$schema");
+    each_schema(&mut schema, &mut |sub| {
+        for key in ["title", "description", "default", "examples"] {
+            sub.remove(key);
+        }
+        drop_number_format(sub);
+        if sub.get("minimum") == Some(&Value::from(0)) {
+            sub.remove("minimum");
+        }
+        if let Some(values) = string_enum(&Value::Object(sub.clone()))
+            && sub.contains_key("oneOf")
+        {
+            sub.remove("oneOf");
+            sub.insert("type".into(), "string".into());
+            sub.insert("enum".into(), values);
+        }
+    });
+    schema
+}
+
+/// Calls `f` on `schema` and on every schema inside it (properties, items, `$defs`, the
+/// branches of `anyOf`/`oneOf`/`allOf`, map values), never on a property's name.
+fn each_schema(schema: &mut JsonObject, f: &mut impl FnMut(&mut JsonObject)) {
+    f(schema);
+    for key in ["properties", "$defs"] {
+        if let Some(Value::Object(map)) = schema.get_mut(key) {
+            for sub in map.values_mut() {
+                if let Value::Object(sub) = sub {
+                    each_schema(sub, f);
+                }
+            }
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(Value::Object(sub)) = schema.get_mut(key) {
+            each_schema(sub, f);
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(branches)) = schema.get_mut(key) {
+            for sub in branches {
+                if let Value::Object(sub) = sub {
+                    each_schema(sub, f);
+                }
+            }
+        }
+    }
+}
+
+/// Drops schemars' number formats (`uint64`, `int32`, `double`…): not JSON Schema formats.
+fn drop_number_format(schema: &mut JsonObject) {
+    let numeric = schema
+        .get("format")
+        .and_then(Value::as_str)
+        .is_some_and(|f| {
+            f.starts_with("uint") || f.starts_with("int") || f == "double" || f == "float"
+        });
+    if numeric {
+        schema.remove("format");
+    }
 }
 
 /// Leans the properties (and array items) of an object schema.
@@ -125,14 +219,15 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn optional_arguments_and_string_enums_are_plain_and_checks_stay() {
+    fn input_schemas_keep_what_the_server_checks_and_drop_what_says_nothing() {
         let generated = json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$defs": {
                 "Button": {"description": "A button.", "oneOf": [
                     {"const": "left", "type": "string"}, {"const": "right", "type": "string"}]},
                 "Level": {"type": "string", "enum": ["info", "error"]},
-                "Field": {"type": "object", "properties": {
+                "Field": {"type": "object", "description": "A field.",
+                          "additionalProperties": false, "properties": {
                     "level": {"$ref": "#/$defs/Level"},
                     "note": {"type": ["string", "null"]}}}
             },
@@ -140,12 +235,16 @@ mod tests {
             "additionalProperties": false,
             "required": ["url"],
             "properties": {
-                "url": {"type": "string", "description": "The URL."},
+                "url": {"type": "string", "description": "The URL,\nwrapped."},
                 "browserId": {"type": ["string", "null"], "description": "Which."},
                 "button": {"$ref": "#/$defs/Button", "default": "left", "description": "Which button."},
                 "level": {"anyOf": [{"$ref": "#/$defs/Level"}, {"type": "null"}], "description": "Lowest."},
-                "limit": {"type": ["integer", "null"], "minimum": 1, "maximum": 100, "default": 10},
-                "fields": {"type": "array", "items": {"$ref": "#/$defs/Field"}},
+                "limit": {"type": ["integer", "null"], "format": "uint32", "minimum": 1,
+                          "maximum": 100, "default": 10},
+                "fields": {"type": "array", "items": {"$ref": "#/$defs/Field"},
+                           "default": [], "maxItems": 5},
+                "flag": {"type": "boolean", "default": false},
+                "on": {"type": "boolean", "default": true},
                 "either": {"type": ["string", "integer", "null"]}
             }
         });
@@ -159,18 +258,57 @@ mod tests {
                         "note": {"type": "string"}}}
                 },
                 "type": "object",
-                "additionalProperties": false,
                 "required": ["url"],
                 "properties": {
-                    "url": {"type": "string", "description": "The URL."},
+                    "url": {"type": "string", "description": "The URL, wrapped."},
                     "browserId": {"type": "string", "description": "Which."},
                     "button": {"type": "string", "enum": ["left", "right"], "default": "left",
                                "description": "Which button."},
                     "level": {"type": "string", "enum": ["info", "error"], "description": "Lowest."},
                     "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
-                    "fields": {"type": "array", "items": {"$ref": "#/$defs/Field"}},
+                    "fields": {"type": "array", "items": {"$ref": "#/$defs/Field"}, "maxItems": 5},
+                    "flag": {"type": "boolean"},
+                    "on": {"type": "boolean", "default": true},
                     "either": {"type": ["string", "integer"]}
                 }
+            })
+        );
+    }
+
+    #[test]
+    fn output_schemas_keep_the_shape_only() {
+        let generated = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "Out",
+            "type": "object",
+            "required": ["state", "total"],
+            "properties": {
+                "description": {"type": ["string", "null"], "description": "A field named so."},
+                "total": {"type": ["integer", "null"], "format": "uint64", "minimum": 0,
+                          "default": null, "description": "How many."},
+                "state": {"$ref": "#/$defs/State"},
+                "counts": {"type": "object", "additionalProperties":
+                    {"type": "integer", "format": "uint64", "minimum": 0}}
+            },
+            "$defs": {
+                "State": {"description": "Where it is.", "oneOf": [
+                    {"const": "queued", "type": "string", "description": "Waiting."},
+                    {"const": "done", "type": "string", "description": "Over."}]}
+            }
+        });
+        let lean = Value::Object(lean_output(generated.as_object().unwrap()));
+        assert_eq!(
+            lean,
+            json!({
+                "type": "object",
+                "required": ["state", "total"],
+                "properties": {
+                    "description": {"type": ["string", "null"]},
+                    "total": {"type": ["integer", "null"]},
+                    "state": {"$ref": "#/$defs/State"},
+                    "counts": {"type": "object", "additionalProperties": {"type": "integer"}}
+                },
+                "$defs": {"State": {"type": "string", "enum": ["queued", "done"]}}
             })
         );
     }

@@ -56,8 +56,10 @@ fn group_instructions(group: ToolGroup) -> &'static str {
              on elements, `browser_click`, `browser_type`, `browser_fill_form` and friends act \
              on a ref (or a CSS selector), `browser_find` searches a long page, \
              `browser_take_screenshot` returns an image; a dialog that opens must be answered \
-             with `browser_handle_dialog`; `browser_close` frees the browser. Screenshots and \
-             PDFs are also resources (crawlium://artifacts/{id})."
+             with `browser_handle_dialog`; `browser_close` frees the browser. Without a \
+             browserId, the calls of one session share its default browser, and a call \
+             without a session opens a browser and says its id. Screenshots and PDFs are also \
+             resources (crawlium://artifacts/{id})."
         }
         ToolGroup::Crawl => {
             "- crawl: `crawl_page` fetches one page, returns its main content as markdown and \
@@ -199,10 +201,13 @@ impl CrawliumServer {
     }
 }
 
-/// `router` with lean input schemas (see `schema`).
+/// `router` with lean input and output schemas (see `schema`).
 fn lean(mut router: ToolRouter<CrawliumServer>) -> ToolRouter<CrawliumServer> {
     for route in router.map.values_mut() {
         route.attr.input_schema = Arc::new(super::schema::lean_input(&route.attr.input_schema));
+        if let Some(output) = &route.attr.output_schema {
+            route.attr.output_schema = Some(Arc::new(super::schema::lean_output(output)));
+        }
     }
     router
 }

@@ -9,9 +9,12 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CrawliumServer, structured};
+use super::{CrawliumServer, content_text, structured};
 use crate::{
-    crawl::{markdown, url::normalise},
+    crawl::{
+        content::{self, ContentError, ContentFormat, DEFAULT_MAX_CHARS, Window, check_max_chars},
+        url::normalise,
+    },
     mcp::error::ToolError,
     repos::lookup::{self, CodeResult},
     store::{CodeQuery, DeletedSource, PageHit, PageKey, PageMeta, PageQuery, SourceSummary},
@@ -19,8 +22,6 @@ use crate::{
 
 /// Most results one search returns.
 const MAX_LIMIT: u32 = 100;
-/// Most characters one get_page call returns.
-const MAX_CHARS: usize = 200_000;
 
 fn default_limit() -> u32 {
     10
@@ -49,15 +50,15 @@ fn check_query(query: &str) -> Result<(), ToolError> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SearchPagesArgs {
-    /// Words to search for; "quoted phrases", -excluded words and OR are understood.
+    /// Words; "quoted phrases", -excluded and OR work.
     pub query: String,
-    /// Only search this source (a name from list_sources, e.g. a host).
+    /// Only this source (a name from list_sources).
     pub source: Option<String>,
-    /// Results to return, 1-100.
+    /// Results returned.
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: u32,
-    /// Results to skip, for paging.
+    /// Results to skip.
     #[serde(default)]
     pub offset: u32,
 }
@@ -76,19 +77,17 @@ pub struct SearchPagesResult {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SearchCodeArgs {
-    /// Identifiers or words: "run stream" finds run_stream and runStream.
+    /// Identifiers or words ("run stream" finds run_stream and runStream).
     pub query: String,
-    /// Only this language (e.g. rust, python; case-insensitive).
+    /// Only this language, such as python.
     pub language: Option<String>,
-    /// Only symbols of this kind: module, class, struct, enum, trait, interface, type,
-    /// function, method, field or constant (code blocks are left out).
+    /// Only symbols of this kind (class, function, method…; no code blocks).
     pub kind: Option<String>,
-    /// Only search this source (a name from list_sources: a host, or a repository's
-    /// host/owner/name@ref).
+    /// Only this source (a name from list_sources: a host or a repository).
     // `repo` too: get_symbol and check_code name a repository so.
     #[serde(alias = "repo")]
     pub source: Option<String>,
-    /// Results to return, 1-100.
+    /// Results returned.
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: u32,
@@ -102,38 +101,27 @@ pub struct SearchCodeResult {
     pub results: Vec<CodeResult>,
 }
 
-/// How `get_page` renders content.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum PageFormat {
-    /// Markdown as stored.
-    #[default]
-    Markdown,
-    /// Plain text (markup removed).
-    Text,
-}
-
 fn default_max_chars() -> usize {
-    20_000
+    DEFAULT_MAX_CHARS
 }
 
 /// Arguments of `get_page`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetPageArgs {
-    /// The page's URL (give this or pageId).
+    /// The page's URL (or pageId).
     pub url: Option<String>,
-    /// The page's id from search_pages (give this or url).
+    /// From search_pages (or url).
     pub page_id: Option<i64>,
-    /// markdown (default) or text.
+    /// markdown or text (stored pages keep no HTML).
     #[serde(default)]
-    pub format: PageFormat,
-    /// Character offset to start from, for reading long pages in parts.
+    pub format: ContentFormat,
+    /// Character to start from: a cut page's nextOffset.
     #[serde(default)]
     pub offset: usize,
-    /// Most characters to return, 1-200000.
+    /// Most characters returned.
     #[serde(default = "default_max_chars")]
-    #[schemars(range(min = 1, max = MAX_CHARS))]
+    #[schemars(range(min = 1, max = content::MAX_CHARS))]
     pub max_chars: usize,
 }
 
@@ -145,7 +133,7 @@ pub struct GetPageResult {
     #[serde(flatten)]
     pub page: PageMeta,
     /// Format of `content`.
-    pub format: PageFormat,
+    pub format: ContentFormat,
     /// The requested part of the content.
     pub content: String,
     /// Character offset of `content` in the whole.
@@ -168,7 +156,7 @@ pub struct ListSourcesResult {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteSourceArgs {
-    /// The source's name (from list_sources) or its numeric id.
+    /// Its name from list_sources, or its id.
     pub source: String,
 }
 
@@ -256,41 +244,37 @@ fn search_code_text(found: &SearchCodeResult) -> String {
 }
 
 /// What a model reads of `get_page`: a short header, then the content as it is.
-fn get_page_text(page: &GetPageResult) -> String {
-    let end = page.offset + page.content.chars().count();
-    let mut text = format!(
-        "{}\n{} · pageId {} · source {} · characters {}-{end} of {}\n\n{}",
-        page.page.title.as_deref().unwrap_or(&page.page.url),
-        page.page.url,
-        page.page.id,
-        page.page.source,
-        page.offset,
-        page.total_chars,
-        page.content
-    );
-    if let Some(next) = page.next_offset {
-        text.push_str(&format!(
-            "\n\n[more: get_page with pageId {} and offset {next}]",
-            page.page.id
-        ));
-    }
-    text
-}
-
-/// The part `[offset, offset + max)` of `text` in characters, and the total length.
-fn char_window(text: &str, offset: usize, max: usize) -> (String, usize) {
-    let total = text.chars().count();
-    let part = text.chars().skip(offset).take(max).collect();
-    (part, total)
+fn get_page_text(page: &GetPageResult, window: &Window) -> String {
+    let end = window.offset + window.content.chars().count();
+    let facts = [
+        format!("pageId {}", page.page.id),
+        format!("source {}", page.page.source),
+        format!(
+            "characters {}-{end} of {}",
+            window.offset, window.total_chars
+        ),
+    ];
+    content_text(
+        page.page.title.as_deref(),
+        &page.page.url,
+        &facts,
+        None,
+        window,
+        |next| {
+            format!(
+                "get_page with pageId {} and offset {next} reads on",
+                page.page.id
+            )
+        },
+    )
 }
 
 #[tool_router(router = store_router, vis = "pub(crate)")]
 impl CrawliumServer {
     #[tool(
         name = "search_pages",
-        description = "Full-text search over every stored page: the best matching chunks with \
-                       pageId, url, title, a snippet with hits in **bold**, score (higher is \
-                       better) and chunk position.",
+        description = "Full-text search over stored pages: the best chunks, with pageId, URL, \
+                       title and a snippet with hits in **bold**.",
         output_schema = schema_for_output::<SearchPagesResult>(),
         annotations(
             title = "Search stored pages",
@@ -324,10 +308,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "search_code",
-        description = "Search code: definitions in indexed repositories (type symbol: kind, \
-                       qualified name, signature, doc, file, lines, symbolId for get_symbol) \
-                       and code blocks of stored pages (type codeBlock: code up to 4000 \
-                       characters, language, surrounding text, page URL), best first.",
+        description = "Search code: definitions in indexed repositories (signature, doc, file, \
+                       symbolId for get_symbol) and code blocks of stored pages, best first.",
         output_schema = schema_for_output::<SearchCodeResult>(),
         annotations(
             title = "Search stored code",
@@ -359,8 +341,7 @@ impl CrawliumServer {
 
     #[tool(
         name = "get_page",
-        description = "Read a stored page by url or pageId, in parts when long: at most maxChars \
-                       from offset, with totalChars, and nextOffset when more remains.",
+        description = "Read a stored page by url or pageId, in parts when long (offset).",
         output_schema = schema_for_output::<GetPageResult>(),
         annotations(
             title = "Read a stored page",
@@ -385,41 +366,33 @@ impl CrawliumServer {
                 ));
             }
         };
-        if !(1..=MAX_CHARS).contains(&args.max_chars) {
-            return Err(ToolError::new(format!(
-                "maxChars must be between 1 and {MAX_CHARS} (got {})",
-                args.max_chars
-            )));
+        check_max_chars(args.max_chars)?;
+        if args.format == ContentFormat::Html {
+            return Err(ContentError::NoHtml.into());
         }
         let page = self.app.store.get_page(&key).await?;
-        let full = match args.format {
-            PageFormat::Markdown => page.markdown,
-            PageFormat::Text => markdown::to_plain_text(&page.markdown),
-        };
-        let (content, total_chars) = char_window(&full, args.offset, args.max_chars);
-        if args.offset > total_chars {
-            return Err(ToolError::new(format!(
-                "offset {} is past the end of the page ({total_chars} characters)",
-                args.offset
-            )));
-        }
-        let end = args.offset + content.chars().count();
+        let window = content::render(
+            &page.markdown,
+            None,
+            args.format,
+            args.offset,
+            args.max_chars,
+        )?;
         let out = GetPageResult {
             page: page.meta,
             format: args.format,
-            content,
-            offset: args.offset,
-            total_chars,
-            next_offset: (end < total_chars).then_some(end),
+            content: window.content.clone(),
+            offset: window.offset,
+            total_chars: window.total_chars,
+            next_offset: window.next_offset,
         };
-        Ok(structured(get_page_text(&out), &out))
+        Ok(structured(get_page_text(&out, &window), &out))
     }
 
     #[tool(
         name = "list_sources",
-        description = "Every stored source (crawled site or indexed repository): kind, name, URL, \
-                       page, chunk and code-block counts, last crawl time. The name is what the \
-                       other tools' source argument takes.",
+        description = "Every stored source (crawled site or indexed repository) with its counts; \
+                       its name is what a source argument takes.",
         annotations(title = "List sources", read_only_hint = true, open_world_hint = false)
     )]
     pub async fn list_sources(&self) -> Result<Json<ListSourcesResult>, ToolError> {
@@ -429,9 +402,7 @@ impl CrawliumServer {
 
     #[tool(
         name = "delete_source",
-        description = "Permanently delete a source (by name from list_sources, or id) and \
-                       everything stored under it: pages, chunks, code blocks. Returns what was \
-                       removed.",
+        description = "Delete a source and everything stored under it, for good.",
         annotations(
             title = "Delete a source",
             read_only_hint = false,
@@ -445,18 +416,5 @@ impl CrawliumServer {
         Parameters(args): Parameters<DeleteSourceArgs>,
     ) -> Result<Json<DeletedSource>, ToolError> {
         Ok(Json(self.app.store.delete_source(&args.source).await?))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::char_window;
-
-    #[test]
-    fn windows_count_characters_not_bytes() {
-        let text = "ééé abc";
-        assert_eq!(char_window(text, 1, 2), ("éé".to_string(), 7));
-        assert_eq!(char_window(text, 6, 10), ("c".to_string(), 7));
-        assert_eq!(char_window(text, 7, 10), (String::new(), 7));
     }
 }

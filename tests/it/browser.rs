@@ -518,7 +518,7 @@ async fn handles_belong_to_their_token_and_stateless_calls_get_a_hint() {
     .await;
     let fresh_id = fresh["structuredContent"]["browserId"].as_str().unwrap();
     assert_ne!(fresh_id, id);
-    let hint = fresh["structuredContent"]["hint"].as_str().unwrap();
+    let hint = fresh["content"][0]["text"].as_str().unwrap();
     assert!(
         hint.contains(&format!("pass browserId \"{fresh_id}\" next time")),
         "{hint}"
@@ -546,6 +546,17 @@ async fn handles_belong_to_their_token_and_stateless_calls_get_a_hint() {
         let closed = call(other, "browser_close", json!({"browserId": opened})).await;
         assert_ne!(closed["isError"], true, "{tool}: {closed}");
     }
+    // A call that fails after a browser was opened for it still says which one.
+    let failed = call(other, "browser_click", json!({"ref": "e999"})).await;
+    assert_eq!(failed["isError"], true, "{failed}");
+    let said = failed["content"][0]["text"].as_str().unwrap();
+    assert!(
+        said.contains("next time") && said.contains("e999"),
+        "{said}"
+    );
+    let opened = said.split('"').nth(1).unwrap();
+    let closed = call(other, "browser_close", json!({"browserId": opened})).await;
+    assert_ne!(closed["isError"], true, "{closed}");
 }
 
 #[tokio::test]
@@ -554,13 +565,15 @@ async fn a_session_reuses_its_default_browser() {
     let site = BrowserSite::start().await;
     let server = HttpServer::start(&[], &[PRIVATE]).await;
     let client = connect(&server).await;
-    let first = ok(
+    let answer = call(
         &client,
         "browser_navigate",
         json!({"url": site.url("/form")}),
     )
     .await;
-    assert!(first["hint"].is_null(), "{first:#}");
+    let said = answer.content[0].as_text().unwrap().text.as_str();
+    assert!(!said.contains("next time"), "{said}");
+    let first = answer.structured_content.unwrap();
     let name = ref_of(text_of(&first), "textbox \"Name\"");
     // No browserId again: the same browser, so the ref still works.
     ok(&client, "browser_type", json!({"ref": name, "text": "Lin"})).await;

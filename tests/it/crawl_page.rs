@@ -135,9 +135,18 @@ async fn crawls_extracts_stores_and_searches() {
         )),
         "{part}"
     );
+    assert!(part.contains("\n\n[cut at character 30 of "), "{part}");
+    // Stored pages keep markdown only; html is refused with what to use instead.
+    let html = error_text(
+        &client,
+        "get_page",
+        json!({"pageId": page_id, "format": "html"}),
+    )
+    .await;
+    assert!(html.contains("crawl_page with format html"), "{html}");
     assert!(
         part.ends_with(&format!(
-            "[more: get_page with pageId {page_id} and offset 30]"
+            "; get_page with pageId {page_id} and offset 30 reads on]"
         )),
         "{part}"
     );

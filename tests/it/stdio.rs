@@ -1,6 +1,6 @@
 //! MCP over stdio with rmcp's client: the legacy handshake and 2026-07-28 discovery, tool
-//! listing (every documented numeric range is in the input schemas) and a structured
-//! `server_status` call; the server exits when stdin closes.
+//! listing (every numeric argument's bounds are in its schema and are the bounds the tool
+//! checks) and a structured `server_status` call; the server exits when stdin closes.
 
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use rmcp::{
     service::RunningService,
     transport::TokioChildProcess,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::server::command;
 
@@ -20,52 +20,115 @@ fn child(dir: &std::path::Path) -> TokioChildProcess {
     TokioChildProcess::new(cmd).expect("spawn crawlium")
 }
 
-/// Every numeric argument whose description states a range ("1-64") carries it as its
-/// schema's `minimum` and `maximum`: the limits the handlers check, from the same constants.
-fn documented_ranges_are_in_the_schemas(tools: &[rmcp::model::Tool]) {
-    let range = regex::Regex::new(r"(?:^|[\s,(])(\d+)-(\d+)\b").unwrap();
-    let is_numeric = |t: &Value| t == "integer" || t == "number";
-    let (mut checked, mut wrong) = (0, Vec::new());
-    for tool in tools {
-        let Some(properties) = tool
-            .input_schema
+/// A value for each required argument that passes the tools' own checks, so that a call fails
+/// on the argument under test only.
+fn required_value(name: &str) -> Value {
+    match name {
+        "url" => json!("http://127.0.0.1:9/"),
+        "repos" | "values" | "paths" => json!(["x"]),
+        "fields" => json!([{"ref": "e1", "value": "x"}]),
+        "accept" => json!(true),
+        "width" | "height" => json!(800),
+        "function" => json!("() => 1"),
+        "key" => json!("Enter"),
+        "language" => json!("python"),
+        _ => json!("x"),
+    }
+}
+
+/// The one-of arguments some tools need besides their required ones.
+fn chosen_arguments(tool: &str) -> Value {
+    match tool {
+        "get_page" => json!({"url": "http://127.0.0.1:9/"}),
+        "get_symbol" => json!({"qualifiedName": "x"}),
+        "browser_find" => json!({"text": "x"}),
+        "browser_wait_for" => json!({"time": 0}),
+        _ => json!({}),
+    }
+}
+
+/// Limits live in the schema: every numeric argument carries its bounds, and each tool refuses
+/// a value just past them, naming the argument, before it does anything (the bounds are the
+/// constants the handlers check).
+async fn schema_bounds_are_the_bounds_the_tools_check(
+    client: &RunningService<rmcp::RoleClient, ()>,
+    tools: &[rmcp::model::Tool],
+) {
+    let mut checked = 0;
+    for tool in tools.iter().filter(|t| !t.name.starts_with("debug_")) {
+        let schema = &tool.input_schema;
+        let properties = schema
             .get("properties")
             .and_then(Value::as_object)
-        else {
-            continue;
-        };
-        for (name, property) in properties {
-            let numeric = match &property["type"] {
-                Value::Array(types) => types.iter().any(is_numeric),
-                other => is_numeric(other),
-            };
-            let Some(found) = property["description"]
-                .as_str()
-                .and_then(|d| range.captures(d))
-            else {
-                continue;
-            };
-            if !numeric {
+            .cloned()
+            .unwrap_or_default();
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        for (name, property) in &properties {
+            // Ids are not bounded: they name a thing or are unknown.
+            if !matches!(property["type"].as_str(), Some("integer" | "number"))
+                || name.ends_with("Id")
+            {
                 continue;
             }
-            let documented = (found[1].parse().ok(), found[2].parse().ok());
-            let schema = (property["minimum"].as_f64(), property["maximum"].as_f64());
-            if schema != documented {
-                wrong.push(format!("{}.{name}: {property}", tool.name));
+            let min = property["minimum"].as_f64();
+            assert!(
+                min.is_some(),
+                "{}.{name} has no minimum: {property}",
+                tool.name
+            );
+            let mut past = Vec::new();
+            if let Some(max) = property["maximum"].as_f64() {
+                past.push(max + 1.0);
             }
-            checked += 1;
+            if let Some(min) = min.filter(|m| *m > 0.0) {
+                past.push(min - 1.0);
+            }
+            for value in past {
+                let Value::Object(mut arguments) = chosen_arguments(&tool.name) else {
+                    unreachable!()
+                };
+                for key in &required {
+                    arguments.insert(key.to_string(), required_value(key));
+                }
+                let value = if property["type"] == "integer" {
+                    json!(value as i64)
+                } else {
+                    json!(value)
+                };
+                arguments.insert(name.clone(), value.clone());
+                let answer = client
+                    .call_tool(
+                        CallToolRequestParams::new(tool.name.to_string()).with_arguments(arguments),
+                    )
+                    .await
+                    .unwrap();
+                let text = answer.content[0].as_text().map(|t| t.text.clone());
+                assert_eq!(
+                    answer.is_error,
+                    Some(true),
+                    "{}: {name} = {value} was taken",
+                    tool.name
+                );
+                let text = text.unwrap_or_default();
+                assert!(
+                    text.contains(name.as_str()),
+                    "{}: {name} = {value} was refused without naming it: {text}",
+                    tool.name
+                );
+                checked += 1;
+            }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "schema bounds differ from the description:\n{wrong:#?}"
-    );
-    assert!(checked >= 20, "only {checked} documented ranges");
+    assert!(checked >= 30, "only {checked} bounds checked");
 }
 
 async fn check_status(client: &RunningService<rmcp::RoleClient, ()>, version: &str) {
     let tools = client.list_all_tools().await.unwrap();
-    documented_ranges_are_in_the_schemas(&tools);
+    schema_bounds_are_the_bounds_the_tools_check(client, &tools).await;
     let status_tool = tools.iter().find(|t| t.name == "server_status").unwrap();
     assert!(
         status_tool.output_schema.is_some(),
@@ -206,6 +269,13 @@ async fn tool_groups_choose_what_tools_list_offers_and_server_status_prices_them
             .map(|g| format!("{} {}", g["group"], g["definitionBytes"]))
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    // What every connected client pays in every conversation stays small.
+    assert!(measured <= 26_000, "{measured} bytes of tool definitions");
+    assert!(
+        measured as u64 / counted <= 700,
+        "{} bytes a tool",
+        measured as u64 / counted
     );
     client.cancel().await.unwrap();
 

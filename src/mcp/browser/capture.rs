@@ -11,7 +11,7 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{structured, target, with_hint};
+use super::{structured, target};
 use crate::{
     browser::capture::{ImageFormat, ScreenshotOptions},
     mcp::{CrawliumServer, error::ToolError},
@@ -23,25 +23,24 @@ const MAX_QUALITY: u8 = 100;
 browser_args! {
     /// Arguments of `browser_take_screenshot`.
     pub struct ScreenshotArgs {
-        /// png (default) or jpeg.
         #[serde(default, rename = "type")]
         pub image_type: ImageFormat,
-        /// JPEG quality 0-100 (default 80; jpeg only).
+        /// JPEG quality (default 80).
         #[schemars(range(max = MAX_QUALITY))]
         pub quality: Option<u8>,
-        /// The whole scrollable page instead of the viewport (at most 16384 px
-        /// tall).
+        /// The whole scrollable page, at most 16384 px tall.
         #[serde(default)]
         pub full_page: bool,
-        /// Keep full resolution instead of scaling the long edge down to 1568 px.
+        /// Do not scale the long edge down to 1568 px.
         #[serde(default)]
         pub full_resolution: bool,
-        /// Only this element: a ref from the latest snapshot (or give selector).
+        /// Only this element's ref (or selector).
         #[serde(rename = "ref")]
         pub reference: Option<String>,
-        /// Only the element this CSS selector matches first (or give ref).
+        /// Only the element this CSS selector matches first (or ref).
         pub selector: Option<String>,
-        /// What the element is, in words, for logs.
+        /// Accepted as playwright-mcp names it: what the element is.
+        #[schemars(skip)]
         pub element: Option<String>,
     }
 }
@@ -66,8 +65,6 @@ pub struct ScreenshotResult {
     pub cut: bool,
     /// The stored copy of the image.
     pub artifact_id: String,
-    /// What to do next time, when there is something to say.
-    pub hint: Option<String>,
 }
 
 browser_args! {
@@ -99,10 +96,8 @@ pub struct PdfResult {
 impl CrawliumServer {
     #[tool(
         name = "browser_take_screenshot",
-        description = "Screenshot the viewport, the full page (at most 16384 px tall) or one \
-                       element (ref or selector): an image whose long edge is scaled to at most \
-                       1568 px unless fullResolution, also stored as the resource \
-                       crawlium://artifacts/{id}.",
+        description = "Screenshot the viewport, the full page or one element: an image, also \
+                       stored as the resource crawlium://artifacts/{id}.",
         output_schema = schema_for_output::<ScreenshotResult>(),
         annotations(
             title = "Screenshot",
@@ -140,71 +135,66 @@ impl CrawliumServer {
                 "give either fullPage or an element (ref or selector), not both",
             ));
         }
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let shot = browser
-            .screenshot(ScreenshotOptions {
-                element: element.clone(),
-                format,
-                quality: args.quality,
-                full_page: args.full_page,
-                full_resolution: args.full_resolution,
-            })
-            .await?;
-        let page = browser.info().await?;
-        let artifact = self
-            .save_artifact(
-                &context,
-                "screenshot",
-                format.mime_type(),
-                &shot.bytes(),
-                &page.url,
-            )
-            .await?;
-        let out = ScreenshotResult {
-            browser_id: browser.id.clone(),
-            url: page.url,
-            mime_type: format.mime_type().into(),
-            width: shot.width,
-            height: shot.height,
-            scaled: shot.scaled,
-            cut: shot.cut,
-            artifact_id: artifact.id.clone(),
-            hint,
+        let options = ScreenshotOptions {
+            element: element.clone(),
+            format,
+            quality: args.quality,
+            full_page: args.full_page,
+            full_resolution: args.full_resolution,
         };
-        let mut text = format!(
-            "Screenshot of {}{} ({}×{} px {}{}{}), stored as artifact {}",
-            element.map(|e| format!("{} on ", e)).unwrap_or_default(),
-            out.url,
-            out.width,
-            out.height,
-            if format == ImageFormat::Png {
-                "PNG"
-            } else {
-                "JPEG"
-            },
-            if out.scaled { ", scaled down" } else { "" },
-            if out.cut { ", cut at 16384 px" } else { "" },
-            out.artifact_id
-        );
-        if let Some(hint) = &out.hint {
-            text = format!("{hint}\n\n{text}");
-        }
-        let mut answer = structured(text, &out);
-        answer
-            .content
-            .insert(0, ContentBlock::image(shot.base64, format.mime_type()));
-        answer
-            .content
-            .push(crate::mcp::resources::artifact_link(&artifact));
-        Ok(answer)
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let shot = browser.screenshot(options).await?;
+            let page = browser.info().await?;
+            let artifact = self
+                .save_artifact(
+                    &context,
+                    "screenshot",
+                    format.mime_type(),
+                    &shot.bytes(),
+                    &page.url,
+                )
+                .await?;
+            let out = ScreenshotResult {
+                browser_id: browser.id.clone(),
+                url: page.url,
+                mime_type: format.mime_type().into(),
+                width: shot.width,
+                height: shot.height,
+                scaled: shot.scaled,
+                cut: shot.cut,
+                artifact_id: artifact.id.clone(),
+            };
+            let text = format!(
+                "Screenshot of {}{} ({}×{} px {}{}{}), stored as artifact {}",
+                element.map(|e| format!("{e} on ")).unwrap_or_default(),
+                out.url,
+                out.width,
+                out.height,
+                if format == ImageFormat::Png {
+                    "PNG"
+                } else {
+                    "JPEG"
+                },
+                if out.scaled { ", scaled down" } else { "" },
+                if out.cut { ", cut at 16384 px" } else { "" },
+                out.artifact_id
+            );
+            let mut answer = structured(text, &out);
+            answer
+                .content
+                .insert(0, ContentBlock::image(shot.base64, format.mime_type()));
+            answer
+                .content
+                .push(crate::mcp::resources::artifact_link(&artifact));
+            Ok(answer)
+        })
+        .await
     }
 
     #[tool(
         name = "browser_pdf_save",
-        description = "Print the current page to PDF (backgrounds included; the page's CSS page \
-                       size, else Letter) and store it as the resource crawlium://artifacts/{id}.",
+        description = "Print the page to PDF (the page's CSS page size, else Letter), stored as \
+                       the resource crawlium://artifacts/{id}.",
         output_schema = schema_for_output::<PdfResult>(),
         annotations(
             title = "Save as PDF",
@@ -219,29 +209,29 @@ impl CrawliumServer {
         Parameters(args): Parameters<PdfArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let bytes = browser.pdf(args.landscape).await?;
-        let page = browser.info().await?;
-        let artifact = self
-            .save_artifact(&context, "pdf", "application/pdf", &bytes, &page.url)
-            .await?;
-        let out = PdfResult {
-            browser_id: browser.id.clone(),
-            url: page.url,
-            uri: crate::mcp::resources::artifact_uri(&artifact.id),
-            artifact_id: artifact.id.clone(),
-            bytes: bytes.len() as u64,
-        };
-        let text = format!(
-            "Saved {} as a PDF of {} bytes: {}",
-            out.url, out.bytes, out.uri
-        );
-        let mut answer = structured(text, &out);
-        answer
-            .content
-            .push(crate::mcp::resources::artifact_link(&artifact));
-        Ok(with_hint(answer, hint))
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let bytes = browser.pdf(args.landscape).await?;
+            let page = browser.info().await?;
+            let artifact = self
+                .save_artifact(&context, "pdf", "application/pdf", &bytes, &page.url)
+                .await?;
+            let out = PdfResult {
+                browser_id: browser.id.clone(),
+                url: page.url,
+                uri: crate::mcp::resources::artifact_uri(&artifact.id),
+                artifact_id: artifact.id.clone(),
+                bytes: bytes.len() as u64,
+            };
+            let text = format!(
+                "Saved {} as a PDF of {} bytes: {}",
+                out.url, out.bytes, out.uri
+            );
+            let mut answer = structured(text, &out);
+            answer
+                .content
+                .push(crate::mcp::resources::artifact_link(&artifact));
+            Ok(answer)
+        })
+        .await
     }
 }

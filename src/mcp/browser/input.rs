@@ -1,8 +1,6 @@
 //! Browser tools that act on the page as a user would: click, type, hover, keys, selects, whole
 //! forms, file uploads, and answering dialogs.
 
-use std::time::Duration;
-
 use rmcp::{
     RoleServer,
     handler::server::{tool::schema_for_output, wrapper::Parameters},
@@ -16,29 +14,32 @@ use serde::Deserialize;
 use super::{PageResult, default_max_chars, target, yes};
 use crate::{
     browser::{
-        actions::{MouseButton, upload_paths},
+        actions::{self, MouseButton, upload_paths},
         session::Target,
     },
     mcp::{CrawliumServer, error::ToolError},
 };
 
+/// Most fields of one browser_fill_form call.
+const MAX_FIELDS: usize = 100;
+
 browser_args! {
     /// Arguments of `browser_click`.
     pub struct ClickArgs {
-        /// Ref from the latest snapshot, such as e12 (or selector).
+        /// Element ref from the snapshot, such as e12 (or selector).
         #[serde(rename = "ref")]
         pub reference: Option<String>,
-        /// CSS selector; the first match is used (or ref).
+        /// CSS selector, first match (or ref).
         pub selector: Option<String>,
-        /// What the element is, in words, for logs.
+        /// Accepted as playwright-mcp names it: what the element is, for the answer.
+        #[schemars(skip)]
         pub element: Option<String>,
-        /// Double-click instead of a single click.
+        /// Double-click.
         #[serde(default)]
         pub double_click: bool,
-        /// left (default), right or middle.
         #[serde(default)]
         pub button: MouseButton,
-        /// Return the page's snapshot afterwards.
+        /// Return a snapshot afterwards.
         #[serde(default = "yes")]
         pub snapshot: bool,
     }
@@ -47,23 +48,23 @@ browser_args! {
 browser_args! {
     /// Arguments of `browser_type`.
     pub struct TypeArgs {
-        /// Ref of an editable element from the latest snapshot (or give selector).
+        /// Ref of an editable element (or selector).
         #[serde(rename = "ref")]
         pub reference: Option<String>,
-        /// CSS selector of the editable element (or give ref).
+        /// CSS selector of an editable element (or ref).
         pub selector: Option<String>,
-        /// What the element is, in words, for logs.
+        /// Accepted as playwright-mcp names it: what the element is, for the answer.
+        #[schemars(skip)]
         pub element: Option<String>,
         /// Text that replaces the element's content.
         pub text: String,
-        /// Press Enter afterwards, e.g. to submit a form.
+        /// Press Enter afterwards.
         #[serde(default)]
         pub submit: bool,
-        /// Type one key press per character, so the page's key handlers see every key
-        /// (otherwise the text is inserted at once, like a paste).
+        /// One key press per character, for pages that handle keys (else pasted at once).
         #[serde(default)]
         pub slowly: bool,
-        /// Return the page's snapshot afterwards.
+        /// Return a snapshot afterwards.
         #[serde(default = "yes")]
         pub snapshot: bool,
     }
@@ -72,14 +73,15 @@ browser_args! {
 browser_args! {
     /// An element given by ref or selector, as most input tools take it.
     pub struct ElementArgs {
-        /// Ref from the latest snapshot, such as e12 (or selector).
+        /// Element ref from the snapshot, such as e12 (or selector).
         #[serde(rename = "ref")]
         pub reference: Option<String>,
-        /// CSS selector; the first match is used (or ref).
+        /// CSS selector, first match (or ref).
         pub selector: Option<String>,
-        /// What the element is, in words, for logs.
+        /// Accepted as playwright-mcp names it: what the element is, for the answer.
+        #[schemars(skip)]
         pub element: Option<String>,
-        /// Return the page's snapshot afterwards.
+        /// Return a snapshot afterwards.
         #[serde(default = "yes")]
         pub snapshot: bool,
     }
@@ -88,11 +90,10 @@ browser_args! {
 browser_args! {
     /// Arguments of `browser_press_key`.
     pub struct PressKeyArgs {
-        /// A key name (Enter, Tab, Escape, Backspace, Delete, ArrowUp/Down/Left/Right, Home, End,
-        /// PageUp, PageDown, F1 to F12) or one character, with optional modifiers: Control+a,
-        /// Shift+Tab, Alt, Meta.
+        /// A key (Enter, Tab, Escape, ArrowDown, F5…) or a character; modifiers as in
+        /// Control+a.
         pub key: String,
-        /// Return the page's snapshot afterwards.
+        /// Return a snapshot afterwards.
         #[serde(default = "yes")]
         pub snapshot: bool,
     }
@@ -101,16 +102,17 @@ browser_args! {
 browser_args! {
     /// Arguments of `browser_select_option`.
     pub struct SelectArgs {
-        /// Ref of the select (combobox or listbox) from the latest snapshot (or give selector).
+        /// Ref of the select (or selector).
         #[serde(rename = "ref")]
         pub reference: Option<String>,
-        /// CSS selector of the select (or give ref).
+        /// CSS selector of the select (or ref).
         pub selector: Option<String>,
-        /// What the element is, in words, for logs.
+        /// Accepted as playwright-mcp names it: what the element is, for the answer.
+        #[schemars(skip)]
         pub element: Option<String>,
-        /// Options to select, by value or visible label (several for a multiple select).
+        /// Options to select, by value or label.
         pub values: Vec<String>,
-        /// Return the page's snapshot afterwards.
+        /// Return a snapshot afterwards.
         #[serde(default = "yes")]
         pub snapshot: bool,
     }
@@ -120,29 +122,30 @@ browser_args! {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FormField {
-    /// Ref of the field from the latest snapshot (or give selector).
+    /// Ref of the field (or selector).
     #[serde(rename = "ref")]
     pub reference: Option<String>,
-    /// CSS selector of the field (or give ref).
+    /// CSS selector of the field (or ref).
     pub selector: Option<String>,
-    /// What the field is, in words, for logs.
+    /// What the field is, in words, for the answer.
     #[serde(alias = "element")]
     pub name: Option<String>,
-    /// textbox, checkbox, radio, combobox or slider: optional, the kind is read from the
-    /// page.
+    /// Accepted as playwright-mcp names it; the kind is read from the page.
     #[serde(rename = "type")]
+    #[schemars(skip)]
     pub kind: Option<String>,
-    /// Text for a text field; "true" or "false" for a check box or radio button; an
-    /// option's value or label for a select; the value for date, color and range inputs.
+    /// Text; "true"/"false" for a check box or radio; an option's value or label; a date,
+    /// color or range value.
     pub value: String,
 }
 
 browser_args! {
     /// Arguments of `browser_fill_form`.
     pub struct FillFormArgs {
-        /// The fields to fill, in order (at most 100).
+        /// The fields, in order.
+        #[schemars(length(min = 1, max = MAX_FIELDS))]
         pub fields: Vec<FormField>,
-        /// Return the page's snapshot afterwards.
+        /// Return a snapshot afterwards.
         #[serde(default = "yes")]
         pub snapshot: bool,
     }
@@ -151,11 +154,11 @@ browser_args! {
 browser_args! {
     /// Arguments of `browser_handle_dialog`.
     pub struct DialogArgs {
-        /// true: OK / accept; false: Cancel / dismiss.
+        /// true: OK; false: Cancel.
         pub accept: bool,
-        /// The answer to a prompt dialog.
+        /// The answer to a prompt.
         pub prompt_text: Option<String>,
-        /// Return the page's snapshot afterwards.
+        /// Return a snapshot afterwards.
         #[serde(default = "yes")]
         pub snapshot: bool,
     }
@@ -164,26 +167,30 @@ browser_args! {
 browser_args! {
     /// Arguments of `browser_file_upload`.
     pub struct UploadArgs {
-        /// Ref of the file input from the latest snapshot (default: the page's first
-        /// input[type=file]).
+        /// Ref of the file input (default: the page's first).
         #[serde(rename = "ref")]
         pub reference: Option<String>,
-        /// CSS selector of the file input (or give ref).
+        /// CSS selector of the file input (or ref).
         pub selector: Option<String>,
-        /// Absolute paths of the files on the server, inside its UPLOAD_ALLOWED_DIRS.
+        /// Absolute paths on the server, inside UPLOAD_ALLOWED_DIRS.
         pub paths: Vec<String>,
-        /// Return the page's snapshot afterwards.
+        /// Return a snapshot afterwards.
         #[serde(default = "yes")]
         pub snapshot: bool,
     }
+}
+
+/// " (what)" when the caller said what the element is.
+fn described(element: Option<String>) -> String {
+    element.map(|e| format!(" ({e})")).unwrap_or_default()
 }
 
 #[tool_router(router = input_router, vis = "pub(super)")]
 impl CrawliumServer {
     #[tool(
         name = "browser_click",
-        description = "Click an element (ref or CSS selector) in its middle after scrolling it \
-                       into view; waits for a navigation it starts.",
+        description = "Click an element (ref or selector) after scrolling it into view; waits \
+                       for a navigation it starts.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Click",
@@ -199,38 +206,32 @@ impl CrawliumServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
         let target = target(args.reference, args.selector)?;
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let what = args.element.map(|e| format!(" ({e})")).unwrap_or_default();
-        let click = async {
-            browser
-                .click(&target, args.button, args.double_click)
-                .await?;
-            Ok(format!(
-                "{} {}{what}",
-                if args.double_click {
-                    "Double-clicked"
-                } else {
-                    "Clicked"
-                },
-                target
-            ))
-        };
-        self.act(
-            &browser,
-            click,
-            args.snapshot.then_some(default_max_chars()),
-            hint,
-        )
+        let done = format!(
+            "{} {target}{}",
+            if args.double_click {
+                "Double-clicked"
+            } else {
+                "Clicked"
+            },
+            described(args.element)
+        );
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let click = async {
+                browser
+                    .click(&target, args.button, args.double_click)
+                    .await?;
+                Ok(done)
+            };
+            let snapshot = args.snapshot.then_some(default_max_chars());
+            self.act(&browser, click, snapshot).await
+        })
         .await
     }
 
     #[tool(
         name = "browser_type",
-        description = "Replace the content of an editable element (ref or CSS selector) with text, \
-                       inserted as one input event (slowly: key by key); submit presses Enter and \
-                       waits for a navigation it starts.",
+        description = "Replace an editable element's content (ref or selector) with text; submit \
+                       presses Enter and waits for a navigation it starts.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Type text",
@@ -246,38 +247,33 @@ impl CrawliumServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
         let target = target(args.reference, args.selector)?;
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let what = args.element.map(|e| format!(" ({e})")).unwrap_or_default();
-        let typing = async {
-            browser
-                .type_text(&target, &args.text, args.submit, args.slowly)
-                .await?;
-            Ok(format!(
-                "Typed {} characters into {}{what}{}",
-                args.text.chars().count(),
-                target,
-                if args.submit {
-                    " and pressed Enter"
-                } else {
-                    ""
-                }
-            ))
-        };
-        self.act(
-            &browser,
-            typing,
-            args.snapshot.then_some(default_max_chars()),
-            hint,
-        )
+        let done = format!(
+            "Typed {} characters into {target}{}{}",
+            args.text.chars().count(),
+            described(args.element),
+            if args.submit {
+                " and pressed Enter"
+            } else {
+                ""
+            }
+        );
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let typing = async {
+                browser
+                    .type_text(&target, &args.text, args.submit, args.slowly)
+                    .await?;
+                Ok(done)
+            };
+            let snapshot = args.snapshot.then_some(default_max_chars());
+            self.act(&browser, typing, snapshot).await
+        })
         .await
     }
 
     #[tool(
         name = "browser_hover",
-        description = "Move the mouse over an element (ref or CSS selector), to show hover menus \
-                       and tooltips.",
+        description = "Move the mouse over an element (ref or selector), to show hover menus and \
+                       tooltips.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Hover",
@@ -293,21 +289,21 @@ impl CrawliumServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
         let target = target(args.reference, args.selector)?;
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let hover = async {
-            browser.hover(&target).await?;
-            Ok(format!("Hovered over {}", target))
-        };
-        let snapshot = args.snapshot.then_some(default_max_chars());
-        self.act(&browser, hover, snapshot, hint).await
+        let done = format!("Hovered over {target}{}", described(args.element));
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let hover = async {
+                browser.hover(&target).await?;
+                Ok(done)
+            };
+            let snapshot = args.snapshot.then_some(default_max_chars());
+            self.act(&browser, hover, snapshot).await
+        })
+        .await
     }
 
     #[tool(
         name = "browser_press_key",
-        description = "Press a key on the focused element (Enter, Tab, Escape, ArrowDown, a \
-                       character; modifiers as in Control+a); waits for a navigation it starts.",
+        description = "Press a key on the focused element; waits for a navigation it starts.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Press a key",
@@ -323,21 +319,21 @@ impl CrawliumServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
         crate::browser::keys::parse(&args.key).map_err(ToolError::new)?;
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let press = async {
-            browser.press_key(&args.key).await?;
-            Ok(format!("Pressed {}", args.key))
-        };
-        let snapshot = args.snapshot.then_some(default_max_chars());
-        self.act(&browser, press, snapshot, hint).await
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let press = async {
+                browser.press_key(&args.key).await?;
+                Ok(format!("Pressed {}", args.key))
+            };
+            let snapshot = args.snapshot.then_some(default_max_chars());
+            self.act(&browser, press, snapshot).await
+        })
+        .await
     }
 
     #[tool(
         name = "browser_select_option",
-        description = "Select options of a <select> (ref or CSS selector) by value or visible \
-                       label; the others are unselected.",
+        description = "Select options of a <select> (ref or selector) by value or label; the \
+                       others are unselected.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Select options",
@@ -358,23 +354,25 @@ impl CrawliumServer {
                 "give at least one option in values (its value or visible label)",
             ));
         }
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let select = async {
-            let selected = browser.select_option(&target, &args.values).await?;
-            Ok(format!("Selected {} in {}", selected.join(", "), target))
-        };
-        let snapshot = args.snapshot.then_some(default_max_chars());
-        self.act(&browser, select, snapshot, hint).await
+        let what = described(args.element);
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let select = async {
+                let selected = browser.select_option(&target, &args.values).await?;
+                Ok(format!(
+                    "Selected {} in {target}{what}",
+                    selected.join(", ")
+                ))
+            };
+            let snapshot = args.snapshot.then_some(default_max_chars());
+            self.act(&browser, select, snapshot).await
+        })
+        .await
     }
 
     #[tool(
         name = "browser_fill_form",
-        description = "Fill several form fields in order, as a user would: text typed, check boxes \
-                       and radios set by \"true\" or \"false\", selects by value or label, date, \
-                       color and range inputs set. Stops at the first field that fails, saying \
-                       which.",
+        description = "Fill form fields in order as a user would (text typed, boxes checked, \
+                       options selected); stops at the first field that fails, saying which.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Fill a form",
@@ -389,48 +387,37 @@ impl CrawliumServer {
         Parameters(args): Parameters<FillFormArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
-        if args.fields.is_empty() || args.fields.len() > 100 {
-            return Err(ToolError::new("give 1 to 100 fields"));
+        if args.fields.is_empty() || args.fields.len() > MAX_FIELDS {
+            return Err(ToolError::new(format!(
+                "give 1 to {MAX_FIELDS} fields (got {})",
+                args.fields.len()
+            )));
         }
         let fields = args
             .fields
             .into_iter()
             .enumerate()
             .map(|(i, field)| {
-                let target = target(field.reference, field.selector)
-                    .map_err(|e| ToolError::new(format!("field {}: {}", i + 1, e.0)))?;
-                Ok((target, field.name, field.value))
+                Ok(actions::FormField {
+                    target: target(field.reference, field.selector)
+                        .map_err(|e| ToolError::new(format!("field {}: {}", i + 1, e.0)))?,
+                    name: field.name,
+                    value: field.value,
+                })
             })
-            .collect::<Result<Vec<(Target, Option<String>, String)>, ToolError>>()?;
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let fill = async {
-            let mut done = Vec::new();
-            for (target, name, value) in &fields {
-                let what = browser.fill(target, value).await.map_err(|e| {
-                    crate::browser::BrowserError::Invalid(format!(
-                        "{e}{}",
-                        if done.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (fields before it were filled: {})", done.join("; "))
-                        }
-                    ))
-                })?;
-                let label = name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
-                done.push(format!("{}{label}: {what}", target));
-            }
-            Ok(format!("Filled {} fields: {}", done.len(), done.join("; ")))
-        };
-        let snapshot = args.snapshot.then_some(default_max_chars());
-        self.act(&browser, fill, snapshot, hint).await
+            .collect::<Result<Vec<_>, ToolError>>()?;
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let snapshot = args.snapshot.then_some(default_max_chars());
+            self.act(&browser, browser.fill_form(&fields), snapshot)
+                .await
+        })
+        .await
     }
 
     #[tool(
         name = "browser_file_upload",
-        description = "Attach files on the server (inside its UPLOAD_ALLOWED_DIRS; uploads are off \
-                       when it is empty) to a file input (default: the page's first).",
+        description = "Attach files on the server (inside UPLOAD_ALLOWED_DIRS; off when it is \
+                       empty) to a file input.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Upload files",
@@ -450,21 +437,21 @@ impl CrawliumServer {
             (None, None) => Target::Selector("input[type=file]".into()),
             (reference, selector) => target(reference, selector)?,
         };
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let upload = async {
-            browser.upload(&target, &paths).await?;
-            Ok(format!("Attached {} file(s) to {}", paths.len(), target))
-        };
-        let snapshot = args.snapshot.then_some(default_max_chars());
-        self.act(&browser, upload, snapshot, hint).await
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let upload = async {
+                browser.upload(&target, &paths).await?;
+                Ok(format!("Attached {} file(s) to {target}", paths.len()))
+            };
+            let snapshot = args.snapshot.then_some(default_max_chars());
+            self.act(&browser, upload, snapshot).await
+        })
+        .await
     }
 
     #[tool(
         name = "browser_handle_dialog",
         description = "Answer the JavaScript dialog (alert, confirm, prompt, beforeunload) that \
-                       blocks the page. Unanswered dialogs are dismissed after 30 s.",
+                       blocks the page; unanswered ones are dismissed after 30 s.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Answer a dialog",
@@ -479,24 +466,18 @@ impl CrawliumServer {
         Parameters(args): Parameters<DialogArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let dialog = browser
-            .activity
-            .answer_dialog(args.accept, args.prompt_text.as_deref())
-            .await?;
-        let result = format!(
-            "{} the {}",
-            if args.accept { "Accepted" } else { "Dismissed" },
-            dialog.describe()
-        );
-        // The page may go on to a navigation or another dialog: give it a moment.
-        let settle = async {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            Ok(result.clone())
-        };
-        let snapshot = args.snapshot.then_some(default_max_chars());
-        self.act(&browser, settle, snapshot, hint).await
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let dialog = browser
+                .answer_dialog(args.accept, args.prompt_text.as_deref())
+                .await?;
+            let result = format!(
+                "{} the {}",
+                if args.accept { "Accepted" } else { "Dismissed" },
+                dialog.describe()
+            );
+            let snapshot = args.snapshot.then_some(default_max_chars());
+            self.page_result(&browser, result, snapshot).await
+        })
+        .await
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     MAX_SNAPSHOT_CHARS, MAX_WAIT_MS, MIN_SNAPSHOT_CHARS, MIN_WAIT_MS, PageResult, check_limit,
     check_max_chars, check_wait, default_max_chars, default_wait_ms, page_answer, structured,
-    target, with_hint,
+    target,
 };
 use crate::{
     browser::{
@@ -22,21 +22,24 @@ use crate::{
         inspect::Found,
         session::{Snapshot, SnapshotOptions},
     },
-    crawl::{extract, markdown},
-    mcp::{CrawliumServer, crawl_tools::ContentFormat, error::ToolError},
+    crawl::{
+        content::{self, ContentFormat, Window},
+        page::extract_rendered,
+    },
+    mcp::{CrawliumServer, content_text, error::ToolError},
 };
 
 browser_args! {
     /// Arguments of `browser_snapshot`.
     pub struct SnapshotArgs {
-        /// Most characters returned, 100-200000.
+        /// Most characters returned.
         #[serde(default = "default_max_chars")]
         #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
         pub max_chars: usize,
-        /// Characters to skip: the nextOffset of a cut snapshot.
+        /// Where to start: a cut snapshot's nextOffset.
         #[serde(default)]
         pub offset: usize,
-        /// Nesting levels shown, 1-100 (default: all).
+        /// Nesting levels shown (default: all).
         #[schemars(range(min = 1, max = MAX_DEPTH))]
         pub depth: Option<usize>,
     }
@@ -49,8 +52,6 @@ fn snapshot_text(snapshot: &Snapshot) -> String {
     )
 }
 
-/// Most characters of content or script result one call returns.
-const MAX_CHARS: usize = 200_000;
 /// Deepest outline of browser_snapshot's depth.
 const MAX_DEPTH: usize = 100;
 /// Most matches of browser_find.
@@ -63,21 +64,21 @@ fn default_matches() -> usize {
 browser_args! {
     /// Arguments of `browser_evaluate`.
     pub struct EvaluateArgs {
-        /// JavaScript function: () => { ... } for the page, (element) => { ... } with ref or
-        /// selector. May be async. Its result is returned as JSON.
+        /// () => { ... }, or (element) => { ... } with ref or selector; may be async.
         pub function: String,
-        /// Ref of the element passed to the function (or give selector).
+        /// Ref of the element to pass (or selector).
         #[serde(rename = "ref")]
         pub reference: Option<String>,
-        /// CSS selector of the element passed to the function (or give ref).
+        /// CSS selector of the element to pass (or ref).
         pub selector: Option<String>,
-        /// What the element is, in words, for logs.
+        /// Accepted as playwright-mcp names it: what the element is.
+        #[schemars(skip)]
         pub element: Option<String>,
-        /// Longest run in ms, 100-60000; a script still running is stopped.
+        /// Longest run, ms; the script is then stopped.
         #[serde(default = "default_wait_ms")]
         #[schemars(range(min = MIN_WAIT_MS, max = MAX_WAIT_MS))]
         pub timeout_ms: u64,
-        /// Most characters of the JSON result returned, 100-200000.
+        /// Most characters of the result returned.
         #[serde(default = "default_max_chars")]
         #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
         pub max_chars: usize,
@@ -104,11 +105,11 @@ pub struct Evaluation {
 browser_args! {
     /// Arguments of `browser_find`.
     pub struct FindArgs {
-        /// Text to look for, case-insensitive (or give regex).
+        /// Text, case-insensitive (or regex).
         pub text: Option<String>,
-        /// Regular expression to look for (Rust syntax; (?i) for case-insensitive).
+        /// Regular expression, Rust syntax (or text).
         pub regex: Option<String>,
-        /// Most matching lines returned, 1-500.
+        /// Most matching lines returned.
         #[serde(default = "default_matches")]
         #[schemars(range(min = 1, max = MAX_MATCHES))]
         pub limit: usize,
@@ -132,13 +133,12 @@ pub struct FindResult {
 browser_args! {
     /// Arguments of `browser_get_content`.
     pub struct ContentArgs {
-        /// markdown (main content, default), text (main content) or html (the whole rendered
-        /// document).
+        /// markdown or text: the main content; html: the whole document.
         #[serde(default)]
         pub format: ContentFormat,
-        /// Most characters returned, 1-200000.
+        /// Most characters returned.
         #[serde(default = "default_max_chars")]
-        #[schemars(range(min = 1, max = MAX_CHARS))]
+        #[schemars(range(min = 1, max = content::MAX_CHARS))]
         pub max_chars: usize,
     }
 }
@@ -163,13 +163,20 @@ pub struct ContentResult {
     pub truncated: bool,
 }
 
+/// What a model reads of `browser_get_content`: a short header, then the content as it is.
+fn content_text_of(out: &ContentResult, window: &Window) -> String {
+    let facts = [format!("browser {}", out.browser_id)];
+    content_text(out.title.as_deref(), &out.url, &facts, None, window, |_| {
+        "raise maxChars for more".into()
+    })
+}
+
 #[tool_router(router = inspect_router, vis = "pub(super)")]
 impl CrawliumServer {
     #[tool(
         name = "browser_snapshot",
-        description = "Read the page as an accessibility outline: roles, names, values and states, \
-                       with [ref=eN] on the elements you can act on (valid until the page \
-                       navigates). A cut outline says where to continue (offset).",
+        description = "Read the page as an accessibility outline: roles, names, values, states, \
+                       and [ref=eN] on the elements to act on (valid until the page navigates).",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Page snapshot",
@@ -190,35 +197,31 @@ impl CrawliumServer {
                 "depth must be between 1 and {MAX_DEPTH}"
             )));
         }
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let snapshot = browser
-            .snapshot(SnapshotOptions {
-                offset: args.offset,
-                max_chars: args.max_chars,
-                max_depth: args.depth.unwrap_or(0),
-            })
-            .await?;
-        let out = PageResult {
-            browser_id: browser.id.clone(),
-            result: snapshot_text(&snapshot),
-            url: snapshot.page.url.clone(),
-            title: snapshot.page.title.clone(),
-            total_chars: Some(snapshot.total_chars),
-            next_offset: snapshot.next_offset,
-            snapshot: Some(snapshot.text),
-            hint,
-            dialog: None,
+        let options = SnapshotOptions {
+            offset: args.offset,
+            max_chars: args.max_chars,
+            max_depth: args.depth.unwrap_or(0),
         };
-        Ok(page_answer(out))
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let snapshot = browser.snapshot(options).await?;
+            Ok(page_answer(PageResult {
+                browser_id: browser.id.clone(),
+                result: snapshot_text(&snapshot),
+                url: snapshot.page.url.clone(),
+                title: snapshot.page.title.clone(),
+                total_chars: Some(snapshot.total_chars),
+                next_offset: snapshot.next_offset,
+                snapshot: Some(snapshot.text),
+                dialog: None,
+            }))
+        })
+        .await
     }
 
     #[tool(
         name = "browser_find",
-        description = "Search the page's whole accessibility snapshot for text (case-insensitive) \
-                       or a regex; returns the matching lines with their refs. Use it instead of \
-                       reading a long snapshot part by part.",
+        description = "Search the page's whole snapshot for text or a regex: the matching \
+                       lines with their refs, instead of reading a long snapshot in parts.",
         output_schema = schema_for_output::<FindResult>(),
         annotations(
             title = "Find in the page",
@@ -249,36 +252,36 @@ impl CrawliumServer {
             _ => return Err(ToolError::new("give the text or regex to look for")),
         }
         .map_err(|e| ToolError::new(format!("invalid regex: {e}")))?;
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let search = browser.find(&pattern, args.limit).await?;
-        let mut text = format!(
-            "{} matching line(s) in the snapshot of {}{}",
-            search.total,
-            search.page.url,
-            if search.total > search.matches.len() {
-                format!(", the first {} shown", search.matches.len())
-            } else {
-                String::new()
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let search = browser.find(&pattern, args.limit).await?;
+            let mut text = format!(
+                "{} matching line(s) in the snapshot of {}{}",
+                search.total,
+                search.page.url,
+                if search.total > search.matches.len() {
+                    format!(", the first {} shown", search.matches.len())
+                } else {
+                    String::new()
+                }
+            );
+            for found in &search.matches {
+                text.push_str(&format!("\n{}: {}", found.line, found.text));
             }
-        );
-        for found in &search.matches {
-            text.push_str(&format!("\n{}: {}", found.line, found.text));
-        }
-        let out = FindResult {
-            browser_id: browser.id.clone(),
-            url: search.page.url,
-            matches: search.matches,
-            total: search.total,
-        };
-        Ok(with_hint(structured(text, &out), hint))
+            let out = FindResult {
+                browser_id: browser.id.clone(),
+                url: search.page.url,
+                matches: search.matches,
+                total: search.total,
+            };
+            Ok(structured(text, &out))
+        })
+        .await
     }
 
     #[tool(
         name = "browser_get_content",
-        description = "The current page as rendered (after scripts ran), through crawl_page's \
-                       extractor: its main content as markdown or text, or the whole HTML.",
+        description = "The page as rendered (after scripts ran), read as crawl_page reads a \
+                       page: main content as markdown or text, or the whole HTML.",
         output_schema = schema_for_output::<ContentResult>(),
         annotations(
             title = "Page content",
@@ -293,62 +296,43 @@ impl CrawliumServer {
         Parameters(args): Parameters<ContentArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
-        if !(1..=MAX_CHARS).contains(&args.max_chars) {
-            return Err(ToolError::new(format!(
-                "maxChars must be between 1 and {MAX_CHARS} (got {})",
-                args.max_chars
-            )));
-        }
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let (url, html) = browser.html().await?;
-        let base = url::Url::parse(&url)
-            .unwrap_or_else(|_| url::Url::parse("about:blank").expect("a valid URL"));
-        let chunk_max_chars = self.app.config.chunk_max_chars as usize;
-        let format = args.format;
-        let (title, full) = tokio::task::spawn_blocking(move || {
-            let extracted = extract::extract(&html, &base, chunk_max_chars);
-            let full = match format {
-                ContentFormat::Markdown => extracted.markdown,
-                ContentFormat::Text => markdown::to_plain_text(&extracted.markdown),
-                ContentFormat::Html => html,
+        content::check_max_chars(args.max_chars)?;
+        let config = &self.app.config;
+        let (chunk_max_chars, max_bytes) = (
+            config.chunk_max_chars as usize,
+            config.crawl_max_page_bytes as usize,
+        );
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let (url, html) = browser.html().await?;
+            let base = url::Url::parse(&url)
+                .unwrap_or_else(|_| url::Url::parse("about:blank").expect("a valid URL"));
+            let (extracted, html) =
+                extract_rendered(&base, html, chunk_max_chars, max_bytes).await?;
+            let window = content::render(
+                &extracted.markdown,
+                Some(&html),
+                args.format,
+                0,
+                args.max_chars,
+            )?;
+            let out = ContentResult {
+                browser_id: browser.id.clone(),
+                url,
+                title: extracted.title,
+                format: args.format,
+                truncated: window.next_offset.is_some(),
+                content: window.content.clone(),
+                total_chars: window.total_chars,
             };
-            (extracted.title, full)
+            Ok(structured(content_text_of(&out, &window), &out))
         })
         .await
-        .map_err(|e| ToolError::new(format!("extracting the content failed: {e}")))?;
-        let total_chars = full.chars().count();
-        let content: String = full.chars().take(args.max_chars).collect();
-        let out = ContentResult {
-            browser_id: browser.id.clone(),
-            url,
-            title,
-            format,
-            truncated: total_chars > args.max_chars,
-            content,
-            total_chars,
-        };
-        let mut text = format!(
-            "{}\n{}\n\n{}",
-            out.title.as_deref().unwrap_or(&out.url),
-            out.url,
-            out.content
-        );
-        if out.truncated {
-            text.push_str(&format!(
-                "\n\n[content cut at {} of {} characters; raise maxChars for more]",
-                args.max_chars, total_chars
-            ));
-        }
-        Ok(with_hint(structured(text, &out), hint))
     }
 
     #[tool(
         name = "browser_evaluate",
-        description = "Run a JavaScript function in the page and return its result as JSON; with \
-                       ref or selector it gets the element. Async functions are awaited; a script \
-                       past timeoutMs is stopped.",
+        description = "Run a JavaScript function in the page (given the element, with ref or \
+                       selector) and return its result as JSON.",
         output_schema = schema_for_output::<Evaluation>(),
         annotations(
             title = "Run JavaScript",
@@ -374,47 +358,41 @@ impl CrawliumServer {
             (None, None) => None,
             (reference, selector) => Some(target(reference, selector)?),
         };
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let evaluated = browser
-            .unless_dialog(browser.evaluate(
-                &args.function,
-                element.as_ref(),
-                timeout,
-                args.max_chars,
-            ))
-            .await?;
-        let out = match evaluated {
-            Some(evaluated) => Evaluation {
-                browser_id: browser.id.clone(),
-                truncated: evaluated.total_chars > args.max_chars,
-                result: evaluated.json,
-                total_chars: evaluated.total_chars,
-                dialog: None,
-            },
-            None => Evaluation {
-                browser_id: browser.id.clone(),
-                result: "undefined".into(),
-                total_chars: 9,
-                truncated: false,
-                dialog: browser.activity.dialog(),
-            },
-        };
-        let mut text = out.result.clone();
-        if out.truncated {
-            text.push_str(&format!(
-                "\n[result cut at {} of {} characters; return less, or raise maxChars]",
-                args.max_chars, out.total_chars
-            ));
-        }
-        if let Some(dialog) = &out.dialog {
-            text = format!(
-                "The script opened a {} that blocks the page; answer it with \
-                 browser_handle_dialog.",
-                dialog.describe()
-            );
-        }
-        Ok(with_hint(structured(text, &out), hint))
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let evaluation =
+                browser.evaluate(&args.function, element.as_ref(), timeout, args.max_chars);
+            let out = match browser.unless_dialog(evaluation).await? {
+                Some(evaluated) => Evaluation {
+                    browser_id: browser.id.clone(),
+                    truncated: evaluated.total_chars > args.max_chars,
+                    result: evaluated.json,
+                    total_chars: evaluated.total_chars,
+                    dialog: None,
+                },
+                None => Evaluation {
+                    browser_id: browser.id.clone(),
+                    result: "undefined".into(),
+                    total_chars: 9,
+                    truncated: false,
+                    dialog: browser.activity.dialog(),
+                },
+            };
+            let mut text = out.result.clone();
+            if out.truncated {
+                text.push_str(&format!(
+                    "\n[result cut at {} of {} characters; return less, or raise maxChars]",
+                    args.max_chars, out.total_chars
+                ));
+            }
+            if let Some(dialog) = &out.dialog {
+                text = format!(
+                    "The script opened a {} that blocks the page; answer it with \
+                     browser_handle_dialog.",
+                    dialog.describe()
+                );
+            }
+            Ok(structured(text, &out))
+        })
+        .await
     }
 }

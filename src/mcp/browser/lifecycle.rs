@@ -1,8 +1,6 @@
 //! Browser tools for the browser itself: open, list and close isolated browsers, their tabs
 //! (list, new, select, close) and the window size.
 
-use std::time::Duration;
-
 use rmcp::{
     Json, RoleServer,
     handler::server::{tool::schema_for_output, wrapper::Parameters},
@@ -13,12 +11,9 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{PageResult, default_max_chars, structured, with_hint};
+use super::{PageResult, default_max_chars, structured};
 use crate::{
-    browser::{
-        BrowserInfo, MAX_VIEWPORT, MIN_VIEWPORT, OpenOptions, Viewport, session::WaitUntil,
-        tabs::TabInfo,
-    },
+    browser::{BrowserInfo, MAX_VIEWPORT, MIN_VIEWPORT, OpenOptions, Viewport, tabs::TabInfo},
     mcp::{CrawliumServer, error::ToolError},
 };
 
@@ -26,11 +21,11 @@ use crate::{
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OpenArgs {
-    /// Viewport in CSS pixels, 100-4096 each (default 1280×720).
+    /// CSS pixels (default 1280×720).
     pub viewport: Option<Viewport>,
-    /// User-Agent to send and report (default: Chromium's, without "Headless").
+    /// User-Agent (default: Chromium's, without "Headless").
     pub user_agent: Option<String>,
-    /// Locale such as de-DE: Accept-Language, navigator.language and formatting.
+    /// Locale such as de-DE.
     pub locale: Option<String>,
     /// IANA time zone such as Europe/Berlin (default: the server's).
     pub timezone: Option<String>,
@@ -78,13 +73,13 @@ pub struct BrowserList {
 browser_args! {
     /// Arguments of `browser_resize`.
     pub struct ResizeArgs {
-        /// Viewport width in CSS pixels, 100-4096.
+        /// CSS pixels.
         #[schemars(range(min = MIN_VIEWPORT, max = MAX_VIEWPORT))]
         pub width: u32,
-        /// Viewport height in CSS pixels, 100-4096.
+        /// CSS pixels.
         #[schemars(range(min = MIN_VIEWPORT, max = MAX_VIEWPORT))]
         pub height: u32,
-        /// Return a snapshot of the page afterwards.
+        /// Return a snapshot afterwards.
         #[serde(default)]
         pub snapshot: bool,
     }
@@ -108,13 +103,12 @@ pub enum TabAction {
 browser_args! {
     /// Arguments of `browser_tabs`.
     pub struct TabsArgs {
-        /// list (default); new (at url, made current); select (index); close (index, default the
-        /// current tab).
+        /// new opens a tab (at url) and makes it current; close defaults to the current tab.
         #[serde(default)]
         pub action: TabAction,
-        /// The tab for select and close, from 0.
+        /// The tab to select or close, from 0.
         pub index: Option<usize>,
-        /// For new: the URL to open in the new tab.
+        /// With new: the URL to open.
         pub url: Option<String>,
     }
 }
@@ -135,9 +129,9 @@ pub struct TabsResult {
 impl CrawliumServer {
     #[tool(
         name = "browser_open",
-        description = "Open a new isolated browser (own cookies, storage and cache) with one blank \
-                       tab; returns its browserId for the other browser_* tools. Closed by \
-                       browser_close or after the idle timeout (default 300 s).",
+        description = "Open an isolated browser (own cookies, storage, cache); returns the \
+                       browserId for the other browser_* tools. Closed by browser_close or when \
+                       idle (default 300 s).",
         annotations(
             title = "Open a browser",
             read_only_hint = false,
@@ -168,9 +162,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_list",
-        description = "Your open browsers, oldest first (in a cluster: on every replica): \
-                       browserId, age, idle seconds, viewport, session default, crashed, replica. \
-                       No arguments.",
+        description = "Your open browsers, oldest first, on every replica: browserId, age, idle \
+                       seconds, viewport, crashed.",
         annotations(
             title = "List browsers",
             read_only_hint = true,
@@ -197,8 +190,7 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_close",
-        description = "Close a browser and free it at once (its tabs, cookies and storage are \
-                       gone).",
+        description = "Close a browser: its tabs, cookies and storage are gone.",
         annotations(
             title = "Close a browser",
             read_only_hint = false,
@@ -230,9 +222,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "browser_tabs",
-        description = "List, open, select or close the browser's tabs (pages opened by popups and \
-                       target=_blank links included). The other browser tools act on the current \
-                       tab.",
+        description = "List, open, select or close tabs (popups included); the other browser \
+                       tools act on the current tab.",
         output_schema = schema_for_output::<TabsResult>(),
         annotations(
             title = "Tabs",
@@ -257,70 +248,61 @@ impl CrawliumServer {
                 "index goes with action=select or close only",
             ));
         }
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let (result, tabs) = match args.action {
-            TabAction::List => ("Tabs".to_string(), browser.list_tabs().await?),
-            TabAction::New => {
-                let mut tabs = browser.new_tab().await?;
-                let mut result = "Opened a new tab".to_string();
-                if let Some(url) = url {
-                    let navigation = browser.unless_dialog(browser.navigate(
-                        &url,
-                        WaitUntil::Load,
-                        Duration::from_secs(30),
-                    ));
-                    match navigation.await? {
-                        Some(()) => result.push_str(&format!(" at {url}")),
-                        None => result.push_str(&format!(
-                            " at {url}; a dialog opened: answer it with browser_handle_dialog"
-                        )),
-                    }
-                    if browser.activity.dialog().is_none() {
-                        tabs = browser.list_tabs().await?;
-                    }
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let (result, tabs) = match args.action {
+                TabAction::List => ("Tabs".to_string(), browser.list_tabs().await?),
+                TabAction::New => {
+                    let opened = browser.new_tab_at(url.as_ref()).await?;
+                    let result = match (&url, opened.dialog_opened) {
+                        (None, _) => "Opened a new tab".to_string(),
+                        (Some(url), false) => format!("Opened a new tab at {url}"),
+                        (Some(url), true) => format!(
+                            "Opened a new tab at {url}; a dialog opened: answer it with \
+                             browser_handle_dialog"
+                        ),
+                    };
+                    (result, opened.tabs)
                 }
-                (result, tabs)
+                TabAction::Select => {
+                    let index = args
+                        .index
+                        .ok_or_else(|| ToolError::new("give the index of the tab to select"))?;
+                    (
+                        format!("Selected tab {index}"),
+                        browser.select_tab(index).await?,
+                    )
+                }
+                TabAction::Close => (
+                    match args.index {
+                        Some(index) => format!("Closed tab {index}"),
+                        None => "Closed the current tab".to_string(),
+                    },
+                    browser.close_tab(args.index).await?,
+                ),
+            };
+            let mut text = format!("{result}. Browser {}:", browser.id);
+            for tab in &tabs {
+                text.push_str(&format!(
+                    "\n{} {}: {} — {}",
+                    if tab.current { "*" } else { " " },
+                    tab.index,
+                    tab.title,
+                    tab.url
+                ));
             }
-            TabAction::Select => {
-                let index = args
-                    .index
-                    .ok_or_else(|| ToolError::new("give the index of the tab to select"))?;
-                (
-                    format!("Selected tab {index}"),
-                    browser.select_tab(index).await?,
-                )
-            }
-            TabAction::Close => (
-                match args.index {
-                    Some(index) => format!("Closed tab {index}"),
-                    None => "Closed the current tab".to_string(),
-                },
-                browser.close_tab(args.index).await?,
-            ),
-        };
-        let mut text = format!("{result}. Browser {}:", browser.id);
-        for tab in &tabs {
-            text.push_str(&format!(
-                "\n{} {}: {} — {}",
-                if tab.current { "*" } else { " " },
-                tab.index,
-                tab.title,
-                tab.url
-            ));
-        }
-        let out = TabsResult {
-            browser_id: browser.id.clone(),
-            result,
-            tabs,
-        };
-        Ok(with_hint(structured(text, &out), hint))
+            let out = TabsResult {
+                browser_id: browser.id.clone(),
+                result,
+                tabs,
+            };
+            Ok(structured(text, &out))
+        })
+        .await
     }
 
     #[tool(
         name = "browser_resize",
-        description = "Resize the viewport of the browser's tabs, in CSS pixels.",
+        description = "Resize the viewport of the browser's tabs.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Resize",
@@ -344,14 +326,14 @@ impl CrawliumServer {
             ..Default::default()
         }
         .validate()?;
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let resize = async {
-            browser.resize(viewport).await?;
-            Ok(format!("Resized to {}×{}", args.width, args.height))
-        };
-        let snapshot = args.snapshot.then_some(default_max_chars());
-        self.act(&browser, resize, snapshot, hint).await
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let resize = async {
+                browser.resize(viewport).await?;
+                Ok(format!("Resized to {}×{}", args.width, args.height))
+            };
+            let snapshot = args.snapshot.then_some(default_max_chars());
+            self.act(&browser, resize, snapshot).await
+        })
+        .await
     }
 }

@@ -11,9 +11,9 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{check_limit, latest, structured, with_hint};
+use super::{check_limit, structured};
 use crate::{
-    browser::events::{ConsoleMessage, Level, NetworkRequest},
+    browser::events::{ConsoleMessage, Level, Logged, NetworkRequest, RequestFilter},
     mcp::{CrawliumServer, error::ToolError},
 };
 
@@ -27,10 +27,10 @@ fn default_entries() -> usize {
 browser_args! {
     /// Arguments of `browser_console_messages`.
     pub struct ConsoleArgs {
-        /// Lowest level returned: debug, info (default), warning or error.
+        /// Lowest level returned.
         #[serde(default)]
         pub level: Level,
-        /// Most messages returned, the latest, 1-1000.
+        /// Most messages returned, the latest.
         #[serde(default = "default_entries")]
         #[schemars(range(min = 1, max = MAX_ENTRIES))]
         pub limit: usize,
@@ -56,10 +56,10 @@ browser_args! {
     pub struct NetworkArgs {
         /// Only requests whose URL contains this text.
         pub filter: Option<String>,
-        /// Only failed requests and answers with status 400 or more.
+        /// Only failures and answers with status 400 or more.
         #[serde(default)]
         pub only_failed: bool,
-        /// Most requests returned, the latest, 1-1000.
+        /// Most requests returned, the latest.
         #[serde(default = "default_entries")]
         #[schemars(range(min = 1, max = MAX_ENTRIES))]
         pub limit: usize,
@@ -84,8 +84,7 @@ pub struct NetworkResult {
 impl CrawliumServer {
     #[tool(
         name = "browser_console_messages",
-        description = "The browser's console messages and uncaught page errors since it opened, \
-                       oldest first (it keeps the latest 1000).",
+        description = "The browser's console messages and uncaught page errors, oldest first.",
         output_schema = schema_for_output::<ConsoleResult>(),
         annotations(
             title = "Console messages",
@@ -101,47 +100,42 @@ impl CrawliumServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
         check_limit(args.limit, MAX_ENTRIES)?;
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        browser.touch();
-        let (messages, dropped) = browser.activity.console(args.level);
-        let (messages, omitted) = latest(messages, args.limit);
-        let mut text = format!(
-            "{} console message(s) in browser {}",
-            messages.len(),
-            browser.id
-        );
-        if omitted > 0 || dropped > 0 {
-            text.push_str(&format!(
-                " ({omitted} older not shown, {dropped} no longer kept)"
-            ));
-        }
-        for message in &messages {
-            text.push_str(&format!(
-                "\n[{}] {}{}",
-                message.level.as_str(),
-                message.text,
-                message
-                    .source
-                    .as_ref()
-                    .map(|s| format!(" ({s})"))
-                    .unwrap_or_default()
-            ));
-        }
-        let out = ConsoleResult {
-            browser_id: browser.id.clone(),
-            messages,
-            omitted,
-            dropped,
-        };
-        Ok(with_hint(structured(text, &out), hint))
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            browser.touch();
+            let logged = browser.activity.console(args.level, args.limit);
+            let mut text = format!(
+                "{} console message(s) in browser {}{}",
+                logged.entries.len(),
+                browser.id,
+                left_out(&logged)
+            );
+            for message in &logged.entries {
+                text.push_str(&format!(
+                    "\n[{}] {}{}",
+                    message.level.as_str(),
+                    message.text,
+                    message
+                        .source
+                        .as_ref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default()
+                ));
+            }
+            let out = ConsoleResult {
+                browser_id: browser.id.clone(),
+                messages: logged.entries,
+                omitted: logged.omitted,
+                dropped: logged.dropped,
+            };
+            Ok(structured(text, &out))
+        })
+        .await
     }
 
     #[tool(
         name = "browser_network_requests",
-        description = "The browser's network requests since it opened, oldest first: method, URL, \
-                       resource type, status, MIME type, failure (it keeps the latest 1000).",
+        description = "The browser's network requests, oldest first: method, URL, type, \
+                       status or failure.",
         output_schema = schema_for_output::<NetworkResult>(),
         annotations(
             title = "Network requests",
@@ -157,46 +151,50 @@ impl CrawliumServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
         check_limit(args.limit, MAX_ENTRIES)?;
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        browser.touch();
-        let (requests, dropped) = browser.activity.requests();
-        let requests: Vec<NetworkRequest> = requests
-            .into_iter()
-            .filter(|r| {
-                args.filter
-                    .as_ref()
-                    .is_none_or(|f| r.url.contains(f.as_str()))
-            })
-            .filter(|r| {
-                !args.only_failed || r.failure.is_some() || r.status.is_some_and(|s| s >= 400)
-            })
-            .collect();
-        let (requests, omitted) = latest(requests, args.limit);
-        let mut text = format!("{} request(s) in browser {}", requests.len(), browser.id);
-        if omitted > 0 || dropped > 0 {
-            text.push_str(&format!(
-                " ({omitted} older not shown, {dropped} no longer kept)"
-            ));
-        }
-        for request in &requests {
-            let outcome = match (&request.failure, request.status) {
-                (Some(failure), _) => failure.clone(),
-                (None, Some(status)) => status.to_string(),
-                (None, None) => "pending".into(),
-            };
-            text.push_str(&format!(
-                "\n{} {} [{}] => {outcome}",
-                request.method, request.url, request.resource_type
-            ));
-        }
-        let out = NetworkResult {
-            browser_id: browser.id.clone(),
-            requests,
-            omitted,
-            dropped,
+        let filter = RequestFilter {
+            url_contains: args.filter,
+            only_failed: args.only_failed,
         };
-        Ok(with_hint(structured(text, &out), hint))
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            browser.touch();
+            let logged = browser.activity.requests(&filter, args.limit);
+            let mut text = format!(
+                "{} request(s) in browser {}{}",
+                logged.entries.len(),
+                browser.id,
+                left_out(&logged)
+            );
+            for request in &logged.entries {
+                let outcome = match (&request.failure, request.status) {
+                    (Some(failure), _) => failure.clone(),
+                    (None, Some(status)) => status.to_string(),
+                    (None, None) => "pending".into(),
+                };
+                text.push_str(&format!(
+                    "\n{} {} [{}] => {outcome}",
+                    request.method, request.url, request.resource_type
+                ));
+            }
+            let out = NetworkResult {
+                browser_id: browser.id.clone(),
+                requests: logged.entries,
+                omitted: logged.omitted,
+                dropped: logged.dropped,
+            };
+            Ok(structured(text, &out))
+        })
+        .await
+    }
+}
+
+/// What a log answer left out, when anything.
+fn left_out<T>(logged: &Logged<T>) -> String {
+    if logged.omitted > 0 || logged.dropped > 0 {
+        format!(
+            " ({} older not shown, {} no longer kept)",
+            logged.omitted, logged.dropped
+        )
+    } else {
+        String::new()
     }
 }

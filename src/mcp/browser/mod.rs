@@ -17,7 +17,7 @@ macro_rules! browser_args {
         #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "camelCase", deny_unknown_fields)]
         pub struct $name {
-            /// From browser_open; omitted: the session's default browser.
+            /// From browser_open.
             pub browser_id: Option<String>,
             $($fields)*
         }
@@ -70,12 +70,10 @@ const MAX_SNAPSHOT_CHARS: usize = 200_000;
 /// Smallest maxChars of a snapshot.
 const MIN_SNAPSHOT_CHARS: usize = 100;
 
-pub(super) fn yes() -> bool {
-    true
-}
+pub(super) use super::yes;
 
 pub(super) fn default_max_chars() -> usize {
-    20_000
+    crate::crawl::content::DEFAULT_MAX_CHARS
 }
 
 /// What action tools (navigate, snapshot, click, type) return.
@@ -97,19 +95,21 @@ pub struct PageResult {
     pub total_chars: Option<usize>,
     /// Where the rest of a cut snapshot starts: pass it as offset to browser_snapshot.
     pub next_offset: Option<usize>,
-    /// What to do next time, when there is something to say.
-    pub hint: Option<String>,
     /// A JavaScript dialog that blocks the page: answer it with browser_handle_dialog.
     pub dialog: Option<DialogInfo>,
 }
 
 impl CrawliumServer {
-    /// The browser a call is about, and a hint when one was opened just for it.
-    pub(super) async fn browser_for(
+    /// Runs a browser tool: resolves the browser the call names (`browser_id`, else the
+    /// session's default, else one opened for this call), runs `tool` on it, and, when the
+    /// browser was opened for this call, says first (answer or error) which browserId to
+    /// pass next time.
+    pub(super) async fn on_browser(
         &self,
         browser_id: Option<&str>,
         context: &RequestContext<RoleServer>,
-    ) -> Result<(Arc<BrowserSession>, Option<String>), ToolError> {
+        tool: impl AsyncFnOnce(Arc<BrowserSession>) -> Result<CallToolResult, ToolError>,
+    ) -> Result<CallToolResult, ToolError> {
         let owner = self.principal(context);
         let session = self.transport_session(context);
         let (browser, how) = self
@@ -124,7 +124,14 @@ impl CrawliumServer {
                 browser.id
             )
         });
-        Ok((browser, hint))
+        match (tool(browser).await, hint) {
+            (answer, None) => answer,
+            (Ok(mut answer), Some(hint)) => {
+                answer.content.insert(0, ContentBlock::text(hint));
+                Ok(answer)
+            }
+            (Err(error), Some(hint)) => Err(ToolError(format!("{hint}\n\n{}", error.0))),
+        }
     }
 
     /// Runs `action` on `browser` and answers with what it did (its result), the page and,
@@ -135,13 +142,12 @@ impl CrawliumServer {
         browser: &BrowserSession,
         action: impl Future<Output = Result<String, BrowserError>>,
         snapshot: Option<usize>,
-        hint: Option<String>,
     ) -> Result<CallToolResult, ToolError> {
         let result = browser
             .unless_dialog(action)
             .await?
             .unwrap_or_else(|| "A dialog opened before the action finished".into());
-        self.page_result(browser, result, snapshot, hint).await
+        self.page_result(browser, result, snapshot).await
     }
 
     /// Builds an action's answer: a short result, the page, and the snapshot when asked.
@@ -150,7 +156,6 @@ impl CrawliumServer {
         browser: &BrowserSession,
         mut result: String,
         snapshot: Option<usize>,
-        hint: Option<String>,
     ) -> Result<CallToolResult, ToolError> {
         for dismissed in browser.activity.take_dismissed() {
             result.push_str(&format!(
@@ -169,7 +174,6 @@ impl CrawliumServer {
                 snapshot: None,
                 total_chars: None,
                 next_offset: None,
-                hint,
                 dialog: Some(dialog),
             }));
         }
@@ -194,7 +198,6 @@ impl CrawliumServer {
             total_chars: snapshot.as_ref().map(|s| s.total_chars),
             next_offset: snapshot.as_ref().and_then(|s| s.next_offset),
             snapshot: snapshot.map(|s| s.text),
-            hint,
             dialog: None,
         };
         Ok(page_answer(out))
@@ -204,12 +207,7 @@ impl CrawliumServer {
 /// Renders a [`PageResult`] as text for the model, with the same data as structured
 /// content.
 pub(super) fn page_answer(out: PageResult) -> CallToolResult {
-    let mut text = String::new();
-    if let Some(hint) = &out.hint {
-        text.push_str(hint);
-        text.push_str("\n\n");
-    }
-    text.push_str(&out.result);
+    let mut text = out.result.clone();
     text.push_str(&format!(
         "\nBrowser: {}\nPage: {} — {}",
         out.browser_id, out.title, out.url
@@ -238,15 +236,6 @@ pub(super) fn page_answer(out: PageResult) -> CallToolResult {
         }
     }
     structured(text, &out)
-}
-
-/// `answer` with `hint` (a browser was opened for this call: pass its id next time) as its
-/// first text, for every tool that takes a browserId.
-pub(super) fn with_hint(mut answer: CallToolResult, hint: Option<String>) -> CallToolResult {
-    if let Some(hint) = hint {
-        answer.content.insert(0, ContentBlock::text(hint));
-    }
-    answer
 }
 
 pub(super) fn check_max_chars(max_chars: usize) -> Result<(), ToolError> {
@@ -301,23 +290,5 @@ fn check_limit(limit: usize, max: usize) -> Result<(), ToolError> {
         Err(ToolError::new(format!(
             "limit must be between 1 and {max} (got {limit})"
         )))
-    }
-}
-
-/// The latest `limit` of `items`, and how many were left out.
-fn latest<T>(mut items: Vec<T>, limit: usize) -> (Vec<T>, usize) {
-    let omitted = items.len().saturating_sub(limit);
-    items.drain(..omitted);
-    (items, omitted)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn latest_keeps_the_newest_entries() {
-        assert_eq!(latest(vec![1, 2, 3, 4], 2), (vec![3, 4], 2));
-        assert_eq!(latest(vec![1, 2], 5), (vec![1, 2], 0));
     }
 }

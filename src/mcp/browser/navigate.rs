@@ -15,7 +15,10 @@ use super::{
     check_wait, default_max_chars, default_wait_ms, yes,
 };
 use crate::{
-    browser::{inspect::WaitFor, session::WaitUntil},
+    browser::{
+        inspect::WaitFor,
+        session::{NAVIGATION_TIMEOUT, WaitUntil},
+    },
     mcp::{CrawliumServer, error::ToolError},
 };
 
@@ -25,25 +28,25 @@ const MAX_NAVIGATION_MS: u64 = 60_000;
 const MIN_NAVIGATION_MS: u64 = 1_000;
 
 fn default_navigation_ms() -> u64 {
-    30_000
+    NAVIGATION_TIMEOUT.as_millis() as u64
 }
 
 browser_args! {
     /// Arguments of `browser_navigate`.
     pub struct NavigateArgs {
-        /// Absolute http(s) URL to load.
+        /// http(s) URL.
         pub url: String,
-        /// load (default), domcontentloaded, or networkidle (500 ms without network after load).
+        /// networkidle: 500 ms without network after load.
         #[serde(default)]
         pub wait_until: WaitUntil,
-        /// Longest wait in ms, 1000-60000.
+        /// Longest wait, ms.
         #[serde(default = "default_navigation_ms")]
         #[schemars(range(min = MIN_NAVIGATION_MS, max = MAX_NAVIGATION_MS))]
         pub timeout_ms: u64,
-        /// Return a snapshot of the loaded page.
+        /// Snapshot of the loaded page.
         #[serde(default = "yes")]
         pub snapshot: bool,
-        /// Most snapshot characters returned, 100-200000.
+        /// Most snapshot characters returned.
         #[serde(default = "default_max_chars")]
         #[schemars(range(min = MIN_SNAPSHOT_CHARS, max = MAX_SNAPSHOT_CHARS))]
         pub max_chars: usize,
@@ -53,7 +56,7 @@ browser_args! {
 browser_args! {
     /// Arguments of tools that act on the page as a whole.
     pub struct PageArgs {
-        /// Return the page's snapshot afterwards.
+        /// Return a snapshot afterwards.
         #[serde(default = "yes")]
         pub snapshot: bool,
     }
@@ -62,18 +65,18 @@ browser_args! {
 browser_args! {
     /// Arguments of `browser_wait_for`.
     pub struct WaitForArgs {
-        /// Wait until this text is on the page (case-sensitive).
+        /// Text to appear.
         pub text: Option<String>,
-        /// Wait until this text is no longer on the page (case-sensitive).
+        /// Text to disappear.
         pub text_gone: Option<String>,
-        /// Seconds to wait first, 0-60.
+        /// Seconds to pause first.
         #[schemars(range(min = 0, max = MAX_WAIT_MS / 1000))]
         pub time: Option<f64>,
-        /// Longest wait in all, in ms, 100-60000.
+        /// Longest wait in all, ms.
         #[serde(default = "default_wait_ms")]
         #[schemars(range(min = MIN_WAIT_MS, max = MAX_WAIT_MS))]
         pub timeout_ms: u64,
-        /// Return the page's snapshot afterwards.
+        /// Return a snapshot afterwards.
         #[serde(default = "yes")]
         pub snapshot: bool,
     }
@@ -83,7 +86,7 @@ browser_args! {
 impl CrawliumServer {
     #[tool(
         name = "browser_navigate",
-        description = "Load an http(s) URL in the current tab; returns the page's snapshot, an \
+        description = "Load a URL in the current tab; returns the page's snapshot: an \
                        accessibility outline with [ref=eN] on the elements to act on.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
@@ -108,26 +111,16 @@ impl CrawliumServer {
         check_max_chars(args.max_chars)?;
         // Refused before any browser is touched: a bad URL never reaches Chromium.
         let url = self.app.browsers.check_url(&args.url).await?;
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let navigation = async {
-            browser
-                .navigate(
-                    &url,
-                    args.wait_until,
-                    Duration::from_millis(args.timeout_ms),
-                )
-                .await?;
-            // The page line of the answer says where the tab ended up (after redirects).
-            Ok(format!("Navigated to {url}"))
-        };
-        self.act(
-            &browser,
-            navigation,
-            args.snapshot.then_some(args.max_chars),
-            hint,
-        )
+        let timeout = Duration::from_millis(args.timeout_ms);
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let navigation = async {
+                browser.navigate(&url, args.wait_until, timeout).await?;
+                // The page line of the answer says where the tab ended up (after redirects).
+                Ok(format!("Navigated to {url}"))
+            };
+            let snapshot = args.snapshot.then_some(args.max_chars);
+            self.act(&browser, navigation, snapshot).await
+        })
         .await
     }
 
@@ -148,21 +141,21 @@ impl CrawliumServer {
         Parameters(args): Parameters<PageArgs>,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
-        let back = async {
-            browser.navigate_back().await?;
-            Ok("Went back".to_string())
-        };
-        let snapshot = args.snapshot.then_some(default_max_chars());
-        self.act(&browser, back, snapshot, hint).await
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let back = async {
+                browser.navigate_back().await?;
+                Ok("Went back".to_string())
+            };
+            let snapshot = args.snapshot.then_some(default_max_chars());
+            self.act(&browser, back, snapshot).await
+        })
+        .await
     }
 
     #[tool(
         name = "browser_wait_for",
-        description = "Wait until text appears and/or textGone disappears (case-sensitive), after \
-                       first pausing time seconds; an error after timeoutMs.",
+        description = "Wait until text appears and/or textGone disappears (case-sensitive), \
+                       after pausing time seconds.",
         output_schema = schema_for_output::<PageResult>(),
         annotations(
             title = "Wait for text",
@@ -193,20 +186,20 @@ impl CrawliumServer {
                 "give text (to appear), textGone (to disappear) or time (seconds to wait)",
             ));
         }
-        let (browser, hint) = self
-            .browser_for(args.browser_id.as_deref(), &context)
-            .await?;
         let wait = WaitFor {
             text: args.text,
             text_gone: args.text_gone,
             time,
         };
-        let waiting = async {
-            let started = std::time::Instant::now();
-            browser.wait_for(&wait, timeout).await?;
-            Ok(format!("Waited {} ms", started.elapsed().as_millis()))
-        };
-        let snapshot = args.snapshot.then_some(default_max_chars());
-        self.act(&browser, waiting, snapshot, hint).await
+        self.on_browser(args.browser_id.as_deref(), &context, async |browser| {
+            let waiting = async {
+                let started = std::time::Instant::now();
+                browser.wait_for(&wait, timeout).await?;
+                Ok(format!("Waited {} ms", started.elapsed().as_millis()))
+            };
+            let snapshot = args.snapshot.then_some(default_max_chars());
+            self.act(&browser, waiting, snapshot).await
+        })
+        .await
     }
 }
