@@ -48,7 +48,8 @@ pub async fn crawl(app: &Arc<App>, args: CrawlCommand) -> anyhow::Result<ExitCod
     {
         anyhow::bail!("{why}");
     }
-    spec.validate().map_err(|e| anyhow::anyhow!(e))?;
+    spec.validate()
+        .map_err(|e| anyhow::anyhow!(e.for_command_line()))?;
     let job = app.jobs.start_crawl(spec, OWNER).await?;
     let bar = ProgressBar::new_spinner();
     bar.set_style(

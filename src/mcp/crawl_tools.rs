@@ -304,7 +304,7 @@ impl CrawliumServer {
         spec.memory_threshold_mb = spec
             .memory_threshold_mb
             .or(Some(self.app.config.crawl_memory_threshold_mb));
-        spec.validate().map_err(ToolError::new)?;
+        spec.validate().map_err(|e| ToolError::new(e.to_string()))?;
         let owner = self.principal(context);
         let job = self.app.jobs.start_crawl(spec, owner.as_str()).await?;
         self.follow_job(job, wait, wait_seconds, context).await

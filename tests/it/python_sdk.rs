@@ -137,3 +137,14 @@ async fn python_index_repos_reports_progress_on_postgres() {
     drop(server);
     schema.drop().await;
 }
+
+#[tokio::test]
+async fn python_sdk_accepts_every_structured_answer() {
+    // The SDK validates structuredContent against each tool's (lean) outputSchema.
+    let _serial = crate::support::serial::lock().await;
+    let site = crate::support::browser_site::BrowserSite::start().await;
+    let server = HttpServer::start(&[], &[("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true")]).await;
+    let out = run_client(&["structured", &server.url(""), &site.url("/form")]).await;
+    let called = out["called"].as_array().unwrap();
+    assert_eq!(called.len(), 28, "{out}");
+}

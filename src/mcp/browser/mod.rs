@@ -1,12 +1,24 @@
-//! The browser tools, one file per group: [`lifecycle`] (browsers, tabs, window), [`navigate`],
-//! [`input`], [`inspect`] (snapshot, find, content, scripts), [`capture`] (screenshots, PDF)
-//! and [`logs`] (console, network). Names and arguments follow playwright-mcp where the
-//! action is the same. This file holds what the groups share: resolving the browser a call
-//! is about, the page answer, and argument checks.
+//! The browser tools, one file per group, each calling the engine (`crate::browser`):
+//!
+//! | file | tools | engine |
+//! |---|---|---|
+//! | [`lifecycle`] | open, list, close, tabs, resize | `browser::handles`, `tabs`, `inspect` |
+//! | [`navigate`] | navigate, back, wait for | `browser::session`, `inspect` |
+//! | [`input`] | click, type, hover, keys, selects, forms, uploads, dialogs | `browser::actions`, `session` |
+//! | [`inspect`] | snapshot, find, content, evaluate | `browser::session`, `inspect`, `crawl::content` |
+//! | [`capture`] | screenshot, PDF | `browser::capture` |
+//! | [`logs`] | console, network | `browser::events` |
+//!
+//! Names and arguments follow playwright-mcp where the action is the same. This file holds
+//! what the groups share: [`CrawliumServer::on_browser`], the one wrapper every tool that acts
+//! on a browser goes through, the page answer, and argument checks. A handler checks its
+//! arguments (a bad one never opens a browser), then calls the engine inside `on_browser`.
 //!
 //! Every tool but `browser_open` and `browser_list` takes an optional `browserId`. Without
 //! it, a transport session (stdio, a legacy `Mcp-Session-Id`) uses its default browser,
 //! opened on first use; a stateless request gets a new browser and a hint to pass its id.
+//! A dialog that blocks the page is refused by the engine (`BrowserSession::begin`) for every
+//! call but the ones that answer it or only read the logs.
 
 /// Declares the arguments of a tool that acts on a browser: the struct, its derives and the
 /// `browserId` argument every such tool takes, declared here once (serde cannot combine

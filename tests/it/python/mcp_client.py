@@ -2,9 +2,12 @@
 
 Usage: mcp_client.py MODE TARGET [TOKEN]
        mcp_client.py index-repos BASE_URL REPO_URL...
+       mcp_client.py structured BASE_URL PAGE_URL
   MODE   stdio-initialize | stdio-discover | http-initialize | http-discover | sse
   TARGET the crawlium binary (stdio modes) or the server's base URL (http://HOST:PORT)
   index-repos indexes the repositories over Streamable HTTP, with progress
+  structured calls every tool with an output schema on PAGE_URL; the SDK validates each
+    answer's structured content against the schema
 Prints one JSON line with what it saw; exits non-zero when an expectation fails.
 """
 
@@ -90,10 +93,64 @@ async def index_repos(base: str, repos: list) -> dict:
                 return {"progress": progress, "job": call.structured_content}
 
 
+async def structured(base: str, page: str) -> dict:
+    """Calls the tools that answer with structured content, one session (so the browser tools
+    share its default browser). The SDK checks every answer against the tool's outputSchema
+    and raises when one does not match."""
+    called = []
+    async with httpx2.AsyncClient(timeout=120) as http:
+        async with streamable_http_client(f"{base}/mcp", http_client=http) as streams:
+            async with ClientSession(streams[0], streams[1]) as session:
+                await session.initialize()
+                tools = {t.name: t for t in (await session.list_tools()).tools}
+
+                async def call(name, arguments):
+                    result = await session.call_tool(name, arguments)
+                    text = next((c.text for c in result.content if hasattr(c, "text")), "")
+                    check(not result.is_error, f"{name} failed: {text}")
+                    if tools[name].output_schema is not None:
+                        check(result.structured_content is not None, f"{name}: no structure")
+                    called.append(name)
+                    return result.structured_content or {}
+
+                await call("crawl_page", {"url": page, "includeLinks": True})
+                await call("get_page", {"url": page, "maxChars": 10})
+                await call("search_pages", {"query": "name"})
+                await call("search_code", {"query": "name"})
+                await call("list_sources", {})
+                await call("map_site", {"url": page, "useSitemap": False})
+                job = await call("crawl_site", {"url": page, "maxPages": 2, "maxDepth": 0})
+                await call("job_status", {"jobId": job["jobId"]})
+                await call("job_cancel", {"jobId": job["jobId"]})
+                await call("list_jobs", {})
+                await call("server_status", {})
+                await call("browser_navigate", {"url": page})
+                await call("browser_snapshot", {"maxChars": 200})
+                await call("browser_find", {"text": "name"})
+                await call("browser_get_content", {"format": "text"})
+                await call("browser_evaluate", {"function": "() => ({a: [1, null]})"})
+                await call("browser_press_key", {"key": "Tab"})
+                await call("browser_wait_for", {"time": 0.1})
+                await call("browser_resize", {"width": 800, "height": 600})
+                await call("browser_tabs", {})
+                await call("browser_console_messages", {})
+                await call("browser_network_requests", {"onlyFailed": True})
+                await call("browser_take_screenshot", {"type": "jpeg", "quality": 50})
+                await call("browser_pdf_save", {})
+                await call("browser_navigate_back", {"snapshot": False})
+                opened = await call("browser_open", {"viewport": {"width": 640, "height": 480}})
+                await call("browser_list", {})
+                await call("browser_close", {"browserId": opened["browserId"]})
+    return {"called": called}
+
+
 async def main() -> None:
     mode, target = sys.argv[1], sys.argv[2]
     if mode == "index-repos":
         print(json.dumps(await index_repos(target, sys.argv[3:])))
+        return
+    if mode == "structured":
+        print(json.dumps(await structured(target, sys.argv[3])))
         return
     token = sys.argv[3] if len(sys.argv) > 3 else None
     headers = {"Authorization": f"Bearer {token}"} if token else {}
