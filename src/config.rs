@@ -222,12 +222,21 @@ pub struct Config {
     #[arg(long, env = "CRAWLIUM_CLUSTER_NAME", default_value = "crawlium")]
     pub cluster_name: String,
 
-    /// Let the crawler fetch from private networks and this machine (loopback, 10/8,
-    /// 192.168/16, link-local, ...). Off: such URLs are refused (SSRF protection).
+    /// Let the crawler, the browser and repository fetches reach private networks and this
+    /// machine (loopback, 10/8, 192.168/16, ...). Off: such URLs are refused (SSRF
+    /// protection). Link-local addresses stay refused: see CRAWLIUM_ALLOW_LINK_LOCAL.
     #[arg(long, env = "CRAWLIUM_ALLOW_PRIVATE_NETWORKS", default_value_t = false,
           action = clap::ArgAction::Set, value_parser = parse_bool,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub allow_private_networks: bool,
+
+    /// Let them reach link-local addresses (169.254.0.0/16, fe80::/10) and cloud metadata
+    /// services (169.254.169.254, fd00:ec2::254, 100.100.100.200, metadata.google.internal),
+    /// where a cloud VM hands out its credentials. Off, even with private networks allowed.
+    #[arg(long, env = "CRAWLIUM_ALLOW_LINK_LOCAL", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = parse_bool,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub allow_link_local: bool,
 
     /// Hosts never fetched or loaded, by the crawler or the browser (a name also covers its
     /// subdomains), comma-separated.
@@ -672,6 +681,7 @@ impl Config {
     pub fn net_policy(&self) -> crate::net_policy::NetPolicy {
         crate::net_policy::NetPolicy {
             allow_private: self.allow_private_networks,
+            allow_link_local: self.allow_link_local,
             deny_hosts: trimmed(&self.deny_hosts),
             allow_hosts: trimmed(&self.allow_hosts),
         }

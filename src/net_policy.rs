@@ -9,6 +9,11 @@
 //! The crawler uses it in `crawl::fetch`; the browser checks navigations with it
 //! (`browser::handles`) and every request of its tabs (`browser::guard`).
 //!
+//! Link-local addresses (169.254.0.0/16, fe80::/10) and the cloud metadata endpoints
+//! (169.254.169.254, fd00:ec2::254, 100.100.100.200, `metadata.google.internal` and the like)
+//! are refused even when private networks are allowed: one prompt injection there reads a
+//! cloud VM's credentials. Only their own setting, `CRAWLIUM_ALLOW_LINK_LOCAL`, opens them.
+//!
 //! Plain rules and checks at the bottom of the crate: it imports nothing else of it; `config`
 //! builds one from the settings.
 
@@ -31,6 +36,18 @@ pub enum Blocked {
          private networks and this machine"
     )]
     PrivateAddress(IpAddr),
+    /// A link-local address: where cloud metadata services answer.
+    #[error(
+        "{0} is link-local, where cloud metadata services answer (instance credentials); set \
+         CRAWLIUM_ALLOW_LINK_LOCAL=true to fetch from link-local addresses"
+    )]
+    LinkLocal(IpAddr),
+    /// A cloud metadata host name.
+    #[error(
+        "{0} is a cloud metadata service (instance credentials); set \
+         CRAWLIUM_ALLOW_LINK_LOCAL=true to fetch it"
+    )]
+    MetadataHost(String),
     /// A host on the deny list.
     #[error("the host {0} is on the deny list")]
     DeniedHost(String),
@@ -44,6 +61,8 @@ pub enum Blocked {
 pub struct NetPolicy {
     /// Fetch from private networks and loopback too (local development).
     pub allow_private: bool,
+    /// Fetch from link-local addresses and cloud metadata hosts too.
+    pub allow_link_local: bool,
     /// Hosts (and their subdomains) never fetched.
     pub deny_hosts: Vec<String>,
     /// When not empty, only these hosts (and their subdomains) are fetched.
@@ -76,16 +95,32 @@ impl NetPolicy {
         if !self.allow_private && (host == "localhost" || host.ends_with(".localhost")) {
             return Err(Blocked::PrivateAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         }
+        if !self.allow_link_local && is_metadata_host(&host) {
+            return Err(Blocked::MetadataHost(host));
+        }
         self.check_host(&host)
     }
 
     /// Checks an address a host resolved to, right before connecting.
     pub fn check_addr(&self, ip: IpAddr) -> Result<(), Blocked> {
+        if is_link_local(ip) {
+            return if self.allow_link_local {
+                Ok(())
+            } else {
+                Err(Blocked::LinkLocal(ip))
+            };
+        }
         if self.allow_private || is_public(ip) {
             Ok(())
         } else {
             Err(Blocked::PrivateAddress(ip))
         }
+    }
+
+    /// True when some addresses are refused, so every address a host name resolves to must
+    /// be checked ([`NetPolicy::check_addr`]) before connecting.
+    pub fn checks_addresses(&self) -> bool {
+        !(self.allow_private && self.allow_link_local)
     }
 
     fn check_host(&self, host: &str) -> Result<(), Blocked> {
@@ -100,6 +135,38 @@ impl NetPolicy {
             return Err(Blocked::NotAllowedHost(host.to_string()));
         }
         Ok(())
+    }
+}
+
+/// Host names of cloud metadata services (a name also covers its subdomains); names that
+/// resolve to a link-local address are refused at connect time as well.
+const METADATA_HOSTS: [&str; 6] = [
+    "metadata.google.internal",
+    "metadata.goog",
+    "metadata",
+    "metadata.azure.com",
+    "instance-data",
+    "instance-data.ec2.internal",
+];
+
+fn is_metadata_host(host: &str) -> bool {
+    METADATA_HOSTS
+        .iter()
+        .any(|name| host == *name || host.ends_with(&format!(".{name}")))
+}
+
+/// True for link-local addresses (169.254.0.0/16, fe80::/10, also inside IPv6 forms of IPv4)
+/// and the metadata endpoints outside them (AWS's fd00:ec2::254, Alibaba's 100.100.100.200).
+pub fn is_link_local(ip: IpAddr) -> bool {
+    const ALIBABA: Ipv4Addr = Ipv4Addr::new(100, 100, 100, 200);
+    const AWS_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+    let v4 = |v4: Ipv4Addr| v4.is_link_local() || v4 == ALIBABA;
+    match ip {
+        IpAddr::V4(ip) => v4(ip),
+        IpAddr::V6(ip) => match embedded_v4(ip) {
+            Some(inner) => v4(inner),
+            None => (ip.segments()[0] & 0xffc0) == 0xfe80 || ip == AWS_V6,
+        },
     }
 }
 
@@ -233,6 +300,62 @@ mod tests {
         assert_eq!(check(&policy, "http://127.0.0.1:3000/"), Ok(()));
         assert_eq!(check(&policy, "http://localhost/"), Ok(()));
         assert_eq!(policy.check_addr("10.0.0.1".parse().unwrap()), Ok(()));
+    }
+
+    #[test]
+    fn cloud_metadata_stays_refused_with_private_networks_allowed() {
+        let policy = NetPolicy {
+            allow_private: true,
+            ..Default::default()
+        };
+        assert!(policy.checks_addresses());
+        for url in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://169.254.170.2/v2/credentials",
+            "http://[::ffff:169.254.169.254]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[fe80::1]/",
+            "http://[fd00:ec2::254]/latest/meta-data/",
+            "http://100.100.100.200/latest/meta-data/",
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "http://METADATA.google.internal./",
+            "http://metadata/computeMetadata/v1/",
+            "http://metadata.azure.com/",
+            "http://instance-data.ec2.internal/",
+        ] {
+            let refused = check(&policy, url).unwrap_err();
+            assert!(
+                matches!(refused, Blocked::LinkLocal(_) | Blocked::MetadataHost(_)),
+                "{url}: {refused:?}"
+            );
+            assert!(
+                refused
+                    .to_string()
+                    .contains("CRAWLIUM_ALLOW_LINK_LOCAL=true"),
+                "{url}: {refused}"
+            );
+        }
+        // A name that resolves there is refused at connect time.
+        assert!(matches!(
+            policy.check_addr("169.254.169.254".parse().unwrap()),
+            Err(Blocked::LinkLocal(_))
+        ));
+        // Its own setting opens it; private networks stay as they are set.
+        let open = NetPolicy {
+            allow_link_local: true,
+            ..Default::default()
+        };
+        assert_eq!(check(&open, "http://169.254.169.254/"), Ok(()));
+        assert_eq!(check(&open, "http://metadata.google.internal/"), Ok(()));
+        assert!(check(&open, "http://10.0.0.1/").is_err());
+        assert!(open.checks_addresses());
+        let everything = NetPolicy {
+            allow_private: true,
+            allow_link_local: true,
+            ..Default::default()
+        };
+        assert!(!everything.checks_addresses());
+        assert_eq!(check(&everything, "http://[fe80::1]/"), Ok(()));
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub struct RequestGuard {
 impl RequestGuard {
     /// A guard for `policy`, or `None` when the policy allows every http(s) request.
     pub fn new(policy: NetPolicy) -> Option<Arc<Self>> {
-        let refuses = !policy.allow_private
+        let refuses = policy.checks_addresses()
             || !policy.deny_hosts.is_empty()
             || !policy.allow_hosts.is_empty();
         refuses.then(|| {
@@ -102,7 +102,7 @@ impl RequestGuard {
             // IP literals were checked by check_url.
             return None;
         };
-        if self.policy.allow_private {
+        if !self.policy.checks_addresses() {
             return None;
         }
         let port = parsed.port_or_known_default().unwrap_or(80);

@@ -534,12 +534,12 @@ impl Browsers {
     }
 
     /// Parses a navigation URL and checks it against the net policy, including every address
-    /// its host resolves to (when private networks are not allowed).
+    /// its host resolves to (when the policy refuses some addresses).
     pub async fn check_url(&self, raw: &str) -> Result<url::Url, BrowserError> {
         let raw = raw.trim();
         let url = url::Url::parse(raw).map_err(|_| BrowserError::InvalidUrl(raw.to_string()))?;
         self.policy.check_url(&url)?;
-        if !self.policy.allow_private
+        if self.policy.checks_addresses()
             && let Some(url::Host::Domain(host)) = url.host()
         {
             let port = url.port_or_known_default().unwrap_or(80);

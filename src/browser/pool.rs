@@ -77,6 +77,7 @@ impl Default for PoolSettings {
             // Everything allowed: no guard.
             net_policy: NetPolicy {
                 allow_private: true,
+                allow_link_local: true,
                 ..NetPolicy::default()
             },
         }

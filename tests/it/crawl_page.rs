@@ -262,6 +262,47 @@ async fn private_networks_are_refused_by_default() {
 }
 
 #[tokio::test]
+async fn cloud_metadata_stays_refused_with_private_networks_allowed() {
+    let server = HttpServer::start(&[], &[("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true")]).await;
+    let client = connect(&server).await;
+    for (tool, args) in [
+        (
+            "crawl_page",
+            json!({"url": "http://169.254.169.254/latest/meta-data/"}),
+        ),
+        (
+            "crawl_page",
+            json!({"url": "http://metadata.google.internal/computeMetadata/v1/"}),
+        ),
+        ("crawl_page", json!({"url": "http://[fd00:ec2::254]/"})),
+        (
+            "map_site",
+            json!({"url": "http://100.100.100.200/latest/meta-data/"}),
+        ),
+        (
+            "browser_navigate",
+            json!({"url": "http://169.254.169.254/latest/meta-data/"}),
+        ),
+        (
+            "crawl_site",
+            json!({"url": "http://169.254.169.254/", "waitSeconds": 30}),
+        ),
+        (
+            "index_repos",
+            json!({"repos": ["http://169.254.169.254/owner/repo.git"], "maxRetries": 0}),
+        ),
+    ] {
+        let answer = call(&client, tool, args.clone()).await;
+        let text = serde_json::to_string(&answer).unwrap();
+        assert!(
+            text.contains("CRAWLIUM_ALLOW_LINK_LOCAL=true"),
+            "{tool} {args}: {text}"
+        );
+    }
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_throttled_or_failing_site_is_retried_then_refused_clearly() {
     let site = FixtureSite::start().await;
     let server = HttpServer::start(&[], &[("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true")]).await;
