@@ -11,7 +11,8 @@
 //! page chrome ([`SKIPPED_TAGS`]). `<pre>` goes through our own handler so the markdown
 //! fence, its language and the stored code block always agree.
 //!
-//! Hostile input cannot crash it: every walk here is iterative, and htmd's recursive
+//! Hostile input cannot crash it or hold a core: the parse is linear in the page's size
+//! ([`parse`]: nesting capped, a deadline), every walk here is iterative, and htmd's recursive
 //! converter only sees a tree at most [`MAX_DEPTH`] deep (deeper content is flattened to its
 //! text, code blocks and images).
 
@@ -29,6 +30,8 @@ use htmd::{
 use markup5ever_rcdom::{Node, NodeData};
 use serde::{Deserialize, Serialize};
 use url::Url;
+
+mod parse;
 
 use super::{chunk::chunk_markdown, url::normalise};
 use crate::store::{NewChunk, NewCodeBlock};
@@ -104,9 +107,16 @@ pub struct Link {
 /// excepted) and code blocks from `html`, fetched from `base`. Never fails: unusable input
 /// gives an empty result.
 pub fn extract(html: &str, base: &Url, chunk_max_chars: usize) -> Extracted {
-    let Ok(document) = converter().html_to_tree(html) else {
-        return Extracted::default();
-    };
+    let parsed = parse::parse(html, parse::PARSE_DEADLINE);
+    if parsed.cut {
+        tracing::warn!(
+            url = %base,
+            bytes = html.len(),
+            "parsing the page took longer than {:?}; the rest of it is left out",
+            parse::PARSE_DEADLINE
+        );
+    }
+    let document = parsed.document;
     let page = PageFacts::collect(&document);
     let doc_base = page
         .base_href

@@ -76,6 +76,17 @@ impl FixtureSite {
                     "<p>x</p>".repeat(11 * 1024 * 1024 / 8 + 1),
                 )
                     .into_response(),
+                "nested" => {
+                    // 900,000 nested <div>s: 9.9 MB, under the 10 MiB page cap.
+                    let depth = 900_000;
+                    let mut page = String::with_capacity(11 * depth + 100);
+                    page.push_str("<html><head><title>Deep</title></head><body>");
+                    page.push_str(&"<div>".repeat(depth));
+                    page.push_str("bottom of the page");
+                    page.push_str(&"</div>".repeat(depth));
+                    page.push_str("</body></html>");
+                    ([(header::CONTENT_TYPE, "text/html")], page).into_response()
+                }
                 "image.png" => ([(header::CONTENT_TYPE, "image/png")], vec![0u8; 64]).into_response(),
                 "bomb" => {
                     // 64 MiB of HTML that compresses to about 64 KiB.
