@@ -239,7 +239,13 @@ pub fn cap_nesting(html: &str, max: usize) -> Cow<'_, str> {
         let name = &bytes[lt + 1..name_end];
         let self_closed = bytes[gt - 1] == b'/' && gt - 1 > name_end - 1;
         i = gt + 1;
-        if is_one_of(name, &RAW_TEXT) {
+        let id = names.id(name);
+        let kind = names.kinds[id];
+        if open.len() <= id {
+            open.resize(id + 1, 0);
+            dropped.resize(id + 1, 0);
+        }
+        if kind == Kind::RawText {
             // Text up to `</name`, whatever it holds.
             let mut at = i;
             loop {
@@ -263,18 +269,10 @@ pub fn cap_nesting(html: &str, max: usize) -> Cow<'_, str> {
             }
             continue;
         }
-        if is_one_of(name, &VOID)
-            || is_one_of(name, &SELF_CLOSING_KIN)
-            || (self_closed && foreign > 0)
-        {
+        if matches!(kind, Kind::Void | Kind::Unnested) || (self_closed && foreign > 0) {
             continue;
         }
-        let id = names.id(name);
-        if open.len() <= id {
-            open.resize(id + 1, 0);
-            dropped.resize(id + 1, 0);
-        }
-        if stack.len() >= 2 * max || (stack.len() >= max && !is_one_of(name, &KEPT)) {
+        if stack.len() >= 2 * max || (stack.len() >= max && kind != Kind::Kept) {
             dropped[id] += 1;
             drop_range(&mut out, &mut copied, lt, gt + 1);
             continue;
@@ -294,10 +292,43 @@ pub fn cap_nesting(html: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
-/// Element names seen, lowercased, each with an id.
+/// What the nesting cap does with an element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// [`VOID`]: opens nothing.
+    Void,
+    /// [`SELF_CLOSING_KIN`]: not counted.
+    Unnested,
+    /// [`RAW_TEXT`]: text up to its end tag.
+    RawText,
+    /// [`KEPT`]: tags kept up to twice the cap.
+    Kept,
+    /// Anything else: a wrapper, tags kept up to the cap.
+    Wrapper,
+}
+
+impl Kind {
+    fn of(name: &[u8]) -> Self {
+        let one_of = |list: &[&[u8]]| list.contains(&name);
+        if one_of(&VOID) {
+            Self::Void
+        } else if one_of(&SELF_CLOSING_KIN) {
+            Self::Unnested
+        } else if one_of(&RAW_TEXT) {
+            Self::RawText
+        } else if one_of(&KEPT) {
+            Self::Kept
+        } else {
+            Self::Wrapper
+        }
+    }
+}
+
+/// Element names seen, lowercased, each with an id and its [`Kind`].
 #[derive(Default)]
 struct Names {
     ids: HashMap<Vec<u8>, usize>,
+    kinds: Vec<Kind>,
     svg: Option<usize>,
     math: Option<usize>,
     scratch: Vec<u8>,
@@ -320,6 +351,7 @@ impl Names {
             return id;
         }
         let id = self.ids.len();
+        self.kinds.push(Kind::of(&self.scratch));
         match self.scratch.as_slice() {
             b"svg" => self.svg = Some(id),
             b"math" => self.math = Some(id),
@@ -363,10 +395,6 @@ fn tag_end(bytes: &[u8], from: usize) -> Option<usize> {
         }
     }
     None
-}
-
-fn is_one_of(name: &[u8], list: &[&[u8]]) -> bool {
-    list.iter().any(|known| known.eq_ignore_ascii_case(name))
 }
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
