@@ -23,6 +23,7 @@ use chromiumoxide::{
     cdp::{
         browser_protocol::{
             fetch::EventRequestPaused,
+            inspector::EventTargetCrashed,
             network::{
                 EventLoadingFailed, EventRequestWillBeSent, EventResponseReceived, RequestId,
             },
@@ -271,6 +272,9 @@ pub struct Activity {
     dead: CancellationToken,
     /// A page opened a window since the tools last acted: it may cover the current tab.
     covered: AtomicBool,
+    /// Tabs (target ids) whose renderer died, and how many renderer deaths were heard.
+    crashed: Mutex<std::collections::HashSet<String>>,
+    crashes: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Activity {
@@ -293,6 +297,8 @@ impl Activity {
         Arc::new(Self {
             logs: Mutex::default(),
             dialog: watch::channel(None).0,
+            crashed: Mutex::default(),
+            crashes: watch::channel(0).0,
             dialog_seq: AtomicU64::new(0),
             dialog_timeout,
             intercept: intercept && guard.is_some(),
@@ -346,6 +352,43 @@ impl Activity {
             .rev()
             .find(|r| r.request_id == first.request_id)?;
         Some((last_hop.status?, last_hop.mime_type.clone()))
+    }
+
+    /// Whether the renderer of tab `target` died (and no navigation revived it since).
+    pub fn has_crashed(&self, target: &str) -> bool {
+        self.crashed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(target)
+    }
+
+    /// Tab `target` has a live renderer again (a navigation succeeded).
+    pub fn revived(&self, target: &str) {
+        self.crashed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(target);
+    }
+
+    fn tab_crashed(&self, target: &str) {
+        self.crashed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(target.to_string());
+        self.crashes.send_modify(|count| *count += 1);
+    }
+
+    /// Resolves once a renderer of these tabs dies after this call; `is_mine` says whether it
+    /// was the one the caller waits on (a popup's crash is not).
+    pub async fn renderer_died(&self, is_mine: impl Fn() -> bool) {
+        let mut heard = self.crashes.subscribe();
+        heard.mark_unchanged();
+        while heard.changed().await.is_ok() {
+            if is_mine() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await;
     }
 
     /// The open dialog, if any.
@@ -526,6 +569,7 @@ enum Heard {
     DialogClosed,
     WindowOpened,
     Paused(Arc<EventRequestPaused>),
+    Crashed,
 }
 
 /// Aborts its task when dropped (a tab's watcher lives as long as the tab).
@@ -617,7 +661,18 @@ pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher,
         .await?
         .map(|_| Heard::WindowOpened)
         .boxed(),
+        guarded(
+            dead,
+            what,
+            timeout,
+            page.event_listener::<EventTargetCrashed>(),
+        )
+        .await?
+        .map(|_| Heard::Crashed)
+        .boxed(),
     ];
+    // The renderer's death is reported by the Inspector domain.
+    cdp::call(page, dead, "Inspector.enable", json!({})).await?;
     if activity.intercept {
         streams.push(
             guarded(
@@ -708,6 +763,7 @@ pub async fn watch_tab(page: &Page, activity: &Arc<Activity>) -> Result<Watcher,
                     page.clone(),
                 ),
                 Heard::WindowOpened => activity.covered.store(true, Ordering::Relaxed),
+                Heard::Crashed => activity.tab_crashed(page.target_id().inner()),
                 Heard::Paused(event) => {
                     if let Some(guard) = &activity.guard {
                         guard.answer(&page, &activity.dead, &event);

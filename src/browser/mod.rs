@@ -77,6 +77,12 @@ pub enum BrowserError {
     /// The Chromium process behind this browser died.
     #[error("the browser crashed; open a new one with browser_open")]
     Crashed,
+    /// The renderer of the current tab died (out of memory, say); the browser lives.
+    #[error(
+        "the page crashed (its renderer died, for example out of memory): navigate again to \
+         reload the tab, or open a new browser"
+    )]
+    PageCrashed,
     /// The server is shutting down.
     #[error("the browser pool is shutting down; retry on a running server")]
     ShuttingDown,

@@ -279,12 +279,23 @@ impl BrowserSession {
     }
 
     /// Starts a call on this browser: waits for the calls before it (one at a time), marks
-    /// the browser used, and refuses while a dialog blocks the page.
+    /// the browser used, and refuses while a dialog blocks the page or when the tab's
+    /// renderer died (a navigation revives it: [`Self::navigate`]).
     pub(crate) async fn begin(&self) -> Result<tokio::sync::MutexGuard<'_, Refs>, BrowserError> {
+        self.begin_on(false).await
+    }
+
+    async fn begin_on(
+        &self,
+        crashed_tab: bool,
+    ) -> Result<tokio::sync::MutexGuard<'_, Refs>, BrowserError> {
         let refs = self.state.lock().await;
         self.touch();
         if self.crashed() {
             return Err(BrowserError::Crashed);
+        }
+        if !crashed_tab && self.activity.has_crashed(self.page().target_id().inner()) {
+            return Err(BrowserError::PageCrashed);
         }
         if let Some(dialog) = self.activity.dialog() {
             return Err(BrowserError::DialogOpen(format!(
@@ -298,6 +309,21 @@ impl BrowserSession {
             self.call("Page.bringToFront", json!({})).await?;
         }
         Ok(refs)
+    }
+
+    /// Runs `action` unless the current tab's renderer dies meanwhile: then it ends at once
+    /// with [`BrowserError::PageCrashed`] instead of waiting for calls that never answer.
+    pub async fn unless_crashed<T, E: From<BrowserError>>(
+        &self,
+        action: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let target = self.page().target_id().inner().clone();
+        tokio::select! {
+            result = action => result,
+            _ = self.activity.renderer_died(|| self.activity.has_crashed(&target)) => {
+                Err(BrowserError::PageCrashed.into())
+            }
+        }
     }
 
     /// Runs `action` unless a dialog opens first: a dialog blocks the page, so an action
@@ -408,13 +434,29 @@ impl BrowserSession {
     /// Loads `url` (already checked against the net policy) and waits as asked. A navigation
     /// within the document (`#fragment`) is done at once; one whose answer has no page to
     /// show (a 204 answer, a download) fails and leaves the tab where it was.
+    ///
+    /// A tab whose renderer died is loaded anew: the navigation starts a new renderer.
     pub async fn navigate(
         &self,
         url: &url::Url,
         wait: WaitUntil,
         timeout: Duration,
     ) -> Result<(), BrowserError> {
-        let _calls = self.begin().await?;
+        let target = self.page().target_id().inner().clone();
+        let navigated = self.navigate_tab(url, wait, timeout).await;
+        if navigated.is_ok() {
+            self.activity.revived(&target);
+        }
+        navigated
+    }
+
+    async fn navigate_tab(
+        &self,
+        url: &url::Url,
+        wait: WaitUntil,
+        timeout: Duration,
+    ) -> Result<(), BrowserError> {
+        let _calls = self.begin_on(true).await?;
         let page = self.page();
         let timed_out = || BrowserError::Timeout {
             what: "the navigation",

@@ -898,3 +898,38 @@ async fn no_chromium_outlives_a_stdio_server_whose_client_went_away() {
         chromium_among(&tree)
     );
 }
+
+#[tokio::test]
+async fn a_crashed_page_is_reported_at_once_and_the_next_navigation_recovers() {
+    let _serial = serial::lock().await;
+    let site = BrowserSite::start().await;
+    let server = HttpServer::start(&[], &[PRIVATE]).await;
+    let client = connect(&server).await;
+    let (id, _) = open_at(&client, &site.url("/form")).await;
+    // The page allocates until its renderer dies (out of memory after a few seconds). The
+    // call ends with the crash, not when its 60 s run out (before: "Request timed out" after
+    // 30 s).
+    let crashed = error_text(
+        &client,
+        "browser_evaluate",
+        json!({"browserId": id, "timeoutMs": 60000,
+               "function": "() => { const a = []; while (true) a.push(new Array(1e6).fill(1.5)); }"}),
+    )
+    .await;
+    assert!(crashed.starts_with("the page crashed"), "{crashed}");
+    // The next call knows at once (before: a 10 s timeout of Page.getFrameTree).
+    let next = error_text(&client, "browser_snapshot", json!({"browserId": id})).await;
+    assert!(
+        next.contains("the page crashed") && next.contains("navigate again"),
+        "{next}"
+    );
+    // A navigation brings the tab back.
+    let again = ok(
+        &client,
+        "browser_navigate",
+        json!({"browserId": id, "url": site.url("/form")}),
+    )
+    .await;
+    assert!(text_of(&again).contains("textbox \"Name\""), "{again:#}");
+    ok(&client, "browser_snapshot", json!({"browserId": id})).await;
+}

@@ -136,7 +136,8 @@ impl CrawliumServer {
                 browser.id
             )
         });
-        match (tool(browser).await, hint) {
+        let answer = browser.unless_crashed(tool(browser.clone())).await;
+        match (answer, hint) {
             (answer, None) => answer,
             (Ok(mut answer), Some(hint)) => {
                 answer.content.insert(0, ContentBlock::text(hint));
