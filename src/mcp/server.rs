@@ -212,6 +212,42 @@ fn lean(mut router: ToolRouter<CrawliumServer>) -> ToolRouter<CrawliumServer> {
     router
 }
 
+/// The hosts a tool call names (its `url`, or the URLs of its `repos`), comma-separated: what
+/// the audit line says of where a call went. Never paths, queries or credentials; a local
+/// repository is `local`.
+fn target_hosts(arguments: Option<&serde_json::Map<String, serde_json::Value>>) -> Option<String> {
+    use serde_json::Value;
+    let arguments = arguments?;
+    let host_of = |raw: &str| match url::Url::parse(raw.trim()) {
+        Ok(url) => url.host_str().map(|host| match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        }),
+        Err(_) if raw.trim_start().starts_with('/') => Some("local".to_string()),
+        Err(_) => None,
+    };
+    let mut hosts: Vec<String> = Vec::new();
+    let mut add = |host: Option<String>| {
+        if let Some(host) = host.filter(|h| !hosts.contains(h)) {
+            hosts.push(host);
+        }
+    };
+    if let Some(Value::String(url)) = arguments.get("url") {
+        add(host_of(url));
+    }
+    if let Some(Value::Array(repos)) = arguments.get("repos") {
+        for repo in repos {
+            let url = match repo {
+                Value::String(url) => Some(url.as_str()),
+                Value::Object(detail) => detail.get("url").and_then(Value::as_str),
+                _ => None,
+            };
+            add(url.and_then(host_of));
+        }
+    }
+    (!hosts.is_empty()).then(|| hosts.join(","))
+}
+
 /// The bytes of what a model reads of a tool: its name, description and input schema, as
 /// compact JSON.
 pub fn definition_bytes(tool: &rmcp::model::Tool) -> usize {
@@ -289,6 +325,8 @@ impl ServerHandler for CrawliumServer {
             "unknown".to_string()
         };
         let principal = self.principal(&context);
+        let who = principal.to_string();
+        let host = target_hosts(request.arguments.as_ref());
         let span = tracing::info_span!(
             "tool_call",
             tool = %tool,
@@ -332,10 +370,40 @@ impl ServerHandler for CrawliumServer {
         self.app.metrics.record_tool_call(&tool, outcome, elapsed);
         span.record("outcome", outcome.as_str());
         span.record("duration_ms", (elapsed.as_secs_f64() * 1e6).round() / 1e3);
-        span.in_scope(|| match outcome {
-            Outcome::Ok => tracing::debug!("tool call finished"),
-            _ => tracing::info!("tool call finished"),
-        });
+        // The audit line: who called what, where, how it ended. Hosts only: never a URL's
+        // path or query, never arguments or page content.
+        tracing::info!(
+            target: "audit",
+            principal = %who,
+            tool = %tool,
+            host = host.as_deref().unwrap_or("-"),
+            outcome = outcome.as_str(),
+            duration_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+            "tool call"
+        );
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn the_audit_names_hosts_never_paths_queries_or_credentials() {
+        let hosts = |args: serde_json::Value| super::target_hosts(args.as_object());
+        assert_eq!(
+            hosts(json!({"url": "https://user:pw@example.com:8443/a/b?token=s3cret#x"})),
+            Some("example.com:8443".into())
+        );
+        assert_eq!(
+            hosts(
+                json!({"repos": ["https://github.com/a/b", {"url": "/srv/repos/c"},
+                                   "https://github.com/d/e", "git://git.example.org/f"]})
+            ),
+            Some("github.com,local,git.example.org".into())
+        );
+        assert_eq!(hosts(json!({"query": "https://example.com/"})), None);
+        assert_eq!(hosts(json!({"url": "not a url"})), None);
     }
 }

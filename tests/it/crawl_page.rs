@@ -1,12 +1,15 @@
 //! `crawl_page` through MCP against pages served on 127.0.0.1: content, links, storage and
 //! search, redirects and their limits, the URL policy, size and type gates, charsets.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::support::{
     client::{call, connect, error_text, ok},
     fixture_site::FixtureSite,
     server::HttpServer,
+    wait::eventually,
 };
 
 #[tokio::test]
@@ -287,6 +290,54 @@ async fn a_page_nested_900_000_deep_is_extracted_in_linear_time() {
     assert!(extract_ms < 60_000.0, "{extract_ms} ms");
     // The server answers the next call at once.
     ok(&client, "server_status", json!({})).await;
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_tool_call_leaves_one_audit_line_without_paths_queries_or_content() {
+    let site = FixtureSite::start().await;
+    let server = HttpServer::start(
+        &[],
+        &[
+            ("CRAWLIUM_ALLOW_PRIVATE_NETWORKS", "true"),
+            ("LOG_FORMAT", "json"),
+        ],
+    )
+    .await;
+    let client = connect(&server).await;
+    let url = format!("{}?token=s3cret", site.url("/article"));
+    ok(&client, "crawl_page", json!({"url": url})).await;
+    error_text(&client, "get_page", json!({"pageId": 999_999})).await;
+    let audit = |tool: &str| -> Vec<serde_json::Value> {
+        server
+            .logs()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|line| line["message"] == "tool call" && line["tool"] == tool)
+            .collect()
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || audit("get_page").len() == 1).await,
+        "{}",
+        server.logs()
+    );
+    let crawled = audit("crawl_page");
+    assert_eq!(crawled.len(), 1, "{crawled:?}");
+    let line = &crawled[0];
+    let host = site
+        .url("/")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    assert_eq!(line["host"], host, "{line}");
+    assert_eq!(line["outcome"], "ok", "{line}");
+    assert_eq!(line["principal"], "local", "{line}");
+    assert!(line["duration_ms"].as_f64().unwrap() > 0.0, "{line}");
+    assert_eq!(audit("get_page")[0]["outcome"], "error");
+    // Neither the query string nor the page's words reach the log.
+    let logs = server.logs();
+    assert!(!logs.contains("s3cret"), "{logs}");
+    assert!(!logs.contains("steals work"), "{logs}");
     client.cancel().await.unwrap();
 }
 
