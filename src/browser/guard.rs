@@ -286,11 +286,29 @@ mod tests {
         assert!(
             RequestGuard::new(NetPolicy {
                 allow_private: true,
+                allow_link_local: true,
                 ..Default::default()
             })
             .is_none(),
             "nothing to refuse, no interception"
         );
+        // Private networks allowed: cloud metadata stays refused inside the browser too.
+        let private = RequestGuard::new(NetPolicy {
+            allow_private: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(private.refusal("http://127.0.0.1:9/").await, None);
+        for url in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://metadata.google.internal/",
+        ] {
+            let refused = private.refusal(url).await.unwrap();
+            assert!(
+                refused.contains("CRAWLIUM_ALLOW_LINK_LOCAL"),
+                "{url}: {refused}"
+            );
+        }
         let guard = RequestGuard::new(NetPolicy::default()).unwrap();
         for url in [
             "http://127.0.0.1/",
