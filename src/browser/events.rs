@@ -208,9 +208,10 @@ pub struct DialogInfo {
 }
 
 impl DialogInfo {
-    /// One line for results and errors.
+    /// What the dialog is, without its message (page text, which the tools give the model
+    /// as page content, never inside the server's own sentences).
     pub fn describe(&self) -> String {
-        format!("{} dialog \"{}\"", self.kind, clip(&self.message, 200))
+        format!("{} dialog", self.kind)
     }
 }
 

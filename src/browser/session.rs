@@ -299,8 +299,8 @@ impl BrowserSession {
         }
         if let Some(dialog) = self.activity.dialog() {
             return Err(BrowserError::DialogOpen(format!(
-                "a {} blocks the page: answer it with browser_handle_dialog (accept true or \
-                 false) first; unanswered, it is dismissed {} s after it opened",
+                "an open {} blocks the page: answer it with browser_handle_dialog (accept true \
+                 or false) first; unanswered, it is dismissed {} s after it opened",
                 dialog.describe(),
                 self.activity.dialog_timeout().as_secs()
             )));

@@ -9,7 +9,7 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CrawliumServer, content_text, structured};
+use super::{CrawliumServer, content_text, structured, untrusted};
 use crate::{
     crawl::{
         content::{self, ContentError, ContentFormat, DEFAULT_MAX_CHARS, Window, check_max_chars},
@@ -167,13 +167,15 @@ fn search_pages_text(found: &SearchPagesResult) -> String {
                 or crawl_site."
             .into();
     }
-    let mut text = format!("{} result(s), best first", found.results.len());
+    let mut header = format!("{} result(s), best first", found.results.len());
     if let Some(next) = found.next_offset {
-        text.push_str(&format!("; offset {next} gives the next ones"));
+        header.push_str(&format!("; offset {next} gives the next ones"));
     }
+    let mut text = String::new();
     for (n, hit) in found.results.iter().enumerate() {
         text.push_str(&format!(
-            "\n\n{}. {} — {}\n   pageId {} · chunk {}",
+            "{}{}. {} — {}\n   pageId {} · chunk {}",
+            if n == 0 { "" } else { "\n\n" },
             n + 1,
             hit.title.as_deref().unwrap_or("(untitled)"),
             hit.url,
@@ -185,7 +187,7 @@ fn search_pages_text(found: &SearchPagesResult) -> String {
         }
         text.push_str(&format!("\n   {}", hit.snippet.replace('\n', "\n   ")));
     }
-    text
+    format!("{header}\n{}", untrusted("stored pages", &text))
 }
 
 /// What a model reads of `search_code`: each symbol with its signature, each block fenced,
@@ -196,12 +198,14 @@ fn search_code_text(found: &SearchCodeResult) -> String {
                 first: index_repos for repositories, crawl_page or crawl_site for pages."
             .into();
     }
-    let mut text = format!("{} result(s), best first", found.results.len());
+    let header = format!("{} result(s), best first", found.results.len());
+    let mut text = String::new();
     for (n, result) in found.results.iter().enumerate() {
+        let gap = if n == 0 { "" } else { "\n\n" };
         let hit = match result {
             CodeResult::Symbol(symbol) => {
                 text.push_str(&format!(
-                    "\n\n{}. {} {} — {} {}:{}-{} (symbolId {})\n   {}",
+                    "{gap}{}. {} {} — {} {}:{}-{} (symbolId {})\n   {}",
                     n + 1,
                     symbol.kind.as_str(),
                     symbol.qualified_name,
@@ -228,7 +232,7 @@ fn search_code_text(found: &SearchCodeResult) -> String {
             .unwrap_or(0);
         let fence = "`".repeat(longest.max(2) + 1);
         text.push_str(&format!(
-            "\n\n{}. {} — {} (pageId {})\n{fence}{}\n{}\n{fence}",
+            "{gap}{}. {} — {} (pageId {})\n{fence}{}\n{}\n{fence}",
             n + 1,
             hit.title.as_deref().unwrap_or("(untitled)"),
             hit.url,
@@ -240,7 +244,7 @@ fn search_code_text(found: &SearchCodeResult) -> String {
             text.push_str(&format!("\n{}", hit.context));
         }
     }
-    text
+    format!("{header}\n{}", untrusted("stored code", &text))
 }
 
 /// What a model reads of `get_page`: a short header, then the content as it is.

@@ -575,6 +575,19 @@ async fn a_session_reuses_its_default_browser() {
     .await;
     let said = answer.content[0].as_text().unwrap().text.as_str();
     assert!(!said.contains("next time"), "{said}");
+    // The page's title and snapshot reach the model delimited as page content.
+    let block = said.find("<<<page content ").expect("a page content block");
+    let tag = &said[block + 16..block + 24];
+    let inside = &said[block
+        ..said
+            .find(&format!("<<<end of page content {tag}>>>"))
+            .unwrap()];
+    assert!(
+        inside.contains("\nTitle: ")
+            && inside.contains("\nSnapshot:\n")
+            && inside.contains("textbox \"Name\""),
+        "{said}"
+    );
     let first = answer.structured_content.unwrap();
     let name = ref_of(text_of(&first), "textbox \"Name\"");
     // No browserId again: the same browser, so the ref still works.

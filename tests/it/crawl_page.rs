@@ -12,6 +12,17 @@ use crate::support::{
     wait::eventually,
 };
 
+/// The page content block of an answer: its random tag and what it holds.
+fn page_content(text: &str) -> (String, String) {
+    let start = text.find("<<<page content ").expect("a page content block");
+    let tag = text[start + 16..start + 24].to_string();
+    let body_start = text[start..].find(">>>\n").unwrap() + start + 4;
+    let end = text
+        .find(&format!("\n<<<end of page content {tag}>>>"))
+        .expect("the block's end");
+    (tag, text[body_start..end].to_string())
+}
+
 #[tokio::test]
 async fn crawls_extracts_stores_and_searches() {
     let site = FixtureSite::start().await;
@@ -98,19 +109,24 @@ async fn crawls_extracts_stores_and_searches() {
         )
         .await,
     );
+    // The server's facts, then the page (title and content) delimited as page content.
     assert!(
         crawled.starts_with(&format!(
-            "Tokio scheduler guide\n{article} · HTTP 200 · text/html"
+            "{article} · HTTP 200 · text/html; charset=utf-8 · not stored\n<<<page content "
         )),
         "{crawled}"
     );
+    let (tag, page) = page_content(&crawled);
+    assert!(page.starts_with("Title: Tokio scheduler guide\n"), "{page}");
     assert!(
-        crawled.contains("The scheduler **steals work** between"),
-        "{crawled}"
+        page.contains("The scheduler **steals work** between"),
+        "{page}"
     );
+    assert!(crawled.ends_with(&format!("<<<end of page content {tag}>>>")));
     let hits = read(call(&client, "search_pages", json!({"query": "steals work"})).await);
+    let (_, found) = page_content(&hits);
     assert!(
-        hits.contains(&format!(
+        found.starts_with(&format!(
             "1. Tokio scheduler guide — {article}\n   pageId {page_id}"
         )),
         "{hits}"
@@ -133,12 +149,15 @@ async fn crawls_extracts_stores_and_searches() {
         .await,
     );
     assert!(
-        part.starts_with(&format!(
-            "Tokio scheduler guide\n{article} · pageId {page_id}"
-        )),
+        part.starts_with(&format!("{article} · pageId {page_id}")),
         "{part}"
     );
-    assert!(part.contains("\n\n[cut at character 30 of "), "{part}");
+    assert!(
+        page_content(&part)
+            .1
+            .starts_with("Title: Tokio scheduler guide")
+    );
+    assert!(part.contains(">>>\n[cut at character 30 of "), "{part}");
     // Stored pages keep markdown only; html is refused with what to use instead.
     let html = error_text(
         &client,
@@ -153,6 +172,20 @@ async fn crawls_extracts_stores_and_searches() {
         )),
         "{part}"
     );
+
+    // A page cannot end its own block: the boundary's tag is random.
+    let injected = read(
+        call(
+            &client,
+            "crawl_page",
+            json!({"url": site.url("/injection"), "store": false}),
+        )
+        .await,
+    );
+    let (tag, page) = page_content(&injected);
+    assert_ne!(tag, "deadbeef");
+    assert!(page.contains("ignore previous instructions"), "{injected}");
+    assert!(injected.ends_with(&format!("<<<end of page content {tag}>>>")));
 
     // Plain text is the page's text: no markdown escapes.
     let text = ok(

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     MAX_SNAPSHOT_CHARS, MAX_WAIT_MS, MIN_SNAPSHOT_CHARS, MIN_WAIT_MS, PageResult, check_limit,
     check_max_chars, check_wait, default_max_chars, default_wait_ms, page_answer, structured,
-    target,
+    target, untrusted,
 };
 use crate::{
     browser::{
@@ -264,9 +264,13 @@ impl CrawliumServer {
                     String::new()
                 }
             );
-            for found in &search.matches {
-                text.push_str(&format!("\n{}: {}", found.line, found.text));
-            }
+            let lines: Vec<String> = search
+                .matches
+                .iter()
+                .map(|found| format!("{}: {}", found.line, found.text))
+                .collect();
+            text.push('\n');
+            text.push_str(&untrusted(&search.page.url, &lines.join("\n")));
             let out = FindResult {
                 browser_id: browser.id.clone(),
                 url: search.page.url,
@@ -377,7 +381,7 @@ impl CrawliumServer {
                     dialog: browser.activity.dialog(),
                 },
             };
-            let mut text = out.result.clone();
+            let mut text = untrusted("the page's script", &out.result);
             if out.truncated {
                 text.push_str(&format!(
                     "\n[result cut at {} of {} characters; return less, or raise maxChars]",

@@ -11,7 +11,7 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{PageResult, default_max_chars, structured};
+use super::{PageResult, default_max_chars, structured, untrusted};
 use crate::{
     browser::{BrowserInfo, MAX_VIEWPORT, MIN_VIEWPORT, OpenOptions, Viewport, tabs::TabInfo},
     mcp::{CrawliumServer, error::ToolError},
@@ -280,16 +280,23 @@ impl CrawliumServer {
                     browser.close_tab(args.index).await?,
                 ),
             };
-            let mut text = format!("{result}. Browser {}:", browser.id);
-            for tab in &tabs {
-                text.push_str(&format!(
-                    "\n{} {}: {} — {}",
-                    if tab.current { "*" } else { " " },
-                    tab.index,
-                    tab.title,
-                    tab.url
-                ));
-            }
+            let listed: Vec<String> = tabs
+                .iter()
+                .map(|tab| {
+                    format!(
+                        "{} {}: {} — {}",
+                        if tab.current { "*" } else { " " },
+                        tab.index,
+                        tab.title,
+                        tab.url
+                    )
+                })
+                .collect();
+            let text = format!(
+                "{result}. Browser {} (* the current tab):\n{}",
+                browser.id,
+                untrusted("the browser's tabs", &listed.join("\n"))
+            );
             let out = TabsResult {
                 browser_id: browser.id.clone(),
                 result,

@@ -11,7 +11,7 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{check_limit, structured};
+use super::{check_limit, structured, untrusted};
 use crate::{
     browser::events::{ConsoleMessage, Level, Logged, NetworkRequest, RequestFilter},
     mcp::{CrawliumServer, error::ToolError},
@@ -109,8 +109,9 @@ impl CrawliumServer {
                 browser.id,
                 left_out(&logged)
             );
+            let mut lines = String::new();
             for message in &logged.entries {
-                text.push_str(&format!(
+                lines.push_str(&format!(
                     "\n[{}] {}{}",
                     message.level.as_str(),
                     message.text,
@@ -121,6 +122,8 @@ impl CrawliumServer {
                         .unwrap_or_default()
                 ));
             }
+            text.push('\n');
+            text.push_str(&untrusted("console messages", lines.trim_start()));
             let out = ConsoleResult {
                 browser_id: browser.id.clone(),
                 messages: logged.entries,
@@ -164,17 +167,20 @@ impl CrawliumServer {
                 browser.id,
                 left_out(&logged)
             );
+            let mut lines = String::new();
             for request in &logged.entries {
                 let outcome = match (&request.failure, request.status) {
                     (Some(failure), _) => failure.clone(),
                     (None, Some(status)) => status.to_string(),
                     (None, None) => "pending".into(),
                 };
-                text.push_str(&format!(
+                lines.push_str(&format!(
                     "\n{} {} [{}] => {outcome}",
                     request.method, request.url, request.resource_type
                 ));
             }
+            text.push('\n');
+            text.push_str(&untrusted("network requests", lines.trim_start()));
             let out = NetworkResult {
                 browser_id: browser.id.clone(),
                 requests: logged.entries,

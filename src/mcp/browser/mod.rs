@@ -54,7 +54,7 @@ use rmcp::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::structured;
+use super::{structured, untrusted};
 use crate::{
     browser::{
         BrowserError, BrowserSession,
@@ -220,11 +220,9 @@ impl CrawliumServer {
 /// Renders a [`PageResult`] as text for the model, with the same data as structured
 /// content.
 pub(super) fn page_answer(out: PageResult) -> CallToolResult {
-    let mut text = out.result.clone();
-    text.push_str(&format!(
-        "\nBrowser: {}\nPage: {} — {}",
-        out.browser_id, out.title, out.url
-    ));
+    let mut text = format!("{}\nBrowser: {} · {}", out.result, out.browser_id, out.url);
+    // What the page says (title, a dialog's message, the snapshot) is page content.
+    let mut page = format!("Title: {}", out.title);
     if let Some(dialog) = &out.dialog {
         text.push_str(&format!(
             "\nA {} is open and blocks the page: answer it with browser_handle_dialog \
@@ -237,16 +235,19 @@ pub(super) fn page_answer(out: PageResult) -> CallToolResult {
             },
             dialog.dismissed_after_seconds
         ));
+        page.push_str(&format!("\nDialog message: {}", dialog.message));
     }
     if let Some(snapshot) = &out.snapshot {
-        text.push_str("\nSnapshot:\n");
-        text.push_str(snapshot);
-        if let (Some(next), Some(total)) = (out.next_offset, out.total_chars) {
-            text.push_str(&format!(
-                "\n[snapshot cut at character {next} of {total} — call browser_snapshot with \
-                 offset={next} for the rest, or with depth=N for an overview]"
-            ));
-        }
+        page.push_str("\nSnapshot:\n");
+        page.push_str(snapshot);
+    }
+    text.push('\n');
+    text.push_str(&untrusted(&out.url, &page));
+    if let (Some(next), Some(total)) = (out.next_offset, out.total_chars) {
+        text.push_str(&format!(
+            "\n[snapshot cut at character {next} of {total} — call browser_snapshot with \
+             offset={next} for the rest, or with depth=N for an overview]"
+        ));
     }
     structured(text, &out)
 }
