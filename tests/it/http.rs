@@ -542,7 +542,7 @@ async fn cors_and_body_limit() {
 }
 
 #[tokio::test]
-async fn json_logs_carry_the_tool_call_span() {
+async fn json_logs_are_json_and_carry_the_audit_line_of_each_tool_call() {
     let server = HttpServer::start(&[], &[("LOG_FORMAT", "json")]).await;
     let http = reqwest::Client::new();
     let call = modern_call(1, "server_status", json!({}));
@@ -560,7 +560,7 @@ async fn json_logs_carry_the_tool_call_span() {
         for line in logs.lines() {
             let value: Value = serde_json::from_str(line)
                 .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
-            if value["span"]["tool"] == "server_status" {
+            if value["message"] == "tool call" && value["tool"] == "server_status" {
                 found = Some(value);
             }
         }
@@ -569,8 +569,9 @@ async fn json_logs_carry_the_tool_call_span() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let line = found.expect("a log line for the tool call");
-    assert_eq!(line["span"]["principal"], "local", "{line}");
-    assert_eq!(line["span"]["outcome"], "ok", "{line}");
-    assert!(line["span"]["duration_ms"].as_f64().is_some(), "{line}");
+    let line = found.expect("an audit line for the tool call");
+    assert_eq!(line["principal"], "local", "{line}");
+    assert_eq!(line["outcome"], "ok", "{line}");
+    assert_eq!(line["host"], "-", "{line}");
+    assert!(line["duration_ms"].as_f64().is_some(), "{line}");
 }
