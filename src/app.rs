@@ -108,6 +108,7 @@ impl App {
             config.browser_idle_timeout(),
             std::time::Duration::from_secs(config.browser_dialog_timeout_secs),
             config.net_policy(),
+            config.caller_max_browsers as usize,
             cluster.as_ref().map(|registry| {
                 Arc::new(crate::coord::RedisHandles::new(
                     registry.clone(),
@@ -154,6 +155,7 @@ impl App {
             crawler.clone(),
             indexer,
             config.crawl_max_jobs_per_replica as usize,
+            config.caller_max_jobs,
         );
         Ok(Arc::new(Self {
             config,

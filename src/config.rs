@@ -280,6 +280,18 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=256))]
     pub crawl_max_jobs_per_replica: u64,
 
+    /// Most browsers one caller (token, or the local user) may have open at once, on all
+    /// replicas together; browser_open (and a call that would open one) is refused beyond it.
+    #[arg(long, env = "CALLER_MAX_BROWSERS", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub caller_max_browsers: u64,
+
+    /// Most unfinished jobs (queued or running crawls and index_repos batches) one caller may
+    /// have at once, on all replicas together; starting another is refused beyond it.
+    #[arg(long, env = "CALLER_MAX_JOBS", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub caller_max_jobs: u64,
+
     /// Directories whose git repositories index_repos may read by local path or file:// URL
     /// (comma-separated absolute paths). Unset: anywhere on a stdio server (it runs as its
     /// user, for that user), nowhere on an HTTP server.

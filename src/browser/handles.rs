@@ -189,6 +189,8 @@ pub struct Browsers {
     directory: Option<Arc<dyn HandleDirectory>>,
     /// This replica's id, part of every handle it mints (in a cluster).
     replica: Option<String>,
+    /// Most browsers one caller may have open, on every replica together.
+    max_per_caller: usize,
 }
 
 impl Browsers {
@@ -202,6 +204,7 @@ impl Browsers {
         idle_timeout: Duration,
         dialog_timeout: Duration,
         policy: NetPolicy,
+        max_per_caller: usize,
         directory: Option<Arc<dyn HandleDirectory>>,
     ) -> Arc<Self> {
         let replica = directory.as_ref().map(|d| d.replica());
@@ -217,6 +220,7 @@ impl Browsers {
             closing: CancellationToken::new(),
             directory,
             replica,
+            max_per_caller,
         })
     }
 
@@ -309,6 +313,15 @@ impl Browsers {
         options: &OpenOptions,
         session_default: Option<String>,
     ) -> Result<Arc<BrowserSession>, BrowserError> {
+        // The caller's browsers on every replica (two opens at the same moment may both
+        // pass: the limit bounds abuse, it is not a reservation).
+        let open = self.list_everywhere(owner, None).await.len();
+        if open >= self.max_per_caller {
+            return Err(BrowserError::CallerLimit {
+                open,
+                max: self.max_per_caller,
+            });
+        }
         // On error the lease is dropped with it and frees its context.
         let session = Arc::new(self.lease(owner, options, session_default).await?);
         self.handles().insert(session.id.clone(), session.clone());

@@ -77,6 +77,17 @@ pub enum BrowserError {
     /// The Chromium process behind this browser died.
     #[error("the browser crashed; open a new one with browser_open")]
     Crashed,
+    /// The caller has as many browsers open as one caller may.
+    #[error(
+        "you have {open} browsers open, the most one caller may have (CALLER_MAX_BROWSERS={max}): \
+         close one with browser_close (browser_list shows them) or pass a browserId to reuse one"
+    )]
+    CallerLimit {
+        /// Browsers the caller has open.
+        open: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The renderer of the current tab died (out of memory, say); the browser lives.
     #[error(
         "the page crashed (its renderer died, for example out of memory): navigate again to \

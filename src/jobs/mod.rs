@@ -114,12 +114,20 @@ pub struct Jobs {
     freed: Notify,
     tasks: TaskTracker,
     shutdown: CancellationToken,
+    /// Most unfinished jobs of one caller.
+    max_per_caller: u64,
 }
 
 impl Jobs {
     /// Jobs run with `crawler` and `indexer`, at most `max_running` at once. Nothing runs
     /// until a job is started or [`Jobs::watch`] is called.
-    pub fn new(crawler: Arc<Crawler>, indexer: Arc<Indexer>, max_running: usize) -> Arc<Self> {
+    /// One caller may have at most `max_per_caller` unfinished jobs.
+    pub fn new(
+        crawler: Arc<Crawler>,
+        indexer: Arc<Indexer>,
+        max_running: usize,
+        max_per_caller: u64,
+    ) -> Arc<Self> {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "host".into());
@@ -138,6 +146,7 @@ impl Jobs {
             freed: Notify::new(),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
+            max_per_caller,
         })
     }
 
@@ -183,7 +192,18 @@ impl Jobs {
         let params = serde_json::to_value(spec)
             .map_err(|e| JobError::Invalid(format!("cannot record the job's settings: {e}")))?;
         let id = format!("job_{}", uuid::Uuid::new_v4().simple());
-        self.store().create_job(&id, kind, &params, owner).await?;
+        let store = self.store();
+        if !store
+            .create_job_within(&id, kind, &params, owner, self.max_per_caller)
+            .await?
+        {
+            return Err(JobError::Invalid(format!(
+                "you have {max} unfinished jobs, the most one caller may have \
+                 (CALLER_MAX_JOBS={max}): wait for one to finish (list_jobs shows them) or \
+                 cancel one with job_cancel",
+                max = self.max_per_caller
+            )));
+        }
         self.claim_and_spawn(&id).await?;
         self.status(&id, owner).await
     }

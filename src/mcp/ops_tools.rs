@@ -39,6 +39,24 @@ pub struct ServerStatus {
     /// Every tool group, whether this server offers it (CRAWLIUM_TOOLS), and what its
     /// definitions cost a conversation.
     pub tool_groups: Vec<ToolGroupStatus>,
+    /// The caller's own usage against the per-caller limits.
+    pub you: CallerUsage,
+}
+
+/// What the caller uses of what one caller may use, on every replica together.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallerUsage {
+    /// Who the caller is (a token's principal, or local).
+    pub principal: String,
+    /// Browsers the caller has open.
+    pub browsers_open: usize,
+    /// CALLER_MAX_BROWSERS.
+    pub max_browsers: u64,
+    /// The caller's queued or running jobs (None when the store did not answer).
+    pub unfinished_jobs: Option<u64>,
+    /// CALLER_MAX_JOBS.
+    pub max_jobs: u64,
 }
 
 /// A tool group and its cost.
@@ -107,8 +125,8 @@ impl CrawliumServer {
     /// component health and configuration (secrets omitted).
     #[tool(
         name = "server_status",
-        description = "This server's version, health, browser pool, tool groups and \
-                       configuration (no secrets).",
+        description = "This server's version, health, browser pool, tool groups, your usage \
+                       and configuration (no secrets).",
         annotations(
             title = "Server status",
             read_only_hint = true,
@@ -121,6 +139,14 @@ impl CrawliumServer {
         context: RequestContext<RoleServer>,
     ) -> Result<Json<ServerStatus>, ToolError> {
         let app = &self.app;
+        let principal = self.principal(&context);
+        let you = CallerUsage {
+            principal: principal.to_string(),
+            browsers_open: app.browsers.list_everywhere(&principal, None).await.len(),
+            max_browsers: app.config.caller_max_browsers,
+            unfinished_jobs: app.store.unfinished_jobs(principal.as_str()).await.ok(),
+            max_jobs: app.config.caller_max_jobs,
+        };
         Ok(Json(ServerStatus {
             name: "crawlium".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -146,6 +172,7 @@ impl CrawliumServer {
                     definition_bytes: *bytes,
                 })
                 .collect(),
+            you,
         }))
     }
 }

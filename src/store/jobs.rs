@@ -191,22 +191,54 @@ impl Store {
         params: &Value,
         owner: &str,
     ) -> Result<(), StoreError> {
+        self.create_job_within(id, kind, params, owner, i64::MAX as u64)
+            .await
+            .map(drop)
+    }
+
+    /// Creates a queued job as [`Store::create_job`] does, unless `owner` already has
+    /// `max_unfinished` queued or running jobs: then nothing is created and the answer is
+    /// false. The count and the insert are one statement, on every replica's shared store.
+    pub async fn create_job_within(
+        &self,
+        id: &str,
+        kind: &str,
+        params: &Value,
+        owner: &str,
+        max_unfinished: u64,
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
-        on_backend!(self, write, pool => {
+        let created = on_backend!(self, write, pool => {
             sqlx::query(
                 "INSERT INTO jobs (id, kind, params, owner, status, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, 'queued', $5, $5)",
+                 SELECT $1, $2, $3, $4, 'queued', $5, $5
+                 WHERE (SELECT COUNT(*) FROM jobs
+                        WHERE owner = $4 AND status IN ('queued', 'running')) < $6",
             )
             .bind(id)
             .bind(kind)
             .bind(Json(params))
             .bind(owner)
             .bind(now)
+            .bind(max_unfinished as i64)
             .execute(pool)
             .await?
             .rows_affected()
         });
-        Ok(())
+        Ok(created == 1)
+    }
+
+    /// How many queued or running jobs `owner` has.
+    pub async fn unfinished_jobs(&self, owner: &str) -> Result<u64, StoreError> {
+        let count: i64 = on_backend!(self, read, pool => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM jobs WHERE owner = $1 AND status IN ('queued', 'running')",
+            )
+            .bind(owner)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(count as u64)
     }
 
     /// The job `id`, if it exists.

@@ -946,3 +946,27 @@ async fn a_crashed_page_is_reported_at_once_and_the_next_navigation_recovers() {
     assert!(text_of(&again).contains("textbox \"Name\""), "{again:#}");
     ok(&client, "browser_snapshot", json!({"browserId": id})).await;
 }
+
+#[tokio::test]
+async fn one_caller_may_open_only_so_many_browsers() {
+    let _serial = serial::lock().await;
+    let server = HttpServer::start(&[], &[PRIVATE, ("CALLER_MAX_BROWSERS", "2")]).await;
+    let client = connect(&server).await;
+    let first = ok(&client, "browser_open", json!({})).await;
+    ok(&client, "browser_open", json!({})).await;
+    let refused = error_text(&client, "browser_open", json!({})).await;
+    assert!(
+        refused.contains("2 browsers open") && refused.contains("CALLER_MAX_BROWSERS=2"),
+        "{refused}"
+    );
+    let status = ok(&client, "server_status", json!({})).await;
+    assert_eq!(status["you"]["browsersOpen"], 2, "{status:#}");
+    assert_eq!(status["you"]["maxBrowsers"], 2, "{status:#}");
+    ok(
+        &client,
+        "browser_close",
+        json!({"browserId": first["browserId"]}),
+    )
+    .await;
+    ok(&client, "browser_open", json!({})).await;
+}

@@ -467,3 +467,62 @@ async fn bad_arguments_get_clear_errors() {
         "{job:#}"
     );
 }
+
+#[tokio::test]
+async fn one_caller_may_have_only_so_many_unfinished_jobs() {
+    // A server that accepts connections and never answers: the job's first fetch waits.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let other = "other-token-0123456789abcdef";
+    let server = HttpServer::start(
+        &[],
+        &[
+            PRIVATE,
+            ("CALLER_MAX_JOBS", "1"),
+            ("CRAWLIUM_AUTH_TOKENS", &format!("{TOKEN},{other}")),
+        ],
+    )
+    .await;
+    let call =
+        |token: &'static str, tool: &'static str, args: Value| call_as(&server, token, tool, args);
+    let start = json!({"url": format!("http://{address}/"), "maxDepth": 0, "wait": false});
+    let first = call(TOKEN, "crawl_site", start.clone()).await;
+    assert_ne!(first["isError"], true, "{first}");
+    let id = first["structuredContent"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused = call(TOKEN, "crawl_site", start.clone()).await;
+    assert_eq!(refused["isError"], true, "{refused}");
+    let text = refused["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("CALLER_MAX_JOBS=1"), "{text}");
+    let status = call(TOKEN, "server_status", json!({})).await;
+    assert_eq!(
+        status["structuredContent"]["you"]["unfinishedJobs"], 1,
+        "{status}"
+    );
+    // Another caller has limits of its own.
+    let theirs = call(other, "crawl_site", start.clone()).await;
+    assert_ne!(theirs["isError"], true, "{theirs}");
+    let theirs = theirs["structuredContent"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A finished job frees its place.
+    call(TOKEN, "job_cancel", json!({"jobId": id})).await;
+    let again = call(TOKEN, "crawl_site", start).await;
+    assert_ne!(again["isError"], true, "{again}");
+    let again = again["structuredContent"]["jobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(TOKEN, "job_cancel", json!({"jobId": again})).await;
+    call(other, "job_cancel", json!({"jobId": theirs})).await;
+    held.abort();
+}
