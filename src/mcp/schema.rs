@@ -84,8 +84,8 @@ pub fn lean_output(schema: &JsonObject) -> JsonObject {
         if sub.get("minimum") == Some(&Value::from(0)) {
             sub.remove("minimum");
         }
-        if let Some(values) = string_enum(&Value::Object(sub.clone()))
-            && sub.contains_key("oneOf")
+        if sub.contains_key("oneOf")
+            && let Some(values) = string_enum(&Value::Object(sub.clone()))
         {
             sub.remove("oneOf");
             sub.insert("type".into(), "string".into());

@@ -110,7 +110,7 @@ pub fn extract(html: &str, base: &Url, chunk_max_chars: usize) -> Extracted {
     let parsed = parse::parse(html, parse::PARSE_DEADLINE);
     if parsed.cut {
         tracing::warn!(
-            url = %base,
+            host = base.host_str().unwrap_or_default(),
             bytes = html.len(),
             "parsing the page took longer than {:?}; the rest of it is left out",
             parse::PARSE_DEADLINE
