@@ -970,3 +970,39 @@ async fn one_caller_may_open_only_so_many_browsers() {
     .await;
     ok(&client, "browser_open", json!({})).await;
 }
+
+#[tokio::test]
+async fn a_page_nested_5_000_deep_gets_an_answer_and_the_tab_recovers() {
+    // Chromium's renderer dies computing the accessibility tree of a DOM nested a few
+    // thousand levels deep (measured: 5,000). The snapshot must then answer at once with a
+    // clear error, not time out, and the tab and the server go on.
+    let _serial = serial::lock().await;
+    let site = BrowserSite::start().await;
+    let server = HttpServer::start(&[], &[PRIVATE]).await;
+    let client = connect(&server).await;
+    let (id, _) = open_at(&client, &site.url("/form")).await;
+    ok(
+        &client,
+        "browser_evaluate",
+        json!({"browserId": id,
+               "function": "() => { let e = document.body; for (let i = 0; i < 5000; i++) \
+                            { const d = document.createElement('div'); e.appendChild(d); e = d; } \
+                            e.textContent = 'the bottom'; }"}),
+    )
+    .await;
+    let snapshot = call(&client, "browser_snapshot", json!({"browserId": id})).await;
+    let text = snapshot.content[0].as_text().unwrap().text.clone();
+    if snapshot.is_error == Some(true) {
+        assert!(text.starts_with("the page crashed"), "{text}");
+    } else {
+        assert!(text.contains("<<<page content "), "{text}");
+    }
+    let again = ok(
+        &client,
+        "browser_navigate",
+        json!({"browserId": id, "url": site.url("/form")}),
+    )
+    .await;
+    assert!(text_of(&again).contains("textbox \"Name\""), "{again:#}");
+    ok(&client, "server_status", json!({})).await;
+}
