@@ -102,6 +102,23 @@ pub fn render(
     })
 }
 
+/// [`render`] on a blocking thread: a page's text can be megabytes (plain text is
+/// rebuilt from the markdown), too much work for the async runtime.
+pub async fn render_off_runtime(
+    markdown: String,
+    html: Option<String>,
+    format: ContentFormat,
+    offset: usize,
+    max_chars: usize,
+) -> Result<Window, ContentError> {
+    check_max_chars(max_chars)?;
+    tokio::task::spawn_blocking(move || {
+        render(&markdown, html.as_deref(), format, offset, max_chars)
+    })
+    .await
+    .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

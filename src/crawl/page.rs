@@ -94,32 +94,34 @@ pub async fn extract_rendered(
     if html.len() > max_bytes {
         return Err(FetchError::TooLarge(url.to_string(), max_bytes));
     }
-    extract_off_runtime(html, url.clone(), true, chunk_max_chars).await
+    let (extracted, html) = extract_off_runtime(html, url.clone(), true, chunk_max_chars).await?;
+    Ok((extracted, html.unwrap_or_default()))
 }
 
-/// Extracts `body` on a blocking thread, one page per core at a time; gives `body` back.
+/// Extracts `body` on a blocking thread, one page per core at a time. An HTML body is given
+/// back; any other becomes the markdown (not copied).
 async fn extract_off_runtime(
     body: String,
     url: Url,
     html: bool,
     chunk_max_chars: usize,
-) -> Result<(Extracted, String), FetchError> {
+) -> Result<(Extracted, Option<String>), FetchError> {
     let _slot = extraction_slots()
         .acquire()
         .await
         .unwrap_or_else(|_| unreachable!("the semaphore is never closed"));
     let shown = url.to_string();
     tokio::task::spawn_blocking(move || {
-        let extracted = if html {
-            extract::extract(&body, &url, chunk_max_chars)
+        if html {
+            (extract::extract(&body, &url, chunk_max_chars), Some(body))
         } else {
-            Extracted {
+            let extracted = Extracted {
                 chunks: chunk::chunk_markdown(&body, chunk_max_chars),
-                markdown: body.clone(),
+                markdown: body,
                 ..Default::default()
-            }
-        };
-        (extracted, body)
+            };
+            (extracted, None)
+        }
     })
     .await
     .map_err(|e| FetchError::Network(shown, format!("extraction failed: {e}")))

@@ -387,7 +387,7 @@ impl CrawliumServer {
         let url = normalise(&args.url)
             .map_err(|e| ToolError::new(format!("{e}; pass a full http(s) URL")))?;
         let app = &self.app;
-        let page = crawl_page(
+        let mut page = crawl_page(
             &app.crawler.fetcher,
             &app.store,
             &url,
@@ -401,13 +401,15 @@ impl CrawliumServer {
             CrawlError::Refused(message) => ToolError::new(message),
             CrawlError::Store(e) => ToolError::from(e),
         })?;
-        let window = content::render(
-            &page.extracted.markdown,
-            Some(&page.fetched.body),
+        // Only the content is taken: the rest of the page stays for the answer.
+        let window = content::render_off_runtime(
+            std::mem::take(&mut page.extracted.markdown),
+            Some(std::mem::take(&mut page.fetched.body)),
             args.format,
             0,
             args.max_chars,
-        )?;
+        )
+        .await?;
         let link_count = page.extracted.links.len();
         let (page_id, stored) = match page.stored {
             Some(PageWrite::Inserted(id)) => (Some(id), "inserted"),

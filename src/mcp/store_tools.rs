@@ -375,13 +375,14 @@ impl CrawliumServer {
             return Err(ContentError::NoHtml.into());
         }
         let page = self.app.store.get_page(&key).await?;
-        let window = content::render(
-            &page.markdown,
+        let window = content::render_off_runtime(
+            page.markdown,
             None,
             args.format,
             args.offset,
             args.max_chars,
-        )?;
+        )
+        .await?;
         let out = GetPageResult {
             page: page.meta,
             format: args.format,

@@ -312,13 +312,14 @@ impl CrawliumServer {
                 .unwrap_or_else(|_| url::Url::parse("about:blank").expect("a valid URL"));
             let (extracted, html) =
                 extract_rendered(&base, html, chunk_max_chars, max_bytes).await?;
-            let window = content::render(
-                &extracted.markdown,
-                Some(&html),
+            let window = content::render_off_runtime(
+                extracted.markdown,
+                Some(html),
                 args.format,
                 0,
                 args.max_chars,
-            )?;
+            )
+            .await?;
             let out = ContentResult {
                 browser_id: browser.id.clone(),
                 url,
