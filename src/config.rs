@@ -119,6 +119,40 @@ pub struct Config {
     )]
     pub auth_tokens: Vec<String>,
 
+    /// OAuth 2.1: the authorization server whose JWT access tokens are accepted besides
+    /// CRAWLIUM_AUTH_TOKENS, such as `https://auth.example.com/realms/team` (https, or http on
+    /// loopback). Its signing keys come from its metadata (RFC 8414 or OpenID discovery), are
+    /// cached and refetched when a token names an unknown key. Needs OAUTH_RESOURCE.
+    #[arg(long, env = "OAUTH_ISSUER")]
+    pub oauth_issuer: Option<String>,
+
+    /// This server's MCP URL as clients reach it, such as `https://mcp.example.com/mcp`: the
+    /// resource published at /.well-known/oauth-protected-resource (RFC 9728) and the audience
+    /// every token must name.
+    #[arg(long, env = "OAUTH_RESOURCE")]
+    pub oauth_resource: Option<String>,
+
+    /// Audiences accepted instead of OAUTH_RESOURCE, comma-separated, for authorization servers
+    /// that name APIs their own way. Default: OAUTH_RESOURCE.
+    #[arg(long, env = "OAUTH_AUDIENCE", value_delimiter = ',')]
+    pub oauth_audience: Vec<String>,
+
+    /// The token claim that names the caller (whose browsers, jobs and limits they are).
+    #[arg(long, env = "OAUTH_PRINCIPAL_CLAIM", default_value = "sub")]
+    pub oauth_principal_claim: String,
+
+    /// Scopes a token needs per tool group, comma-separated `group=scope` (for example
+    /// `browser=crawlium:browser,crawl=crawlium:crawl`); a call to a tool of a listed group
+    /// without its scope is answered 403 insufficient_scope. Groups not listed need only a valid
+    /// token; static CRAWLIUM_AUTH_TOKENS reach every group.
+    #[arg(long, env = "OAUTH_SCOPES", value_delimiter = ',')]
+    pub oauth_scopes: Vec<String>,
+
+    /// The authorization server's JWKS URL, for servers that publish no discovery metadata.
+    /// Default: `jwks_uri` from OAUTH_ISSUER's metadata.
+    #[arg(long, env = "OAUTH_JWKS_URL")]
+    pub oauth_jwks_url: Option<String>,
+
     /// Host header values accepted on the MCP endpoints (DNS-rebinding protection),
     /// comma-separated, `host` or `host:port`; `*` accepts any. Loopback names and the bound
     /// address are always accepted.
@@ -390,6 +424,34 @@ fn trimmed(list: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Whether a URL host is this machine (where plain http is acceptable).
+fn is_loopback_host(host: url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+/// The OAuth 2.1 resource-server settings (from OAUTH_*), checked.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// The issuer exactly as configured: tokens' `iss` must equal it.
+    pub issuer: String,
+    /// The issuer as a URL (for discovery).
+    pub issuer_url: url::Url,
+    /// This server's MCP URL as clients reach it.
+    pub resource: url::Url,
+    /// The audiences a token may name (one of them).
+    pub audiences: Vec<String>,
+    /// The claim that names the caller.
+    pub principal_claim: String,
+    /// The scope each listed tool group needs.
+    pub scopes: Vec<(ToolGroup, String)>,
+    /// The JWKS URL, when not discovered.
+    pub jwks_url: Option<url::Url>,
+}
+
 /// A group of tools a server offers (`CRAWLIUM_TOOLS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
 pub enum ToolGroup {
@@ -465,15 +527,17 @@ impl Config {
         }
         if self.port.is_some()
             && !self.host.is_loopback()
-            && self.auth_tokens.is_empty()
+            && !self.auth_required()
             && !self.allow_unauthenticated
         {
             return Err(ConfigError(format!(
                 "CRAWLIUM_HOST: refusing to serve {} without authentication; set \
-                 CRAWLIUM_AUTH_TOKENS, or pass --allow-unauthenticated if that is really meant",
+                 CRAWLIUM_AUTH_TOKENS or OAUTH_ISSUER, or pass --allow-unauthenticated if that \
+                 is really meant",
                 self.host
             )));
         }
+        self.oauth_settings()?;
         for origin in self.allowed_origins.iter().chain(&self.cors_origins) {
             if origin != "*" && url::Url::parse(origin).map_or(true, |u| u.host().is_none()) {
                 return Err(ConfigError(format!(
@@ -708,7 +772,84 @@ impl Config {
 
     /// True when HTTP requests must carry a bearer token.
     pub fn auth_required(&self) -> bool {
-        !self.auth_tokens.is_empty()
+        !self.auth_tokens.is_empty() || self.oauth_issuer.is_some()
+    }
+
+    /// The OAuth resource-server settings, checked; `None` when OAUTH_ISSUER is not set.
+    pub fn oauth_settings(&self) -> Result<Option<OAuthSettings>, ConfigError> {
+        let Some(issuer) = &self.oauth_issuer else {
+            return Ok(None);
+        };
+        let web_url = |name: &str, value: &str, example: &str| {
+            url::Url::parse(value.trim())
+                .ok()
+                .filter(|u| {
+                    u.scheme() == "https"
+                        || (u.scheme() == "http" && u.host().is_some_and(is_loopback_host))
+                })
+                .filter(|u| u.host().is_some() && u.fragment().is_none())
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "{name}: '{value}' is not an https URL (http only on loopback); use one \
+                         such as {example}"
+                    ))
+                })
+        };
+        let issuer_url = web_url("OAUTH_ISSUER", issuer, "https://auth.example.com")?;
+        let Some(resource) = &self.oauth_resource else {
+            return Err(ConfigError(
+                "OAUTH_RESOURCE is required with OAUTH_ISSUER: set it to this server's MCP URL as \
+                 clients reach it, such as https://mcp.example.com/mcp"
+                    .into(),
+            ));
+        };
+        let resource = web_url("OAUTH_RESOURCE", resource, "https://mcp.example.com/mcp")?;
+        let jwks_url = match &self.oauth_jwks_url {
+            Some(jwks) => Some(web_url(
+                "OAUTH_JWKS_URL",
+                jwks,
+                "https://auth.example.com/jwks.json",
+            )?),
+            None => None,
+        };
+        let claim = self.oauth_principal_claim.trim();
+        if claim.is_empty() {
+            return Err(ConfigError(
+                "OAUTH_PRINCIPAL_CLAIM is empty; name the claim that identifies the caller, \
+                 such as sub"
+                    .into(),
+            ));
+        }
+        let mut scopes = Vec::new();
+        for entry in trimmed(&self.oauth_scopes) {
+            let parsed = entry.split_once('=').and_then(|(group, scope)| {
+                let group = ToolGroup::from_str(group.trim(), true).ok()?;
+                let scope = scope.trim();
+                (!scope.is_empty() && !scope.contains(char::is_whitespace))
+                    .then(|| (group, scope.to_string()))
+            });
+            let Some(pair) = parsed else {
+                return Err(ConfigError(format!(
+                    "OAUTH_SCOPES: '{entry}' is not group=scope; groups are browser, crawl, \
+                     search, repos, jobs, ops, and a scope has no spaces \
+                     (e.g. browser=crawlium:browser)"
+                )));
+            };
+            scopes.push(pair);
+        }
+        let mut audiences = trimmed(&self.oauth_audience);
+        if audiences.is_empty() {
+            audiences.push(resource.as_str().to_string());
+        }
+        Ok(Some(OAuthSettings {
+            issuer: issuer.trim().to_string(),
+            issuer_url,
+            resource,
+            audiences,
+            principal_claim: claim.to_string(),
+            scopes,
+            jwks_url,
+        }))
     }
 }
 
@@ -911,6 +1052,70 @@ mod tests {
             err.contains("too short") && !err.contains("short-secret"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn oauth_settings_are_checked() {
+        let error = |args: &[&str]| {
+            parse(args)
+                .unwrap()
+                .config
+                .validate()
+                .unwrap_err()
+                .to_string()
+        };
+        let issuer = ["--oauth-issuer", "https://auth.example.com"];
+        assert!(error(&issuer).contains("OAUTH_RESOURCE is required"));
+        let with = |more: &[&'static str]| {
+            [
+                &issuer[..],
+                &["--oauth-resource", "https://mcp.example.com/mcp"],
+                more,
+            ]
+            .concat()
+        };
+        assert!(
+            error(&[
+                "--oauth-issuer",
+                "http://auth.example.com",
+                "--oauth-resource",
+                "https://mcp.example.com/mcp"
+            ])
+            .contains("not an https URL")
+        );
+        assert!(error(&with(&["--oauth-scopes", "browsers=x"])).contains("not group=scope"));
+        assert!(error(&with(&["--oauth-scopes", "browser=a b"])).contains("not group=scope"));
+        let config = parse(&with(&[
+            "--oauth-scopes",
+            "browser=crawlium:browser",
+            "--port",
+            "1",
+            "--host",
+            "0.0.0.0",
+        ]))
+        .unwrap()
+        .config;
+        config.validate().unwrap();
+        assert!(
+            config.auth_required(),
+            "OAuth alone authenticates a public address"
+        );
+        let settings = config.oauth_settings().unwrap().unwrap();
+        assert_eq!(settings.audiences, ["https://mcp.example.com/mcp"]);
+        assert_eq!(
+            settings.scopes,
+            [(ToolGroup::Browser, "crawlium:browser".to_string())]
+        );
+        // Plain http only on loopback (development).
+        let local = parse(&[
+            "--oauth-issuer",
+            "http://127.0.0.1:9000",
+            "--oauth-resource",
+            "http://localhost:8931/mcp",
+        ])
+        .unwrap()
+        .config;
+        local.validate().unwrap();
     }
 
     #[test]

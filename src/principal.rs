@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-/// Who is calling: the bearer token's fingerprint on authenticated HTTP, else `local`.
+/// Who is calling: the bearer token's fingerprint or the OAuth token's subject on authenticated
+/// HTTP, else `local`.
 ///
 /// Later modules scope browser handles and jobs to it. The token itself is never kept.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -21,6 +22,17 @@ impl Principal {
         let digest = Sha256::digest(token.as_bytes());
         let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
         Self(Arc::from(format!("token:{hex}")))
+    }
+
+    /// The principal an identity provider names: `{kind}:{name}`, the name cut to 128
+    /// characters without control characters or spaces (it goes into logs).
+    pub fn named(kind: &str, name: &str) -> Self {
+        let name: String = name
+            .chars()
+            .filter(|c| !c.is_control() && !c.is_whitespace())
+            .take(128)
+            .collect();
+        Self(Arc::from(format!("{kind}:{name}")))
     }
 
     /// The principal's identifier, safe to log.
@@ -46,5 +58,11 @@ mod tests {
         assert_eq!(principal.as_str().len(), "token:".len() + 12);
         assert!(!principal.as_str().contains("secret"));
         assert_ne!(principal, Principal::for_token("secret-token-0123456780"));
+        let named = Principal::named("oauth", "al ice\n\u{7}");
+        assert_eq!(named.as_str(), "oauth:alice");
+        assert_eq!(
+            Principal::named("oauth", &"x".repeat(500)).as_str().len(),
+            6 + 128
+        );
     }
 }

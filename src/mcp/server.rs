@@ -166,6 +166,25 @@ impl CrawliumServer {
         })
     }
 
+    /// The group a tool belongs to (`None`: no such tool).
+    pub fn tool_group(name: &str) -> Option<ToolGroup> {
+        static GROUPS: OnceLock<HashMap<String, ToolGroup>> = OnceLock::new();
+        GROUPS
+            .get_or_init(|| {
+                ToolGroup::ALL
+                    .iter()
+                    .flat_map(|group| {
+                        Self::group_router(*group)
+                            .list_all()
+                            .into_iter()
+                            .map(|tool| (tool.name.to_string(), *group))
+                    })
+                    .collect()
+            })
+            .get(name)
+            .copied()
+    }
+
     /// The tools of one group.
     pub(crate) fn group_router(group: ToolGroup) -> ToolRouter<Self> {
         lean(match group {

@@ -1,34 +1,49 @@
 //! Who may talk to the MCP endpoints: DNS-rebinding protection (`Host` allow-list and
-//! `Origin` validation, 403) and bearer-token authentication (401), in that order. An
-//! accepted request carries its [`Principal`] in the request extensions.
+//! `Origin` validation, 403), then authentication (401) by a static bearer token or an OAuth
+//! access token (see `oauth`), then, for OAuth tokens, the scope a tool's group needs (403
+//! `insufficient_scope`), in that order. An accepted request carries its [`Principal`] in the
+//! request extensions.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
 use axum::{
     body::Body,
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::oauth::{OAuth, TokenError};
 use crate::{config::Config, principal::Principal};
 
 /// Hostnames that always name this machine.
 const LOOPBACK_HOSTS: [&str; 4] = ["localhost", "127.0.0.1", "::1", "[::1]"];
 
 /// The access rules of one HTTP server, built once from the config.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Guard {
     /// SHA-256 of each accepted token with its principal; digests make every comparison the
     /// same length, so timing reveals neither content nor length.
     tokens: Vec<([u8; 32], Principal)>,
+    oauth: Option<Arc<OAuth>>,
     any_host: bool,
     hosts: Vec<String>,
     any_origin: bool,
     origins: Vec<String>,
+    max_body_bytes: usize,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Who it is.
+    pub principal: Principal,
+    /// The scopes of its OAuth token; `None` for static tokens and unauthenticated servers,
+    /// which reach every tool.
+    pub scopes: Option<Vec<String>>,
 }
 
 /// Why a request was refused.
@@ -40,8 +55,12 @@ pub enum Refusal {
     Origin,
     /// No bearer token (401).
     MissingToken,
-    /// Bearer token not accepted (401).
-    BadToken,
+    /// Bearer token not accepted (401); the text says why when it was an OAuth token.
+    BadToken(Option<String>),
+    /// The OAuth token lacks the scope the called tool's group needs (403).
+    InsufficientScope(String),
+    /// OAuth tokens cannot be checked: the issuer's keys are unreachable (503).
+    IssuerUnavailable,
 }
 
 impl Guard {
@@ -75,26 +94,45 @@ impl Guard {
             .iter()
             .map(|t| (Sha256::digest(t.as_bytes()).into(), Principal::for_token(t)))
             .collect();
+        // Validated at start-up: a bad OAuth setting never gets this far.
+        let oauth = config.oauth_settings().ok().flatten().map(OAuth::new);
         Self {
             tokens,
+            oauth,
             any_host,
             hosts,
             any_origin,
             origins,
+            max_body_bytes: config.max_body_bytes as usize,
         }
     }
 
     /// True when requests must carry a bearer token.
     pub fn auth_required(&self) -> bool {
-        !self.tokens.is_empty()
+        !self.tokens.is_empty() || self.oauth.is_some()
+    }
+
+    /// The OAuth resource server, when OAUTH_ISSUER is set.
+    pub fn oauth(&self) -> Option<&Arc<OAuth>> {
+        self.oauth.as_ref()
     }
 
     /// Checks `Host`, then `Origin`, then the bearer token.
-    pub fn admit(
+    pub async fn admit(
         &self,
         headers: &HeaderMap,
         authority: Option<&str>,
-    ) -> Result<Principal, Refusal> {
+    ) -> Result<Caller, Refusal> {
+        self.check_origin(headers, authority)?;
+        self.authenticate(headers).await
+    }
+
+    /// Checks `Host` and `Origin` (DNS-rebinding protection).
+    pub fn check_origin(
+        &self,
+        headers: &HeaderMap,
+        authority: Option<&str>,
+    ) -> Result<(), Refusal> {
         let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
@@ -109,13 +147,17 @@ impl Guard {
                 return Err(Refusal::Origin);
             }
         }
-        self.authenticate(headers)
+        Ok(())
     }
 
-    /// Checks only the bearer token (used for `/metrics` when it requires auth).
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, Refusal> {
-        if self.tokens.is_empty() {
-            return Ok(Principal::local());
+    /// Checks only the bearer token (used alone for `/metrics` when it requires auth): a
+    /// static token, else an OAuth access token.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, Refusal> {
+        if !self.auth_required() {
+            return Ok(Caller {
+                principal: Principal::local(),
+                scopes: None,
+            });
         }
         let presented = headers
             .get(header::AUTHORIZATION)
@@ -133,7 +175,105 @@ impl Guard {
                 found = Some(principal.clone());
             }
         }
-        found.ok_or(Refusal::BadToken)
+        if let Some(principal) = found {
+            return Ok(Caller {
+                principal,
+                scopes: None,
+            });
+        }
+        let Some(oauth) = &self.oauth else {
+            return Err(Refusal::BadToken(None));
+        };
+        match oauth.verify(presented).await {
+            Ok(grant) => Ok(Caller {
+                principal: grant.principal,
+                scopes: Some(grant.scopes),
+            }),
+            Err(TokenError::Invalid(why)) => Err(Refusal::BadToken(Some(why))),
+            Err(TokenError::Unavailable) => Err(Refusal::IssuerUnavailable),
+        }
+    }
+
+    /// The answer to a refused request: its status, a JSON `error`, and for 401 and
+    /// `insufficient_scope` the `WWW-Authenticate` challenge (naming the protected-resource
+    /// metadata when OAuth is on).
+    pub fn refuse(&self, refusal: Refusal) -> Response {
+        let metadata = self
+            .oauth
+            .as_ref()
+            .map(|o| format!(r#", resource_metadata="{}""#, o.metadata_url()))
+            .unwrap_or_default();
+        let (status, message, challenge) = match refusal {
+            Refusal::Host => (
+                StatusCode::FORBIDDEN,
+                "Host header not allowed; add it to CRAWLIUM_ALLOWED_HOSTS".to_string(),
+                None,
+            ),
+            Refusal::Origin => (
+                StatusCode::FORBIDDEN,
+                "Origin not allowed; add it to CRAWLIUM_ALLOWED_ORIGINS".to_string(),
+                None,
+            ),
+            Refusal::MissingToken => (
+                StatusCode::UNAUTHORIZED,
+                "missing bearer token; send Authorization: Bearer <token>".to_string(),
+                Some(format!(r#"Bearer realm="crawlium"{metadata}"#)),
+            ),
+            Refusal::BadToken(why) => {
+                let description = why
+                    .as_deref()
+                    .map(|w| format!(r#", error_description="{}""#, quoted(w)))
+                    .unwrap_or_default();
+                (
+                    StatusCode::UNAUTHORIZED,
+                    match why {
+                        Some(why) => format!("bearer token not accepted: {why}"),
+                        None => "bearer token not accepted".to_string(),
+                    },
+                    Some(format!(
+                        r#"Bearer realm="crawlium", error="invalid_token"{description}{metadata}"#
+                    )),
+                )
+            }
+            Refusal::InsufficientScope(scope) => (
+                StatusCode::FORBIDDEN,
+                format!("the token lacks the scope '{scope}' this tool needs"),
+                Some(format!(
+                    r#"Bearer realm="crawlium", error="insufficient_scope", scope="{}"{metadata}"#,
+                    quoted(&scope)
+                )),
+            ),
+            Refusal::IssuerUnavailable => {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::RETRY_AFTER, "10")],
+                    axum::Json(serde_json::json!({
+                        "error": "the OAuth issuer's signing keys cannot be fetched; try again shortly"
+                    })),
+                )
+                    .into_response();
+            }
+        };
+        let mut response =
+            (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+
+    /// For an OAuth caller, the scope a `tools/call` in `body` needs and the token lacks.
+    fn missing_scope(&self, caller: &Caller, body: &[u8]) -> Option<String> {
+        let (oauth, scopes) = (self.oauth.as_ref()?, caller.scopes.as_ref()?);
+        let group = crate::mcp::CrawliumServer::tool_group(&super::router::called_tool(body)?)?;
+        oauth.missing_scope(scopes, group).map(str::to_string)
+    }
+
+    /// Whether requests of this caller need their body read for the scope check.
+    fn checks_scopes(&self, caller: &Caller) -> bool {
+        caller.scopes.is_some() && self.oauth.as_ref().is_some_and(|o| o.has_scopes())
     }
 
     fn host_allowed(&self, host: &str) -> bool {
@@ -195,71 +335,55 @@ fn host_literal(ip: IpAddr) -> String {
     }
 }
 
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let (status, message, challenge) = match self {
-            Refusal::Host => (
-                StatusCode::FORBIDDEN,
-                "Host header not allowed; add it to CRAWLIUM_ALLOWED_HOSTS",
-                None,
-            ),
-            Refusal::Origin => (
-                StatusCode::FORBIDDEN,
-                "Origin not allowed; add it to CRAWLIUM_ALLOWED_ORIGINS",
-                None,
-            ),
-            Refusal::MissingToken => (
-                StatusCode::UNAUTHORIZED,
-                "missing bearer token; send Authorization: Bearer <token>",
-                Some(r#"Bearer realm="crawlium""#),
-            ),
-            Refusal::BadToken => (
-                StatusCode::UNAUTHORIZED,
-                "bearer token not accepted",
-                Some(r#"Bearer realm="crawlium", error="invalid_token""#),
-            ),
-        };
-        let mut response =
-            (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
-        if let Some(challenge) = challenge {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
-        }
-        response
-    }
+/// A value that can stand in a quoted-string of a challenge.
+fn quoted(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect()
 }
 
 /// Middleware for the MCP endpoints: admit or refuse, recording the principal.
-pub async fn admit(
-    State(guard): State<std::sync::Arc<Guard>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn admit(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
     let authority = request.uri().authority().map(|a| a.as_str().to_string());
-    match guard.admit(request.headers(), authority.as_deref()) {
-        Ok(principal) => {
-            request.extensions_mut().insert(principal);
-            next.run(request).await
-        }
+    let caller = match guard.admit(request.headers(), authority.as_deref()).await {
+        Ok(caller) => caller,
         Err(refusal) => {
             tracing::debug!(?refusal, path = %request.uri().path(), "request refused");
-            refusal.into_response()
+            return guard.refuse(refusal);
         }
+    };
+    if request.method() == Method::POST && guard.checks_scopes(&caller) {
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, guard.max_body_bytes).await else {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "request body larger than {} bytes (CRAWLIUM_MAX_BODY_BYTES)",
+                    guard.max_body_bytes
+                ),
+            )
+                .into_response();
+        };
+        if let Some(scope) = guard.missing_scope(&caller, &bytes) {
+            tracing::debug!(principal = %caller.principal, %scope, "tool call refused: scope");
+            return guard.refuse(Refusal::InsufficientScope(scope));
+        }
+        request = Request::from_parts(parts, Body::from(bytes));
     }
+    request.extensions_mut().insert(caller.principal);
+    next.run(request).await
 }
 
 /// Middleware for `/metrics` when METRICS_REQUIRE_AUTH is set: token only, no Host check
 /// (scrapers address pods by IP).
 pub async fn authenticate(
-    State(guard): State<std::sync::Arc<Guard>>,
+    State(guard): State<Arc<Guard>>,
     request: Request<Body>,
     next: Next,
 ) -> Response {
-    match guard.authenticate(request.headers()) {
+    match guard.authenticate(request.headers()).await {
         Ok(_) => next.run(request).await,
-        Err(refusal) => refusal.into_response(),
+        Err(refusal) => guard.refuse(refusal),
     }
 }
 
@@ -285,7 +409,10 @@ mod tests {
     fn loopback_hosts_pass_and_others_do_not() {
         let g = guard(&[]);
         for host in ["localhost:8931", "127.0.0.1:1", "[::1]:80", "localhost"] {
-            assert!(g.admit(&headers(&[("host", host)]), None).is_ok(), "{host}");
+            assert!(
+                g.check_origin(&headers(&[("host", host)]), None).is_ok(),
+                "{host}"
+            );
         }
         for host in [
             "evil.example:8931",
@@ -293,38 +420,41 @@ mod tests {
             "localhost.evil",
         ] {
             assert_eq!(
-                g.admit(&headers(&[("host", host)]), None),
+                g.check_origin(&headers(&[("host", host)]), None),
                 Err(Refusal::Host),
                 "{host}"
             );
         }
-        assert_eq!(g.admit(&HeaderMap::new(), None), Err(Refusal::Host));
+        assert_eq!(g.check_origin(&HeaderMap::new(), None), Err(Refusal::Host));
     }
 
     #[test]
     fn configured_hosts_and_wildcard() {
         let g = guard(&["--allowed-hosts", "mcp.example.com,api.example.com:8443"]);
         assert!(
-            g.admit(&headers(&[("host", "mcp.example.com:1234")]), None)
+            g.check_origin(&headers(&[("host", "mcp.example.com:1234")]), None)
                 .is_ok()
         );
         assert!(
-            g.admit(&headers(&[("host", "api.example.com:8443")]), None)
+            g.check_origin(&headers(&[("host", "api.example.com:8443")]), None)
                 .is_ok()
         );
         assert!(
-            g.admit(&headers(&[("host", "api.example.com:9999")]), None)
+            g.check_origin(&headers(&[("host", "api.example.com:9999")]), None)
                 .is_err()
         );
         let g = guard(&["--allowed-hosts", "*"]);
-        assert!(g.admit(&headers(&[("host", "anything:1")]), None).is_ok());
+        assert!(
+            g.check_origin(&headers(&[("host", "anything:1")]), None)
+                .is_ok()
+        );
     }
 
     #[test]
     fn origins_of_allowed_hosts_pass_foreign_ones_do_not() {
         let g = guard(&["--allowed-origins", "https://app.example.com"]);
         let ok = |origin| {
-            g.admit(
+            g.check_origin(
                 &headers(&[("host", "localhost:1"), ("origin", origin)]),
                 None,
             )
@@ -336,27 +466,33 @@ mod tests {
         assert_eq!(ok("null"), Err(Refusal::Origin));
     }
 
-    #[test]
-    fn bearer_tokens() {
+    #[tokio::test]
+    async fn bearer_tokens() {
         let token = "0123456789abcdef0123";
         let g = guard(&["--auth-tokens", &format!("{token},another-token-0123456")]);
         let h = |auth: &str| headers(&[("host", "localhost"), ("authorization", auth)]);
         assert_eq!(
-            g.admit(&headers(&[("host", "localhost")]), None),
+            g.admit(&headers(&[("host", "localhost")]), None).await,
             Err(Refusal::MissingToken)
         );
         assert_eq!(
-            g.admit(&h("Bearer wrong-token-000000000"), None),
-            Err(Refusal::BadToken)
+            g.admit(&h("Bearer wrong-token-000000000"), None).await,
+            Err(Refusal::BadToken(None))
         );
         assert_eq!(
-            g.admit(&h(&format!("Basic {token}")), None),
+            g.admit(&h(&format!("Basic {token}")), None).await,
             Err(Refusal::MissingToken)
         );
-        let principal = g.admit(&h(&format!("bearer {token}")), None).unwrap();
+        let caller = g.admit(&h(&format!("bearer {token}")), None).await.unwrap();
+        assert_eq!(caller.scopes, None);
+        let principal = caller.principal;
         assert_eq!(principal, Principal::for_token(token));
         assert!(!principal.as_str().contains(token));
-        let other = g.admit(&h("Bearer another-token-0123456"), None).unwrap();
+        let other = g
+            .admit(&h("Bearer another-token-0123456"), None)
+            .await
+            .unwrap()
+            .principal;
         assert_ne!(principal, other);
     }
 

@@ -164,6 +164,7 @@ pub fn router(app: Arc<App>, transports: CancellationToken) -> Router {
         )
         .layer(middleware::from_fn_with_state(guard.clone(), guard::admit));
 
+    let guard_for_metadata = guard.clone();
     let mut metrics_route = Router::new().route(
         "/metrics",
         get(metrics).with_state(MetricsState {
@@ -182,11 +183,28 @@ pub fn router(app: Arc<App>, transports: CancellationToken) -> Router {
         .with_state(app.clone())
         .merge(metrics_route)
         .merge(mcp_routes)
+        .merge(protected_resource_metadata(&guard_for_metadata))
         .layer(middleware::from_fn_with_state(app.clone(), count_in_flight));
     if let Some(cors) = cors(&app.config.cors_origins) {
         router = router.layer(cors);
     }
     router
+}
+
+/// RFC 9728 protected-resource metadata when OAuth is on (public: clients read it before
+/// they have a token), and the issuer's keys fetched ahead of the first token.
+fn protected_resource_metadata(guard: &Guard) -> Router {
+    let Some(oauth) = guard.oauth().cloned() else {
+        return Router::new();
+    };
+    let document = axum::Json(oauth.metadata());
+    let mut routes = Router::new();
+    for path in oauth.metadata_paths() {
+        let document = document.clone();
+        routes = routes.route(&path, get(move || async move { document }));
+    }
+    tokio::spawn(async move { oauth.warm_up().await });
+    routes
 }
 
 fn cors(origins: &[String]) -> Option<CorsLayer> {

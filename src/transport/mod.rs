@@ -6,6 +6,7 @@
 
 pub mod guard;
 pub mod http;
+pub mod oauth;
 pub mod router;
 pub mod sse;
 pub mod stdio;

@@ -211,7 +211,7 @@ pub async fn route(
 }
 
 /// The tool a request body calls, when it is a `tools/call` request (with an id).
-fn called_tool(body: &[u8]) -> Option<String> {
+pub(super) fn called_tool(body: &[u8]) -> Option<String> {
     let message: serde_json::Value = serde_json::from_slice(body).ok()?;
     if message["method"] != "tools/call" || message["id"].is_null() {
         return None;

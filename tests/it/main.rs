@@ -28,6 +28,7 @@ mod crawl_sitemap;
 mod deploy;
 mod http;
 mod inspector;
+mod oauth;
 mod python_sdk;
 mod repo_tools;
 mod repos;

@@ -75,6 +75,32 @@ async fn python_streamable_http_initialize_and_discover() {
 }
 
 #[tokio::test]
+async fn python_streamable_http_with_an_oauth_access_token() {
+    use crate::support::issuer::{Issuer, SigningKey};
+    let key = SigningKey::rsa("python");
+    let issuer = Issuer::start(&[&key]).await;
+    let resource = "https://mcp.test/mcp";
+    let server = HttpServer::start(
+        &[
+            "--oauth-issuer",
+            &issuer.url(),
+            "--oauth-resource",
+            resource,
+        ],
+        &[],
+    )
+    .await;
+    let token = key.sign(&issuer.claims(resource, "python-user", None));
+    let out = run_client(&["http-initialize", &server.url(""), &token]).await;
+    assert_eq!(out["negotiated"], "2025-11-25");
+    assert!(
+        server.logs().contains("principal=oauth:python-user"),
+        "{}",
+        server.logs()
+    );
+}
+
+#[tokio::test]
 async fn python_legacy_sse() {
     let server = HttpServer::start(&["--auth-tokens", TOKEN], &[]).await;
     let out = run_client(&["sse", &server.url(""), TOKEN]).await;

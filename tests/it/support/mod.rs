@@ -14,6 +14,7 @@
 //!   [`tcp_proxy`]: a proxy that makes a service go down.
 //! - [`nginx`]: a real nginx balancing replicas round-robin; [`cluster`]: replicas on Redis
 //!   and PostgreSQL, and the cluster as `/ready` shows it.
+//! - [`issuer`]: an OAuth authorization server (metadata and a JWKS) and tokens it signs.
 //! - [`git`]: repositories made with `git init`, served by `git daemon` and smart HTTP.
 //! - [`serial`]: the one lock for tests that launch Chromium or measure time.
 
@@ -24,6 +25,7 @@ pub mod fixture_server;
 pub mod fixture_site;
 pub mod git;
 pub mod image_size;
+pub mod issuer;
 pub mod nginx;
 pub mod postgres;
 pub mod processes;
