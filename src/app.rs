@@ -80,6 +80,8 @@ pub struct App {
     pub browsers: Arc<crate::browser::Browsers>,
     /// This replica's membership of its cluster (an HTTP server with REDIS_URL).
     pub cluster: Option<Arc<crate::coord::Registry>>,
+    /// Each caller's call rate and heavy calls in flight.
+    pub callers: Arc<crate::callers::Callers>,
     /// The last store health check: `/ready` and `server_status` reuse it for a second, so
     /// a busy status endpoint does not turn into a database load.
     store_health: std::sync::Mutex<Option<(Instant, Result<(), String>)>>,
@@ -157,6 +159,13 @@ impl App {
             config.crawl_max_jobs_per_replica as usize,
             config.caller_max_jobs,
         );
+        let callers = crate::callers::Callers::new(
+            config.caller_settings(),
+            cluster.as_ref().map(|registry| {
+                Arc::new(crate::coord::RedisCallers::new(registry.clone()))
+                    as Arc<dyn crate::callers::SharedCallerLimits>
+            }),
+        );
         Ok(Arc::new(Self {
             config,
             transport,
@@ -167,6 +176,7 @@ impl App {
             jobs,
             browsers,
             cluster,
+            callers,
             store_health: std::sync::Mutex::new(None),
             started: Instant::now(),
         }))

@@ -326,6 +326,25 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub caller_max_jobs: u64,
 
+    /// Tool calls one caller may make per second, on average, on all replicas together;
+    /// beyond it HTTP answers 429 with Retry-After (stdio and legacy SSE: a tool error).
+    #[arg(long, env = "CALLER_CALLS_PER_SECOND", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub caller_calls_per_second: u32,
+
+    /// Tool calls one caller may make at once after a quiet spell (the depth of the bucket
+    /// CALLER_CALLS_PER_SECOND refills).
+    #[arg(long, env = "CALLER_CALL_BURST", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub caller_call_burst: u32,
+
+    /// Heavy calls one caller may have running at once, on all replicas together: calls that
+    /// work a browser (browser_* but browser_list and browser_close) or fetch the web while
+    /// the caller waits (crawl_page, map_site). Beyond it the call is refused with a tool error.
+    #[arg(long, env = "CALLER_MAX_HEAVY_CALLS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub caller_max_heavy_calls: u32,
+
     /// Directories whose git repositories index_repos may read by local path or file:// URL
     /// (comma-separated absolute paths). Unset: anywhere on a stdio server (it runs as its
     /// user, for that user), nowhere on an HTTP server.
@@ -768,6 +787,15 @@ impl Config {
         self.database_url.clone().unwrap_or_else(|| {
             format!("sqlite://{}", self.data_dir().join("crawlium.db").display())
         })
+    }
+
+    /// The per-caller call limits.
+    pub fn caller_settings(&self) -> crate::callers::CallerSettings {
+        crate::callers::CallerSettings {
+            calls_per_second: self.caller_calls_per_second,
+            burst: self.caller_call_burst,
+            max_heavy: self.caller_max_heavy_calls,
+        }
     }
 
     /// True when HTTP requests must carry a bearer token.

@@ -10,13 +10,14 @@
 //! - the domain: `jobs` → `crawl` → `store`; `browser` → `crawl` (only its `Render` trait and
 //!   fetch types), `net_policy`; `repos` (git fetching) → `net_policy`; none of them imports `mcp`, `transport`, `app`, `cli`,
 //!   `doctor` or `config`;
-//! - `coord` (what replicas share in Redis) → `metrics`, `crawl` for the traits it
-//!   implements, `browser` for its placement rule;
+//! - `coord` (what replicas share in Redis) → `metrics`, `callers` and `crawl` for the traits
+//!   it implements, `browser` for its placement rule;
 //! - the bottom, importing nothing of the crate: `net_policy`, `metrics`, `shutdown`,
-//!   `principal`, `child`.
+//!   `principal`, `child`; just above it `callers` (per-caller limits) → `principal`.
 
 pub mod app;
 pub mod browser;
+pub mod callers;
 pub mod child;
 pub mod cli;
 pub mod config;

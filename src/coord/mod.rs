@@ -13,15 +13,18 @@
 //! - [`handles`]: a record per open browser (replica, principal), for cluster-wide
 //!   `browser_list` and for telling a lost browser from one that never existed.
 //! - [`hop`]: signing and checking requests one replica forwards to another.
+//! - [`callers`]: each caller's call rate and heavy calls in flight, so per-caller limits
+//!   hold across replicas.
 //!
 //! Every key lives under the cluster's name (`CRAWLIUM_CLUSTER_NAME`), so several clusters
 //! can share one Redis. Redis must be a standalone server (or a Sentinel-managed primary):
 //! the scripts read keys they are not handed, which Redis Cluster forbids.
 //!
-//! Part of the domain: it imports `metrics`, `crawl` for the traits it implements and
+//! Part of the domain: it imports `metrics`, `callers` and `crawl` for the traits it implements and
 //! `browser` for its placement rule and the trait it implements; `app`
 //! hands it plain settings and a way to read this replica's load.
 
+pub mod callers;
 pub mod handles;
 pub mod hop;
 pub mod pacing;
@@ -32,6 +35,7 @@ use std::time::Duration;
 
 use deadpool_redis::redis;
 
+pub use callers::RedisCallers;
 pub use handles::RedisHandles;
 pub use pacing::RedisPacing;
 pub use registry::{BrowserLoad, Registry, RegistryStatus, ReplicaInfo, ReplicaLoad};

@@ -66,9 +66,14 @@ pub struct RedisPacing {
 impl RedisPacing {
     /// Pacing in the Redis of `registry`'s cluster; a permit lapses after `permit_ttl`.
     pub fn new(registry: Arc<Registry>, permit_ttl: Duration) -> Self {
+        Self::scoped(registry, "host", permit_ttl)
+    }
+
+    /// Permits of another kind of holder than hosts (keys `{name}:{scope}:{holder}:…`).
+    pub fn scoped(registry: Arc<Registry>, scope: &str, permit_ttl: Duration) -> Self {
         Self {
             pool: registry.pool(),
-            prefix: format!("{}:host:", registry.name()),
+            prefix: format!("{}:{scope}:", registry.name()),
             permit_ttl,
             registry,
             acquire: Script::new(ACQUIRE),

@@ -57,6 +57,10 @@ pub struct CallerUsage {
     pub unfinished_jobs: Option<u64>,
     /// CALLER_MAX_JOBS.
     pub max_jobs: u64,
+    /// CALLER_CALLS_PER_SECOND.
+    pub max_calls_per_second: u32,
+    /// CALLER_MAX_HEAVY_CALLS (browser and fetching calls at once).
+    pub max_heavy_calls: u32,
 }
 
 /// A tool group and its cost.
@@ -146,6 +150,8 @@ impl CrawliumServer {
             max_browsers: app.config.caller_max_browsers,
             unfinished_jobs: app.store.unfinished_jobs(principal.as_str()).await.ok(),
             max_jobs: app.config.caller_max_jobs,
+            max_calls_per_second: app.config.caller_calls_per_second,
+            max_heavy_calls: app.config.caller_max_heavy_calls,
         };
         Ok(Json(ServerStatus {
             name: "crawlium".into(),

@@ -185,6 +185,16 @@ impl CrawliumServer {
             .copied()
     }
 
+    /// Whether a call of `tool` is heavy (CALLER_MAX_HEAVY_CALLS): it works a browser or
+    /// fetches the web while the caller waits.
+    fn is_heavy(tool: &str) -> bool {
+        match Self::tool_group(tool) {
+            Some(ToolGroup::Browser) => !matches!(tool, "browser_list" | "browser_close"),
+            Some(ToolGroup::Crawl) => matches!(tool, "crawl_page" | "map_site"),
+            _ => false,
+        }
+    }
+
     /// The tools of one group.
     pub(crate) fn group_router(group: ToolGroup) -> ToolRouter<Self> {
         lean(match group {
@@ -364,6 +374,22 @@ impl ServerHandler for CrawliumServer {
                 .and_then(|parts| parts.extensions.get::<crate::shutdown::CallGuard>().cloned());
             let Some(_guard) = admitted.or_else(|| self.app.shutdown.begin_call()) else {
                 return (Ok(CallToolResult::from(ToolError::shutting_down()).into()), Outcome::Error);
+            };
+            // Per-caller limits. Calls over HTTP were counted against the rate by the
+            // transport (which answers 429); stdio and legacy SSE calls are counted here.
+            let refused = |refusal: crate::callers::Refusal| {
+                (Ok(CallToolResult::from(ToolError::new(refusal.to_string())).into()), Outcome::Error)
+            };
+            let on_http = context.extensions.get::<http::request::Parts>().is_some();
+            if !on_http && let Err(refusal) = self.app.callers.take(&principal, 1).await {
+                return refused(refusal);
+            }
+            let _heavy = match Self::is_heavy(&tool) {
+                true => match self.app.callers.enter_heavy(&principal).await {
+                    Ok(heavy) => Some(heavy),
+                    Err(refusal) => return refused(refusal),
+                },
+                false => None,
             };
             let cancelled = context.ct.clone();
             context.extensions.insert(principal);

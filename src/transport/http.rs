@@ -147,6 +147,8 @@ pub fn router(app: Arc<App>, transports: CancellationToken) -> Router {
             forwarder.clone(),
             super::router::route,
         ))
+        // Counted where the client's request enters the cluster, before it may be forwarded.
+        .layer(middleware::from_fn_with_state(app.clone(), meter_calls))
         .merge(
             Router::new()
                 .route("/sse", get(sse::open))
@@ -189,6 +191,47 @@ pub fn router(app: Arc<App>, transports: CancellationToken) -> Router {
         router = router.layer(cors);
     }
     router
+}
+
+/// The per-caller call rate on `/mcp`: a request whose tool calls the caller's bucket cannot
+/// cover is answered 429 with `Retry-After`. A request another replica forwarded was counted
+/// there (the router refuses one whose hop does not check out).
+async fn meter_calls(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let forwarded = app.cluster.is_some()
+        && request
+            .headers()
+            .contains_key(crate::coord::hop::HOP_HEADER);
+    if request.method() != Method::POST || forwarded {
+        return next.run(request).await;
+    }
+    let principal = request
+        .extensions()
+        .get::<crate::principal::Principal>()
+        .cloned()
+        .unwrap_or_else(crate::principal::Principal::local);
+    let (parts, body) = request.into_parts();
+    let limit = app.config.max_body_bytes as usize;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body larger than {limit} bytes (CRAWLIUM_MAX_BODY_BYTES)"),
+        )
+            .into_response();
+    };
+    let calls = super::router::tool_calls(&bytes);
+    if calls > 0
+        && let Err(refusal) = app.callers.take(&principal, calls).await
+    {
+        tracing::debug!(%principal, "tool calls refused: rate");
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, refusal.retry_after_secs().to_string())],
+            axum::Json(serde_json::json!({ "error": refusal.to_string() })),
+        )
+            .into_response();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// RFC 9728 protected-resource metadata when OAuth is on (public: clients read it before

@@ -21,9 +21,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("metrics", &[]),
     ("shutdown", &[]),
     ("child", &[]),
+    ("callers", &["principal"]),
     // The domain.
     ("store", &[]),
-    ("coord", &["browser", "crawl", "metrics"]),
+    ("coord", &["browser", "callers", "crawl", "metrics"]),
     ("crawl", &["store", "net_policy", "metrics"]),
     (
         "browser",
@@ -34,11 +35,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // Settings and wiring.
     (
         "config",
-        &["browser", "crawl", "repos", "net_policy", "coord"],
+        &[
+            "browser",
+            "callers",
+            "crawl",
+            "repos",
+            "net_policy",
+            "coord",
+        ],
     ),
     (
         "app",
         &[
+            "callers",
             "config",
             "browser",
             "coord",
@@ -56,6 +65,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "mcp",
         &[
+            "callers",
             "app",
             "config",
             "browser",
@@ -72,6 +82,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "transport",
         &[
+            "callers",
             "app",
             "mcp",
             "config",

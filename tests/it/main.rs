@@ -17,6 +17,7 @@ mod browser_pool;
 mod browser_tools;
 // cancellation and shutdown call the test-only `debug_sleep` tool (feature test-tools).
 #[cfg(feature = "test-tools")]
+mod caller_limits;
 mod cancellation;
 mod cli;
 mod cluster;
