@@ -94,6 +94,17 @@ pub enum BrowserError {
          reload the tab, or open a new browser"
     )]
     PageCrashed,
+    /// The page has more DOM nodes than a snapshot reads.
+    #[error(
+        "the page has {nodes} DOM nodes, more than the {max} an accessibility snapshot reads \
+         (its tree would take too much memory); use browser_find or browser_get_content on it"
+    )]
+    PageTooLarge {
+        /// The renderer's DOM nodes.
+        nodes: u64,
+        /// [`snapshot::MAX_NODES`].
+        max: u64,
+    },
     /// The server is shutting down.
     #[error("the browser pool is shutting down; retry on a running server")]
     ShuttingDown,

@@ -569,6 +569,20 @@ impl BrowserSession {
         refs: &mut Refs,
         options: SnapshotOptions,
     ) -> Result<Snapshot, BrowserError> {
+        // Chromium sends the whole tree as one message, about 260 bytes a node, which takes
+        // some 25 times that while it is read: a page of too many nodes is refused first.
+        // The renderer's count includes the nodes of pages left but not yet collected.
+        let mut nodes = self.dom_nodes().await?;
+        if nodes > snapshot::MAX_NODES {
+            self.call("HeapProfiler.collectGarbage", json!({})).await?;
+            nodes = self.dom_nodes().await?;
+        }
+        if nodes > snapshot::MAX_NODES {
+            return Err(BrowserError::PageTooLarge {
+                nodes,
+                max: snapshot::MAX_NODES,
+            });
+        }
         // Both asked at once; the page answers them in turn. The URL and the title come
         // with them (the tree's root is named by the title): no script runs in the page.
         let (frames, tree) = tokio::try_join!(
@@ -593,6 +607,12 @@ impl BrowserSession {
             total_chars,
             next_offset,
         })
+    }
+
+    /// The DOM nodes alive in the tab's renderer.
+    async fn dom_nodes(&self) -> Result<u64, BrowserError> {
+        let counters = self.call("Memory.getDOMCounters", json!({})).await?;
+        Ok(counters["nodes"].as_u64().unwrap_or(0))
     }
 
     /// A remote object id for the element `target` names.

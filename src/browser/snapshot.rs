@@ -100,17 +100,8 @@ pub fn render(
     let mut out = Outline::default();
     if let Some(root) = root(nodes) {
         let mut lines = Vec::new();
-        let tree = build(root, &by_id, 0);
-        for item in tree {
-            write(
-                &item,
-                0,
-                max_depth,
-                &mut lines,
-                &mut out.refs,
-                &mut name_ref,
-            );
-        }
+        let tree = build(root, &by_id);
+        write(&tree, max_depth, &mut lines, &mut out.refs, &mut name_ref);
         out.text = lines.join("\n");
     }
     out
@@ -144,25 +135,67 @@ struct Item {
     children: Vec<Item>,
 }
 
-/// Guards against malformed trees that point in circles.
+/// Deepest node kept: guards against malformed trees that point in circles, and keeps the
+/// outline of a page nested 100,000 deep readable. The tree is walked with a stack of its own,
+/// never the thread's.
 const MAX_NESTING: usize = 512;
 
-fn build(node: &Value, by_id: &HashMap<&str, &Value>, nesting: usize) -> Vec<Item> {
-    if nesting > MAX_NESTING {
+/// Most DOM nodes (of the tab's renderer) a snapshot reads the tree of: past it, reading the
+/// tree would take hundreds of megabytes (a 100,000-node page's tree is 26 MB of JSON and
+/// some 650 MB while it is parsed).
+pub const MAX_NODES: u64 = 50_000;
+
+/// A node being built: its children so far.
+struct Frame<'a> {
+    node: &'a Value,
+    next_child: usize,
+    children: Vec<Item>,
+}
+
+/// The items `root` stands for (none when hidden, its children's when transparent).
+fn build(root: &Value, by_id: &HashMap<&str, &Value>) -> Vec<Item> {
+    let shown = |node: &Value| !HIDDEN.contains(&str_at(node, &["role", "value"]).as_str());
+    let frame = |node| Frame {
+        node,
+        next_child: 0,
+        children: Vec::new(),
+    };
+    if !shown(root) {
         return Vec::new();
     }
+    let mut stack = vec![frame(root)];
+    loop {
+        let depth = stack.len();
+        let Some(top) = stack.last_mut() else {
+            return Vec::new();
+        };
+        let next = top
+            .node
+            .get("childIds")
+            .and_then(Value::as_array)
+            .and_then(|ids| ids.get(top.next_child));
+        if let Some(id) = next {
+            top.next_child += 1;
+            if let Some(child) = id.as_str().and_then(|id| by_id.get(id))
+                && depth <= MAX_NESTING
+                && shown(child)
+            {
+                stack.push(frame(child));
+            }
+            continue;
+        }
+        let Frame { node, children, .. } = stack.pop().unwrap_or_else(|| unreachable!());
+        let items = finish(node, children);
+        match stack.last_mut() {
+            Some(parent) => parent.children.extend(items),
+            None => return items,
+        }
+    }
+}
+
+/// The items of a shown node whose children are built.
+fn finish(node: &Value, children: Vec<Item>) -> Vec<Item> {
     let role = str_at(node, &["role", "value"]);
-    if HIDDEN.contains(&role.as_str()) {
-        return Vec::new();
-    }
-    let children: Vec<Item> = node
-        .get("childIds")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|id| by_id.get(id.as_str()?))
-        .flat_map(|child| build(child, by_id, nesting + 1))
-        .collect();
     let ignored = node
         .get("ignored")
         .and_then(Value::as_bool)
@@ -238,53 +271,51 @@ fn build(node: &Value, by_id: &HashMap<&str, &Value>, nesting: usize) -> Vec<Ite
     }]
 }
 
+/// Writes `items` and their children, depth first, one line each.
 fn write(
-    item: &Item,
-    depth: usize,
+    items: &[Item],
     max_depth: usize,
     lines: &mut Vec<String>,
     refs: &mut Vec<(String, i64)>,
     name_ref: &mut impl FnMut(i64) -> String,
 ) {
-    let indent = "  ".repeat(depth);
-    if item.text {
-        lines.push(format!("{indent}- text: {}", item.name));
-        return;
-    }
-    let mut line = format!("{indent}- {}", item.role);
-    if !item.name.is_empty() {
-        line.push_str(&format!(" {}", quote(&item.name)));
-    }
-    for state in &item.states {
-        line.push_str(&format!(" [{state}]"));
-    }
-    if item.actionable
-        && let Some(backend) = item.backend
-    {
-        let name = name_ref(backend);
-        line.push_str(&format!(" [ref={name}]"));
-        refs.push((name, backend));
-    }
-    // A node whose only children are text shows the text inline.
-    let only_text = !item.children.is_empty() && item.children.iter().all(|c| c.text);
-    if !item.value.is_empty() {
-        line.push_str(&format!(": {}", item.value));
-    } else if only_text {
-        let text: Vec<&str> = item.children.iter().map(|c| c.name.trim()).collect();
-        line.push_str(&format!(": {}", clip(&text.join(" "))));
-    }
-    lines.push(line);
-    if only_text || (max_depth > 0 && depth + 1 >= max_depth) {
-        if !only_text
-            && !item.children.is_empty()
-            && let Some(last) = lines.last_mut()
-        {
-            last.push_str(" [children beyond depth]");
+    let mut stack: Vec<(&Item, usize)> = items.iter().rev().map(|item| (item, 0)).collect();
+    while let Some((item, depth)) = stack.pop() {
+        let indent = "  ".repeat(depth);
+        if item.text {
+            lines.push(format!("{indent}- text: {}", item.name));
+            continue;
         }
-        return;
-    }
-    for child in &item.children {
-        write(child, depth + 1, max_depth, lines, refs, name_ref);
+        let mut line = format!("{indent}- {}", item.role);
+        if !item.name.is_empty() {
+            line.push_str(&format!(" {}", quote(&item.name)));
+        }
+        for state in &item.states {
+            line.push_str(&format!(" [{state}]"));
+        }
+        if item.actionable
+            && let Some(backend) = item.backend
+        {
+            let name = name_ref(backend);
+            line.push_str(&format!(" [ref={name}]"));
+            refs.push((name, backend));
+        }
+        // A node whose only children are text shows the text inline.
+        let only_text = !item.children.is_empty() && item.children.iter().all(|c| c.text);
+        if !item.value.is_empty() {
+            line.push_str(&format!(": {}", item.value));
+        } else if only_text {
+            let text: Vec<&str> = item.children.iter().map(|c| c.name.trim()).collect();
+            line.push_str(&format!(": {}", clip(&text.join(" "))));
+        }
+        let beyond = max_depth > 0 && depth + 1 >= max_depth;
+        if !only_text && beyond && !item.children.is_empty() {
+            line.push_str(" [children beyond depth]");
+        }
+        lines.push(line);
+        if !only_text && !beyond {
+            stack.extend(item.children.iter().rev().map(|child| (child, depth + 1)));
+        }
     }
 }
 
@@ -439,6 +470,26 @@ mod tests {
         child["parentId"] = json!("1");
         assert_eq!(title(&[child, root]), "Home");
         assert_eq!(title(&[]), "");
+    }
+
+    #[test]
+    fn a_tree_nested_100_000_deep_is_cut_without_the_threads_stack() {
+        let depth = 100_000;
+        let ids: Vec<String> = (0..=depth).map(|i| i.to_string()).collect();
+        let mut nodes = vec![node("0", "RootWebArea", "", &["1"], 0)];
+        for i in 1..depth {
+            nodes.push(node(&ids[i], "list", "", &[ids[i + 1].as_str()], i as i64));
+        }
+        nodes.push(node(&ids[depth], "link", "Bottom", &[], depth as i64));
+        // A stack far smaller than a worker thread's: the walk must not use it per level.
+        let outline = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || render(&nodes, 0, |b| format!("e{b}")))
+            .unwrap()
+            .join()
+            .expect("rendered without overflowing the stack");
+        assert_eq!(outline.text.lines().count(), MAX_NESTING);
+        assert!(!outline.text.contains("Bottom"));
     }
 
     #[test]

@@ -190,18 +190,28 @@ impl CrawliumServer {
                 dialog: Some(dialog),
             }));
         }
-        let (page, snapshot) = match snapshot {
+        let snapshot = match snapshot {
             Some(max_chars) => {
-                let snapshot = browser
-                    .snapshot(SnapshotOptions {
-                        offset: 0,
-                        max_chars,
-                        max_depth: 0,
-                    })
-                    .await?;
-                (snapshot.page.clone(), Some(snapshot))
+                let options = SnapshotOptions {
+                    offset: 0,
+                    max_chars,
+                    max_depth: 0,
+                };
+                match browser.snapshot(options).await {
+                    Ok(snapshot) => Some(snapshot),
+                    // The action is done; only its snapshot is left out.
+                    Err(error @ BrowserError::PageTooLarge { .. }) => {
+                        result.push_str(&format!("\n(No snapshot: {error}.)"));
+                        None
+                    }
+                    Err(error) => return Err(error.into()),
+                }
             }
-            None => (browser.info().await?, None),
+            None => None,
+        };
+        let page = match &snapshot {
+            Some(snapshot) => snapshot.page.clone(),
+            None => browser.info().await?,
         };
         let out = PageResult {
             browser_id: browser.id.clone(),
