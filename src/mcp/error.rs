@@ -32,10 +32,29 @@ impl ToolError {
     }
 }
 
+/// The longest error the model reads, in characters: a message that quotes an argument (a
+/// URL of megabytes) keeps its start and its end, where the reason is.
+const MAX_ERROR_CHARS: usize = 2_000;
+
 impl IntoContents for ToolError {
     fn into_contents(self) -> Vec<ContentBlock> {
-        vec![ContentBlock::text(self.0)]
+        vec![ContentBlock::text(shortened(self.0))]
     }
+}
+
+/// `message` cut in the middle to at most about [`MAX_ERROR_CHARS`] characters.
+fn shortened(message: String) -> String {
+    let total = message.chars().count();
+    if total <= MAX_ERROR_CHARS {
+        return message;
+    }
+    let (head, tail) = (MAX_ERROR_CHARS / 2, MAX_ERROR_CHARS / 2 - 200);
+    let start: String = message.chars().take(head).collect();
+    let end: String = message.chars().skip(total - tail).collect();
+    format!(
+        "{start}… ({} characters left out) …{end}",
+        total - head - tail
+    )
 }
 
 impl From<ToolError> for rmcp::model::CallToolResult {
@@ -84,5 +103,31 @@ impl From<crate::crawl::content::ContentError> for ToolError {
 impl From<crate::crawl::fetch::FetchError> for ToolError {
     fn from(error: crate::crawl::fetch::FetchError) -> Self {
         Self(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_errors_keep_their_start_and_their_reason() {
+        let message = format!(
+            "http://example.com/{}: refused by the policy",
+            "é".repeat(100_000)
+        );
+        let [ContentBlock::Text(text)] = &ToolError(message).into_contents()[..] else {
+            panic!("one text block");
+        };
+        let text = &text.text;
+        assert!(
+            text.chars().count() < MAX_ERROR_CHARS + 100,
+            "{}",
+            text.len()
+        );
+        assert!(text.starts_with("http://example.com/éé"));
+        assert!(text.ends_with("refused by the policy"));
+        assert!(text.contains("characters left out"));
+        assert_eq!(shortened("short".into()), "short");
     }
 }

@@ -213,6 +213,119 @@ fn string_enum(def: &Value) -> Option<Value> {
         .map(Value::from)
 }
 
+/// What in `arguments` does not fit a tool's input `schema`, one sentence per argument, for a
+/// model to correct its call: unknown names, missing required ones, values of the wrong type
+/// or out of bounds. Empty when the schema finds nothing wrong.
+pub fn misfits(schema: &JsonObject, arguments: Option<&JsonObject>) -> Vec<String> {
+    let empty = JsonObject::new();
+    let arguments = arguments.unwrap_or(&empty);
+    let properties = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let mut found = Vec::new();
+    for (name, value) in arguments {
+        let Some(property) = properties.get(name).and_then(Value::as_object) else {
+            let accepted: Vec<&str> = properties.keys().map(String::as_str).collect();
+            found.push(format!(
+                "`{name}` is not an argument of this tool (its arguments: {})",
+                accepted.join(", ")
+            ));
+            continue;
+        };
+        if let Some(problem) = misfit(property, value) {
+            found.push(format!("`{name}` {problem}"));
+        }
+    }
+    for required in schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        if !arguments.contains_key(required) {
+            found.push(format!("`{required}` is required"));
+        }
+    }
+    found
+}
+
+/// Why `value` does not fit `property`, if it does not.
+fn misfit(property: &JsonObject, value: &Value) -> Option<String> {
+    let kind = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let types: Vec<&str> = match property.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let fits = |t: &&str| *t == kind || (*t == "number" && kind == "integer");
+    if !types.is_empty() && !types.iter().any(fits) {
+        let shown = value.to_string();
+        let shown = match shown.chars().count() > 40 {
+            true => format!("{}…", shown.chars().take(40).collect::<String>()),
+            false => shown,
+        };
+        return Some(format!(
+            "must be {}, not {kind} {shown}",
+            an(&types.join(" or "))
+        ));
+    }
+    if let Some(allowed) = property.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        let allowed: Vec<String> = allowed.iter().map(Value::to_string).collect();
+        return Some(format!("must be one of {}", allowed.join(", ")));
+    }
+    let number = value.as_f64();
+    let bound = |key: &str| property.get(key).and_then(Value::as_f64);
+    match (number, bound("minimum"), bound("maximum")) {
+        (Some(n), Some(min), max) if n < min => return Some(range(min, max)),
+        (Some(n), min, Some(max)) if n > max => {
+            return Some(range(min.unwrap_or(f64::MIN), Some(max)));
+        }
+        _ => {}
+    }
+    let count = match value {
+        Value::String(s) => Some(s.chars().count() as f64),
+        Value::Array(items) => Some(items.len() as f64),
+        _ => None,
+    };
+    let (most, least) = match value {
+        Value::String(_) => (bound("maxLength"), bound("minLength")),
+        _ => (bound("maxItems"), bound("minItems")),
+    };
+    match (count, least, most) {
+        (Some(n), Some(min), _) if n < min => Some(format!("must have at least {min} (has {n})")),
+        (Some(n), _, Some(max)) if n > max => Some(format!("must have at most {max} (has {n})")),
+        _ => None,
+    }
+}
+
+fn an(kind: &str) -> String {
+    let article = match kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        true => "an",
+        false => "a",
+    };
+    format!("{article} {kind}")
+}
+
+fn range(min: f64, max: Option<f64>) -> String {
+    match max {
+        Some(max) if min > f64::MIN => format!("must be between {min} and {max}"),
+        Some(max) => format!("must be at most {max}"),
+        None => format!("must be at least {min}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +423,50 @@ mod tests {
                 },
                 "$defs": {"State": {"type": "string", "enum": ["queued", "done"]}}
             })
+        );
+    }
+
+    #[test]
+    fn misfits_name_the_argument_and_what_it_must_be() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "url": {"type": "string", "maxLength": 10},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+                "format": {"type": "string", "enum": ["markdown", "text"]},
+                "ratio": {"type": "number"}
+            },
+            "required": ["url"]
+        });
+        let schema = schema.as_object().unwrap();
+        let check = |args: Value| misfits(schema, args.as_object());
+        assert_eq!(check(json!({"url": "x"})), Vec::<String>::new());
+        assert_eq!(check(json!({"url": "x", "ratio": 2})), Vec::<String>::new());
+        assert_eq!(
+            check(json!({"url": 42})),
+            ["`url` must be a string, not integer 42"]
+        );
+        assert_eq!(
+            check(json!({"url": "x", "limit": -1})),
+            ["`limit` must be between 1 and 100"]
+        );
+        assert_eq!(
+            check(json!({"url": "x", "limit": 1.5})),
+            ["`limit` must be an integer, not number 1.5"]
+        );
+        assert_eq!(
+            check(json!({"url": "x", "format": "html"})),
+            [r#"`format` must be one of "markdown", "text""#]
+        );
+        assert_eq!(
+            check(json!({"url": "0123456789a"})),
+            ["`url` must have at most 10 (has 11)"]
+        );
+        assert_eq!(check(json!({})), ["`url` is required"]);
+        let unknown = check(json!({"url": "x", "evil": true}));
+        assert!(
+            unknown[0].starts_with("`evil` is not an argument of this tool"),
+            "{unknown:?}"
         );
     }
 }

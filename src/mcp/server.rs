@@ -393,9 +393,20 @@ impl ServerHandler for CrawliumServer {
             };
             let cancelled = context.ct.clone();
             context.extensions.insert(principal);
+            // Kept to say which argument was wrong should the handler refuse them.
+            let schema = self
+                .tools
+                .get(request.name.as_ref())
+                .map(|tool| (tool.input_schema.clone(), request.arguments.clone()));
             let call = self.tools.call(ToolCallContext::new(self, request, context));
             tokio::select! {
                 result = call => {
+                    let result = match (result, schema) {
+                        (Ok(CallToolResponse::Complete(answer)), Some((schema, arguments))) => {
+                            Ok(explain_arguments(answer, &schema, arguments.as_ref()).into())
+                        }
+                        (result, _) => result,
+                    };
                     let outcome = match &result {
                         Ok(CallToolResponse::Complete(r)) if r.is_error != Some(true) => Outcome::Ok,
                         Ok(CallToolResponse::InputRequired(_)) => Outcome::Ok,
@@ -430,6 +441,32 @@ impl ServerHandler for CrawliumServer {
         );
         result
     }
+}
+
+/// rmcp answers arguments that do not deserialize with serde's message, which names no
+/// argument ("invalid type: integer `42`, expected a string"): such an answer is replaced by
+/// one naming each argument that does not fit the tool's input schema, so the model can
+/// correct its call. Any other answer is returned as it is.
+fn explain_arguments(
+    answer: CallToolResult,
+    schema: &rmcp::model::JsonObject,
+    arguments: Option<&rmcp::model::JsonObject>,
+) -> CallToolResult {
+    const SERDE: &str = "failed to deserialize parameters: ";
+    let refused = answer.is_error == Some(true)
+        && answer
+            .content
+            .first()
+            .and_then(|c| c.as_text())
+            .is_some_and(|t| t.text.starts_with(SERDE));
+    if !refused {
+        return answer;
+    }
+    let misfits = super::schema::misfits(schema, arguments);
+    if misfits.is_empty() {
+        return answer;
+    }
+    ToolError::new(format!("invalid arguments: {}", misfits.join("; "))).into()
 }
 
 #[cfg(test)]

@@ -147,8 +147,8 @@ pub fn router(app: Arc<App>, transports: CancellationToken) -> Router {
             forwarder.clone(),
             super::router::route,
         ))
-        // Counted where the client's request enters the cluster, before it may be forwarded.
-        .layer(middleware::from_fn_with_state(app.clone(), meter_calls))
+        // Where the client's request enters the cluster, before it may be forwarded.
+        .layer(middleware::from_fn_with_state(app.clone(), screen_messages))
         .merge(
             Router::new()
                 .route("/sse", get(sse::open))
@@ -193,10 +193,13 @@ pub fn router(app: Arc<App>, transports: CancellationToken) -> Router {
     router
 }
 
-/// The per-caller call rate on `/mcp`: a request whose tool calls the caller's bucket cannot
-/// cover is answered 429 with `Retry-After`. A request another replica forwarded was counted
-/// there (the router refuses one whose hop does not check out).
-async fn meter_calls(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+/// In front of rmcp on `/mcp`, for a client's POST: a body that is not one JSON-RPC message
+/// is answered 400 with a JSON-RPC error saying why (-32700 for what does not parse: truncated,
+/// or nested deeper than 128; -32600 for batches, which MCP no longer has, and for other
+/// values), and a tool call the caller's rate cannot cover is answered 429 with
+/// `Retry-After`. A request another replica forwarded was screened there (the router refuses
+/// one whose hop does not check out).
+async fn screen_messages(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let forwarded = app.cluster.is_some()
         && request
             .headers()
@@ -218,11 +221,25 @@ async fn meter_calls(State(app): State<Arc<App>>, request: Request, next: Next) 
         )
             .into_response();
     };
-    let calls = super::router::tool_calls(&bytes);
-    if calls > 0
-        && let Err(refusal) = app.callers.take(&principal, calls).await
+    let message = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(message @ serde_json::Value::Object(_)) => message,
+        Ok(serde_json::Value::Array(_)) => {
+            return json_rpc_error(
+                -32600,
+                "JSON-RPC batches are not supported (MCP 2025-06-18 and later): send one \
+                 message per request"
+                    .into(),
+            );
+        }
+        Ok(_) => {
+            return json_rpc_error(-32600, "a JSON-RPC message is a JSON object".into());
+        }
+        Err(error) => return json_rpc_error(-32700, format!("parse error: {error}")),
+    };
+    if message["method"] == "tools/call"
+        && let Err(refusal) = app.callers.take(&principal, 1).await
     {
-        tracing::debug!(%principal, "tool calls refused: rate");
+        tracing::debug!(%principal, "tool call refused: rate");
         return (
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, refusal.retry_after_secs().to_string())],
@@ -232,6 +249,19 @@ async fn meter_calls(State(app): State<Arc<App>>, request: Request, next: Next) 
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
+}
+
+/// A 400 answer carrying a JSON-RPC error without an id (the request's could not be read).
+fn json_rpc_error(code: i32, message: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": { "code": code, "message": message },
+        })),
+    )
+        .into_response()
 }
 
 /// RFC 9728 protected-resource metadata when OAuth is on (public: clients read it before

@@ -224,16 +224,6 @@ pub(super) fn called_tool(body: &[u8]) -> Option<String> {
     )
 }
 
-/// How many `tools/call` requests a body holds (a JSON-RPC batch may hold several).
-pub(super) fn tool_calls(body: &[u8]) -> u32 {
-    let is_call = |m: &serde_json::Value| m["method"] == "tools/call";
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Array(batch)) => batch.iter().filter(|m| is_call(m)).count() as u32,
-        Ok(message) => u32::from(is_call(&message)),
-        Err(_) => 0,
-    }
-}
-
 /// Whether a request body is a `browser_open` call.
 fn opens_a_browser(body: &[u8]) -> bool {
     called_tool(body).is_some_and(|tool| tool == "browser_open")
