@@ -323,4 +323,47 @@ mod tests {
         assert_eq!(&reply[..2], &[5, 0]);
         assert_eq!(reply[3], Reply::CommandNotSupported as u8);
     }
+
+    #[tokio::test]
+    async fn garbage_from_a_client_is_turned_away_and_the_next_client_served() {
+        let guard = RequestGuard::new(NetPolicy {
+            allow_private: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let proxy = SocksProxy::start(guard).await.unwrap();
+        let echo = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = echo.local_addr().unwrap().port();
+        tokio::spawn(async move { while echo.accept().await.is_ok() {} });
+        let mut junk = vec![0xA5u8; 10_000];
+        junk[0] = 5;
+        let garbage: [&[u8]; 7] = [
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            &[4, 1, 0, 80, 127, 0, 0, 1, 0],
+            &[5],
+            &[5, 1, 0, 5, 1, 0, 9, 1, 2, 3, 4, 0, 80],
+            &[5, 1, 0, 5, 1, 0, 3, 255, 0xFF, 0xFE],
+            &[5, 1, 0, 5, 1, 0, 3, 2, 0xFF, 0xFE, 0, 80],
+            &junk,
+        ];
+        for bytes in garbage {
+            let mut stream = TcpStream::connect(proxy.address).await.unwrap();
+            let _ = stream.write_all(bytes).await;
+            let _ = stream.shutdown().await;
+            // Answered with a refusal or closed: never relayed anywhere.
+            let mut reply = Vec::new();
+            let read = tokio::time::timeout(HANDSHAKE_TIMEOUT * 2, stream.read_to_end(&mut reply));
+            assert!(
+                read.await.is_ok(),
+                "{:?} held the connection",
+                &bytes[..bytes.len().min(8)]
+            );
+            assert!(reply.len() <= 12, "{reply:?}");
+            if reply.len() >= 4 {
+                assert_ne!(reply[3], Reply::Succeeded as u8, "{reply:?}");
+            }
+        }
+        let (reply, _) = request(&proxy, "127.0.0.1", port).await;
+        assert_eq!(reply, Reply::Succeeded as u8);
+    }
 }

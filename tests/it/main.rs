@@ -27,6 +27,7 @@ mod crawl_resume;
 mod crawl_site;
 mod crawl_sitemap;
 mod deploy;
+mod hostile;
 mod http;
 mod inspector;
 mod oauth;

@@ -14,6 +14,8 @@
 //!   [`tcp_proxy`]: a proxy that makes a service go down.
 //! - [`nginx`]: a real nginx balancing replicas round-robin; [`cluster`]: replicas on Redis
 //!   and PostgreSQL, and the cluster as `/ready` shows it.
+//! - [`hostile_site`]: what a hostile or broken site serves (endless, trickling and lying
+//!   bodies, huge robots.txt and sitemaps, bad charsets, deep HTML, dialogs, self-navigation).
 //! - [`issuer`]: an OAuth authorization server (metadata and a JWKS) and tokens it signs.
 //! - [`git`]: repositories made with `git init`, served by `git daemon` and smart HTTP.
 //! - [`serial`]: the one lock for tests that launch Chromium or measure time.
@@ -24,6 +26,7 @@ pub mod cluster;
 pub mod fixture_server;
 pub mod fixture_site;
 pub mod git;
+pub mod hostile_site;
 pub mod image_size;
 pub mod issuer;
 pub mod nginx;
