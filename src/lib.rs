@@ -12,6 +12,8 @@
 //!   `doctor` or `config`;
 //! - `coord` (what replicas share in Redis) → `metrics`, `callers` and `crawl` for the traits
 //!   it implements, `browser` for its placement rule;
+//! - `fuzz` (test support, with the `fuzzing` feature or in tests) → the parsers it drives in
+//!   `crawl`, `browser` and `net_policy`;
 //! - the bottom, importing nothing of the crate: `net_policy`, `metrics`, `shutdown`,
 //!   `principal`, `child`; just above it `callers` (per-caller limits) → `principal`.
 
@@ -24,6 +26,8 @@ pub mod config;
 pub mod coord;
 pub mod crawl;
 pub mod doctor;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 pub mod jobs;
 pub mod mcp;
 pub mod metrics;

@@ -23,7 +23,7 @@ use std::{
 };
 
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     net::{TcpListener, TcpStream},
 };
 use tokio_util::task::AbortOnDropHandle;
@@ -130,7 +130,9 @@ async fn serve(mut client: TcpStream, guard: Arc<RequestGuard>) {
 
 /// Reads the client's greeting and request; answers the greeting. `Ok` holds the requested
 /// host (a name or an address, as text) and port; unsupported requests are answered here.
-async fn handshake(client: &mut TcpStream) -> std::io::Result<(String, u16)> {
+async fn handshake(
+    client: &mut (impl AsyncRead + AsyncWrite + Unpin),
+) -> std::io::Result<(String, u16)> {
     let unsupported = || std::io::Error::other("unsupported SOCKS request");
     let mut head = [0u8; 2];
     client.read_exact(&mut head).await?;
@@ -174,8 +176,15 @@ async fn handshake(client: &mut TcpStream) -> std::io::Result<(String, u16)> {
     Ok((host, port))
 }
 
+/// Reads a handshake from `bytes` (the fuzz target's way in): the host and port asked for.
+#[cfg(any(test, feature = "fuzzing"))]
+pub async fn handshake_of(bytes: &[u8]) -> std::io::Result<(String, u16)> {
+    let mut client = tokio::io::join(bytes, tokio::io::sink());
+    handshake(&mut client).await
+}
+
 /// Sends the reply to a request (the bound address is not meaningful to Chromium: zeros).
-async fn answer(client: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
+async fn answer(client: &mut (impl AsyncWrite + Unpin), reply: Reply) -> std::io::Result<()> {
     client
         .write_all(&[5, reply as u8, 0, 1, 0, 0, 0, 0, 0, 0])
         .await

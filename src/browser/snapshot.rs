@@ -15,7 +15,7 @@
 //! `[ref=eN]`; the caller decides the ref names (see `session::Refs`) so that a ref keeps
 //! its meaning for as long as its document lives.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -163,6 +163,15 @@ fn build(root: &Value, by_id: &HashMap<&str, &Value>) -> Vec<Item> {
     if !shown(root) {
         return Vec::new();
     }
+    // Each node is visited once: a malformed tree whose nodes share children (or point in
+    // circles) would otherwise be walked once per path to them, exponentially many (found by
+    // fuzzing).
+    let mut seen: HashSet<&str> = HashSet::new();
+    seen.insert(
+        root.get("nodeId")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    );
     let mut stack = vec![frame(root)];
     loop {
         let depth = stack.len();
@@ -176,9 +185,10 @@ fn build(root: &Value, by_id: &HashMap<&str, &Value>) -> Vec<Item> {
             .and_then(|ids| ids.get(top.next_child));
         if let Some(id) = next {
             top.next_child += 1;
-            if let Some(child) = id.as_str().and_then(|id| by_id.get(id))
+            if let Some((id, child)) = id.as_str().and_then(|id| Some((id, *by_id.get(id)?)))
                 && depth <= MAX_NESTING
                 && shown(child)
+                && seen.insert(id)
             {
                 stack.push(frame(child));
             }
@@ -490,6 +500,21 @@ mod tests {
             .expect("rendered without overflowing the stack");
         assert_eq!(outline.text.lines().count(), MAX_NESTING);
         assert!(!outline.text.contains("Bottom"));
+    }
+
+    #[test]
+    fn nodes_that_share_children_are_shown_once() {
+        // Each of 40 levels names the next level's node twice: 2^40 paths, one node each.
+        let mut nodes = vec![node("r", "RootWebArea", "", &["0"], 0)];
+        let ids: Vec<String> = (0..=40).map(|i| i.to_string()).collect();
+        for i in 0..40 {
+            let next = ids[i + 1].as_str();
+            nodes.push(node(&ids[i], "list", "", &[next, next, "r"], i as i64));
+        }
+        nodes.push(node(&ids[40], "link", "End", &[], 40));
+        let outline = render(&nodes, 0, |b| format!("e{b}"));
+        assert_eq!(outline.text.lines().count(), 41);
+        assert_eq!(outline.text.matches("End").count(), 1);
     }
 
     #[test]

@@ -18,8 +18,9 @@ use crate::store::NewChunk;
 use super::markdown::to_plain_text;
 
 /// Splits `markdown` into chunks of at most `max_chars` chars (a limit below 1 counts as 1),
-/// except fenced blocks longer than the limit, which stay whole. Whitespace-only chunks are
-/// dropped.
+/// except fenced blocks longer than the limit, which stay whole, and heading lines longer than
+/// it, which become a chunk of their own (found by fuzzing: headings are never cut).
+/// Whitespace-only chunks are dropped.
 pub fn chunk_markdown(markdown: &str, max_chars: usize) -> Vec<NewChunk> {
     let mut packer = Packer::new(max_chars.max(1));
     let mut headings: Vec<(usize, String)> = Vec::new();

@@ -22,6 +22,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("shutdown", &[]),
     ("child", &[]),
     ("callers", &["principal"]),
+    // Test support: the fuzz targets.
+    ("fuzz", &["browser", "crawl", "net_policy"]),
     // The domain.
     ("store", &[]),
     ("coord", &["browser", "callers", "crawl", "metrics"]),

@@ -145,7 +145,7 @@ async fn exercise_store_tools(database_url: &str) {
     )
     .await;
     assert!(
-        invalid.contains("ten") && invalid.contains("u32"),
+        invalid.contains("`limit` must be an integer") && invalid.contains("ten"),
         "{invalid}"
     );
 

@@ -207,6 +207,17 @@ pub async fn read(
     parse(url, Box::pin(body), limits).await
 }
 
+/// Parses a sitemap body that is all at hand (the fuzz target's way in).
+#[cfg(any(test, feature = "fuzzing"))]
+pub async fn parse_body(
+    url: &Url,
+    body: bytes::Bytes,
+    limits: &SitemapLimits,
+) -> Result<Sitemap, SitemapError> {
+    let body = stream::iter([Ok::<_, std::io::Error>(body)]);
+    parse(url, body, limits).await
+}
+
 /// "1 URL", "12 URLs".
 pub(super) fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
