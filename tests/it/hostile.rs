@@ -13,6 +13,7 @@ use crate::support::{
     hostile_site::{HostileSite, nested},
     rpc::{call_as, mcp_post, modern_meta, request_as},
     server::{HttpServer, TOKEN, command},
+    site::CrawlSite,
 };
 
 /// The longest any case may take to be answered.
@@ -390,6 +391,7 @@ async fn protocol_garbage_over_stdio() {
 async fn hostile_sites_for_the_crawler() {
     let hostile = HostileSite::start().await;
     let fixtures = FixtureSite::start().await;
+    let crawl_site = CrawlSite::start().await;
     let server = HttpServer::start(
         &["--auth-tokens", TOKEN],
         &[
@@ -398,54 +400,49 @@ async fn hostile_sites_for_the_crawler() {
         ],
     )
     .await;
-    let page = |url: String| json!({"url": url, "store": false});
-    let cases = vec![
+    let fetch = |name, url: String, expect| {
         case(
-            "a redirect chain of 1,000",
+            name,
             "crawl_page",
-            page(fixtures.url("/chain/1000")),
+            json!({"url": url, "store": false}),
+            expect,
+        )
+    };
+    let cases = vec![
+        fetch(
+            "a redirect chain of 1,000",
+            fixtures.url("/chain/1000"),
             Expect::Error(&["redirects"]),
         ),
-        case(
+        fetch(
             "a gzip bomb",
-            "crawl_page",
-            page(fixtures.url("/bomb")),
+            fixtures.url("/bomb"),
             Expect::Error(&["larger than"]),
         ),
-        case(
+        fetch(
             "a Content-Length of 5 GB that lies",
-            "crawl_page",
-            page(hostile.lying_url()),
+            hostile.lying_url(),
             Expect::Error(&[]),
         ),
-        case(
+        fetch(
             "a body that never ends",
-            "crawl_page",
-            page(hostile.url("/endless")),
+            hostile.url("/endless"),
             Expect::Error(&["larger than"]),
         ),
-        case(
-            "a byte every 5 s",
-            "crawl_page",
-            page(hostile.url("/slow")),
-            Expect::Error(&[]),
-        ),
-        case(
+        fetch("a byte every 5 s", hostile.url("/slow"), Expect::Error(&[])),
+        fetch(
             "invalid UTF-8",
-            "crawl_page",
-            page(hostile.url("/bad-utf8")),
+            hostile.url("/bad-utf8"),
             Expect::Answer(&["then fine: café"]),
         ),
-        case(
+        fetch(
             "mixed charsets",
-            "crawl_page",
-            page(hostile.url("/mixed-charset")),
+            hostile.url("/mixed-charset"),
             Expect::Either(&[]),
         ),
-        case(
+        fetch(
             "HTML nested 100,000 deep",
-            "crawl_page",
-            page(hostile.url("/nested")),
+            hostile.url("/nested"),
             Expect::Answer(&["bottom of the page"]),
         ),
         case(
@@ -469,7 +466,7 @@ async fn hostile_sites_for_the_crawler() {
         case(
             "billion laughs",
             "crawl_sitemap",
-            json!({"url": hostile.url("/laughs.xml"), "maxPages": 3}),
+            json!({"url": crawl_site.url("/laughs.xml"), "maxPages": 3}),
             Expect::Either(&[]),
         ),
     ];
