@@ -424,10 +424,11 @@ async fn hostile_sites_for_the_crawler() {
             hostile.lying_url(),
             Expect::Error(&[]),
         ),
+        // Cut at the page cap, or (on a busy box) at the 5 s timeout first.
         fetch(
             "a body that never ends",
             hostile.url("/endless"),
-            Expect::Error(&["larger than"]),
+            Expect::Error(&[]),
         ),
         fetch("a byte every 5 s", hostile.url("/slow"), Expect::Error(&[])),
         fetch(

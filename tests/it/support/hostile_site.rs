@@ -32,9 +32,13 @@ fn html(body: impl Into<Body>) -> Response {
         .into_response()
 }
 
-/// A body of `chunk` repeated `times` times (forever when `None`), produced as it is read.
+/// A body of `chunk` repeated `times` times (forever when `None`), produced as it is read,
+/// 64 KiB at a time.
 fn repeated(content_type: &'static str, chunk: &'static str, times: Option<usize>) -> Response {
-    let chunks = futures::stream::repeat(Bytes::from_static(chunk.as_bytes()))
+    let per_write = (64 * 1024 / chunk.len()).max(1);
+    let times = times.map(|t| t.div_ceil(per_write));
+    let block = Bytes::from(chunk.repeat(per_write));
+    let chunks = futures::stream::repeat(block)
         .take(times.unwrap_or(usize::MAX))
         .map(Ok::<_, std::io::Error>);
     (
