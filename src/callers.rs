@@ -121,11 +121,6 @@ impl Callers {
         })
     }
 
-    /// The limits in force.
-    pub fn settings(&self) -> CallerSettings {
-        self.settings
-    }
-
     /// Counts `calls` tool calls of `caller`, or says when to try again.
     pub async fn take(&self, caller: &Principal, calls: u32) -> Result<(), Refusal> {
         let CallerSettings {

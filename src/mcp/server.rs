@@ -393,19 +393,21 @@ impl ServerHandler for CrawliumServer {
             };
             let cancelled = context.ct.clone();
             context.extensions.insert(principal);
-            // Kept to say which argument was wrong should the handler refuse them.
-            let schema = self
+            // What in the arguments does not fit the schema, said should the handler refuse
+            // them (read here, before the call takes the arguments, without copying them).
+            let misfits = self
                 .tools
                 .get(request.name.as_ref())
-                .map(|tool| (tool.input_schema.clone(), request.arguments.clone()));
+                .map(|tool| super::schema::misfits(&tool.input_schema, request.arguments.as_ref()))
+                .unwrap_or_default();
             let call = self.tools.call(ToolCallContext::new(self, request, context));
             tokio::select! {
                 result = call => {
-                    let result = match (result, schema) {
-                        (Ok(CallToolResponse::Complete(answer)), Some((schema, arguments))) => {
-                            Ok(explain_arguments(answer, &schema, arguments.as_ref()).into())
+                    let result = match result {
+                        Ok(CallToolResponse::Complete(answer)) => {
+                            Ok(explain_arguments(answer, &misfits).into())
                         }
-                        (result, _) => result,
+                        result => result,
                     };
                     let outcome = match &result {
                         Ok(CallToolResponse::Complete(r)) if r.is_error != Some(true) => Outcome::Ok,
@@ -445,13 +447,9 @@ impl ServerHandler for CrawliumServer {
 
 /// rmcp answers arguments that do not deserialize with serde's message, which names no
 /// argument ("invalid type: integer `42`, expected a string"): such an answer is replaced by
-/// one naming each argument that does not fit the tool's input schema, so the model can
-/// correct its call. Any other answer is returned as it is.
-fn explain_arguments(
-    answer: CallToolResult,
-    schema: &rmcp::model::JsonObject,
-    arguments: Option<&rmcp::model::JsonObject>,
-) -> CallToolResult {
+/// one naming each argument that does not fit the tool's input schema (`misfits`), so the
+/// model can correct its call. Any other answer is returned as it is.
+fn explain_arguments(answer: CallToolResult, misfits: &[String]) -> CallToolResult {
     const SERDE: &str = "failed to deserialize parameters: ";
     let refused = answer.is_error == Some(true)
         && answer
@@ -459,11 +457,7 @@ fn explain_arguments(
             .first()
             .and_then(|c| c.as_text())
             .is_some_and(|t| t.text.starts_with(SERDE));
-    if !refused {
-        return answer;
-    }
-    let misfits = super::schema::misfits(schema, arguments);
-    if misfits.is_empty() {
+    if !refused || misfits.is_empty() {
         return answer;
     }
     ToolError::new(format!("invalid arguments: {}", misfits.join("; "))).into()

@@ -354,15 +354,9 @@ pub async fn admit(State(guard): State<Arc<Guard>>, mut request: Request, next: 
     };
     if request.method() == Method::POST && guard.checks_scopes(&caller) {
         let (parts, body) = request.into_parts();
-        let Ok(bytes) = axum::body::to_bytes(body, guard.max_body_bytes).await else {
-            return (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "request body larger than {} bytes (CRAWLIUM_MAX_BODY_BYTES)",
-                    guard.max_body_bytes
-                ),
-            )
-                .into_response();
+        let bytes = match super::router::read_body(body, guard.max_body_bytes).await {
+            Ok(bytes) => bytes,
+            Err(too_large) => return too_large,
         };
         if let Some(scope) = guard.missing_scope(&caller, &bytes) {
             tracing::debug!(principal = %caller.principal, %scope, "tool call refused: scope");

@@ -213,13 +213,9 @@ async fn screen_messages(State(app): State<Arc<App>>, request: Request, next: Ne
         .cloned()
         .unwrap_or_else(crate::principal::Principal::local);
     let (parts, body) = request.into_parts();
-    let limit = app.config.max_body_bytes as usize;
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body larger than {limit} bytes (CRAWLIUM_MAX_BODY_BYTES)"),
-        )
-            .into_response();
+    let bytes = match super::router::read_body(body, app.config.max_body_bytes as usize).await {
+        Ok(bytes) => bytes,
+        Err(too_large) => return too_large,
     };
     let message = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(message @ serde_json::Value::Object(_)) => message,

@@ -99,15 +99,9 @@ pub async fn route(
     };
     let me = cluster.id();
     let (mut parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, app.config.max_body_bytes as usize).await else {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "request body larger than {} bytes (CRAWLIUM_MAX_BODY_BYTES)",
-                app.config.max_body_bytes
-            ),
-        )
-            .into_response();
+    let bytes = match read_body(body, app.config.max_body_bytes as usize).await {
+        Ok(bytes) => bytes,
+        Err(too_large) => return too_large,
     };
     let path = parts
         .uri
@@ -208,6 +202,17 @@ pub async fn route(
         parts.extensions.insert(admitted);
     }
     served_here(next, parts, bytes, &me).await
+}
+
+/// A request's body, read whole; past `limit` bytes, the 413 answer.
+pub(super) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body larger than {limit} bytes (CRAWLIUM_MAX_BODY_BYTES)"),
+        )
+            .into_response()
+    })
 }
 
 /// The tool a request body calls, when it is a `tools/call` request (with an id).
