@@ -82,6 +82,8 @@ pub struct App {
     pub cluster: Option<Arc<crate::coord::Registry>>,
     /// Each caller's call rate and heavy calls in flight.
     pub callers: Arc<crate::callers::Callers>,
+    /// Keyword, semantic and hybrid search over the store.
+    pub search: Arc<crate::search::Search>,
     /// The last store health check: `/ready` and `server_status` reuse it for a second, so
     /// a busy status endpoint does not turn into a database load.
     store_health: std::sync::Mutex<Option<(Instant, Result<(), String>)>>,
@@ -166,6 +168,11 @@ impl App {
                     as Arc<dyn crate::callers::SharedCallerLimits>
             }),
         );
+        let search = crate::search::Search::new(
+            store.clone(),
+            config.search_settings(),
+            metrics.embedding(),
+        );
         Ok(Arc::new(Self {
             config,
             transport,
@@ -177,6 +184,7 @@ impl App {
             browsers,
             cluster,
             callers,
+            search,
             store_health: std::sync::Mutex::new(None),
             started: Instant::now(),
         }))
@@ -287,6 +295,7 @@ impl App {
                 },
             },
             self.browser_component(),
+            self.search_component(),
         ]
         .into_iter()
         .chain(self.cluster.as_ref().map(|cluster| {
@@ -321,6 +330,17 @@ impl App {
             required: false,
             ok: pool.available,
             detail,
+        }
+    }
+
+    /// Search: keyword always; semantic when a model is configured and loaded.
+    fn search_component(&self) -> ComponentStatus {
+        let status = self.search.status();
+        ComponentStatus {
+            name: "search".into(),
+            required: false,
+            ok: status.ok,
+            detail: status.detail,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Command-line front ends of the library: `crawlium crawl`, a crawl job run from a terminal
-//! with a live progress bar (done/total, rate, memory) and a summary table at the end.
+//! with a live progress bar (done/total, rate, memory) and a summary table at the end; and
+//! `crawlium embed`, the embedding backlog worked off with a progress bar.
 //!
 //! A face like `mcp`: it imports `app`, `config` and the domain it drives (`crawl`, `jobs`,
 //! `store`).
@@ -78,6 +79,70 @@ pub async fn crawl(app: &Arc<App>, args: CrawlCommand) -> anyhow::Result<ExitCod
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// Runs `crawlium embed`: starts the embedder and waits until every stored chunk has a
+/// vector, showing how many are done. Ctrl-C stops it (the vectors stored so far are kept).
+pub async fn embed(app: &Arc<App>) -> anyhow::Result<ExitCode> {
+    let search = &app.search;
+    if !search.configured() {
+        anyhow::bail!(
+            "nothing to embed with: set EMBEDDING_MODEL_DIR (tools/fetch-model.sh fetches the \
+             local model) or EMBEDDINGS_URL and EMBEDDINGS_MODEL"
+        );
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    search.start(stop.clone());
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {pos}/{len} chunks · {per_sec} · {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let interrupted = loop {
+        let status = search.status();
+        if !status.ok {
+            bar.finish_and_clear();
+            anyhow::bail!("{}", status.detail);
+        }
+        bar.set_length(status.embedded + status.backlog.max(0) as u64);
+        bar.set_position(status.embedded);
+        bar.set_message(if status.semantic {
+            "embedding"
+        } else {
+            "loading the model"
+        });
+        if status.caught_up {
+            break false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = tokio::signal::ctrl_c() => break true,
+        }
+    };
+    stop.cancel();
+    bar.finish_and_clear();
+    let status = search.status();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{} {} chunks in {seconds:.1} s ({:.1} chunks/s); {} vectors indexed, {} chunks waiting",
+        if interrupted {
+            "interrupted after"
+        } else {
+            "embedded"
+        },
+        status.embedded,
+        status.embedded as f64 / seconds.max(1e-9),
+        status.indexed,
+        status.backlog
+    );
+    Ok(if interrupted {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -53,6 +53,10 @@ pub enum Command {
     /// Crawl a site (or, with --sitemap, a sitemap) from the command line, with a live
     /// progress bar and a summary; exits non-zero if the job failed.
     Crawl(CrawlCommand),
+    /// Give every stored chunk without a vector its vector (EMBEDDING_MODEL_DIR or
+    /// EMBEDDINGS_URL), with a progress bar, and exit when done. Ctrl-C stops; what was
+    /// embedded is kept.
+    Embed,
 }
 
 /// Arguments of `crawlium crawl`.
@@ -378,6 +382,42 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(200..=100_000))]
     pub chunk_max_chars: u64,
 
+    /// Directory of the local embedding model all-MiniLM-L6-v2 (model.safetensors,
+    /// tokenizer.json, config.json): turns on semantic and hybrid search. Unset: keyword
+    /// search only. `crawlium doctor` says how to get the files.
+    #[arg(long, env = "EMBEDDING_MODEL_DIR")]
+    pub embedding_model_dir: Option<PathBuf>,
+
+    /// Threads the local embedding model runs on, below the server's priority. 0: one per
+    /// core.
+    #[arg(long, env = "EMBEDDING_THREADS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub embedding_threads: u32,
+
+    /// An OpenAI-compatible embeddings endpoint (such as https://api.openai.com/v1/embeddings)
+    /// instead of the local model: turns on semantic and hybrid search.
+    #[arg(long, env = "EMBEDDINGS_URL")]
+    pub embeddings_url: Option<String>,
+
+    /// Bearer token for EMBEDDINGS_URL (never logged).
+    #[arg(long, env = "EMBEDDINGS_API_KEY", hide_env_values = true)]
+    pub embeddings_api_key: Option<String>,
+
+    /// The model EMBEDDINGS_URL is asked for (required with it), such as
+    /// text-embedding-3-small.
+    #[arg(long, env = "EMBEDDINGS_MODEL")]
+    pub embeddings_model: Option<String>,
+
+    /// Most requests a minute to EMBEDDINGS_URL.
+    #[arg(long, env = "EMBEDDINGS_REQUESTS_PER_MINUTE", default_value_t = 300,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub embeddings_requests_per_minute: u32,
+
+    /// Texts per request to EMBEDDINGS_URL.
+    #[arg(long, env = "EMBEDDINGS_BATCH", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=2048))]
+    pub embeddings_batch: u32,
+
     /// Chromium/Chrome binary. Default: the first of chromium, chromium-browser,
     /// google-chrome on PATH.
     #[arg(long, env = "CHROME_PATH")]
@@ -557,6 +597,7 @@ impl Config {
             )));
         }
         self.oauth_settings()?;
+        self.check_embeddings()?;
         for origin in self.allowed_origins.iter().chain(&self.cors_origins) {
             if origin != "*" && url::Url::parse(origin).map_or(true, |u| u.host().is_none()) {
                 return Err(ConfigError(format!(
@@ -747,6 +788,60 @@ impl Config {
             max_body_bytes: self.crawl_max_page_bytes as usize,
             policy: self.net_policy(),
             ..Default::default()
+        }
+    }
+
+    /// One source of vectors at most, and a service that can be asked.
+    fn check_embeddings(&self) -> Result<(), ConfigError> {
+        let Some(url) = &self.embeddings_url else {
+            return Ok(());
+        };
+        if self.embedding_model_dir.is_some() {
+            return Err(ConfigError(
+                "EMBEDDINGS_URL and EMBEDDING_MODEL_DIR are both set; set one: the local model \
+                 or the service"
+                    .into(),
+            ));
+        }
+        if !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+            return Err(ConfigError(format!(
+                "EMBEDDINGS_URL: '{url}' is not an http(s) URL; give the endpoint, such as \
+                 https://api.openai.com/v1/embeddings"
+            )));
+        }
+        if self
+            .embeddings_model
+            .as_deref()
+            .is_none_or(|m| m.trim().is_empty())
+        {
+            return Err(ConfigError(
+                "EMBEDDINGS_MODEL is required with EMBEDDINGS_URL: the model to ask for, such as \
+                 text-embedding-3-small"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Semantic search: the local model's directory and its threads, or a service.
+    pub fn search_settings(&self) -> crate::search::SearchSettings {
+        let threads = match self.embedding_threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n as usize,
+        };
+        crate::search::SearchSettings {
+            model_dir: self.embedding_model_dir.clone(),
+            threads,
+            remote: self
+                .embeddings_url
+                .as_ref()
+                .map(|url| crate::search::remote::RemoteSettings {
+                    url: url.clone(),
+                    api_key: self.embeddings_api_key.clone(),
+                    model: self.embeddings_model.clone().unwrap_or_default(),
+                    requests_per_minute: self.embeddings_requests_per_minute,
+                    batch: self.embeddings_batch as usize,
+                }),
         }
     }
 
@@ -1030,6 +1125,32 @@ mod tests {
         let bad_name = [&clustered[..], &["--cluster-name", "a b"]].concat();
         assert!(error(&bad_name).starts_with("CRAWLIUM_CLUSTER_NAME"));
         assert!(parse(&[]).unwrap().config.cluster_settings().is_none());
+    }
+
+    #[test]
+    fn one_source_of_vectors_and_a_service_that_can_be_asked() {
+        let error = |args: &[&str]| parse(args).unwrap().config.validate().unwrap_err().0;
+        let url = "http://127.0.0.1:9/v1/embeddings";
+        assert!(error(&["--embeddings-url", url]).contains("EMBEDDINGS_MODEL is required"));
+        assert!(
+            error(&["--embeddings-url", "ftp://x/", "--embeddings-model", "m"])
+                .contains("not an http(s) URL")
+        );
+        assert!(
+            error(&[
+                "--embeddings-url",
+                url,
+                "--embeddings-model",
+                "m",
+                "--embedding-model-dir",
+                "/m"
+            ])
+            .contains("both set")
+        );
+        let cli = parse(&["--embeddings-url", url, "--embeddings-model", "m"]).unwrap();
+        cli.config.validate().unwrap();
+        let remote = cli.config.search_settings().remote.unwrap();
+        assert_eq!((remote.batch, remote.requests_per_minute), (64, 300));
     }
 
     #[test]

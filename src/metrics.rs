@@ -177,6 +177,41 @@ impl CrawlMetrics {
     }
 }
 
+/// The embedder's metric handles (semantic search).
+#[derive(Clone, Default)]
+pub struct EmbeddingMetrics {
+    embedded: Counter,
+    seconds: Counter<f64, std::sync::atomic::AtomicU64>,
+    failures: Counter,
+    backlog: Gauge,
+    indexed: Gauge,
+    index_bytes: Gauge,
+}
+
+impl EmbeddingMetrics {
+    /// Counts chunks embedded in one batch and the time it took.
+    pub fn embedded(&self, chunks: usize, elapsed: Duration) {
+        self.embedded.inc_by(chunks as u64);
+        self.seconds.inc_by(elapsed.as_secs_f64());
+    }
+
+    /// Counts a batch that failed (it is tried again).
+    pub fn failed(&self) {
+        self.failures.inc();
+    }
+
+    /// Sets the chunks waiting for a vector.
+    pub fn set_backlog(&self, chunks: i64) {
+        self.backlog.set(chunks);
+    }
+
+    /// Sets the vectors in the in-process index and the memory they take.
+    pub fn set_indexed(&self, vectors: usize, bytes: usize) {
+        self.indexed.set(vectors as i64);
+        self.index_bytes.set(bytes as i64);
+    }
+}
+
 /// The cluster's metric handles: what this replica's registry saw at its last refresh (all
 /// zero without clustering).
 #[derive(Clone)]
@@ -223,6 +258,7 @@ pub struct Metrics {
     browser: BrowserMetrics,
     crawl: CrawlMetrics,
     cluster: ClusterMetrics,
+    embedding: EmbeddingMetrics,
     started: Instant,
 }
 
@@ -393,6 +429,41 @@ impl Metrics {
         ] {
             registry.register(name, help, gauge.clone());
         }
+        let embedding = EmbeddingMetrics::default();
+        registry.register(
+            "embedded_chunks",
+            "Chunks given a vector by this replica's embedder",
+            embedding.embedded.clone(),
+        );
+        registry.register(
+            "embedding_seconds",
+            "Time this replica's embedder spent computing vectors, in seconds",
+            embedding.seconds.clone(),
+        );
+        registry.register(
+            "embedding_failures",
+            "Embedding batches that failed (each is tried again)",
+            embedding.failures.clone(),
+        );
+        for (name, help, gauge) in [
+            (
+                "embedding_backlog_chunks",
+                "Stored chunks without a vector, at the embedder's last look",
+                &embedding.backlog,
+            ),
+            (
+                "vector_index_vectors",
+                "Vectors in this replica's in-process index",
+                &embedding.indexed,
+            ),
+            (
+                "vector_index_bytes",
+                "Memory of this replica's in-process vector index, in bytes",
+                &embedding.index_bytes,
+            ),
+        ] {
+            registry.register(name, help, gauge.clone());
+        }
         Self {
             registry,
             tool_calls,
@@ -405,8 +476,14 @@ impl Metrics {
             browser,
             crawl,
             cluster,
+            embedding,
             started: Instant::now(),
         }
+    }
+
+    /// The embedder's metrics.
+    pub fn embedding(&self) -> EmbeddingMetrics {
+        self.embedding.clone()
     }
 
     /// The crawler's metrics.

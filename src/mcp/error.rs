@@ -63,6 +63,15 @@ impl From<ToolError> for rmcp::model::CallToolResult {
     }
 }
 
+impl From<crate::search::SearchError> for ToolError {
+    fn from(e: crate::search::SearchError) -> Self {
+        match e {
+            crate::search::SearchError::Store(e) => e.into(),
+            crate::search::SearchError::Invalid(message) => ToolError::new(message),
+        }
+    }
+}
+
 impl From<crate::store::StoreError> for ToolError {
     fn from(error: crate::store::StoreError) -> Self {
         use crate::store::StoreError;

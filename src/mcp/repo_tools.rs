@@ -214,9 +214,8 @@ impl CrawliumServer {
     #[tool(
         name = "index_repos",
         description = "Index git repositories for search_code, get_symbol and check_code: \
-                       definitions (Rust, Python, JavaScript, TypeScript, Go, Java) and docs; a new \
-                       commit re-parses changed files only. A durable job: returned when done, or \
-                       its jobId for job_status.",
+                       definitions (languages below) and docs; a new commit re-parses changed \
+                       files only. A durable job: its result when done, else its jobId.",
         annotations(
             title = "Index git repositories",
             read_only_hint = false,

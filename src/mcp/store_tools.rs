@@ -17,7 +17,8 @@ use crate::{
     },
     mcp::error::ToolError,
     repos::lookup::{self, CodeResult},
-    store::{CodeQuery, DeletedSource, PageHit, PageKey, PageMeta, PageQuery, SourceSummary},
+    search::{Mode, PageSearchRequest},
+    store::{CodeQuery, DeletedSource, PageHit, PageKey, PageMeta, SourceSummary},
 };
 
 /// Most results one search returns.
@@ -61,6 +62,8 @@ pub struct SearchPagesArgs {
     /// Results to skip.
     #[serde(default)]
     pub offset: u32,
+    /// Ranking; hybrid when a model is set.
+    pub mode: Option<Mode>,
 }
 
 /// What `search_pages` returns.
@@ -71,6 +74,14 @@ pub struct SearchPagesResult {
     pub results: Vec<PageHit>,
     /// Pass as `offset` to get the next results; absent when there are no more.
     pub next_offset: Option<u32>,
+    /// How results were ranked.
+    pub mode: Mode,
+    /// No chunk had all the words: matched any.
+    #[serde(default)]
+    pub relaxed: bool,
+    /// Why meaning was not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// Arguments of `search_code`.
@@ -167,7 +178,21 @@ fn search_pages_text(found: &SearchPagesResult) -> String {
                 or crawl_site."
             .into();
     }
-    let mut header = format!("{} result(s), best first", found.results.len());
+    let mut header = format!(
+        "{} result(s), best first ({} ranking)",
+        found.results.len(),
+        match found.mode {
+            Mode::Hybrid => "hybrid: keyword and semantic",
+            Mode::Keyword => "keyword",
+            Mode::Semantic => "semantic",
+        }
+    );
+    if found.relaxed {
+        header.push_str("; no chunk has every word, so these have any of them");
+    }
+    if let Some(warning) = &found.warning {
+        header.push_str(&format!("; {warning}"));
+    }
     if let Some(next) = found.next_offset {
         header.push_str(&format!("; offset {next} gives the next ones"));
     }
@@ -277,8 +302,8 @@ fn get_page_text(page: &GetPageResult, window: &Window) -> String {
 impl CrawliumServer {
     #[tool(
         name = "search_pages",
-        description = "Full-text search over stored pages: the best chunks, with pageId, URL, \
-                       title and a snippet with hits in **bold**.",
+        description = "Search stored pages by words and meaning: the best chunks, with pageId, \
+                       URL, title and snippet.",
         output_schema = schema_for_output::<SearchPagesResult>(),
         annotations(
             title = "Search stored pages",
@@ -292,20 +317,24 @@ impl CrawliumServer {
     ) -> Result<CallToolResult, ToolError> {
         check_query(&args.query)?;
         let limit = check_limit(args.limit)?;
-        let results = self
+        let found = self
             .app
-            .store
-            .search_pages(&PageQuery {
+            .search
+            .pages(PageSearchRequest {
                 text: args.query,
                 source: args.source,
                 limit,
                 offset: args.offset,
+                mode: args.mode,
             })
             .await?;
-        let next_offset = (results.len() == limit as usize).then(|| args.offset + limit);
+        let next_offset = (found.hits.len() == limit as usize).then(|| args.offset + limit);
         let out = SearchPagesResult {
-            results,
+            results: found.hits,
             next_offset,
+            mode: found.mode,
+            relaxed: found.relaxed,
+            warning: found.warning,
         };
         Ok(structured(search_pages_text(&out), &out))
     }
@@ -396,8 +425,8 @@ impl CrawliumServer {
 
     #[tool(
         name = "list_sources",
-        description = "Every stored source (crawled site or indexed repository) with its counts; \
-                       its name is what a source argument takes.",
+        description = "Stored sources (crawled sites, indexed repositories) with counts; a name \
+                       is what source arguments take.",
         annotations(title = "List sources", read_only_hint = true, open_world_hint = false)
     )]
     pub async fn list_sources(&self) -> Result<Json<ListSourcesResult>, ToolError> {

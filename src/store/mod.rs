@@ -10,7 +10,8 @@
 //!
 //! File map: `pages.rs` (pages, chunks, code blocks), `sources.rs`, `search.rs`,
 //! `artifacts.rs` (screenshots and PDFs, bytes included), `jobs.rs` (durable jobs with
-//! a runner heartbeat), `frontier.rs` (each crawl job's URLs and their states).
+//! a runner heartbeat), `frontier.rs` (each crawl job's URLs and their states), `vectors.rs`
+//! (chunk vectors for semantic search).
 //!
 //! The bottom of the domain: it imports nothing else of the crate.
 
@@ -21,6 +22,7 @@ mod pages;
 mod repositories;
 mod search;
 mod sources;
+mod vectors;
 
 use std::{str::FromStr, time::Duration};
 
@@ -40,6 +42,7 @@ pub use repositories::{
 };
 pub use search::{CodeHit, CodeQuery, PageHit, PageQuery, fts5_query};
 pub use sources::{DeletedSource, RepositoryInfo, SourceKind, SourceSummary};
+pub use vectors::{ChunkRow, ChunkText, StoredVector, vector_bytes, vector_from_bytes};
 
 /// How long a connection may be waited for before a call fails.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -16,7 +16,7 @@ pub struct PageQuery {
     pub text: String,
     /// Restrict to one source (by name).
     pub source: Option<String>,
-    /// Results per page (1-100).
+    /// Results per page (1-1000).
     pub limit: u32,
     /// Results to skip.
     pub offset: u32,
@@ -26,6 +26,9 @@ pub struct PageQuery {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
 pub struct PageHit {
+    /// The chunk's id.
+    #[serde(skip)]
+    pub chunk_id: i64,
     /// The page's id (for get_page).
     pub page_id: i64,
     /// Page URL.
@@ -38,8 +41,12 @@ pub struct PageHit {
     pub chunk_position: i64,
     /// Matching text with the hits in **bold**.
     pub snippet: String,
-    /// Relevance: higher is better (BM25 on SQLite, ts_rank_cd on PostgreSQL).
+    /// Higher is better: BM25 or ts_rank_cd (keyword), cosine (semantic), RRF (hybrid).
     pub score: f64,
+    /// Rankings that found it: keyword, semantic.
+    #[sqlx(skip)]
+    #[serde(default)]
+    pub found_by: Vec<String>,
 }
 
 /// A `search_code` request.
@@ -178,7 +185,7 @@ fn mark_hits(raw: &str) -> String {
 }
 
 /// `rank` is the table's configured BM25 (heading path weighted double, see the migration).
-const SQLITE_PAGES: &str = "SELECT c.page_id, p.url, p.title, c.heading_path,
+const SQLITE_PAGES: &str = "SELECT c.id AS chunk_id, c.page_id, p.url, p.title, c.heading_path,
         CAST(c.position AS INTEGER) AS chunk_position,
         snippet(chunks_fts, 0, '\u{E000}', '\u{E001}', '…', 32) AS snippet,
         -chunks_fts.rank AS score
@@ -205,7 +212,7 @@ const POSTGRES_PAGES: &str = "WITH query AS (SELECT websearch_to_tsquery('englis
         FROM candidates JOIN chunks c ON c.id = candidates.id CROSS JOIN query
         ORDER BY score DESC, c.id
         LIMIT $3 OFFSET $4)
-     SELECT h.page_id, p.url, p.title, h.heading_path,
+     SELECT h.id AS chunk_id, h.page_id, p.url, p.title, h.heading_path,
             CAST(h.position AS BIGINT) AS chunk_position,
             ts_headline('english', h.text, query.q,
                 'StartSel=\u{E000}, StopSel=\u{E001}, MaxWords=40, MinWords=15, MaxFragments=2, FragmentDelimiter=\" … \"')
@@ -240,7 +247,7 @@ const POSTGRES_CODE: &str = "WITH query AS (SELECT websearch_to_tsquery('simple'
 impl Store {
     /// Ranked chunks matching the query.
     pub async fn search_pages(&self, query: &PageQuery) -> Result<Vec<PageHit>, StoreError> {
-        let limit = i64::from(query.limit.clamp(1, 100));
+        let limit = i64::from(query.limit.clamp(1, 1000));
         let offset = i64::from(query.offset);
         let mut hits: Vec<PageHit> = match &self.backend {
             Backend::Sqlite { read, .. } => {

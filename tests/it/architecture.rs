@@ -34,6 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("repos", &["crawl", "store", "net_policy", "child"]),
     ("jobs", &["crawl", "repos", "store", "principal"]),
+    ("search", &["store", "metrics"]),
     // Settings and wiring.
     (
         "config",
@@ -42,6 +43,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "callers",
             "crawl",
             "repos",
+            "search",
             "net_policy",
             "coord",
         ],
@@ -56,6 +58,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "crawl",
             "jobs",
             "repos",
+            "search",
             "store",
             "net_policy",
             "metrics",
@@ -75,6 +78,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "crawl",
             "jobs",
             "repos",
+            "search",
             "store",
             "metrics",
             "shutdown",

@@ -165,10 +165,21 @@ async fn doctor_prints_a_table_with_fixes() {
     .await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    for row in ["config", "data dir", "chromium", "database", "redis"] {
+    for row in [
+        "config",
+        "data dir",
+        "chromium",
+        "database",
+        "redis",
+        "embedding model",
+    ] {
         assert!(text.contains(row), "{text}");
     }
     assert!(text.contains("answers PING"), "{text}");
+    assert!(
+        text.contains("keyword search only") && text.contains("tools/fetch-model.sh"),
+        "{text}"
+    );
     assert!(
         text.contains("PostgreSQL") && text.contains("answers"),
         "{text}"
@@ -186,6 +197,20 @@ async fn doctor_prints_a_table_with_fixes() {
         text.contains("FAIL") && text.contains("Fixes:") && text.contains("REDIS_URL"),
         "{text}"
     );
+
+    // A model directory without the model fails; the real one passes.
+    let empty = dir.path().to_str().unwrap();
+    let out = run(dir.path(), &["doctor"], &[("EMBEDDING_MODEL_DIR", empty)]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        text.contains("lacks model.safetensors, tokenizer.json"),
+        "{text}"
+    );
+    let model = std::env::var("CRAWLIUM_TEST_MODEL_DIR").unwrap();
+    let out = run(dir.path(), &["doctor"], &[("EMBEDDING_MODEL_DIR", &model)]).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("all-MiniLM-L6-v2 in"), "{text}");
 }
 
 #[tokio::test]

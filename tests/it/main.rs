@@ -34,6 +34,7 @@ mod oauth;
 mod python_sdk;
 mod repo_tools;
 mod repos;
+mod search;
 #[cfg(feature = "test-tools")]
 mod shutdown;
 mod stdio;

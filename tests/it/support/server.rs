@@ -43,6 +43,10 @@ pub fn command(data_dir: &Path) -> Command {
         "BROWSER_ACQUIRE_TIMEOUT_MS",
         "BROWSER_IDLE_TIMEOUT_SECS",
         "BROWSER_CDP_ENDPOINTS",
+        "EMBEDDING_MODEL_DIR",
+        "EMBEDDINGS_URL",
+        "EMBEDDINGS_MODEL",
+        "EMBEDDINGS_API_KEY",
     ] {
         cmd.env_remove(key);
     }

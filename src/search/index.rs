@@ -1,0 +1,220 @@
+//! The in-process vector index: every stored chunk vector, quantised to int8 (one scale per
+//! vector), searched exhaustively. Exact search over int8 costs 384 bytes a chunk (1M chunks:
+//! 384 MB, against 1.5 GB as f32) and ranks as f32 does for normalised sentence vectors;
+//! 100k chunks are scanned in a few milliseconds.
+//!
+//! It is loaded from the store at start and kept current incrementally: vectors this process
+//! writes are added at once, other replicas' are read by their row id. Chunks deleted since
+//! (a page rewritten, a source deleted) are dropped when a search meets them, and the whole
+//! index is reloaded when it holds noticeably more vectors than the store.
+
+use std::collections::HashMap;
+
+/// One indexed vector's identity.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// The chunk it is the vector of.
+    pub chunk_id: i64,
+    /// The chunk's source, for `source` filters.
+    pub source_id: i64,
+}
+
+/// Vectors in int8 with their scales, searched by dot product.
+#[derive(Default)]
+pub struct VectorIndex {
+    dimensions: usize,
+    entries: Vec<Entry>,
+    codes: Vec<i8>,
+    scales: Vec<f32>,
+    slots: HashMap<i64, usize>,
+}
+
+/// A vector as int8 codes and the scale that turns them back into floats.
+fn quantise(vector: &[f32]) -> (Vec<i8>, f32) {
+    let max = vector.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if max == 0.0 {
+        return (vec![0; vector.len()], 0.0);
+    }
+    let scale = max / 127.0;
+    let codes = vector
+        .iter()
+        .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8)
+        .collect();
+    (codes, scale)
+}
+
+#[inline(always)]
+fn dot_kernel(a: &[i8], b: &[i8]) -> i32 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| i32::from(x) * i32::from(y))
+        .sum()
+}
+
+fn dot(a: &[i8], b: &[i8]) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        fn avx2(a: &[i8], b: &[i8]) -> i32 {
+            dot_kernel(a, b)
+        }
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { avx2(a, b) };
+        }
+    }
+    dot_kernel(a, b)
+}
+
+impl VectorIndex {
+    /// An empty index of vectors of `dimensions` (0: the first vector's).
+    pub fn new(dimensions: usize) -> Self {
+        Self {
+            dimensions,
+            ..Self::default()
+        }
+    }
+
+    /// Vectors held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Memory the vectors take, in bytes (codes, scales and identities).
+    pub fn bytes(&self) -> usize {
+        self.codes.len()
+            + self.scales.len() * 4
+            + self.entries.len() * (std::mem::size_of::<Entry>() + 24)
+    }
+
+    /// Adds or replaces the vector of `entry.chunk_id`. A vector of the wrong size is
+    /// ignored (written by another model's replica).
+    pub fn insert(&mut self, entry: Entry, vector: &[f32]) {
+        if self.dimensions == 0 {
+            self.dimensions = vector.len();
+        }
+        if vector.is_empty() || vector.len() != self.dimensions {
+            return;
+        }
+        let (codes, scale) = quantise(vector);
+        match self.slots.get(&entry.chunk_id) {
+            Some(&slot) => {
+                self.entries[slot] = entry;
+                self.scales[slot] = scale;
+                self.codes[slot * self.dimensions..(slot + 1) * self.dimensions]
+                    .copy_from_slice(&codes);
+            }
+            None => {
+                self.slots.insert(entry.chunk_id, self.entries.len());
+                self.entries.push(entry);
+                self.scales.push(scale);
+                self.codes.extend_from_slice(&codes);
+            }
+        }
+    }
+
+    /// Drops the vector of `chunk_id`, if held.
+    pub fn remove(&mut self, chunk_id: i64) {
+        let Some(slot) = self.slots.remove(&chunk_id) else {
+            return;
+        };
+        let last = self.entries.len() - 1;
+        if slot != last {
+            let moved = self.entries[last];
+            self.entries[slot] = moved;
+            self.scales[slot] = self.scales[last];
+            let d = self.dimensions;
+            self.codes.copy_within(last * d..(last + 1) * d, slot * d);
+            self.slots.insert(moved.chunk_id, slot);
+        }
+        self.entries.pop();
+        self.scales.pop();
+        self.codes.truncate(last * self.dimensions);
+    }
+
+    /// The `k` chunks most similar to `query` (cosine, best first), only of `source` when
+    /// given.
+    pub fn search(&self, query: &[f32], k: usize, source: Option<i64>) -> Vec<(i64, f32)> {
+        if query.len() != self.dimensions || k == 0 {
+            return Vec::new();
+        }
+        let (codes, scale) = quantise(query);
+        let mut best: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
+        for (slot, entry) in self.entries.iter().enumerate() {
+            if source.is_some_and(|s| s != entry.source_id) {
+                continue;
+            }
+            let d = self.dimensions;
+            let score = dot(&codes, &self.codes[slot * d..(slot + 1) * d]) as f32
+                * scale
+                * self.scales[slot];
+            if best.len() == k && score <= best[k - 1].0 {
+                continue;
+            }
+            let at = best.partition_point(|(s, _)| *s >= score);
+            best.insert(at, (score, slot));
+            best.truncate(k);
+        }
+        best.into_iter()
+            .map(|(score, slot)| (self.entries[slot].chunk_id, score))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Entry, VectorIndex};
+
+    fn unit(seed: u64) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let v: Vec<f32> = (0..8)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect();
+        let n = v.iter().map(|a| a * a).sum::<f32>().sqrt();
+        v.into_iter().map(|a| a / n).collect()
+    }
+
+    #[test]
+    fn finds_the_nearest_as_f32_does_and_forgets_removed() {
+        let mut index = VectorIndex::new(8);
+        let vectors: Vec<Vec<f32>> = (0..500).map(unit).collect();
+        for (i, v) in vectors.iter().enumerate() {
+            index.insert(
+                Entry {
+                    chunk_id: i as i64,
+                    source_id: (i % 2) as i64,
+                },
+                v,
+            );
+        }
+        for q in [3usize, 77, 250] {
+            let query = &vectors[q];
+            let found = index.search(query, 5, None);
+            assert_eq!(found[0].0, q as i64);
+            assert!((found[0].1 - 1.0).abs() < 0.02, "{found:?}");
+            let exact =
+                |i: usize| -> f32 { vectors[i].iter().zip(query).map(|(a, b)| a * b).sum() };
+            // int8 keeps the order of f32 scores up to its rounding.
+            for pair in found.windows(2) {
+                assert!(exact(pair[0].0 as usize) >= exact(pair[1].0 as usize) - 0.02);
+            }
+            let odd = index.search(query, 5, Some(1));
+            assert!(odd.iter().all(|(id, _)| id % 2 == 1), "{odd:?}");
+        }
+        index.remove(3);
+        index.remove(499);
+        assert_eq!(index.len(), 498);
+        assert_ne!(index.search(&vectors[3], 1, None)[0].0, 3);
+        assert_eq!(index.search(&vectors[498], 1, None)[0].0, 498);
+    }
+}

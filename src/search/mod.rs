@@ -1,0 +1,598 @@
+//! Search over what was stored: keyword (the store's full-text search), semantic (vectors of
+//! a local embedding model in an in-process index) and hybrid (both rankings fused by
+//! reciprocal rank), behind one [`Search`].
+//!
+//! Crawls never wait for vectors: they store chunks as before, and the backlog worker
+//! (`backlog.rs`) embeds what has no vector yet, at a lower priority than the rest of the
+//! server. A chunk without a vector is still found by its words, so hybrid search loses
+//! nothing while the backlog drains.
+//!
+//! Files: `model.rs` (the BERT encoder on candle), `embedder.rs` (tokenizer, threads),
+//! `remote.rs` (an OpenAI-compatible service instead), `index.rs` (int8 vectors, exhaustive
+//! search), `backlog.rs` (the background embedder and
+//! the index's loading), `query.rs` (the any-word relaxation).
+
+mod backlog;
+pub mod embedder;
+pub mod index;
+pub mod model;
+pub mod query;
+pub mod remote;
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex, RwLock},
+};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    metrics::EmbeddingMetrics,
+    store::{PageHit, PageQuery, Store, StoreError},
+};
+
+use self::{
+    embedder::{EmbedError, Embedder},
+    index::VectorIndex,
+};
+
+/// Reciprocal-rank fusion's constant: a result's share is 1 / (K + rank).
+const RRF_K: f64 = 60.0;
+/// Fewest candidates each ranking contributes to a hybrid search.
+const MIN_CANDIDATES: u32 = 50;
+/// Most results a search can reach (offset + limit).
+pub const MAX_DEPTH: u32 = 1000;
+/// Characters of a chunk shown as the snippet of a semantic-only hit.
+const SNIPPET_CHARS: usize = 240;
+
+/// How to rank.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Both rankings, fused (the default when a model is configured).
+    #[default]
+    Hybrid,
+    /// Words only (full-text search).
+    Keyword,
+    /// Meaning only (vector similarity).
+    Semantic,
+}
+
+/// Settings of semantic search.
+#[derive(Debug, Clone, Default)]
+pub struct SearchSettings {
+    /// Directory of the local model (`EMBEDDING_MODEL_DIR`).
+    pub model_dir: Option<PathBuf>,
+    /// Threads the local model runs on (`EMBEDDING_THREADS`).
+    pub threads: usize,
+    /// An OpenAI-compatible service instead (`EMBEDDINGS_URL`). Neither: keyword only.
+    pub remote: Option<remote::RemoteSettings>,
+}
+
+/// Why search failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The request cannot be served as asked.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A `search_pages` request.
+#[derive(Debug, Clone)]
+pub struct PageSearchRequest {
+    /// What the user typed.
+    pub text: String,
+    /// Only this source (by name).
+    pub source: Option<String>,
+    /// Results wanted.
+    pub limit: u32,
+    /// Results to skip.
+    pub offset: u32,
+    /// How to rank; `None`: hybrid when semantic search is on, else keyword.
+    pub mode: Option<Mode>,
+}
+
+/// What a page search found.
+#[derive(Debug, Clone)]
+pub struct PageSearch {
+    /// The results, best first.
+    pub hits: Vec<PageHit>,
+    /// How they were ranked.
+    pub mode: Mode,
+    /// No chunk had every word: the keyword ranking matched any of them.
+    pub relaxed: bool,
+    /// What went wrong with the semantic side, when results come from words alone.
+    pub warning: Option<String>,
+}
+
+/// What `server_status` and `/ready` say of search.
+#[derive(Debug, Clone)]
+pub struct SearchStatus {
+    /// Whether search works as configured (false: the model failed to load).
+    pub ok: bool,
+    /// Whether semantic and hybrid search are available now.
+    pub semantic: bool,
+    /// The model, its index and backlog; or how to turn semantic search on.
+    pub detail: String,
+    /// Vectors in this replica's index.
+    pub indexed: usize,
+    /// Memory the index takes, in bytes.
+    pub index_bytes: usize,
+    /// Chunks waiting for a vector, at the embedder's last look.
+    pub backlog: i64,
+    /// Chunks this process embedded.
+    pub embedded: u64,
+    /// Whether the embedder has looked and found nothing left to embed.
+    pub caught_up: bool,
+}
+
+/// The semantic side, once its model is loaded.
+struct Semantic {
+    embedder: Embedder,
+    index: RwLock<VectorIndex>,
+}
+
+/// State of the semantic side.
+enum SemanticState {
+    /// No model configured.
+    Off,
+    /// The model is loading (in the background, so start-up does not wait).
+    Loading,
+    /// Loaded and serving.
+    Ready(Arc<Semantic>),
+    /// The model could not be loaded.
+    Failed(String),
+}
+
+/// Search over the store, with semantic search when a model is configured.
+pub struct Search {
+    store: Store,
+    settings: SearchSettings,
+    state: RwLock<SemanticState>,
+    backlog: Mutex<i64>,
+    embedded: std::sync::atomic::AtomicU64,
+    caught_up: std::sync::atomic::AtomicBool,
+    metrics: EmbeddingMetrics,
+}
+
+impl Search {
+    /// Search over `store`; semantic search starts with [`Search::start`].
+    pub fn new(store: Store, settings: SearchSettings, metrics: EmbeddingMetrics) -> Arc<Self> {
+        let state = if settings.model_dir.is_some() || settings.remote.is_some() {
+            SemanticState::Loading
+        } else {
+            SemanticState::Off
+        };
+        Arc::new(Self {
+            store,
+            settings,
+            state: RwLock::new(state),
+            backlog: Mutex::new(0),
+            embedded: Default::default(),
+            caught_up: Default::default(),
+            metrics,
+        })
+    }
+
+    /// Loads the model in the background, then loads the index and embeds the backlog until
+    /// `stop`.
+    pub fn start(self: &Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+        let (dir, remote) = (
+            self.settings.model_dir.clone(),
+            self.settings.remote.clone(),
+        );
+        if dir.is_none() && remote.is_none() {
+            return;
+        }
+        let threads = self.settings.threads;
+        let search = self.clone();
+        tokio::spawn(async move {
+            let loaded = tokio::task::spawn_blocking(move || match (remote, dir) {
+                (Some(remote), _) => Embedder::remote(remote),
+                (None, Some(dir)) => Embedder::local(&dir, threads),
+                (None, None) => Err(EmbedError::Stopped),
+            })
+            .await;
+            let semantic = match loaded {
+                Ok(Ok(embedder)) => Arc::new(Semantic {
+                    index: RwLock::new(VectorIndex::new(embedder.dimensions())),
+                    embedder,
+                }),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "semantic search is off");
+                    *search.state.write().unwrap_or_else(|e| e.into_inner()) =
+                        SemanticState::Failed(e.to_string());
+                    return;
+                }
+                Err(_) => return,
+            };
+            *search.state.write().unwrap_or_else(|e| e.into_inner()) =
+                SemanticState::Ready(semantic.clone());
+            backlog::run(&search, &semantic, stop).await;
+        });
+    }
+
+    fn semantic(&self) -> Result<Arc<Semantic>, String> {
+        match &*self.state.read().unwrap_or_else(|e| e.into_inner()) {
+            SemanticState::Ready(semantic) => Ok(semantic.clone()),
+            SemanticState::Off => Err(OFF.into()),
+            SemanticState::Loading => Err("the embedding model is still loading".into()),
+            SemanticState::Failed(e) => Err(e.clone()),
+        }
+    }
+
+    /// What `server_status` reports.
+    pub fn status(&self) -> SearchStatus {
+        let backlog = *self.backlog.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let (indexed, index_bytes) = match &*state {
+            SemanticState::Ready(s) => {
+                let index = s.index.read().unwrap_or_else(|e| e.into_inner());
+                (index.len(), index.bytes())
+            }
+            _ => (0, 0),
+        };
+        let (ok, semantic, detail) = match &*state {
+            SemanticState::Ready(s) => (
+                true,
+                true,
+                format!(
+                    "keyword, semantic and hybrid; {} ({}): {indexed} vectors indexed ({} KiB), \
+                     {backlog} chunks waiting",
+                    s.embedder.model_id(),
+                    match &self.settings.remote {
+                        Some(remote) => format!("at {}", remote.url),
+                        None => format!("in process, {} threads", self.settings.threads),
+                    },
+                    index_bytes / 1024
+                ),
+            ),
+            SemanticState::Off => (true, false, format!("keyword only; {OFF}")),
+            SemanticState::Loading => (
+                true,
+                false,
+                "keyword only while the embedding model loads".into(),
+            ),
+            SemanticState::Failed(e) => (false, false, format!("keyword only; {e}")),
+        };
+        SearchStatus {
+            ok,
+            semantic,
+            detail,
+            indexed,
+            index_bytes,
+            backlog,
+            embedded: self.embedded.load(std::sync::atomic::Ordering::Relaxed),
+            caught_up: self.caught_up.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// Whether semantic search is configured at all.
+    pub fn configured(&self) -> bool {
+        self.settings.model_dir.is_some() || self.settings.remote.is_some()
+    }
+
+    /// Ranked chunks for a `search_pages` request.
+    pub async fn pages(&self, request: PageSearchRequest) -> Result<PageSearch, SearchError> {
+        let depth = request.offset.saturating_add(request.limit);
+        if depth > MAX_DEPTH {
+            return Err(SearchError::Invalid(format!(
+                "offset + limit may reach {MAX_DEPTH} at most (got {depth}); refine the query"
+            )));
+        }
+        let semantic = self.semantic();
+        let mode = match (request.mode, &semantic) {
+            (Some(mode), _) => mode,
+            (None, Ok(_)) => Mode::Hybrid,
+            (None, Err(_)) => Mode::Keyword,
+        };
+        if mode == Mode::Keyword {
+            let (hits, relaxed) = self
+                .keyword(&request, request.offset, request.limit)
+                .await?;
+            return Ok(PageSearch {
+                hits,
+                mode,
+                relaxed,
+                warning: None,
+            });
+        }
+        let semantic = match semantic {
+            Ok(semantic) => semantic,
+            Err(why) if mode == Mode::Semantic => {
+                return Err(SearchError::Invalid(format!(
+                    "semantic search is unavailable: {why}"
+                )));
+            }
+            Err(why) => {
+                let (hits, relaxed) = self
+                    .keyword(&request, request.offset, request.limit)
+                    .await?;
+                return Ok(PageSearch {
+                    hits,
+                    mode: Mode::Keyword,
+                    relaxed,
+                    warning: Some(format!("keyword results only: {why}")),
+                });
+            }
+        };
+        let candidates = depth.clamp(MIN_CANDIDATES, MAX_DEPTH);
+        let (similar, warning) = match self
+            .similar(
+                &semantic,
+                &request.text,
+                request.source.as_deref(),
+                candidates,
+            )
+            .await?
+        {
+            Ok(similar) => (similar, None),
+            Err(why) if mode == Mode::Semantic => {
+                return Err(SearchError::Invalid(format!(
+                    "semantic search failed: {why}"
+                )));
+            }
+            Err(why) => (Vec::new(), Some(format!("keyword results only: {why}"))),
+        };
+        // Meaning, not the any-word relaxation, covers a question whose words no chunk has
+        // together: a relaxed ranking would put chunks with one common word first.
+        let keyword = if mode == Mode::Hybrid {
+            self.store
+                .search_pages(&PageQuery {
+                    text: request.text.clone(),
+                    source: request.source.clone(),
+                    limit: candidates,
+                    offset: 0,
+                })
+                .await?
+        } else {
+            Vec::new()
+        };
+        let ranked = fuse(&keyword, &similar, mode);
+        let window: Vec<(i64, f64, Vec<String>)> = ranked
+            .into_iter()
+            .skip(request.offset as usize)
+            .take(request.limit as usize)
+            .collect();
+        let hits = self.hydrate(&semantic, window, keyword).await?;
+        Ok(PageSearch {
+            hits,
+            mode,
+            relaxed: false,
+            warning,
+        })
+    }
+
+    /// The keyword ranking, relaxed to any word when no chunk has them all.
+    async fn keyword(
+        &self,
+        request: &PageSearchRequest,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<PageHit>, bool), StoreError> {
+        let query = |text: &str, offset: u32, limit: u32| PageQuery {
+            text: text.to_string(),
+            source: request.source.clone(),
+            limit,
+            offset,
+        };
+        let hits = self
+            .store
+            .search_pages(&query(&request.text, offset, limit))
+            .await?;
+        if !hits.is_empty() {
+            return Ok((found_by(hits, "keyword"), false));
+        }
+        let some_match = offset > 0
+            && !self
+                .store
+                .search_pages(&query(&request.text, 0, 1))
+                .await?
+                .is_empty();
+        match query::any_word(&request.text) {
+            Some(relaxed) if !some_match => {
+                let hits = self
+                    .store
+                    .search_pages(&query(&relaxed, offset, limit))
+                    .await?;
+                let relaxed = !hits.is_empty();
+                Ok((found_by(hits, "keyword"), relaxed))
+            }
+            _ => Ok((Vec::new(), false)),
+        }
+    }
+
+    /// The chunks nearest the query's meaning, or why they cannot be had.
+    async fn similar(
+        &self,
+        semantic: &Semantic,
+        text: &str,
+        source: Option<&str>,
+        k: u32,
+    ) -> Result<Result<Vec<(i64, f32)>, String>, StoreError> {
+        let source_id = match source {
+            Some(name) => match self.store.source_id(name).await? {
+                Some(id) => Some(id),
+                None => return Ok(Ok(Vec::new())),
+            },
+            None => None,
+        };
+        let vector = match semantic.embedder.embed_query(text).await {
+            Ok(vector) => vector,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let index = semantic.index.read().unwrap_or_else(|e| e.into_inner());
+        Ok(Ok(index.search(&vector, k as usize, source_id)))
+    }
+
+    /// Results for ranked chunk ids: keyword hits as found, the others read from the store
+    /// (chunks deleted since they were indexed are dropped, and leave the index).
+    async fn hydrate(
+        &self,
+        semantic: &Semantic,
+        window: Vec<(i64, f64, Vec<String>)>,
+        keyword: Vec<PageHit>,
+    ) -> Result<Vec<PageHit>, StoreError> {
+        let mut known: HashMap<i64, PageHit> =
+            keyword.into_iter().map(|hit| (hit.chunk_id, hit)).collect();
+        let missing: Vec<i64> = window
+            .iter()
+            .map(|(id, _, _)| *id)
+            .filter(|id| !known.contains_key(id))
+            .collect();
+        let rows = self.store.chunk_rows(&missing).await?;
+        let found: std::collections::HashSet<i64> = rows.iter().map(|r| r.id).collect();
+        let gone: Vec<i64> = missing
+            .into_iter()
+            .filter(|id| !found.contains(id))
+            .collect();
+        if !gone.is_empty() {
+            let mut index = semantic.index.write().unwrap_or_else(|e| e.into_inner());
+            for id in gone {
+                index.remove(id);
+            }
+        }
+        for row in rows {
+            known.insert(
+                row.id,
+                PageHit {
+                    chunk_id: row.id,
+                    page_id: row.page_id,
+                    url: row.url,
+                    title: row.title,
+                    heading_path: row.heading_path,
+                    chunk_position: row.position,
+                    snippet: snippet(&row.text),
+                    score: 0.0,
+                    found_by: Vec::new(),
+                },
+            );
+        }
+        Ok(window
+            .into_iter()
+            .filter_map(|(id, score, by)| {
+                known.remove(&id).map(|mut hit| {
+                    hit.score = score;
+                    hit.found_by = by;
+                    hit
+                })
+            })
+            .collect())
+    }
+}
+
+/// What `server_status` and errors say when no model is configured.
+const OFF: &str = "semantic search is off: set EMBEDDING_MODEL_DIR to a directory with \
+                   all-MiniLM-L6-v2 (crawlium doctor says how to get it), or EMBEDDINGS_URL to \
+                   an OpenAI-compatible embeddings service";
+
+fn found_by(mut hits: Vec<PageHit>, ranking: &str) -> Vec<PageHit> {
+    for hit in &mut hits {
+        hit.found_by = vec![ranking.to_string()];
+    }
+    hits
+}
+
+/// One ranking, or both fused by reciprocal rank: (chunk id, score, rankings that found it),
+/// best first. Keyword hits keep their order among equals.
+fn fuse(keyword: &[PageHit], similar: &[(i64, f32)], mode: Mode) -> Vec<(i64, f64, Vec<String>)> {
+    if mode == Mode::Semantic {
+        return similar
+            .iter()
+            .map(|&(id, score)| (id, f64::from(score), vec!["semantic".to_string()]))
+            .collect();
+    }
+    let mut fused: Vec<(i64, f64, Vec<String>)> = Vec::new();
+    let mut at: HashMap<i64, usize> = HashMap::new();
+    let rankings = [
+        (
+            "keyword",
+            keyword.iter().map(|h| h.chunk_id).collect::<Vec<_>>(),
+        ),
+        ("semantic", similar.iter().map(|(id, _)| *id).collect()),
+    ];
+    for (name, ids) in rankings {
+        for (rank, id) in ids.into_iter().enumerate() {
+            let share = 1.0 / (RRF_K + rank as f64 + 1.0);
+            match at.get(&id) {
+                Some(&i) => {
+                    fused[i].1 += share;
+                    fused[i].2.push(name.to_string());
+                }
+                None => {
+                    at.insert(id, fused.len());
+                    fused.push((id, share, vec![name.to_string()]));
+                }
+            }
+        }
+    }
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1));
+    fused
+}
+
+/// The start of a chunk, cut at a word.
+fn snippet(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(SNIPPET_CHARS) {
+        None => text.to_string(),
+        Some((cut, _)) => {
+            let head = &text[..cut];
+            let head = head
+                .rsplit_once(char::is_whitespace)
+                .map_or(head, |(h, _)| h);
+            format!("{head} …")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Mode, fuse, snippet};
+    use crate::store::PageHit;
+
+    fn hit(chunk_id: i64) -> PageHit {
+        PageHit {
+            chunk_id,
+            page_id: chunk_id,
+            url: String::new(),
+            title: None,
+            heading_path: String::new(),
+            chunk_position: 0,
+            snippet: String::new(),
+            score: 0.0,
+            found_by: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn fusion_rewards_agreement_and_keeps_either_side() {
+        let keyword = [hit(1), hit(2), hit(3)];
+        let similar = [(3, 0.9), (4, 0.8), (1, 0.7)];
+        let fused = fuse(&keyword, &similar, Mode::Hybrid);
+        let ids: Vec<i64> = fused.iter().map(|f| f.0).collect();
+        // 1: ranks 1 and 3; 3: ranks 3 and 1 (tie, keyword's order kept); then 2, 4.
+        assert_eq!(ids, [1, 3, 2, 4]);
+        assert_eq!(fused[0].2, ["keyword", "semantic"]);
+        assert_eq!(fused[2].2, ["keyword"]);
+        assert_eq!(fused[3].2, ["semantic"]);
+        let semantic = fuse(&keyword, &similar, Mode::Semantic);
+        assert_eq!(semantic.iter().map(|f| f.0).collect::<Vec<_>>(), [3, 4, 1]);
+    }
+
+    #[test]
+    fn snippets_end_at_a_word() {
+        assert_eq!(snippet("  short  "), "short");
+        let long = "word ".repeat(100);
+        let cut = snippet(&long);
+        assert!(
+            cut.ends_with("word …") && cut.chars().count() <= 242,
+            "{cut}"
+        );
+    }
+}
