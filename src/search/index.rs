@@ -137,20 +137,51 @@ impl VectorIndex {
         self.codes.truncate(last * self.dimensions);
     }
 
-    /// The `k` chunks most similar to `query` (cosine, best first), only of `source` when
-    /// given.
+    /// The `k` chunks most similar to `query` (cosine, best first; equal scores in insertion
+    /// order), only of `source` when given. Large indexes are scanned in parallel parts.
     pub fn search(&self, query: &[f32], k: usize, source: Option<i64>) -> Vec<(i64, f32)> {
+        use rayon::prelude::*;
         if query.len() != self.dimensions || k == 0 {
             return Vec::new();
         }
         let (codes, scale) = quantise(query);
+        let part = self
+            .entries
+            .len()
+            .div_ceil(rayon::current_num_threads().max(1))
+            .max(PART);
+        let starts: Vec<usize> = (0..self.entries.len()).step_by(part).collect();
+        let mut best: Vec<(f32, usize)> = starts
+            .into_par_iter()
+            .map(|start| {
+                let end = (start + part).min(self.entries.len());
+                self.best_of(&codes, scale, start..end, k, source)
+            })
+            .flatten()
+            .collect();
+        best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        best.truncate(k);
+        best.into_iter()
+            .map(|(score, slot)| (self.entries[slot].chunk_id, score))
+            .collect()
+    }
+
+    /// The best `k` of the slots in `range`: (score, slot), best first.
+    fn best_of(
+        &self,
+        codes: &[i8],
+        scale: f32,
+        range: std::ops::Range<usize>,
+        k: usize,
+        source: Option<i64>,
+    ) -> Vec<(f32, usize)> {
+        let d = self.dimensions;
         let mut best: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
-        for (slot, entry) in self.entries.iter().enumerate() {
-            if source.is_some_and(|s| s != entry.source_id) {
+        for slot in range {
+            if source.is_some_and(|s| s != self.entries[slot].source_id) {
                 continue;
             }
-            let d = self.dimensions;
-            let score = dot(&codes, &self.codes[slot * d..(slot + 1) * d]) as f32
+            let score = dot(codes, &self.codes[slot * d..(slot + 1) * d]) as f32
                 * scale
                 * self.scales[slot];
             if best.len() == k && score <= best[k - 1].0 {
@@ -160,11 +191,13 @@ impl VectorIndex {
             best.insert(at, (score, slot));
             best.truncate(k);
         }
-        best.into_iter()
-            .map(|(score, slot)| (self.entries[slot].chunk_id, score))
-            .collect()
+        best
     }
 }
+
+/// Fewest vectors one parallel part of a search scans (smaller parts cost more than they
+/// save).
+const PART: usize = 16_384;
 
 #[cfg(test)]
 mod tests {
@@ -211,6 +244,29 @@ mod tests {
             let odd = index.search(query, 5, Some(1));
             assert!(odd.iter().all(|(id, _)| id % 2 == 1), "{odd:?}");
         }
+        // Over PART vectors the scan runs in parts; it finds what one part finds.
+        let mut large = VectorIndex::new(8);
+        for i in 0..40_000u64 {
+            large.insert(
+                Entry {
+                    chunk_id: i as i64,
+                    source_id: 0,
+                },
+                &unit(i),
+            );
+        }
+        let (codes, scale) = super::quantise(&vectors[7]);
+        let whole: Vec<i64> = large
+            .best_of(&codes, scale, 0..large.len(), 20, None)
+            .into_iter()
+            .map(|(_, slot)| large.entries[slot].chunk_id)
+            .collect();
+        let parts: Vec<i64> = large
+            .search(&vectors[7], 20, None)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(parts, whole);
         index.remove(3);
         index.remove(499);
         assert_eq!(index.len(), 498);

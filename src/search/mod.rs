@@ -41,7 +41,7 @@ use self::{
 const RRF_K: f64 = 60.0;
 /// Fewest candidates each ranking contributes to a hybrid search.
 const MIN_CANDIDATES: u32 = 50;
-/// Most results a search can reach (offset + limit).
+/// Most results a semantic or hybrid search can reach (offset + limit).
 pub const MAX_DEPTH: u32 = 1000;
 /// Characters of a chunk shown as the snippet of a semantic-only hit.
 const SNIPPET_CHARS: usize = 240;
@@ -280,12 +280,6 @@ impl Search {
 
     /// Ranked chunks for a `search_pages` request.
     pub async fn pages(&self, request: PageSearchRequest) -> Result<PageSearch, SearchError> {
-        let depth = request.offset.saturating_add(request.limit);
-        if depth > MAX_DEPTH {
-            return Err(SearchError::Invalid(format!(
-                "offset + limit may reach {MAX_DEPTH} at most (got {depth}); refine the query"
-            )));
-        }
         let semantic = self.semantic();
         let mode = match (request.mode, &semantic) {
             (Some(mode), _) => mode,
@@ -293,15 +287,7 @@ impl Search {
             (None, Err(_)) => Mode::Keyword,
         };
         if mode == Mode::Keyword {
-            let (hits, relaxed) = self
-                .keyword(&request, request.offset, request.limit)
-                .await?;
-            return Ok(PageSearch {
-                hits,
-                mode,
-                relaxed,
-                warning: None,
-            });
+            return self.words_only(&request, None).await;
         }
         let semantic = match semantic {
             Ok(semantic) => semantic,
@@ -310,49 +296,49 @@ impl Search {
                     "semantic search is unavailable: {why}"
                 )));
             }
-            Err(why) => {
-                let (hits, relaxed) = self
-                    .keyword(&request, request.offset, request.limit)
-                    .await?;
-                return Ok(PageSearch {
-                    hits,
-                    mode: Mode::Keyword,
-                    relaxed,
-                    warning: Some(format!("keyword results only: {why}")),
-                });
+            Err(why) => return self.words_only(&request, Some(why)).await,
+        };
+        // Meaning ranks every chunk; fused results go as deep as MAX_DEPTH.
+        let depth = request.offset.saturating_add(request.limit);
+        if depth > MAX_DEPTH {
+            return Err(SearchError::Invalid(format!(
+                "semantic and hybrid results go {MAX_DEPTH} deep (offset + limit was {depth}); \
+                 refine the query, or use mode keyword to page further"
+            )));
+        }
+        let candidates = depth.clamp(MIN_CANDIDATES, MAX_DEPTH);
+        // Meaning, not the any-word relaxation, covers a question whose words no chunk has
+        // together: a relaxed ranking would put chunks with one common word first. Both
+        // rankings are asked at once.
+        let keyword = async {
+            if mode == Mode::Hybrid {
+                self.store
+                    .search_pages(&PageQuery {
+                        text: request.text.clone(),
+                        source: request.source.clone(),
+                        limit: candidates,
+                        offset: 0,
+                    })
+                    .await
+            } else {
+                Ok(Vec::new())
             }
         };
-        let candidates = depth.clamp(MIN_CANDIDATES, MAX_DEPTH);
-        let (similar, warning) = match self
-            .similar(
-                &semantic,
-                &request.text,
-                request.source.as_deref(),
-                candidates,
-            )
-            .await?
-        {
-            Ok(similar) => (similar, None),
-            Err(why) if mode == Mode::Semantic => {
+        let similar = self.similar(
+            &semantic,
+            &request.text,
+            request.source.as_deref(),
+            candidates,
+        );
+        let (keyword, similar) = tokio::join!(keyword, similar);
+        let (keyword, similar) = match (keyword?, similar?) {
+            (keyword, Ok(similar)) => (keyword, similar),
+            (_, Err(why)) if mode == Mode::Semantic => {
                 return Err(SearchError::Invalid(format!(
                     "semantic search failed: {why}"
                 )));
             }
-            Err(why) => (Vec::new(), Some(format!("keyword results only: {why}"))),
-        };
-        // Meaning, not the any-word relaxation, covers a question whose words no chunk has
-        // together: a relaxed ranking would put chunks with one common word first.
-        let keyword = if mode == Mode::Hybrid {
-            self.store
-                .search_pages(&PageQuery {
-                    text: request.text.clone(),
-                    source: request.source.clone(),
-                    limit: candidates,
-                    offset: 0,
-                })
-                .await?
-        } else {
-            Vec::new()
+            (_, Err(why)) => return self.words_only(&request, Some(why)).await,
         };
         let ranked = fuse(&keyword, &similar, mode);
         let window: Vec<(i64, f64, Vec<String>)> = ranked
@@ -365,7 +351,23 @@ impl Search {
             hits,
             mode,
             relaxed: false,
-            warning,
+            warning: None,
+        })
+    }
+
+    /// Words alone (the any-word relaxation included): keyword mode, or hybrid without its
+    /// semantic side, `why` saying what it lacks.
+    async fn words_only(
+        &self,
+        request: &PageSearchRequest,
+        why: Option<String>,
+    ) -> Result<PageSearch, SearchError> {
+        let (hits, relaxed) = self.keyword(request, request.offset, request.limit).await?;
+        Ok(PageSearch {
+            hits,
+            mode: Mode::Keyword,
+            relaxed,
+            warning: why.map(|why| format!("keyword results only: {why}")),
         })
     }
 
@@ -411,7 +413,7 @@ impl Search {
     /// The chunks nearest the query's meaning, or why they cannot be had.
     async fn similar(
         &self,
-        semantic: &Semantic,
+        semantic: &Arc<Semantic>,
         text: &str,
         source: Option<&str>,
         k: u32,
@@ -427,8 +429,14 @@ impl Search {
             Ok(vector) => vector,
             Err(e) => return Ok(Err(e.to_string())),
         };
-        let index = semantic.index.read().unwrap_or_else(|e| e.into_inner());
-        Ok(Ok(index.search(&vector, k as usize, source_id)))
+        // The scan takes milliseconds over 100k vectors: off the async runtime.
+        let semantic = semantic.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            let index = semantic.index.read().unwrap_or_else(|e| e.into_inner());
+            index.search(&vector, k as usize, source_id)
+        })
+        .await
+        .map_err(|e| format!("the vector search failed: {e}")))
     }
 
     /// Results for ranked chunk ids: keyword hits as found, the others read from the store

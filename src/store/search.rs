@@ -39,7 +39,7 @@ pub struct PageHit {
     pub heading_path: String,
     /// Position of the chunk in the page (0-based).
     pub chunk_position: i64,
-    /// Matching text with the hits in **bold**.
+    /// Matching text with word hits in **bold** (found by meaning only: the chunk's start).
     pub snippet: String,
     /// Higher is better: BM25 or ts_rank_cd (keyword), cosine (semantic), RRF (hybrid).
     pub score: f64,

@@ -299,6 +299,24 @@ async fn exercise(database_url: &str, dir: &std::path::Path) {
     .await;
     assert_eq!(elsewhere["results"], json!([]));
 
+    // Fused rankings are bounded in depth; words page on.
+    let deep = error_text(
+        &client,
+        "search_pages",
+        json!({"query": "random element", "offset": 995, "limit": 10}),
+    )
+    .await;
+    assert!(
+        deep.contains("1000 deep") && deep.contains("mode keyword"),
+        "{deep}"
+    );
+    ok(
+        &client,
+        "search_pages",
+        json!({"query": "random element", "offset": 995, "limit": 10, "mode": "keyword"}),
+    )
+    .await;
+
     // A restart reloads the index from the store and embeds nothing again.
     drop(client);
     server.sigterm();
@@ -590,7 +608,7 @@ async fn an_embeddings_service_instead_of_the_local_model() {
     // The service fails: words still answer, with a warning; meaning alone is an error.
     seen.lock().unwrap().failing = true;
     let degraded = ok(&client, "search_pages", json!({"query": "random element"})).await;
-    assert_eq!(degraded["mode"], "hybrid");
+    assert_eq!(degraded["mode"], "keyword");
     assert_eq!(degraded["results"][0]["url"], url("random"));
     assert_eq!(degraded["results"][0]["foundBy"], json!(["keyword"]));
     let warning = degraded["warning"].as_str().unwrap();

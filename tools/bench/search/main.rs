@@ -126,8 +126,7 @@ fn questions() -> Vec<(String, String)> {
 async fn embedded(search: &Search) -> Duration {
     let started = Instant::now();
     loop {
-        let status = search.status();
-        if status.semantic && status.backlog == 0 && status.indexed > 0 {
+        if search.status().caught_up {
             return started.elapsed();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -230,26 +229,22 @@ async fn latency(backend: &str, url: &str) {
         .upsert_source(SourceKind::Site, "bench.example", "https://bench.example/")
         .await
         .unwrap();
-    let words = [
-        "scheduler",
-        "runtime",
-        "future",
-        "thread",
-        "task",
-        "channel",
-        "socket",
-        "buffer",
-        "parse",
-        "stream",
-        "timer",
-        "signal",
-        "memory",
-        "vector",
-        "index",
-        "query",
-        "table",
-        "request",
+    // A Zipf-like vocabulary of 5,000 made-up words, as the store benchmark uses: common words
+    // are much more frequent, as in real text.
+    const SYLLABLES: [&str; 16] = [
+        "ka", "lo", "mi", "ren", "tos", "va", "quin", "del", "sar", "po", "tek", "yun", "bra",
+        "fel", "gom", "ix",
     ];
+    let words: Vec<String> = (0..5000)
+        .map(|i| {
+            format!(
+                "{}{}{}",
+                SYLLABLES[i % 16],
+                SYLLABLES[(i / 16) % 16],
+                SYLLABLES[(i / 256) % 16]
+            )
+        })
+        .collect();
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
         seed ^= seed << 13;
@@ -268,7 +263,10 @@ async fn latency(backend: &str, url: &str) {
                     .map(|c| NewChunk {
                         heading_path: format!("Guide > Section {c}"),
                         text: (0..60)
-                            .map(|_| words[(next() % words.len() as u64) as usize])
+                            .map(|_| {
+                                let u = (next() % 1_000_000) as f64 / 1_000_000.0;
+                                words[(5000f64.powf(u) as usize).min(4999)].as_str()
+                            })
                             .collect::<Vec<_>>()
                             .join(" "),
                     })
@@ -330,10 +328,11 @@ async fn latency(backend: &str, url: &str) {
     for mode in [Mode::Keyword, Mode::Semantic, Mode::Hybrid] {
         let mut times = Vec::new();
         for i in 0..200 {
+            // Two mid-frequency words: some chunks have both, many have one.
             let text = format!(
-                "{} {} tuning",
-                words[i % words.len()],
-                words[(i * 7) % words.len()]
+                "{} {}",
+                words[50 + (i * 37) % 500],
+                words[50 + (i * 91) % 500]
             );
             let started = Instant::now();
             search
