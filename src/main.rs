@@ -131,6 +131,8 @@ async fn crawl(config: Config, args: CrawlCommand) -> anyhow::Result<ExitCode> {
     // left when it ends waits for the server or `crawlium embed`.
     app.search.start(app.shutdown.draining().clone());
     let code = cli::crawl(&app, args).await;
+    // The embedder stops at its next batch; what it stored is kept.
+    app.shutdown.drain(std::time::Duration::ZERO).await;
     // Chromium processes a rendering crawl launched go with the command.
     app.browsers.shutdown().await;
     app.store.close().await;

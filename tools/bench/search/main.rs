@@ -122,6 +122,22 @@ fn questions() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Search over `store` with the local model, its embedder started.
+fn start(store: &Store) -> (std::sync::Arc<Search>, CancellationToken) {
+    let search = Search::new(
+        store.clone(),
+        SearchSettings {
+            model_dir: Some(model_dir()),
+            threads: threads(),
+            remote: None,
+        },
+        EmbeddingMetrics::default(),
+    );
+    let stop = CancellationToken::new();
+    search.start(stop.clone());
+    (search, stop)
+}
+
 /// Waits until the search's embedder has caught up; how long it took.
 async fn embedded(search: &Search) -> Duration {
     let started = Instant::now();
@@ -157,17 +173,7 @@ async fn quality() {
         "quality: {} pages, {chunks} chunks of Python's library reference",
         pages.len()
     );
-    let search = Search::new(
-        store.clone(),
-        SearchSettings {
-            model_dir: Some(model_dir()),
-            threads: threads(),
-            remote: None,
-        },
-        EmbeddingMetrics::default(),
-    );
-    let stop = CancellationToken::new();
-    search.start(stop.clone());
+    let (search, stop) = start(&store);
     let took = embedded(&search).await;
     println!(
         "quality: embedded {chunks} chunks in {:.1} s ({:.1} chunks/s, real documentation chunks)",
@@ -306,17 +312,7 @@ async fn latency(backend: &str, url: &str) {
         PAGES * CHUNKS,
         started.elapsed().as_secs_f64()
     );
-    let search = Search::new(
-        store.clone(),
-        SearchSettings {
-            model_dir: Some(model_dir()),
-            threads: threads(),
-            remote: None,
-        },
-        EmbeddingMetrics::default(),
-    );
-    let stop = CancellationToken::new();
-    search.start(stop.clone());
+    let (search, stop) = start(&store);
     let loaded = embedded(&search).await;
     let status = search.status();
     println!(
