@@ -3,13 +3,11 @@
 //! wrote. It never blocks a crawl: crawls write chunks, this reads them later.
 
 use std::{
-    sync::{Arc, atomic::Ordering},
+    sync::{Arc, RwLock, atomic::Ordering},
     time::{Duration, Instant},
 };
 
 use tokio_util::sync::CancellationToken;
-
-use std::sync::RwLock;
 
 use super::{
     Search, Semantic,
@@ -21,10 +19,13 @@ use crate::store::{StoreError, vector_bytes, vector_from_bytes};
 const BATCH: u32 = 128;
 /// Vectors read from the store per query while loading the index.
 const LOAD_BATCH: u32 = 5_000;
-/// Rows before the last one read that are read again: on PostgreSQL a row id is taken when
-/// the row is written and visible when its transaction commits, so a slow writer's row can
-/// appear behind one already read.
+/// Rows before the last one read that are read again while vectors are being written: on
+/// PostgreSQL a row id is taken when the row is written and visible when its transaction
+/// commits, so a slow writer's row can appear behind one already read.
 const OVERLAP: i64 = 1_000;
+/// How long after the last new row the overlap is read again (a vector write commits within
+/// it); an idle index reads nothing again.
+const SETTLE: Duration = Duration::from_secs(30);
 /// How often an idle embedder looks for new chunks and other replicas' vectors.
 const IDLE: Duration = Duration::from_secs(1);
 /// How often the index is compared with the store for deleted chunks.
@@ -32,10 +33,19 @@ const RECONCILE: Duration = Duration::from_secs(60);
 /// Wait after a failed batch before trying it again.
 const RETRY: Duration = Duration::from_secs(5);
 
+/// How far the index has read the store's vector rows.
+#[derive(Default)]
+struct Loaded {
+    /// The last vector row read.
+    seq: i64,
+    /// When a new row was last read.
+    grew: Option<Instant>,
+}
+
 /// Where the index stands against the store.
 struct Cursor {
-    /// The last vector row read into the index.
-    loaded: i64,
+    /// The vector rows read into the index.
+    loaded: Loaded,
     /// The last chunk id embedded (or skipped) by this embedder.
     embedded: i64,
     reconciled: Instant,
@@ -49,7 +59,7 @@ pub(super) async fn run(search: &Search, semantic: &Arc<Semantic>, stop: Cancell
         Err(e) => tracing::warn!(error = %e, "cannot drop vectors of another model"),
     }
     let mut cursor = Cursor {
-        loaded: 0,
+        loaded: Loaded::default(),
         embedded: 0,
         reconciled: Instant::now(),
     };
@@ -142,14 +152,19 @@ async fn step(
     Ok(true)
 }
 
-/// Reads vectors written after row `loaded` (by anyone) into `index`.
+/// Reads vectors written since the last look (by anyone) into `index`.
 async fn load(
     search: &Search,
     index: &RwLock<VectorIndex>,
     model: &str,
-    loaded: &mut i64,
+    loaded: &mut Loaded,
 ) -> Result<(), StoreError> {
-    let mut after = (*loaded - OVERLAP).max(0);
+    let settling = loaded.grew.is_some_and(|at| at.elapsed() < SETTLE);
+    let mut after = if settling {
+        (loaded.seq - OVERLAP).max(0)
+    } else {
+        loaded.seq
+    };
     loop {
         let rows = search.store.vectors_after(after, model, LOAD_BATCH).await?;
         let Some(last) = rows.last().map(|r| r.seq) else {
@@ -169,7 +184,10 @@ async fn load(
             search.metrics.set_indexed(index.len(), index.bytes());
         }
         after = last;
-        *loaded = (*loaded).max(last);
+        if last > loaded.seq {
+            loaded.seq = last;
+            loaded.grew = Some(Instant::now());
+        }
         if rows.len() < LOAD_BATCH as usize {
             break;
         }
@@ -197,7 +215,7 @@ async fn reconcile(
     }
     tracing::info!(held, stored, "vector index rebuilt: chunks were deleted");
     let fresh = RwLock::new(VectorIndex::new(semantic.embedder.dimensions()));
-    let mut loaded = 0;
+    let mut loaded = Loaded::default();
     load(search, &fresh, model, &mut loaded).await?;
     *semantic.index.write().unwrap_or_else(|e| e.into_inner()) =
         fresh.into_inner().unwrap_or_else(|e| e.into_inner());
