@@ -116,9 +116,10 @@ impl Embedder {
                 return vectors.pop().ok_or(EmbedError::Stopped);
             }
         };
-        let model = local.model.clone();
-        let tokens = local.tokenize(&[text.to_string()])?;
+        let (model, tokenizer) = (local.model.clone(), local.tokenizer.clone());
+        let text = text.to_string();
         tokio::task::spawn_blocking(move || {
+            let tokens = tokenize(&tokenizer, &[text])?;
             let ids = tokens.into_iter().next().unwrap_or_default();
             let len = ids.len();
             model
@@ -140,7 +141,7 @@ struct Pass {
 
 /// all-MiniLM-L6-v2 in process.
 struct LocalModel {
-    tokenizer: Tokenizer,
+    tokenizer: Arc<Tokenizer>,
     model: Arc<Bert>,
     passes: mpsc::Sender<Pass>,
 }
@@ -175,31 +176,19 @@ impl LocalModel {
             "embedding model loaded"
         );
         Ok(Self {
-            tokenizer,
+            tokenizer: Arc::new(tokenizer),
             model,
             passes,
         })
     }
 
-    /// Token ids of each text, at most [`MAX_TOKENS`] each.
-    fn tokenize(&self, texts: &[String]) -> Result<Vec<Vec<u32>>, EmbedError> {
-        texts
-            .iter()
-            .map(|text| {
-                let text = match text.char_indices().nth(MAX_INPUT_CHARS) {
-                    Some((cut, _)) => &text[..cut],
-                    None => text,
-                };
-                self.tokenizer
-                    .encode(text, true)
-                    .map(|encoding| encoding.get_ids().to_vec())
-                    .map_err(|e| EmbedError::Model(format!("tokenizer: {e}")))
-            })
-            .collect()
-    }
-
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let tokens = self.tokenize(&texts)?;
+        // A batch of long chunks takes milliseconds to tokenize: off the async runtime.
+        let tokenizer = self.tokenizer.clone();
+        let count = texts.len();
+        let tokens = tokio::task::spawn_blocking(move || tokenize(&tokenizer, &texts))
+            .await
+            .map_err(|_| EmbedError::Stopped)??;
         // Texts of one length together, each pass at most TOKENS_PER_PASS tokens.
         let mut order: Vec<usize> = (0..tokens.len()).collect();
         order.sort_by_key(|&i| tokens[i].len());
@@ -223,7 +212,7 @@ impl LocalModel {
                 pending.push((rows.to_vec(), answer));
             }
         }
-        let mut vectors = vec![Vec::new(); texts.len()];
+        let mut vectors = vec![Vec::new(); count];
         for (rows, answer) in pending {
             let flat = answer.await.map_err(|_| EmbedError::Stopped)??;
             for (&i, vector) in rows.iter().zip(flat.chunks_exact(DIMENSIONS)) {
@@ -232,6 +221,23 @@ impl LocalModel {
         }
         Ok(vectors)
     }
+}
+
+/// Token ids of each text, at most [`MAX_TOKENS`] each.
+fn tokenize(tokenizer: &Tokenizer, texts: &[String]) -> Result<Vec<Vec<u32>>, EmbedError> {
+    texts
+        .iter()
+        .map(|text| {
+            let text = match text.char_indices().nth(MAX_INPUT_CHARS) {
+                Some((cut, _)) => &text[..cut],
+                None => text,
+            };
+            tokenizer
+                .encode(text, true)
+                .map(|encoding| encoding.get_ids().to_vec())
+                .map_err(|e| EmbedError::Model(format!("tokenizer: {e}")))
+        })
+        .collect()
 }
 
 /// An embedding thread: lower priority, a one-thread pool for the kernels, passes until the
@@ -342,7 +348,7 @@ pub(crate) mod tests {
         let super::Kind::Local(local) = &embedder.kind else {
             unreachable!("a local embedder")
         };
-        let tokens = local.tokenize(&[long.clone(), String::new()]).unwrap();
+        let tokens = super::tokenize(&local.tokenizer, &[long.clone(), String::new()]).unwrap();
         assert_eq!(tokens[0].len(), 128);
         let cut = embedder.embed(vec![long, String::new()]).await.unwrap();
         assert!(

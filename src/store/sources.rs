@@ -170,6 +170,16 @@ impl Store {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
+    /// The id of the source named `name`, if there is one.
+    pub async fn source_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        Ok(on_backend!(self, read, pool => {
+            sqlx::query_scalar("SELECT id FROM sources WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
     /// Finds a source by name (or by id, given as digits).
     pub async fn find_source(&self, source: &str) -> Result<SourceSummary, StoreError> {
         let sql = format!("{SUMMARY_SQL} WHERE s.name = $1 OR CAST(s.id AS TEXT) = $1");

@@ -172,14 +172,4 @@ impl Store {
             find.build_query_as().fetch_all(pool).await?
         }))
     }
-
-    /// The id of the source named `name`, if there is one.
-    pub async fn source_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
-        Ok(on_backend!(self, read, pool => {
-            sqlx::query_scalar("SELECT id FROM sources WHERE name = $1")
-                .bind(name)
-                .fetch_optional(pool)
-                .await?
-        }))
-    }
 }

@@ -138,6 +138,20 @@ fn start(store: &Store) -> (std::sync::Arc<Search>, CancellationToken) {
     (search, stop)
 }
 
+/// The best 10 chunks for `text`, ranked by `mode`.
+async fn top10(search: &Search, text: String, mode: Mode) -> crawlium::search::PageSearch {
+    search
+        .pages(PageSearchRequest {
+            text,
+            source: None,
+            limit: 10,
+            offset: 0,
+            mode: Some(mode),
+        })
+        .await
+        .unwrap()
+}
+
 /// Waits until the search's embedder has caught up; how long it took.
 async fn embedded(search: &Search) -> Duration {
     let started = Instant::now();
@@ -185,16 +199,7 @@ async fn quality() {
         let (mut hit1, mut hit3, mut reciprocal) = (0, 0, 0.0);
         let mut misses = Vec::new();
         for (question, page) in &questions {
-            let found = search
-                .pages(PageSearchRequest {
-                    text: question.clone(),
-                    source: None,
-                    limit: 10,
-                    offset: 0,
-                    mode: Some(mode),
-                })
-                .await
-                .unwrap();
+            let found = top10(&search, question.clone(), mode).await;
             // A page counts once: its best chunk.
             let mut seen: Vec<&str> = Vec::new();
             for hit in &found.hits {
@@ -331,16 +336,7 @@ async fn latency(backend: &str, url: &str) {
                 words[50 + (i * 91) % 500]
             );
             let started = Instant::now();
-            search
-                .pages(PageSearchRequest {
-                    text,
-                    source: None,
-                    limit: 10,
-                    offset: 0,
-                    mode: Some(mode),
-                })
-                .await
-                .unwrap();
+            top10(&search, text, mode).await;
             times.push(started.elapsed());
         }
         times.sort();
