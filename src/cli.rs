@@ -82,8 +82,8 @@ pub async fn crawl(app: &Arc<App>, args: CrawlCommand) -> anyhow::Result<ExitCod
     })
 }
 
-/// Runs `crawlium embed`: starts the embedder and waits until every stored chunk has a
-/// vector, showing how many are done. Ctrl-C stops it (the vectors stored so far are kept).
+/// Runs `crawlium embed`: starts the embedder and waits until every stored chunk, code block
+/// and symbol has a vector, showing how many are done. Ctrl-C stops it (the vectors stored so far are kept).
 pub async fn embed(app: &Arc<App>) -> anyhow::Result<ExitCode> {
     let search = &app.search;
     if !search.configured() {
@@ -97,7 +97,7 @@ pub async fn embed(app: &Arc<App>) -> anyhow::Result<ExitCode> {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
-            "{elapsed_precise} [{wide_bar}] {pos}/{len} chunks · {per_sec} · {msg}",
+            "{elapsed_precise} [{wide_bar}] {pos}/{len} texts · {per_sec} · {msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
@@ -128,7 +128,7 @@ pub async fn embed(app: &Arc<App>) -> anyhow::Result<ExitCode> {
     let status = search.status();
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "{} {} chunks in {seconds:.1} s ({:.1} chunks/s); {} vectors indexed, {} chunks waiting",
+        "{} {} texts in {seconds:.1} s ({:.1} texts/s); {} vectors indexed, {} texts waiting",
         if interrupted {
             "interrupted after"
         } else {

@@ -8,7 +8,7 @@
 //!   and `doctor` (the terminal commands) → `app`, `config`;
 //! - the wiring: `app` builds the domain from `config`'s plain settings;
 //! - the domain: `jobs` → `crawl` → `store`; `search` (keyword, semantic, hybrid) → `store`,
-//!   `metrics`; `browser` → `crawl` (only its `Render` trait and
+//!   `repos` (its keyword code ranking), `metrics`; `browser` → `crawl` (only its `Render` trait and
 //!   fetch types), `net_policy`; `repos` (git fetching) → `net_policy`; none of them imports `mcp`, `transport`, `app`, `cli`,
 //!   `doctor` or `config`;
 //! - `coord` (what replicas share in Redis) → `metrics`, `callers` and `crawl` for the traits

@@ -189,9 +189,9 @@ pub struct EmbeddingMetrics {
 }
 
 impl EmbeddingMetrics {
-    /// Counts chunks embedded in one batch and the time it took.
-    pub fn embedded(&self, chunks: usize, elapsed: Duration) {
-        self.embedded.inc_by(chunks as u64);
+    /// Counts texts (chunks, code blocks, symbols) embedded in one batch and the time it took.
+    pub fn embedded(&self, texts: usize, elapsed: Duration) {
+        self.embedded.inc_by(texts as u64);
         self.seconds.inc_by(elapsed.as_secs_f64());
     }
 
@@ -200,12 +200,12 @@ impl EmbeddingMetrics {
         self.failures.inc();
     }
 
-    /// Sets the chunks waiting for a vector.
-    pub fn set_backlog(&self, chunks: i64) {
-        self.backlog.set(chunks);
+    /// Sets the texts (chunks, code blocks, symbols) waiting for a vector.
+    pub fn set_backlog(&self, texts: i64) {
+        self.backlog.set(texts);
     }
 
-    /// Sets the vectors in the in-process index and the memory they take.
+    /// Sets the vectors in the in-process indexes and the memory they take.
     pub fn set_indexed(&self, vectors: usize, bytes: usize) {
         self.indexed.set(vectors as i64);
         self.index_bytes.set(bytes as i64);
@@ -432,7 +432,7 @@ impl Metrics {
         let embedding = EmbeddingMetrics::default();
         registry.register(
             "embedded_chunks",
-            "Chunks given a vector by this replica's embedder",
+            "Texts (chunks, code blocks, symbols) given a vector by this replica's embedder",
             embedding.embedded.clone(),
         );
         registry.register(
@@ -448,7 +448,7 @@ impl Metrics {
         for (name, help, gauge) in [
             (
                 "embedding_backlog_chunks",
-                "Stored chunks without a vector, at the embedder's last look",
+                "Stored chunks, code blocks and symbols without a vector, at the embedder's last look",
                 &embedding.backlog,
             ),
             (

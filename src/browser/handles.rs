@@ -42,10 +42,10 @@ pub const MAX_VIEWPORT: u32 = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Viewport {
-    /// Width in CSS pixels, 100-4096.
+    /// Width, CSS px.
     #[schemars(range(min = MIN_VIEWPORT, max = MAX_VIEWPORT))]
     pub width: u32,
-    /// Height in CSS pixels, 100-4096.
+    /// Height, CSS px.
     #[schemars(range(min = MIN_VIEWPORT, max = MAX_VIEWPORT))]
     pub height: u32,
 }

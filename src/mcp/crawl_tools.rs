@@ -184,7 +184,7 @@ macro_rules! crawl_job_args {
             $(#[$attr])*
             pub struct $name ("default_wait_seconds") {
                 $($fields)*
-                /// URL-path regexes; only matching pages are crawled.
+                /// URL-path regexes; only matches are crawled.
                 #[serde(default)]
                 pub include_paths: Vec<String>,
                 /// URL-path regexes of pages to skip.
@@ -193,14 +193,14 @@ macro_rules! crawl_job_args {
                 /// Render JavaScript in the browser pool first (slower).
                 #[serde(default)]
                 pub render: bool,
-                /// Obey robots.txt (turn off only for your own sites).
+                /// Obey robots.txt (off only for your own sites).
                 #[serde(default = "yes")]
                 pub respect_robots: bool,
                 /// Most requests in flight (adapted to errors).
                 #[serde(default = "default_concurrency")]
                 #[schemars(range(min = 1, max = MAX_CONCURRENT))]
                 pub max_concurrent: usize,
-                /// RSS in MB that pauses new pages (default CRAWL_MEMORY_THRESHOLD_MB).
+                /// RSS, MB, that pauses new pages (default: the server's).
                 #[schemars(range(min = MIN_MEMORY_THRESHOLD_MB))]
                 pub memory_threshold_mb: Option<u64>,
             }
@@ -240,8 +240,8 @@ crawl_job_args! {
         #[serde(default = "default_sitemap_pages")]
         #[schemars(range(min = 1, max = MAX_PAGES))]
         pub max_pages: u64,
-        /// Only pages with a lastmod on or after this date (2026-01-31 or an ISO date-time);
-        /// pages without lastmod are kept.
+        /// Only pages with lastmod on or after this (2026-01-31 or ISO date-time); pages
+        /// without one are kept.
         pub lastmod_since: Option<String>,
     }
 }

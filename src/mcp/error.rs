@@ -67,6 +67,7 @@ impl From<crate::search::SearchError> for ToolError {
     fn from(e: crate::search::SearchError) -> Self {
         match e {
             crate::search::SearchError::Store(e) => e.into(),
+            crate::search::SearchError::Lookup(e) => e.into(),
             crate::search::SearchError::Invalid(message) => ToolError::new(message),
         }
     }

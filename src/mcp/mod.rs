@@ -18,7 +18,7 @@ macro_rules! job_args {
             /// Wait for the end, with progress.
             #[serde(default = "crate::mcp::yes")]
             pub wait: bool,
-            /// Longest wait, s; the job goes on after it.
+            /// Longest wait, s; the job goes on.
             #[serde(default = $wait)]
             #[schemars(range(max = crate::mcp::MAX_WAIT_SECONDS))]
             pub wait_seconds: u64,

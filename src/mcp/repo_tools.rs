@@ -111,7 +111,7 @@ pub struct GetSymbolArgs {
     pub symbol_id: Option<i64>,
     /// Such as requests.sessions.Session.send, or its last parts (Session.send).
     pub qualified_name: Option<String>,
-    /// Only this repository (a name from list_sources).
+    /// Only this repository (list_sources name).
     pub repo: Option<String>,
     /// 1 adds the members of a class, struct, trait or module.
     #[serde(default)]

@@ -17,7 +17,7 @@ use crate::{
     },
     mcp::error::ToolError,
     repos::lookup::{self, CodeResult},
-    search::{Mode, PageSearchRequest},
+    search::{CodeSearchRequest, Mode, PageSearchRequest},
     store::{CodeQuery, DeletedSource, PageHit, PageKey, PageMeta, SourceSummary},
 };
 
@@ -53,7 +53,7 @@ fn check_query(query: &str) -> Result<(), ToolError> {
 pub struct SearchPagesArgs {
     /// Words; "quoted phrases", -excluded and OR work.
     pub query: String,
-    /// Only this source (a name from list_sources).
+    /// Only this source (list_sources name).
     pub source: Option<String>,
     /// Results returned.
     #[serde(default = "default_limit")]
@@ -94,7 +94,7 @@ pub struct SearchCodeArgs {
     pub language: Option<String>,
     /// Only symbols of this kind (class, function, method…; no code blocks).
     pub kind: Option<String>,
-    /// Only this source (a name from list_sources: a host or a repository).
+    /// Only this source (list_sources name: a host or repository).
     // `repo` too: get_symbol and check_code name a repository so.
     #[serde(alias = "repo")]
     pub source: Option<String>,
@@ -102,6 +102,8 @@ pub struct SearchCodeArgs {
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: u32,
+    /// Ranking; hybrid when a model is set.
+    pub mode: Option<Mode>,
 }
 
 /// What `search_code` returns.
@@ -110,6 +112,14 @@ pub struct SearchCodeArgs {
 pub struct SearchCodeResult {
     /// Matching symbols and code blocks, best first.
     pub results: Vec<CodeResult>,
+    /// How results were ranked.
+    pub mode: Mode,
+    /// Nothing had all the words: matched any.
+    #[serde(default)]
+    pub relaxed: bool,
+    /// Why meaning was not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 fn default_max_chars() -> usize {
@@ -171,6 +181,26 @@ pub struct DeleteSourceArgs {
     pub source: String,
 }
 
+/// The first line of a search's answer: how many results, how they were ranked, and whether
+/// the words were relaxed or meaning was not used.
+fn ranking_header(results: usize, mode: Mode, relaxed: bool, warning: Option<&str>) -> String {
+    let mut header = format!(
+        "{results} result(s), best first ({} ranking)",
+        match mode {
+            Mode::Hybrid => "hybrid: keyword and semantic",
+            Mode::Keyword => "keyword",
+            Mode::Semantic => "semantic",
+        }
+    );
+    if relaxed {
+        header.push_str("; nothing has every word, so these have any of them");
+    }
+    if let Some(warning) = warning {
+        header.push_str(&format!("; {warning}"));
+    }
+    header
+}
+
 /// What a model reads of `search_pages`: each hit's title, URL, ids and snippet.
 fn search_pages_text(found: &SearchPagesResult) -> String {
     if found.results.is_empty() {
@@ -178,21 +208,12 @@ fn search_pages_text(found: &SearchPagesResult) -> String {
                 or crawl_site."
             .into();
     }
-    let mut header = format!(
-        "{} result(s), best first ({} ranking)",
+    let mut header = ranking_header(
         found.results.len(),
-        match found.mode {
-            Mode::Hybrid => "hybrid: keyword and semantic",
-            Mode::Keyword => "keyword",
-            Mode::Semantic => "semantic",
-        }
+        found.mode,
+        found.relaxed,
+        found.warning.as_deref(),
     );
-    if found.relaxed {
-        header.push_str("; no chunk has every word, so these have any of them");
-    }
-    if let Some(warning) = &found.warning {
-        header.push_str(&format!("; {warning}"));
-    }
     if let Some(next) = found.next_offset {
         header.push_str(&format!("; offset {next} gives the next ones"));
     }
@@ -223,7 +244,12 @@ fn search_code_text(found: &SearchCodeResult) -> String {
                 first: index_repos for repositories, crawl_page or crawl_site for pages."
             .into();
     }
-    let header = format!("{} result(s), best first", found.results.len());
+    let header = ranking_header(
+        found.results.len(),
+        found.mode,
+        found.relaxed,
+        found.warning.as_deref(),
+    );
     let mut text = String::new();
     for (n, result) in found.results.iter().enumerate() {
         let gap = if n == 0 { "" } else { "\n\n" };
@@ -341,8 +367,9 @@ impl CrawliumServer {
 
     #[tool(
         name = "search_code",
-        description = "Search code: definitions in indexed repositories (signature, doc, file, \
-                       symbolId for get_symbol) and code blocks of stored pages, best first.",
+        description = "Search code by words and meaning: definitions in indexed repositories \
+                       (signature, doc, file, symbolId for get_symbol) and code blocks of stored \
+                       pages.",
         output_schema = schema_for_output::<SearchCodeResult>(),
         annotations(
             title = "Search stored code",
@@ -357,18 +384,26 @@ impl CrawliumServer {
         check_query(&args.query)?;
         let limit = check_limit(args.limit)?;
         let kind = args.kind.as_deref().map(lookup::parse_kind).transpose()?;
-        let results = lookup::search_code(
-            &self.app.store,
-            CodeQuery {
-                text: args.query,
-                language: args.language,
-                source: args.source,
-                limit,
-            },
-            kind,
-        )
-        .await?;
-        let out = SearchCodeResult { results };
+        let found = self
+            .app
+            .search
+            .code(CodeSearchRequest {
+                query: CodeQuery {
+                    text: args.query,
+                    language: args.language,
+                    source: args.source,
+                    limit,
+                },
+                kind,
+                mode: args.mode,
+            })
+            .await?;
+        let out = SearchCodeResult {
+            results: found.results,
+            mode: found.mode,
+            relaxed: found.relaxed,
+            warning: found.warning,
+        };
         Ok(structured(search_code_text(&out), &out))
     }
 

@@ -112,8 +112,11 @@ pub struct SymbolHit {
     pub start_line: u32,
     /// Last line (1-based).
     pub end_line: u32,
-    /// Relevance: higher is better.
+    /// Higher is better: BM25 or ts_rank_cd (keyword), cosine (semantic), RRF (hybrid).
     pub score: f64,
+    /// Rankings that found it: keyword, semantic.
+    #[serde(default)]
+    pub found_by: Vec<String>,
 }
 
 /// One `search_code` result.
@@ -126,32 +129,57 @@ pub enum CodeResult {
     CodeBlock(CodeHit),
 }
 
+/// Where a `search_code` request looks: a language no symbol has (a fence tag such as bash)
+/// finds code blocks only, a symbol kind finds symbols only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeScope {
+    /// Symbols, when any can match: of this language and kind.
+    pub symbols: Option<(Option<Language>, Option<SymbolKind>)>,
+    /// Code blocks, when any can match: of this tag (lowercase).
+    pub blocks: Option<Option<String>>,
+}
+
+impl CodeScope {
+    /// The scope of a request for `language` and `kind`.
+    pub fn of(language: Option<&str>, kind: Option<SymbolKind>) -> Self {
+        let symbols = match language.map(Language::parse) {
+            Some(None) => None,
+            language => Some((language.flatten(), kind)),
+        };
+        let blocks = match kind {
+            Some(_) => None,
+            None => Some(language.map(str::to_lowercase)),
+        };
+        Self { symbols, blocks }
+    }
+}
+
 /// Symbols of indexed repositories and code blocks of stored pages matching `query`, best
-/// first. With `kind`, only symbols of that kind; a language no symbol has (a fence tag
-/// such as bash) finds code blocks only.
+/// first (see [`CodeScope`] for what `language` and `kind` leave out).
 pub async fn search_code(
     store: &Store,
     query: CodeQuery,
     kind: Option<SymbolKind>,
 ) -> Result<Vec<CodeResult>, LookupError> {
     let limit = query.limit;
-    let symbols = match query.language.as_deref().map(Language::parse) {
-        Some(None) => Vec::new(),
-        language => {
+    let scope = CodeScope::of(query.language.as_deref(), kind);
+    let symbols = match scope.symbols {
+        None => Vec::new(),
+        Some((language, kind)) => {
             search_symbols(
                 store,
                 &query.text,
                 query.source.as_deref(),
-                language.flatten(),
+                language,
                 kind,
                 limit,
             )
             .await?
         }
     };
-    let blocks = match kind {
-        Some(_) => Vec::new(),
-        None => store.search_code(&query).await?,
+    let blocks = match scope.blocks {
+        None => Vec::new(),
+        Some(_) => store.search_code(&query).await?,
     };
     Ok(merge_ranked(symbols, blocks, limit as usize))
 }
@@ -216,26 +244,39 @@ pub async fn search_symbols(
         .await?;
     Ok(hits
         .into_iter()
-        .map(|(row, score)| {
-            let found = FoundSymbol::from(row);
-            SymbolHit {
-                symbol_id: found.symbol_id,
-                repo: found.repo,
-                path: found.path,
-                language: found.language,
-                kind: found.symbol.kind,
-                qualified_name: found.symbol.qualified_name,
-                signature: found.symbol.signature,
-                doc: found
-                    .symbol
-                    .doc
-                    .map(|d| d.split("\n\n").next().unwrap_or_default().to_string()),
-                start_line: found.symbol.start_line,
-                end_line: found.symbol.end_line,
-                score,
-            }
-        })
+        .map(|(row, score)| symbol_hit(row, score))
         .collect())
+}
+
+/// The symbols of `ids` that still exist, as search hits (in no particular order; score 0).
+pub async fn symbols_by_id(store: &Store, ids: &[i64]) -> Result<Vec<SymbolHit>, LookupError> {
+    Ok(store
+        .symbols_by_id(ids)
+        .await?
+        .into_iter()
+        .map(|row| symbol_hit(row, 0.0))
+        .collect())
+}
+
+fn symbol_hit(row: StoredSymbol, score: f64) -> SymbolHit {
+    let found = FoundSymbol::from(row);
+    SymbolHit {
+        symbol_id: found.symbol_id,
+        repo: found.repo,
+        path: found.path,
+        language: found.language,
+        kind: found.symbol.kind,
+        qualified_name: found.symbol.qualified_name,
+        signature: found.symbol.signature,
+        doc: found
+            .symbol
+            .doc
+            .map(|d| d.split("\n\n").next().unwrap_or_default().to_string()),
+        start_line: found.symbol.start_line,
+        end_line: found.symbol.end_line,
+        score,
+        found_by: Vec::new(),
+    }
 }
 
 /// The symbols `key` names (several for overloads, or a name in several repositories),
@@ -366,6 +407,7 @@ mod tests {
             start_line: 1,
             end_line: 2,
             score,
+            found_by: Vec::new(),
         }
     }
 
@@ -379,7 +421,24 @@ mod tests {
             code: "f()".into(),
             context: String::new(),
             score,
+            found_by: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_fence_tag_finds_blocks_only_and_a_kind_symbols_only() {
+        let both = CodeScope::of(None, None);
+        assert_eq!(both.symbols, Some((None, None)));
+        assert_eq!(both.blocks, Some(None));
+        let python = CodeScope::of(Some("Py"), None);
+        assert_eq!(python.symbols, Some((Some(Language::Python), None)));
+        assert_eq!(python.blocks, Some(Some("py".into())));
+        let bash = CodeScope::of(Some("bash"), None);
+        assert_eq!(bash.symbols, None);
+        assert_eq!(bash.blocks, Some(Some("bash".into())));
+        let classes = CodeScope::of(None, Some(SymbolKind::Class));
+        assert_eq!(classes.symbols, Some((None, Some(SymbolKind::Class))));
+        assert_eq!(classes.blocks, None);
     }
 
     #[test]

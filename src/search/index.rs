@@ -1,5 +1,5 @@
-//! The in-process vector index: every stored chunk vector, quantised to int8 (one scale per
-//! vector), searched exhaustively. Exact search over int8 costs 384 bytes a chunk (1M chunks:
+//! An in-process vector index: every stored vector of one kind (chunks, code blocks or
+//! symbols), quantised to int8 (one scale per vector), searched exhaustively. Exact search over int8 costs 384 bytes a chunk (1M chunks:
 //! 384 MB, against 1.5 GB as f32) and ranks as f32 does for normalised sentence vectors;
 //! 100k chunks are scanned in a few milliseconds.
 //!
@@ -10,13 +10,37 @@
 
 use std::collections::HashMap;
 
-/// One indexed vector's identity.
-#[derive(Debug, Clone, Copy)]
-pub struct Entry {
-    /// The chunk it is the vector of.
-    pub chunk_id: i64,
-    /// The chunk's source, for `source` filters.
+/// What a vector is of, as it is added.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Item<'a> {
+    /// The chunk, code block or symbol.
+    pub id: i64,
+    /// Its source, for `source` filters.
     pub source_id: i64,
+    /// Its language in lowercase, for `language` filters.
+    pub language: Option<&'a str>,
+    /// Its kind, for `kind` filters.
+    pub kind: Option<&'a str>,
+}
+
+/// What a search keeps: every given condition must hold.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter<'a> {
+    /// Only of this source.
+    pub source: Option<i64>,
+    /// Only of this language (lowercase).
+    pub language: Option<&'a str>,
+    /// Only of this kind.
+    pub kind: Option<&'a str>,
+}
+
+/// One indexed vector's identity, its language and kind as label numbers (0: none).
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    id: i64,
+    source_id: i64,
+    language: u32,
+    kind: u32,
 }
 
 /// Vectors in int8 with their scales, searched by dot product.
@@ -27,6 +51,8 @@ pub struct VectorIndex {
     codes: Vec<i8>,
     scales: Vec<f32>,
     slots: HashMap<i64, usize>,
+    /// Languages and kinds, numbered from 1 in the order first seen.
+    labels: HashMap<String, u32>,
 }
 
 /// A vector as int8 codes and the scale that turns them back into floats.
@@ -92,9 +118,16 @@ impl VectorIndex {
             + self.entries.len() * (std::mem::size_of::<Entry>() + 24)
     }
 
-    /// Adds or replaces the vector of `entry.chunk_id`. A vector of the wrong size is
-    /// ignored (written by another model's replica).
-    pub fn insert(&mut self, entry: Entry, vector: &[f32]) {
+    /// The number of a label, numbered when first seen.
+    fn label(&mut self, label: Option<&str>) -> u32 {
+        let Some(label) = label else { return 0 };
+        let next = self.labels.len() as u32 + 1;
+        *self.labels.entry(label.to_string()).or_insert(next)
+    }
+
+    /// Adds or replaces the vector of `item`. A vector of the wrong size is ignored
+    /// (written by another model's replica).
+    pub fn insert(&mut self, item: Item<'_>, vector: &[f32]) {
         if self.dimensions == 0 {
             self.dimensions = vector.len();
         }
@@ -102,7 +135,13 @@ impl VectorIndex {
             return;
         }
         let (codes, scale) = quantise(vector);
-        match self.slots.get(&entry.chunk_id) {
+        let entry = Entry {
+            id: item.id,
+            source_id: item.source_id,
+            language: self.label(item.language),
+            kind: self.label(item.kind),
+        };
+        match self.slots.get(&entry.id) {
             Some(&slot) => {
                 self.entries[slot] = entry;
                 self.scales[slot] = scale;
@@ -110,7 +149,7 @@ impl VectorIndex {
                     .copy_from_slice(&codes);
             }
             None => {
-                self.slots.insert(entry.chunk_id, self.entries.len());
+                self.slots.insert(entry.id, self.entries.len());
                 self.entries.push(entry);
                 self.scales.push(scale);
                 self.codes.extend_from_slice(&codes);
@@ -118,9 +157,9 @@ impl VectorIndex {
         }
     }
 
-    /// Drops the vector of `chunk_id`, if held.
-    pub fn remove(&mut self, chunk_id: i64) {
-        let Some(slot) = self.slots.remove(&chunk_id) else {
+    /// Drops the vector of item `id`, if held.
+    pub fn remove(&mut self, id: i64) {
+        let Some(slot) = self.slots.remove(&id) else {
             return;
         };
         let last = self.entries.len() - 1;
@@ -130,20 +169,35 @@ impl VectorIndex {
             self.scales[slot] = self.scales[last];
             let d = self.dimensions;
             self.codes.copy_within(last * d..(last + 1) * d, slot * d);
-            self.slots.insert(moved.chunk_id, slot);
+            self.slots.insert(moved.id, slot);
         }
         self.entries.pop();
         self.scales.pop();
         self.codes.truncate(last * self.dimensions);
     }
 
-    /// The `k` chunks most similar to `query` (cosine, best first; equal scores in insertion
-    /// order), only of `source` when given. Large indexes are scanned in parallel parts.
-    pub fn search(&self, query: &[f32], k: usize, source: Option<i64>) -> Vec<(i64, f32)> {
+    /// The `k` items most similar to `query` (cosine, best first; equal scores in insertion
+    /// order) that pass `filter`. Large indexes are scanned in parallel parts.
+    pub fn search(&self, query: &[f32], k: usize, filter: Filter<'_>) -> Vec<(i64, f32)> {
         use rayon::prelude::*;
         if query.len() != self.dimensions || k == 0 {
             return Vec::new();
         }
+        // A label no vector has: nothing passes.
+        let mut wanted = [0u32; 2];
+        for (at, label) in [filter.language, filter.kind].into_iter().enumerate() {
+            if let Some(label) = label {
+                match self.labels.get(label) {
+                    Some(&n) => wanted[at] = n,
+                    None => return Vec::new(),
+                }
+            }
+        }
+        let keep = Keep {
+            source: filter.source,
+            language: wanted[0],
+            kind: wanted[1],
+        };
         let (codes, scale) = quantise(query);
         let part = self
             .entries
@@ -155,14 +209,14 @@ impl VectorIndex {
             .into_par_iter()
             .map(|start| {
                 let end = (start + part).min(self.entries.len());
-                self.best_of(&codes, scale, start..end, k, source)
+                self.best_of(&codes, scale, start..end, k, keep)
             })
             .flatten()
             .collect();
         best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         best.truncate(k);
         best.into_iter()
-            .map(|(score, slot)| (self.entries[slot].chunk_id, score))
+            .map(|(score, slot)| (self.entries[slot].id, score))
             .collect()
     }
 
@@ -173,12 +227,12 @@ impl VectorIndex {
         scale: f32,
         range: std::ops::Range<usize>,
         k: usize,
-        source: Option<i64>,
+        keep: Keep,
     ) -> Vec<(f32, usize)> {
         let d = self.dimensions;
         let mut best: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
         for slot in range {
-            if source.is_some_and(|s| s != self.entries[slot].source_id) {
+            if !keep.keeps(&self.entries[slot]) {
                 continue;
             }
             let score = dot(codes, &self.codes[slot * d..(slot + 1) * d]) as f32
@@ -195,13 +249,29 @@ impl VectorIndex {
     }
 }
 
+/// A [`Filter`] in label numbers (0: any).
+#[derive(Clone, Copy, Default)]
+struct Keep {
+    source: Option<i64>,
+    language: u32,
+    kind: u32,
+}
+
+impl Keep {
+    fn keeps(&self, entry: &Entry) -> bool {
+        self.source.is_none_or(|s| s == entry.source_id)
+            && (self.language == 0 || self.language == entry.language)
+            && (self.kind == 0 || self.kind == entry.kind)
+    }
+}
+
 /// Fewest vectors one parallel part of a search scans (smaller parts cost more than they
 /// save).
 const PART: usize = 16_384;
 
 #[cfg(test)]
 mod tests {
-    use super::{Entry, VectorIndex};
+    use super::{Filter, Item, Keep, VectorIndex};
 
     fn unit(seed: u64) -> Vec<f32> {
         let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -223,16 +293,18 @@ mod tests {
         let vectors: Vec<Vec<f32>> = (0..500).map(unit).collect();
         for (i, v) in vectors.iter().enumerate() {
             index.insert(
-                Entry {
-                    chunk_id: i as i64,
+                Item {
+                    id: i as i64,
                     source_id: (i % 2) as i64,
+                    language: Some(if i % 3 == 0 { "python" } else { "rust" }),
+                    kind: (i % 5 == 0).then_some("class"),
                 },
                 v,
             );
         }
         for q in [3usize, 77, 250] {
             let query = &vectors[q];
-            let found = index.search(query, 5, None);
+            let found = index.search(query, 5, Filter::default());
             assert_eq!(found[0].0, q as i64);
             assert!((found[0].1 - 1.0).abs() < 0.02, "{found:?}");
             let exact =
@@ -241,28 +313,44 @@ mod tests {
             for pair in found.windows(2) {
                 assert!(exact(pair[0].0 as usize) >= exact(pair[1].0 as usize) - 0.02);
             }
-            let odd = index.search(query, 5, Some(1));
+            let only = |source, language, kind| {
+                let filter = Filter {
+                    source,
+                    language,
+                    kind,
+                };
+                index.search(query, 5, filter)
+            };
+            let odd = only(Some(1), None, None);
             assert!(odd.iter().all(|(id, _)| id % 2 == 1), "{odd:?}");
+            let python_classes = only(None, Some("python"), Some("class"));
+            assert_eq!(python_classes.len(), 5);
+            assert!(
+                python_classes.iter().all(|(id, _)| id % 15 == 0),
+                "{python_classes:?}"
+            );
+            assert_eq!(only(None, Some("go"), None), []);
+            assert_eq!(only(Some(1), None, Some("class")).len(), 5);
         }
         // Over PART vectors the scan runs in parts; it finds what one part finds.
         let mut large = VectorIndex::new(8);
         for i in 0..40_000u64 {
             large.insert(
-                Entry {
-                    chunk_id: i as i64,
-                    source_id: 0,
+                Item {
+                    id: i as i64,
+                    ..Item::default()
                 },
                 &unit(i),
             );
         }
         let (codes, scale) = super::quantise(&vectors[7]);
         let whole: Vec<i64> = large
-            .best_of(&codes, scale, 0..large.len(), 20, None)
+            .best_of(&codes, scale, 0..large.len(), 20, Keep::default())
             .into_iter()
-            .map(|(_, slot)| large.entries[slot].chunk_id)
+            .map(|(_, slot)| large.entries[slot].id)
             .collect();
         let parts: Vec<i64> = large
-            .search(&vectors[7], 20, None)
+            .search(&vectors[7], 20, Filter::default())
             .into_iter()
             .map(|(id, _)| id)
             .collect();
@@ -270,7 +358,8 @@ mod tests {
         index.remove(3);
         index.remove(499);
         assert_eq!(index.len(), 498);
-        assert_ne!(index.search(&vectors[3], 1, None)[0].0, 3);
-        assert_eq!(index.search(&vectors[498], 1, None)[0].0, 498);
+        let nearest = |v: &[f32]| index.search(v, 1, Filter::default())[0].0;
+        assert_ne!(nearest(&vectors[3]), 3);
+        assert_eq!(nearest(&vectors[498]), 498);
     }
 }

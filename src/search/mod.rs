@@ -1,11 +1,12 @@
-//! Search over what was stored: keyword (the store's full-text search), semantic (vectors of
-//! a local embedding model in an in-process index) and hybrid (both rankings fused by
+//! Search over what was stored, pages (`search_pages`) and code (`search_code`): keyword (the
+//! store's full-text search), semantic (vectors of a local embedding model in in-process
+//! indexes, one per kind: chunks, code blocks, symbols) and hybrid (both rankings fused by
 //! reciprocal rank), behind one [`Search`].
 //!
 //! Crawls never wait for vectors: they store chunks as before, and the backlog worker
 //! (`backlog.rs`) embeds what has no vector yet, at a lower priority than the rest of the
-//! server. A chunk without a vector is still found by its words, so hybrid search loses
-//! nothing while the backlog drains.
+//! server. A chunk, block or symbol without a vector is still found by its words, so hybrid
+//! search loses nothing while the backlog drains.
 //!
 //! Files: `model.rs` (the BERT encoder on candle), `embedder.rs` (tokenizer, threads),
 //! `remote.rs` (an OpenAI-compatible service instead), `index.rs` (int8 vectors, exhaustive
@@ -20,7 +21,8 @@ pub mod query;
 pub mod remote;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
+    hash::Hash,
     path::PathBuf,
     sync::{Arc, Mutex, RwLock},
 };
@@ -29,12 +31,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     metrics::EmbeddingMetrics,
-    store::{PageHit, PageQuery, Store, StoreError},
+    repos::{
+        lookup::{self, CodeResult, CodeScope, LookupError},
+        symbols::SymbolKind,
+    },
+    store::{CodeQuery, Embedded, PageHit, PageQuery, Store, StoreError},
 };
 
 use self::{
     embedder::{EmbedError, Embedder},
-    index::VectorIndex,
+    index::{Filter, VectorIndex},
 };
 
 /// Reciprocal-rank fusion's constant: a result's share is 1 / (K + rank).
@@ -78,6 +84,9 @@ pub enum SearchError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The code search failed.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
     /// The request cannot be served as asked.
     #[error("{0}")]
     Invalid(String),
@@ -111,6 +120,30 @@ pub struct PageSearch {
     pub warning: Option<String>,
 }
 
+/// A `search_code` request.
+#[derive(Debug, Clone)]
+pub struct CodeSearchRequest {
+    /// What to find, where, and how many (`limit`).
+    pub query: CodeQuery,
+    /// Only symbols of this kind.
+    pub kind: Option<SymbolKind>,
+    /// How to rank; `None`: hybrid when semantic search is on, else keyword.
+    pub mode: Option<Mode>,
+}
+
+/// What a code search found.
+#[derive(Debug, Clone)]
+pub struct CodeSearch {
+    /// The results, best first.
+    pub results: Vec<CodeResult>,
+    /// How they were ranked.
+    pub mode: Mode,
+    /// Nothing had every word: the keyword ranking matched any of them.
+    pub relaxed: bool,
+    /// What went wrong with the semantic side, when results come from words alone.
+    pub warning: Option<String>,
+}
+
 /// What `server_status` and `/ready` say of search.
 #[derive(Debug, Clone)]
 pub struct SearchStatus {
@@ -120,13 +153,13 @@ pub struct SearchStatus {
     pub semantic: bool,
     /// The model, its index and backlog; or how to turn semantic search on.
     pub detail: String,
-    /// Vectors in this replica's index.
+    /// Vectors in this replica's indexes (chunks, code blocks and symbols).
     pub indexed: usize,
-    /// Memory the index takes, in bytes.
+    /// Memory the indexes take, in bytes.
     pub index_bytes: usize,
-    /// Chunks waiting for a vector, at the embedder's last look.
+    /// Chunks, code blocks and symbols waiting for a vector, at the embedder's last look.
     pub backlog: i64,
-    /// Chunks this process embedded.
+    /// Texts this process embedded.
     pub embedded: u64,
     /// Whether the embedder has looked and found nothing left to embed.
     pub caught_up: bool,
@@ -135,9 +168,70 @@ pub struct SearchStatus {
 /// The semantic side, once its model is loaded.
 struct Semantic {
     embedder: Embedder,
-    index: RwLock<VectorIndex>,
+    /// One index per [`Embedded`] kind, by [`Embedded::index`].
+    indexes: [RwLock<VectorIndex>; 3],
 }
 
+impl Semantic {
+    fn index(&self, kind: Embedded) -> &RwLock<VectorIndex> {
+        &self.indexes[kind.index()]
+    }
+
+    /// Vectors held in all indexes, and the bytes they take.
+    fn totals(&self) -> (usize, usize) {
+        self.indexes.iter().fold((0, 0), |(len, bytes), index| {
+            let index = index.read().unwrap_or_else(|e| e.into_inner());
+            (len + index.len(), bytes + index.bytes())
+        })
+    }
+
+    /// Drops from `kind`'s index the items of `asked` that the store no longer has.
+    fn forget_gone(&self, kind: Embedded, asked: &[i64], found: &HashSet<i64>) {
+        let gone: Vec<i64> = asked
+            .iter()
+            .copied()
+            .filter(|id| !found.contains(id))
+            .collect();
+        if !gone.is_empty() {
+            let mut index = self.index(kind).write().unwrap_or_else(|e| e.into_inner());
+            for id in gone {
+                index.remove(id);
+            }
+        }
+    }
+}
+
+/// How a search ranks, once its mode and the model's state are known.
+enum Plan {
+    /// Words alone; why not meaning, when meaning was wanted.
+    Words(Option<String>),
+    /// Meaning alone (semantic) or fused with words (hybrid).
+    Meaning(Mode, Arc<Semantic>),
+}
+
+/// A code search result's identity, for fusion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum CodeKey {
+    Symbol(i64),
+    Block(i64),
+}
+
+impl CodeKey {
+    fn of(result: &CodeResult) -> Self {
+        match result {
+            CodeResult::Symbol(symbol) => Self::Symbol(symbol.symbol_id),
+            CodeResult::CodeBlock(block) => Self::Block(block.code_block_id),
+        }
+    }
+}
+
+/// What one index scan keeps.
+#[derive(Debug, Clone, Default)]
+struct Scan {
+    source: Option<i64>,
+    language: Option<String>,
+    kind: Option<String>,
+}
 /// State of the semantic side.
 enum SemanticState {
     /// No model configured.
@@ -201,7 +295,8 @@ impl Search {
             .await;
             let semantic = match loaded {
                 Ok(Ok(embedder)) => Arc::new(Semantic {
-                    index: RwLock::new(VectorIndex::new(embedder.dimensions())),
+                    indexes: Embedded::ALL
+                        .map(|_| RwLock::new(VectorIndex::new(embedder.dimensions()))),
                     embedder,
                 }),
                 Ok(Err(e)) => {
@@ -232,10 +327,7 @@ impl Search {
         let backlog = *self.backlog.lock().unwrap_or_else(|e| e.into_inner());
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
         let (indexed, index_bytes) = match &*state {
-            SemanticState::Ready(s) => {
-                let index = s.index.read().unwrap_or_else(|e| e.into_inner());
-                (index.len(), index.bytes())
-            }
+            SemanticState::Ready(s) => s.totals(),
             _ => (0, 0),
         };
         let (ok, semantic, detail) = match &*state {
@@ -244,7 +336,7 @@ impl Search {
                 true,
                 format!(
                     "keyword, semantic and hybrid; {} ({}): {indexed} vectors indexed ({} KiB), \
-                     {backlog} chunks waiting",
+                     {backlog} texts waiting",
                     s.embedder.model_id(),
                     match &self.settings.remote {
                         Some(remote) => format!("at {}", remote.url),
@@ -278,25 +370,29 @@ impl Search {
         self.settings.model_dir.is_some() || self.settings.remote.is_some()
     }
 
-    /// Ranked chunks for a `search_pages` request.
-    pub async fn pages(&self, request: PageSearchRequest) -> Result<PageSearch, SearchError> {
+    /// How a search asked for `mode` ranks now.
+    fn plan(&self, mode: Option<Mode>) -> Result<Plan, SearchError> {
         let semantic = self.semantic();
-        let mode = match (request.mode, &semantic) {
+        let mode = match (mode, &semantic) {
             (Some(mode), _) => mode,
             (None, Ok(_)) => Mode::Hybrid,
             (None, Err(_)) => Mode::Keyword,
         };
-        if mode == Mode::Keyword {
-            return self.words_only(&request, None).await;
+        match semantic {
+            _ if mode == Mode::Keyword => Ok(Plan::Words(None)),
+            Ok(semantic) => Ok(Plan::Meaning(mode, semantic)),
+            Err(why) if mode == Mode::Semantic => Err(SearchError::Invalid(format!(
+                "semantic search is unavailable: {why}"
+            ))),
+            Err(why) => Ok(Plan::Words(Some(why))),
         }
-        let semantic = match semantic {
-            Ok(semantic) => semantic,
-            Err(why) if mode == Mode::Semantic => {
-                return Err(SearchError::Invalid(format!(
-                    "semantic search is unavailable: {why}"
-                )));
-            }
-            Err(why) => return self.words_only(&request, Some(why)).await,
+    }
+
+    /// Ranked chunks for a `search_pages` request.
+    pub async fn pages(&self, request: PageSearchRequest) -> Result<PageSearch, SearchError> {
+        let (mode, semantic) = match self.plan(request.mode)? {
+            Plan::Words(why) => return self.words_only(&request, why).await,
+            Plan::Meaning(mode, semantic) => (mode, semantic),
         };
         // Meaning ranks every chunk; fused results go as deep as MAX_DEPTH.
         let depth = request.offset.saturating_add(request.limit);
@@ -324,12 +420,25 @@ impl Search {
                 Ok(Vec::new())
             }
         };
-        let similar = self.similar(
-            &semantic,
-            &request.text,
-            request.source.as_deref(),
-            candidates,
-        );
+        let similar = async {
+            let scan = Scan {
+                source: match self.source(request.source.as_deref()).await? {
+                    Ok(source) => source,
+                    Err(()) => return Ok(Ok(Vec::new())),
+                },
+                ..Scan::default()
+            };
+            Ok::<_, StoreError>(
+                self.similar(
+                    &semantic,
+                    &request.text,
+                    vec![(Embedded::Chunk, scan)],
+                    candidates,
+                )
+                .await
+                .map(|mut found| found.pop().unwrap_or_default()),
+            )
+        };
         let (keyword, similar) = tokio::join!(keyword, similar);
         let (keyword, similar) = match (keyword?, similar?) {
             (keyword, Ok(similar)) => (keyword, similar),
@@ -340,7 +449,8 @@ impl Search {
             }
             (_, Err(why)) => return self.words_only(&request, Some(why)).await,
         };
-        let ranked = fuse(&keyword, &similar, mode);
+        let keys: Vec<i64> = keyword.iter().map(|hit| hit.chunk_id).collect();
+        let ranked = fuse(&keys, &similar, mode);
         let window: Vec<(i64, f64, Vec<String>)> = ranked
             .into_iter()
             .skip(request.offset as usize)
@@ -352,6 +462,127 @@ impl Search {
             mode,
             relaxed: false,
             warning: None,
+        })
+    }
+
+    /// Ranked symbols and code blocks for a `search_code` request: words as
+    /// [`lookup::search_code`] ranks them, meaning over both kinds' vectors (one scale: the
+    /// same model's cosine), fused as pages are.
+    pub async fn code(&self, request: CodeSearchRequest) -> Result<CodeSearch, SearchError> {
+        let (mode, semantic) = match self.plan(request.mode)? {
+            Plan::Words(why) => return self.code_words(request, why).await,
+            Plan::Meaning(mode, semantic) => (mode, semantic),
+        };
+        let candidates = request.query.limit.max(MIN_CANDIDATES);
+        let keyword = async {
+            if mode == Mode::Hybrid {
+                let query = CodeQuery {
+                    limit: candidates,
+                    ..request.query.clone()
+                };
+                lookup::search_code(&self.store, query, request.kind).await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let similar = async {
+            let source = match self.source(request.query.source.as_deref()).await? {
+                Ok(source) => source,
+                Err(()) => return Ok(Ok(Vec::new())),
+            };
+            let scope = CodeScope::of(request.query.language.as_deref(), request.kind);
+            let mut scans = Vec::new();
+            if let Some((language, kind)) = scope.symbols {
+                let scan = Scan {
+                    source,
+                    language: language.map(|l| l.as_str().to_string()),
+                    kind: kind.map(|k| k.as_str().to_string()),
+                };
+                scans.push((Embedded::Symbol, scan));
+            }
+            if let Some(language) = scope.blocks {
+                scans.push((
+                    Embedded::CodeBlock,
+                    Scan {
+                        source,
+                        language,
+                        kind: None,
+                    },
+                ));
+            }
+            let kinds: Vec<Embedded> = scans.iter().map(|(kind, _)| *kind).collect();
+            let found = match self
+                .similar(&semantic, &request.query.text, scans, candidates)
+                .await
+            {
+                Ok(found) => found,
+                Err(why) => return Ok::<_, StoreError>(Err(why)),
+            };
+            // Both kinds' cosines on one scale: the best of either first.
+            let mut merged: Vec<(CodeKey, f32)> = kinds
+                .into_iter()
+                .zip(found)
+                .flat_map(|(kind, found)| {
+                    found.into_iter().map(move |(id, score)| match kind {
+                        Embedded::Symbol => (CodeKey::Symbol(id), score),
+                        _ => (CodeKey::Block(id), score),
+                    })
+                })
+                .collect();
+            merged.sort_by(|a, b| b.1.total_cmp(&a.1));
+            merged.truncate(candidates as usize);
+            Ok::<_, StoreError>(Ok(merged))
+        };
+        let (keyword, similar) = tokio::join!(keyword, similar);
+        let (keyword, similar) = match (keyword?, similar?) {
+            (keyword, Ok(similar)) => (keyword, similar),
+            (_, Err(why)) if mode == Mode::Semantic => {
+                return Err(SearchError::Invalid(format!(
+                    "semantic search failed: {why}"
+                )));
+            }
+            (_, Err(why)) => return self.code_words(request, Some(why)).await,
+        };
+        let keys: Vec<CodeKey> = keyword.iter().map(CodeKey::of).collect();
+        let mut ranked = fuse(&keys, &similar, mode);
+        ranked.truncate(request.query.limit as usize);
+        let results = self.hydrate_code(&semantic, ranked, keyword).await?;
+        Ok(CodeSearch {
+            results,
+            mode,
+            relaxed: false,
+            warning: None,
+        })
+    }
+
+    /// Code by words alone, relaxed to any word when nothing has them all: keyword mode, or
+    /// hybrid without its semantic side, `why` saying what it lacks.
+    async fn code_words(
+        &self,
+        request: CodeSearchRequest,
+        why: Option<String>,
+    ) -> Result<CodeSearch, SearchError> {
+        let mut results =
+            lookup::search_code(&self.store, request.query.clone(), request.kind).await?;
+        let mut relaxed = false;
+        if results.is_empty()
+            && let Some(text) = query::any_word(&request.query.text)
+        {
+            let query = CodeQuery {
+                text,
+                ..request.query
+            };
+            results = lookup::search_code(&self.store, query, request.kind).await?;
+            relaxed = !results.is_empty();
+        }
+        for result in &mut results {
+            *found_by_of(result) = vec!["keyword".to_string()];
+        }
+        Ok(CodeSearch {
+            results,
+            mode: Mode::Keyword,
+            relaxed,
+            warning: why.map(|why| format!("keyword results only: {why}")),
         })
     }
 
@@ -410,33 +641,51 @@ impl Search {
         }
     }
 
-    /// The chunks nearest the query's meaning, or why they cannot be had.
+    /// The id of source `name`: `Ok(None)` for none asked, `Err(())` for a source that does
+    /// not exist (nothing can match).
+    async fn source(&self, name: Option<&str>) -> Result<Result<Option<i64>, ()>, StoreError> {
+        Ok(match name {
+            None => Ok(None),
+            Some(name) => self.store.source_id(name).await?.map(Some).ok_or(()),
+        })
+    }
+
+    /// For each scan, the `k` items of its kind nearest the meaning of `text`; or why they
+    /// cannot be had.
     async fn similar(
         &self,
         semantic: &Arc<Semantic>,
         text: &str,
-        source: Option<&str>,
+        scans: Vec<(Embedded, Scan)>,
         k: u32,
-    ) -> Result<Result<Vec<(i64, f32)>, String>, StoreError> {
-        let source_id = match source {
-            Some(name) => match self.store.source_id(name).await? {
-                Some(id) => Some(id),
-                None => return Ok(Ok(Vec::new())),
-            },
-            None => None,
-        };
-        let vector = match semantic.embedder.embed_query(text).await {
-            Ok(vector) => vector,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
-        // The scan takes milliseconds over 100k vectors: off the async runtime.
+    ) -> Result<Vec<Vec<(i64, f32)>>, String> {
+        if scans.is_empty() {
+            return Ok(Vec::new());
+        }
+        let vector = semantic
+            .embedder
+            .embed_query(text)
+            .await
+            .map_err(|e| e.to_string())?;
+        // A scan takes milliseconds over 100k vectors: off the async runtime.
         let semantic = semantic.clone();
-        Ok(tokio::task::spawn_blocking(move || {
-            let index = semantic.index.read().unwrap_or_else(|e| e.into_inner());
-            index.search(&vector, k as usize, source_id)
+        tokio::task::spawn_blocking(move || {
+            scans
+                .iter()
+                .map(|(kind, scan)| {
+                    let filter = Filter {
+                        source: scan.source,
+                        language: scan.language.as_deref(),
+                        kind: scan.kind.as_deref(),
+                    };
+                    let index = semantic.index(*kind).read();
+                    let index = index.unwrap_or_else(|e| e.into_inner());
+                    index.search(&vector, k as usize, filter)
+                })
+                .collect()
         })
         .await
-        .map_err(|e| format!("the vector search failed: {e}")))
+        .map_err(|e| format!("the vector search failed: {e}"))
     }
 
     /// Results for ranked chunk ids: keyword hits as found, the others read from the store
@@ -455,17 +704,8 @@ impl Search {
             .filter(|id| !known.contains_key(id))
             .collect();
         let rows = self.store.chunk_rows(&missing).await?;
-        let found: std::collections::HashSet<i64> = rows.iter().map(|r| r.id).collect();
-        let gone: Vec<i64> = missing
-            .into_iter()
-            .filter(|id| !found.contains(id))
-            .collect();
-        if !gone.is_empty() {
-            let mut index = semantic.index.write().unwrap_or_else(|e| e.into_inner());
-            for id in gone {
-                index.remove(id);
-            }
-        }
+        let found: HashSet<i64> = rows.iter().map(|r| r.id).collect();
+        semantic.forget_gone(Embedded::Chunk, &missing, &found);
         for row in rows {
             known.insert(
                 row.id,
@@ -493,6 +733,52 @@ impl Search {
             })
             .collect())
     }
+
+    /// Results for ranked code keys: keyword results as found, the others read from the
+    /// store (items deleted since they were indexed are dropped, and leave the index).
+    async fn hydrate_code(
+        &self,
+        semantic: &Semantic,
+        ranked: Vec<(CodeKey, f64, Vec<String>)>,
+        keyword: Vec<CodeResult>,
+    ) -> Result<Vec<CodeResult>, SearchError> {
+        let mut known: HashMap<CodeKey, CodeResult> = keyword
+            .into_iter()
+            .map(|result| (CodeKey::of(&result), result))
+            .collect();
+        let (mut symbols, mut blocks) = (Vec::new(), Vec::new());
+        for (key, _, _) in &ranked {
+            match key {
+                _ if known.contains_key(key) => {}
+                CodeKey::Symbol(id) => symbols.push(*id),
+                CodeKey::Block(id) => blocks.push(*id),
+            }
+        }
+        let found_symbols = lookup::symbols_by_id(&self.store, &symbols).await?;
+        let found_blocks = self.store.code_block_rows(&blocks).await?;
+        let ids: HashSet<i64> = found_symbols.iter().map(|s| s.symbol_id).collect();
+        semantic.forget_gone(Embedded::Symbol, &symbols, &ids);
+        let ids: HashSet<i64> = found_blocks.iter().map(|b| b.code_block_id).collect();
+        semantic.forget_gone(Embedded::CodeBlock, &blocks, &ids);
+        let found = found_symbols
+            .into_iter()
+            .map(CodeResult::Symbol)
+            .chain(found_blocks.into_iter().map(CodeResult::CodeBlock));
+        known.extend(found.map(|result| (CodeKey::of(&result), result)));
+        Ok(ranked
+            .into_iter()
+            .filter_map(|(key, score, by)| {
+                known.remove(&key).map(|mut result| {
+                    match &mut result {
+                        CodeResult::Symbol(symbol) => symbol.score = score,
+                        CodeResult::CodeBlock(block) => block.score = score,
+                    }
+                    *found_by_of(&mut result) = by;
+                    result
+                })
+            })
+            .collect())
+    }
 }
 
 /// What `server_status` and errors say when no model is configured.
@@ -507,35 +793,44 @@ fn found_by(mut hits: Vec<PageHit>, ranking: &str) -> Vec<PageHit> {
     hits
 }
 
-/// One ranking, or both fused by reciprocal rank: (chunk id, score, rankings that found it),
-/// best first. Keyword hits keep their order among equals.
-fn fuse(keyword: &[PageHit], similar: &[(i64, f32)], mode: Mode) -> Vec<(i64, f64, Vec<String>)> {
+/// Which rankings found a code result.
+fn found_by_of(result: &mut CodeResult) -> &mut Vec<String> {
+    match result {
+        CodeResult::Symbol(symbol) => &mut symbol.found_by,
+        CodeResult::CodeBlock(block) => &mut block.found_by,
+    }
+}
+
+/// One ranking, or both fused by reciprocal rank: (key, score, rankings that found it), best
+/// first. Keyword results keep their order among equals.
+fn fuse<K: Copy + Eq + Hash>(
+    keyword: &[K],
+    similar: &[(K, f32)],
+    mode: Mode,
+) -> Vec<(K, f64, Vec<String>)> {
     if mode == Mode::Semantic {
         return similar
             .iter()
-            .map(|&(id, score)| (id, f64::from(score), vec!["semantic".to_string()]))
+            .map(|&(key, score)| (key, f64::from(score), vec!["semantic".to_string()]))
             .collect();
     }
-    let mut fused: Vec<(i64, f64, Vec<String>)> = Vec::new();
-    let mut at: HashMap<i64, usize> = HashMap::new();
+    let mut fused: Vec<(K, f64, Vec<String>)> = Vec::new();
+    let mut at: HashMap<K, usize> = HashMap::new();
     let rankings = [
-        (
-            "keyword",
-            keyword.iter().map(|h| h.chunk_id).collect::<Vec<_>>(),
-        ),
-        ("semantic", similar.iter().map(|(id, _)| *id).collect()),
+        ("keyword", keyword.to_vec()),
+        ("semantic", similar.iter().map(|(key, _)| *key).collect()),
     ];
-    for (name, ids) in rankings {
-        for (rank, id) in ids.into_iter().enumerate() {
+    for (name, keys) in rankings {
+        for (rank, key) in keys.into_iter().enumerate() {
             let share = 1.0 / (RRF_K + rank as f64 + 1.0);
-            match at.get(&id) {
+            match at.get(&key) {
                 Some(&i) => {
                     fused[i].1 += share;
                     fused[i].2.push(name.to_string());
                 }
                 None => {
-                    at.insert(id, fused.len());
-                    fused.push((id, share, vec![name.to_string()]));
+                    at.insert(key, fused.len());
+                    fused.push((key, share, vec![name.to_string()]));
                 }
             }
         }
@@ -562,25 +857,10 @@ fn snippet(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::{Mode, fuse, snippet};
-    use crate::store::PageHit;
-
-    fn hit(chunk_id: i64) -> PageHit {
-        PageHit {
-            chunk_id,
-            page_id: chunk_id,
-            url: String::new(),
-            title: None,
-            heading_path: String::new(),
-            chunk_position: 0,
-            snippet: String::new(),
-            score: 0.0,
-            found_by: Vec::new(),
-        }
-    }
 
     #[test]
     fn fusion_rewards_agreement_and_keeps_either_side() {
-        let keyword = [hit(1), hit(2), hit(3)];
+        let keyword = [1, 2, 3];
         let similar = [(3, 0.9), (4, 0.8), (1, 0.7)];
         let fused = fuse(&keyword, &similar, Mode::Hybrid);
         let ids: Vec<i64> = fused.iter().map(|f| f.0).collect();

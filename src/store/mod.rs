@@ -11,7 +11,7 @@
 //! File map: `pages.rs` (pages, chunks, code blocks), `sources.rs`, `search.rs`,
 //! `artifacts.rs` (screenshots and PDFs, bytes included), `jobs.rs` (durable jobs with
 //! a runner heartbeat), `frontier.rs` (each crawl job's URLs and their states), `vectors.rs`
-//! (chunk vectors for semantic search).
+//! (vectors of chunks, code blocks and symbols for semantic search).
 //!
 //! The bottom of the domain: it imports nothing else of the crate.
 
@@ -42,7 +42,7 @@ pub use repositories::{
 };
 pub use search::{CodeHit, CodeQuery, PageHit, PageQuery, fts5_query};
 pub use sources::{DeletedSource, RepositoryInfo, SourceKind, SourceSummary};
-pub use vectors::{ChunkRow, ChunkText, StoredVector, vector_bytes, vector_from_bytes};
+pub use vectors::{ChunkRow, Embedded, ItemText, StoredVector, vector_bytes, vector_from_bytes};
 
 /// How long a connection may be waited for before a call fails.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -146,6 +146,26 @@ macro_rules! on_backend {
     };
 }
 pub(crate) use on_backend;
+
+/// The rows of `SELECT … WHERE id IN (` + `ids` + `)` on either backend; returns at once
+/// with none for no ids.
+macro_rules! rows_by_id {
+    ($store:expr, $select:expr, $ids:expr) => {{
+        if $ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        $crate::store::on_backend!($store, read, pool => {
+            let mut find = sqlx::QueryBuilder::new($select);
+            let mut list = find.separated(", ");
+            for id in $ids {
+                list.push_bind(*id);
+            }
+            find.push(")");
+            find.build_query_as().fetch_all(pool).await?
+        })
+    }};
+}
+pub(crate) use rows_by_id;
 
 /// Inside a write transaction `$tx` of `$store`: fails with [`StoreError::Fenced`] unless
 /// `$lease` still holds. On PostgreSQL the job row stays share-locked until the transaction

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::{QueryBuilder, types::Json};
 
-use super::{Backend, Store, StoreError, now_ms, on_backend, search::fts5_query};
+use super::{Backend, Store, StoreError, now_ms, on_backend, rows_by_id, search::fts5_query};
 
 /// The advisory-lock keys of repository switches: a source id mixed with this, so they
 /// cannot meet another use of advisory locks on the same database.
@@ -540,6 +540,12 @@ impl Store {
             }
         };
         Ok(symbols)
+    }
+
+    /// The symbols of `ids` that still exist (in no particular order).
+    pub async fn symbols_by_id(&self, ids: &[i64]) -> Result<Vec<StoredSymbol>, StoreError> {
+        let select = format!("SELECT {SYMBOL_COLUMNS} {SYMBOL_FROM} WHERE y.id IN (");
+        Ok(rows_by_id!(self, select.as_str(), ids))
     }
 
     /// The members of the symbol `parent` (qualified name) of a repository source, in

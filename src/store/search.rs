@@ -80,8 +80,12 @@ pub struct CodeHit {
     pub code: String,
     /// Text around the block.
     pub context: String,
-    /// Relevance: higher is better.
+    /// Higher is better: BM25 or ts_rank_cd (keyword), cosine (semantic), RRF (hybrid).
     pub score: f64,
+    /// Rankings that found it: keyword, semantic.
+    #[sqlx(skip)]
+    #[serde(default)]
+    pub found_by: Vec<String>,
 }
 
 /// Turns web-search syntax into a safe FTS5 query: every term becomes a quoted string,

@@ -34,7 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("repos", &["crawl", "store", "net_policy", "child"]),
     ("jobs", &["crawl", "repos", "store", "principal"]),
-    ("search", &["store", "metrics"]),
+    ("search", &["store", "repos", "metrics"]),
     // Settings and wiring.
     (
         "config",

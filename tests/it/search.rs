@@ -1,11 +1,15 @@
 //! Keyword, semantic and hybrid search through MCP (rmcp's client over Streamable HTTP)
 //! against the real binary with the real model (tools/fetch-model.sh), on SQLite and on
-//! PostgreSQL: a paraphrase finds its page, the any-word fallback, the embedder's backlog,
-//! delete_source, a restart reloading the index, and vectors bitwise equal on both backends.
+//! PostgreSQL: a paraphrase finds its page, symbol or code block (search_pages, search_code),
+//! the any-word fallback, filters, the embedder's backlog, delete_source, a restart reloading
+//! the indexes, and vectors bitwise equal on both backends.
 
 use std::time::Duration;
 
-use crawlium::store::{NewChunk, NewPage, SourceKind, Store};
+use crawlium::store::{
+    Embedded, NewChunk, NewCodeBlock, NewCodeFile, NewPage, RepositorySwitch, SourceKind, Store,
+    SymbolRow,
+};
 use serde_json::{Value, json};
 
 use crate::support::{
@@ -118,7 +122,50 @@ fn url(path: &str) -> String {
     format!("https://docs.python.example/{path}")
 }
 
-/// Writes the reference pages under docs.python.example; the chunk count.
+/// Definitions of a repository: (qualified name, kind, signature, doc).
+const SYMBOLS: &[(&str, &str, &str, &str)] = &[
+    (
+        "acme.files.copy_tree",
+        "function",
+        "def copy_tree(src, dst)",
+        "Copy a directory and everything below it to another place.",
+    ),
+    (
+        "acme.net.fetch_json",
+        "function",
+        "def fetch_json(url)",
+        "Download a URL and decode its JSON body.",
+    ),
+    (
+        "acme.text.slugify",
+        "function",
+        "def slugify(title)",
+        "Make a URL-safe name from a title: lowercase words joined by hyphens.",
+    ),
+    (
+        "acme.cache.LruCache",
+        "class",
+        "class LruCache(MutableMapping)",
+        "A mapping that forgets the least recently used entries when it is full.",
+    ),
+];
+
+/// Code blocks of a recipes page: (language, context, code).
+const BLOCKS: &[(&str, &str, &str)] = &[
+    (
+        "python",
+        "Read a file line by line",
+        "with open(path) as f:\n    for line in f:\n        print(line)",
+    ),
+    ("bash", "Install the package", "pip install acme"),
+    ("python", "Wait two seconds", "import time\ntime.sleep(2)"),
+];
+
+/// The repository of [`SYMBOLS`].
+const REPO: &str = "git.example/acme@main";
+
+/// Writes the reference pages under docs.python.example, a recipes page with [`BLOCKS`] and
+/// the repository [`REPO`] with [`SYMBOLS`]; how many vectors they make.
 async fn seed(database_url: &str) -> usize {
     let store = Store::open(database_url, 2).await.unwrap();
     let source = store
@@ -144,8 +191,175 @@ async fn seed(database_url: &str) -> usize {
         })
         .collect();
     store.store_pages(source, &pages).await.unwrap();
+    let recipes = NewPage {
+        url: url("recipes"),
+        final_url: url("recipes"),
+        status: 200,
+        title: Some("Recipes".into()),
+        markdown: "Recipes".into(),
+        chunks: vec![NewChunk {
+            heading_path: String::new(),
+            text: "Recipes".into(),
+        }],
+        code_blocks: BLOCKS
+            .iter()
+            .map(|(language, context, code)| NewCodeBlock {
+                language: Some(language.to_string()),
+                code: code.to_string(),
+                context: context.to_string(),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    store.store_pages(source, &[recipes]).await.unwrap();
+    let repo = store
+        .upsert_source(SourceKind::Repository, REPO, "https://git.example/acme")
+        .await
+        .unwrap();
+    let files = SYMBOLS
+        .iter()
+        .map(|(name, kind, signature, doc)| {
+            let (module, short) = name.rsplit_once('.').unwrap();
+            NewCodeFile {
+                path: format!("{}.py", module.replace('.', "/")),
+                blob: name.to_string(),
+                language: "python".into(),
+                module: module.into(),
+                imports: json!([]),
+                content: format!("{signature}:\n    pass\n"),
+                symbols: vec![SymbolRow {
+                    kind: kind.to_string(),
+                    name: short.into(),
+                    qualified_name: name.to_string(),
+                    parent: Some(module.into()),
+                    signature: signature.to_string(),
+                    params: json!([]),
+                    doc: Some(doc.to_string()),
+                    exported: true,
+                    start_line: 1,
+                    end_line: 2,
+                    ..SymbolRow::default()
+                }],
+            }
+        })
+        .collect();
+    store
+        .switch_repository(&RepositorySwitch {
+            source_id: repo,
+            url: "https://git.example/acme".into(),
+            git_ref: "main".into(),
+            commit: "c0ffee".into(),
+            selection: "all".into(),
+            languages: [("python".to_string(), SYMBOLS.len() as u64)].into(),
+            files,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     store.close().await;
-    PAGES.iter().map(|(_, _, chunks)| chunks.len()).sum()
+    PAGES
+        .iter()
+        .map(|(_, _, chunks)| chunks.len())
+        .sum::<usize>()
+        + 1
+        + BLOCKS.len()
+        + SYMBOLS.len()
+}
+
+/// A search_code answer's results as (what it is: a qualified name or a block's context,
+/// foundBy).
+fn code_results(found: &Value) -> Vec<(String, Vec<String>)> {
+    found["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let name = match r["type"].as_str().unwrap() {
+                "symbol" => r["qualifiedName"].as_str().unwrap(),
+                _ => r["context"].as_str().unwrap(),
+            };
+            let by = r["foundBy"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect();
+            (name.to_string(), by)
+        })
+        .collect()
+}
+
+/// search_code by meaning: paraphrases find their symbol or block, filters hold, words relax.
+async fn exercise_code(client: &Client) {
+    let search = |args: Value| async move { ok(client, "search_code", args).await };
+    let mut missed_by_words = 0;
+    for (question, answer) in [
+        (
+            "duplicate a folder with all its contents",
+            "acme.files.copy_tree",
+        ),
+        (
+            "iterate over the lines of a text file",
+            "Read a file line by line",
+        ),
+        (
+            "cache that evicts the oldest unused items",
+            "acme.cache.LruCache",
+        ),
+        ("pause for a moment", "Wait two seconds"),
+    ] {
+        let keyword = search(json!({"query": question, "mode": "keyword"})).await;
+        if code_results(&keyword)
+            .first()
+            .is_none_or(|(name, _)| name != answer)
+        {
+            missed_by_words += 1;
+        }
+        let found = search(json!({"query": question, "mode": "semantic"})).await;
+        assert_eq!(found["mode"], "semantic");
+        let results = code_results(&found);
+        assert_eq!(results[0].0, answer, "{question:?}: {results:?}");
+        assert_eq!(results[0].1, ["semantic"]);
+        // Hybrid is the default and keeps the meaning's first result first here.
+        let hybrid = search(json!({"query": question})).await;
+        assert_eq!(hybrid["mode"], "hybrid");
+        assert_eq!(code_results(&hybrid)[0].0, answer, "{hybrid}");
+    }
+    assert!(
+        missed_by_words >= 2,
+        "words alone found nearly every answer first"
+    );
+    // Words and meaning agree: both rankings found it.
+    let both = search(json!({"query": "copy a directory"})).await;
+    assert_eq!(
+        code_results(&both)[0],
+        (
+            "acme.files.copy_tree".to_string(),
+            vec!["keyword".to_string(), "semantic".to_string()]
+        )
+    );
+    // Filters hold for meaning: a kind finds symbols of it only, a fence tag blocks of it only,
+    // a source its own items only.
+    let classes =
+        search(json!({"query": "copy a directory", "kind": "class", "mode": "semantic"})).await;
+    let classes = code_results(&classes);
+    assert_eq!(classes.len(), 1, "{classes:?}");
+    assert_eq!(classes[0].0, "acme.cache.LruCache");
+    let bash =
+        search(json!({"query": "pause for a moment", "language": "bash", "mode": "semantic"}))
+            .await;
+    assert_eq!(code_results(&bash).len(), 1, "{bash}");
+    assert_eq!(bash["results"][0]["language"], "bash");
+    let repo_only =
+        search(json!({"query": "pause for a moment", "source": REPO, "mode": "semantic"})).await;
+    let repo_only = code_results(&repo_only);
+    assert_eq!(repo_only.len(), SYMBOLS.len(), "{repo_only:?}");
+    assert!(repo_only.iter().all(|(name, _)| name.starts_with("acme.")));
+    // No definition has every word: keyword search relaxes to any of them, and says so.
+    let relaxed = search(json!({"query": "copy a folder", "mode": "keyword"})).await;
+    assert_eq!(relaxed["relaxed"], true, "{relaxed}");
+    assert_eq!(code_results(&relaxed)[0].0, "acme.files.copy_tree");
+    assert_eq!(code_results(&relaxed)[0].1, ["keyword"]);
 }
 
 /// The search component of server_status.
@@ -162,13 +376,13 @@ async fn search_status(client: &Client) -> String {
         .to_string()
 }
 
-/// Waits until the embedder has caught up and the index holds `vectors`.
+/// Waits until the embedder has caught up and the indexes hold `vectors`.
 async fn wait_indexed(client: &Client, vectors: usize) {
     let want = format!(": {vectors} vectors indexed");
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
         let detail = search_status(client).await;
-        if detail.contains(&want) && detail.contains(", 0 chunks waiting") {
+        if detail.contains(&want) && detail.contains(", 0 texts waiting") {
             return;
         }
         assert!(
@@ -210,7 +424,7 @@ fn hits_at(ranks: &[usize], k: usize) -> usize {
 }
 
 async fn exercise(database_url: &str, dir: &std::path::Path) {
-    let chunks = seed(database_url).await;
+    let texts = seed(database_url).await;
     let model = model_dir();
     let envs = [
         ("DATABASE_URL", database_url),
@@ -218,12 +432,13 @@ async fn exercise(database_url: &str, dir: &std::path::Path) {
     ];
     let server = HttpServer::start_in(dir, &[], &envs).await;
     let client = connect(&server).await;
-    wait_indexed(&client, chunks).await;
-    assert!(server.metric("crawlium_embedded_chunks_total").await >= chunks as u64);
+    wait_indexed(&client, texts).await;
+    assert!(server.metric("crawlium_embedded_chunks_total").await >= texts as u64);
     assert_eq!(
         server.metric("crawlium_vector_index_vectors").await,
-        chunks as u64
+        texts as u64
     );
+    exercise_code(&client).await;
 
     // Meaning finds what words miss; fused, never worse than the better of the two.
     let keyword = ranks(&client, "keyword").await;
@@ -323,14 +538,22 @@ async fn exercise(database_url: &str, dir: &std::path::Path) {
     drop(server);
     let server = HttpServer::start_in(dir, &[], &envs).await;
     let client = connect(&server).await;
-    wait_indexed(&client, chunks).await;
+    wait_indexed(&client, texts).await;
     assert_eq!(server.metric("crawlium_embedded_chunks_total").await, 0);
     assert_eq!(
         rank(&client, QUESTIONS[2].0, "semantic", QUESTIONS[2].1).await,
         semantic[2]
     );
+    let copy = ok(
+        &client,
+        "search_code",
+        json!({"query": "duplicate a folder with all its contents", "mode": "semantic"}),
+    )
+    .await;
+    assert_eq!(code_results(&copy)[0].0, "acme.files.copy_tree");
 
-    // delete_source takes the vectors with the chunks; semantic search finds nothing.
+    // delete_source takes the vectors with the chunks and code blocks; semantic search finds
+    // nothing of the site; the repository keeps its own.
     ok(
         &client,
         "delete_source",
@@ -338,15 +561,30 @@ async fn exercise(database_url: &str, dir: &std::path::Path) {
     )
     .await;
     let store = Store::open(database_url, 1).await.unwrap();
-    assert_eq!(
-        store
-            .vectors_after(0, "all-MiniLM-L6-v2", 100)
+    for (kind, left) in [
+        (Embedded::Chunk, 0),
+        (Embedded::CodeBlock, 0),
+        (Embedded::Symbol, SYMBOLS.len()),
+    ] {
+        let vectors = store
+            .vectors_after(kind, 0, "all-MiniLM-L6-v2", 100)
             .await
-            .unwrap()
-            .len(),
-        0
-    );
+            .unwrap();
+        assert_eq!(vectors.len(), left, "{kind:?}");
+    }
     store.close().await;
+    let blocks = ok(
+        &client,
+        "search_code",
+        json!({"query": "pause for a moment", "mode": "semantic"}),
+    )
+    .await;
+    assert!(
+        code_results(&blocks)
+            .iter()
+            .all(|(name, _)| name.starts_with("acme.")),
+        "{blocks}"
+    );
     let gone = ok(
         &client,
         "search_pages",
@@ -363,13 +601,13 @@ async fn vectors_by_text(database_url: &str) -> std::collections::BTreeMap<Strin
     let store = Store::open(database_url, 1).await.unwrap();
     let mut out = std::collections::BTreeMap::new();
     let rows = store
-        .vectors_after(0, "all-MiniLM-L6-v2", 1000)
+        .vectors_after(Embedded::Chunk, 0, "all-MiniLM-L6-v2", 1000)
         .await
         .unwrap();
-    let ids: Vec<i64> = rows.iter().map(|r| r.chunk_id).collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r.item_id).collect();
     let texts = store.chunk_rows(&ids).await.unwrap();
     for row in rows {
-        let text = &texts.iter().find(|c| c.id == row.chunk_id).unwrap().text;
+        let text = &texts.iter().find(|c| c.id == row.item_id).unwrap().text;
         out.insert(text.clone(), row.vector);
     }
     store.close().await;
@@ -400,7 +638,7 @@ async fn vectors_are_the_same_bits_on_both_backends() {
     let model = model_dir();
     let mut found = Vec::new();
     for database_url in [sqlite.as_str(), schema.url.as_str()] {
-        let chunks = seed(database_url).await;
+        let texts = seed(database_url).await;
         let server = HttpServer::start(
             &[],
             &[
@@ -410,14 +648,15 @@ async fn vectors_are_the_same_bits_on_both_backends() {
         )
         .await;
         let client = connect(&server).await;
-        wait_indexed(&client, chunks).await;
+        wait_indexed(&client, texts).await;
         drop(client);
         server.sigterm();
         found.push(vectors_by_text(database_url).await);
     }
+    // Every chunk: the reference pages' and the recipes page's one.
     assert_eq!(
         found[0].len(),
-        PAGES.iter().map(|p| p.2.len()).sum::<usize>()
+        PAGES.iter().map(|p| p.2.len()).sum::<usize>() + 1
     );
     assert!(found[0] == found[1], "vectors differ between the backends");
     schema.drop().await;
@@ -553,7 +792,7 @@ async fn an_embeddings_service_instead_of_the_local_model() {
     let service = fake_embeddings(seen.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}", dir.path().join("remote.db").display());
-    let chunks = seed(&database_url).await;
+    let texts = seed(&database_url).await;
     let endpoint = format!("{}/v1/embeddings", service.base());
     let key = "sk-test-never-in-the-logs-4242";
     let envs = |model: &'static str| {
@@ -570,7 +809,7 @@ async fn an_embeddings_service_instead_of_the_local_model() {
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = HttpServer::start_in(dir.path(), &[], &pairs).await;
     let client = connect(&server).await;
-    wait_indexed(&client, chunks).await;
+    wait_indexed(&client, texts).await;
     assert!(
         search_status(&client)
             .await
@@ -589,7 +828,7 @@ async fn an_embeddings_service_instead_of_the_local_model() {
             "a request carried more than 5 texts"
         );
         let embedded: usize = requests.iter().filter(|r| r.3 == 200).map(|r| r.1).sum();
-        assert_eq!(embedded, chunks);
+        assert_eq!(embedded, texts);
         let bearer = format!("Bearer {key}");
         assert!(
             requests
@@ -637,10 +876,10 @@ async fn an_embeddings_service_instead_of_the_local_model() {
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = HttpServer::start_in(dir.path(), &[], &pairs).await;
     let client = connect(&server).await;
-    wait_indexed(&client, chunks).await;
+    wait_indexed(&client, texts).await;
     assert_eq!(
         server.metric("crawlium_embedded_chunks_total").await,
-        chunks as u64
+        texts as u64
     );
     drop(client);
     server.sigterm();
@@ -652,7 +891,7 @@ async fn an_embeddings_service_instead_of_the_local_model() {
 async fn the_embed_command_embeds_what_has_no_vector_and_exits() {
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}", dir.path().join("embed.db").display());
-    let chunks = seed(&database_url).await;
+    let texts = seed(&database_url).await;
     let model = model_dir();
     let run = |envs: Vec<(&'static str, String)>| {
         let mut cmd = crate::support::server::command(dir.path());
@@ -677,12 +916,12 @@ async fn the_embed_command_embeds_what_has_no_vector_and_exits() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains(&format!("embedded {chunks} chunks"))
-            && stdout.contains(&format!("{chunks} vectors indexed, 0 chunks waiting")),
+        stdout.contains(&format!("embedded {texts} texts"))
+            && stdout.contains(&format!("{texts} vectors indexed, 0 texts waiting")),
         "{stdout}"
     );
     let out = run(vec![("EMBEDDING_MODEL_DIR", model)]).await;
-    assert!(String::from_utf8_lossy(&out.stdout).contains("embedded 0 chunks"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("embedded 0 texts"));
     let out = run(vec![]).await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("set EMBEDDING_MODEL_DIR"));

@@ -61,7 +61,7 @@ browser_args! {
         /// Press Enter afterwards.
         #[serde(default)]
         pub submit: bool,
-        /// One key press per character, for pages that handle keys (else pasted at once).
+        /// One key press per character, for pages that handle keys (else pasted).
         #[serde(default)]
         pub slowly: bool,
         /// Return a snapshot afterwards.

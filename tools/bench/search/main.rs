@@ -20,7 +20,7 @@ use std::{
 use crawlium::{
     metrics::EmbeddingMetrics,
     search::{Mode, PageSearchRequest, Search, SearchSettings, embedder::Embedder},
-    store::{NewChunk, NewPage, SourceKind, Store, vector_bytes},
+    store::{Embedded, NewChunk, NewPage, SourceKind, Store, vector_bytes},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -289,7 +289,10 @@ async fn latency(backend: &str, url: &str) {
     }
     let mut after = 0;
     loop {
-        let chunks = store.chunks_to_embed(after, 5_000).await.unwrap();
+        let chunks = store
+            .texts_to_embed(Embedded::Chunk, after, 5_000)
+            .await
+            .unwrap();
         let Some(last) = chunks.last().map(|c| c.id) else {
             break;
         };
@@ -307,7 +310,7 @@ async fn latency(backend: &str, url: &str) {
             })
             .collect();
         store
-            .put_chunk_vectors("all-MiniLM-L6-v2", &rows)
+            .put_vectors(Embedded::Chunk, "all-MiniLM-L6-v2", &rows)
             .await
             .unwrap();
         after = last;

@@ -1,0 +1,14 @@
+-- Vectors of code blocks and repository symbols for semantic search_code (issue 13), as
+-- chunk_vectors holds those of chunks: little-endian f32, `id` growing with every write.
+CREATE TABLE code_block_vectors (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    code_block_id INTEGER NOT NULL UNIQUE REFERENCES code_blocks (id) ON DELETE CASCADE,
+    model         TEXT    NOT NULL,
+    vector        BLOB    NOT NULL
+);
+CREATE TABLE symbol_vectors (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    symbol_id INTEGER NOT NULL UNIQUE REFERENCES symbols (id) ON DELETE CASCADE,
+    model     TEXT    NOT NULL,
+    vector    BLOB    NOT NULL
+);
