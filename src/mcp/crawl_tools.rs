@@ -34,7 +34,8 @@ use crate::{
         url::normalise,
     },
     jobs::JobSummary,
-    mcp::error::ToolError,
+    mcp::{error::ToolError, job_tools::JobAnswer},
+    search::Outlook,
     store::PageWrite,
 };
 
@@ -119,6 +120,10 @@ pub struct CrawlPageResult {
     pub stored: String,
     /// Time spent per step.
     pub timings: Timings,
+    /// With a model: texts waiting for vectors (this page's included) and when meaning
+    /// search covers them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<Outlook>,
 }
 
 /// What a model reads of `crawl_page`: a short header, then the content as it is.
@@ -129,6 +134,15 @@ fn crawl_page_text(page: &CrawlPageResult, window: &Window) -> String {
         Some(id) => format!("pageId {id} ({})", page.stored),
         None => "not stored".into(),
     });
+    if let Some(outlook) = page.embedding.as_ref().filter(|o| o.waiting > 0) {
+        facts.push(match outlook.ready_in_seconds {
+            Some(seconds) => format!(
+                "found by meaning in about {seconds} s ({} texts to embed)",
+                outlook.waiting
+            ),
+            None => format!("{} texts to embed for meaning search", outlook.waiting),
+        });
+    }
     let mut text = content_text(
         page.title.as_deref(),
         &page.final_url,
@@ -294,7 +308,7 @@ impl CrawliumServer {
         wait: bool,
         wait_seconds: u64,
         context: &RequestContext<RoleServer>,
-    ) -> Result<Json<JobSummary>, ToolError> {
+    ) -> Result<Json<JobAnswer>, ToolError> {
         if spec.render
             && let Some(why) = self.app.crawler.render_unavailable()
         {
@@ -318,9 +332,9 @@ impl CrawliumServer {
         wait: bool,
         wait_seconds: u64,
         context: &RequestContext<RoleServer>,
-    ) -> Result<Json<JobSummary>, ToolError> {
+    ) -> Result<Json<JobAnswer>, ToolError> {
         if !wait || wait_seconds == 0 {
-            return Ok(Json(job));
+            return Ok(self.job_answer(job));
         }
         let owner = self.principal(context);
         let progress = Progress::from_context(context);
@@ -348,7 +362,7 @@ impl CrawliumServer {
                 },
             )
             .await?;
-        Ok(Json(summary))
+        Ok(self.job_answer(summary))
     }
 }
 
@@ -411,6 +425,12 @@ impl CrawliumServer {
         )
         .await?;
         let link_count = page.extracted.links.len();
+        let fresh = match page.stored {
+            Some(PageWrite::Inserted(_) | PageWrite::Updated(_)) => {
+                page.extracted.chunks.len() + page.extracted.code_blocks.len()
+            }
+            _ => 0,
+        };
         let (page_id, stored) = match page.stored {
             Some(PageWrite::Inserted(id)) => (Some(id), "inserted"),
             Some(PageWrite::Updated(id)) => (Some(id), "updated"),
@@ -446,6 +466,7 @@ impl CrawliumServer {
                 extract_ms: ms(page.extract_time),
                 store_ms: ms(page.store_time),
             },
+            embedding: args.store.then(|| app.search.outlook(fresh)).flatten(),
         };
         Ok(structured(crawl_page_text(&out, &window), &out))
     }
@@ -468,7 +489,7 @@ impl CrawliumServer {
         &self,
         Parameters(args): Parameters<CrawlSiteArgs>,
         context: RequestContext<RoleServer>,
-    ) -> Result<Json<JobSummary>, ToolError> {
+    ) -> Result<Json<JobAnswer>, ToolError> {
         let spec = CrawlSpec {
             mode: CrawlMode::Site,
             url: args.url,
@@ -505,7 +526,7 @@ impl CrawliumServer {
         &self,
         Parameters(args): Parameters<CrawlSitemapArgs>,
         context: RequestContext<RoleServer>,
-    ) -> Result<Json<JobSummary>, ToolError> {
+    ) -> Result<Json<JobAnswer>, ToolError> {
         let lastmod_since = match args.lastmod_since.as_deref() {
             None => None,
             Some(text) => Some(parse_w3c_datetime(text).ok_or_else(|| {

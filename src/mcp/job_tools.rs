@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::CrawliumServer;
-use crate::{jobs::JobSummary, mcp::error::ToolError, store::JobState};
+use crate::{jobs::JobSummary, mcp::error::ToolError, search::Outlook, store::JobState};
 
 /// Most jobs one list returns.
 const MAX_LIMIT: i64 = 100;
@@ -45,6 +45,29 @@ pub struct JobList {
     pub jobs: Vec<JobSummary>,
 }
 
+/// A job as the tools that start or follow one answer it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobAnswer {
+    /// The job.
+    #[serde(flatten)]
+    pub job: JobSummary,
+    /// With a model: texts (chunks, code blocks, symbols) waiting for vectors, and when
+    /// meaning search covers them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<Outlook>,
+}
+
+impl CrawliumServer {
+    /// `job` with the embedder's outlook.
+    pub(crate) fn job_answer(&self, job: JobSummary) -> Json<JobAnswer> {
+        Json(JobAnswer {
+            job,
+            embedding: self.app.search.outlook(0),
+        })
+    }
+}
+
 #[tool_router(router = job_router, vis = "pub(crate)")]
 impl CrawliumServer {
     #[tool(
@@ -63,11 +86,10 @@ impl CrawliumServer {
         &self,
         Parameters(args): Parameters<JobArgs>,
         context: RequestContext<RoleServer>,
-    ) -> Result<Json<JobSummary>, ToolError> {
+    ) -> Result<Json<JobAnswer>, ToolError> {
         let owner = self.principal(&context);
-        Ok(Json(
-            self.app.jobs.status(&args.job_id, owner.as_str()).await?,
-        ))
+        let job = self.app.jobs.status(&args.job_id, owner.as_str()).await?;
+        Ok(self.job_answer(job))
     }
 
     #[tool(
@@ -85,11 +107,10 @@ impl CrawliumServer {
         &self,
         Parameters(args): Parameters<JobArgs>,
         context: RequestContext<RoleServer>,
-    ) -> Result<Json<JobSummary>, ToolError> {
+    ) -> Result<Json<JobAnswer>, ToolError> {
         let owner = self.principal(&context);
-        Ok(Json(
-            self.app.jobs.cancel(&args.job_id, owner.as_str()).await?,
-        ))
+        let job = self.app.jobs.cancel(&args.job_id, owner.as_str()).await?;
+        Ok(self.job_answer(job))
     }
 
     #[tool(

@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CrawliumServer, check_wait, structured, yes};
 use crate::{
-    jobs::JobSummary,
-    mcp::error::ToolError,
+    mcp::{error::ToolError, job_tools::JobAnswer},
     repos::{
         Caps, RepoRequest,
         check::Report,
@@ -228,7 +227,7 @@ impl CrawliumServer {
         &self,
         Parameters(args): Parameters<IndexReposArgs>,
         context: RequestContext<RoleServer>,
-    ) -> Result<Json<JobSummary>, ToolError> {
+    ) -> Result<Json<JobAnswer>, ToolError> {
         check_wait(args.wait_seconds)?;
         if args.repos.is_empty() || args.repos.len() > MAX_REPOS {
             return Err(ToolError::new(format!(

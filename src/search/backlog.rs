@@ -126,6 +126,7 @@ async fn step(
             .await
             .map_err(|e| e.to_string())?;
         search.metrics.embedded(items.len(), started.elapsed());
+        search.note_batch(items.len(), started.elapsed());
         search
             .embedded
             .fetch_add(items.len() as u64, Ordering::Relaxed);

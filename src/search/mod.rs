@@ -144,6 +144,25 @@ pub struct CodeSearch {
     pub warning: Option<String>,
 }
 
+/// When what was just stored can be found by meaning: a crawl's or an indexing's answer
+/// says it, since embedding runs after them.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Outlook {
+    /// Texts (chunks, code blocks, symbols) waiting for a vector, what was just stored
+    /// included; words find them meanwhile.
+    pub waiting: i64,
+    /// The embedder's recent rate, texts per second (absent before its first batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub texts_per_second: Option<f64>,
+    /// Seconds until all of them have vectors, at that rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_in_seconds: Option<f64>,
+}
+
+/// Weight of the latest batch in the embedder's rate.
+const RATE_WEIGHT: f64 = 0.3;
+
 /// What `server_status` and `/ready` say of search.
 #[derive(Debug, Clone)]
 pub struct SearchStatus {
@@ -250,6 +269,8 @@ pub struct Search {
     settings: SearchSettings,
     state: RwLock<SemanticState>,
     backlog: Mutex<i64>,
+    /// Texts a second, averaged over recent batches.
+    rate: Mutex<Option<f64>>,
     embedded: std::sync::atomic::AtomicU64,
     caught_up: std::sync::atomic::AtomicBool,
     metrics: EmbeddingMetrics,
@@ -268,6 +289,7 @@ impl Search {
             settings,
             state: RwLock::new(state),
             backlog: Mutex::new(0),
+            rate: Mutex::new(None),
             embedded: Default::default(),
             caught_up: Default::default(),
             metrics,
@@ -363,6 +385,37 @@ impl Search {
             embedded: self.embedded.load(std::sync::atomic::Ordering::Relaxed),
             caught_up: self.caught_up.load(std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// Counts a batch of `texts` embedded in `elapsed` into the recent rate.
+    fn note_batch(&self, texts: usize, elapsed: std::time::Duration) {
+        let now = texts as f64 / elapsed.as_secs_f64().max(1e-3);
+        let mut rate = self.rate.lock().unwrap_or_else(|e| e.into_inner());
+        *rate = Some(rate.map_or(now, |r| r + RATE_WEIGHT * (now - r)));
+    }
+
+    /// When `just_stored` texts, stored after the embedder's last look, and everything
+    /// waiting before them will have vectors (the embedder takes the oldest first); `None`
+    /// while semantic search is not running.
+    pub fn outlook(&self, just_stored: usize) -> Option<Outlook> {
+        if !matches!(
+            &*self.state.read().unwrap_or_else(|e| e.into_inner()),
+            SemanticState::Ready(_)
+        ) {
+            return None;
+        }
+        let waiting = *self.backlog.lock().unwrap_or_else(|e| e.into_inner()) + just_stored as i64;
+        let rate = *self.rate.lock().unwrap_or_else(|e| e.into_inner());
+        let ready_in_seconds = match (waiting, rate) {
+            (0, _) => Some(0.0),
+            (_, Some(rate)) => Some((waiting as f64 / rate * 10.0).ceil() / 10.0),
+            (_, None) => None,
+        };
+        Some(Outlook {
+            waiting,
+            texts_per_second: rate.map(|r| (r * 10.0).round() / 10.0),
+            ready_in_seconds,
+        })
     }
 
     /// Whether semantic search is configured at all.
