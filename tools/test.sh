@@ -114,6 +114,8 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 status=0
 cargo test --locked --features test-tools "$@" 2>&1 | tee "$out" || status=$?
+# The matrix kernel's own crate (kernels/) is not a workspace member: its tests run here.
+cargo test --locked -p crawlium-kernels 2>&1 | tee -a "$out" || status=$?
 # One closing line for the whole suite, summed over the unit tests and the integration tests.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$out"

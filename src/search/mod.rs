@@ -14,6 +14,7 @@
 //! the index's loading), `query.rs` (the any-word relaxation).
 
 mod backlog;
+pub mod bf16;
 pub mod embedder;
 pub mod index;
 pub mod model;

@@ -212,7 +212,8 @@ fn the_image_build_copies_what_the_manifest_names() {
     let manifest = read("Cargo.toml");
     let named: Vec<&str> = manifest
         .lines()
-        .filter_map(|line| line.strip_prefix("path = \""))
+        // Targets' `path = "…"` lines and path dependencies' `{ path = "…" }`.
+        .filter_map(|line| line.split_once("path = \"").map(|(_, rest)| rest))
         .filter_map(|rest| rest.split('"').next())
         .chain(["Cargo.lock", "migrations/sqlite"])
         .collect();
