@@ -8,10 +8,11 @@
 //! server. A chunk, block or symbol without a vector is still found by its words, so hybrid
 //! search loses nothing while the backlog drains.
 //!
-//! Files: `model.rs` (the BERT encoder on candle), `embedder.rs` (tokenizer, threads),
+//! Files: `model.rs` (the BERT encoder on candle), `bf16.rs` (its dense layers in bf16 on
+//! `crawlium-kernels` where the CPU has AVX-512 BF16), `embedder.rs` (tokenizer, threads),
 //! `remote.rs` (an OpenAI-compatible service instead), `index.rs` (int8 vectors, exhaustive
-//! search), `backlog.rs` (the background embedder and
-//! the index's loading), `query.rs` (the any-word relaxation).
+//! search; one index per kind), `backlog.rs` (the background embedder and the indexes'
+//! loading), `query.rs` (the any-word relaxation).
 
 mod backlog;
 pub mod bf16;
@@ -252,6 +253,7 @@ struct Scan {
     language: Option<String>,
     kind: Option<String>,
 }
+
 /// State of the semantic side.
 enum SemanticState {
     /// No model configured.
