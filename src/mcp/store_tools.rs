@@ -354,9 +354,9 @@ impl CrawliumServer {
                 mode: args.mode,
             })
             .await?;
-        let next_offset = (found.hits.len() == limit as usize).then(|| args.offset + limit);
+        let next_offset = (found.results.len() == limit as usize).then(|| args.offset + limit);
         let out = SearchPagesResult {
-            results: found.hits,
+            results: found.results,
             next_offset,
             mode: found.mode,
             relaxed: found.relaxed,

@@ -109,18 +109,23 @@ pub struct PageSearchRequest {
     pub mode: Option<Mode>,
 }
 
-/// What a page search found.
+/// What a search found: page chunks ([`PageSearch`]) or code ([`CodeSearch`]).
 #[derive(Debug, Clone)]
-pub struct PageSearch {
+pub struct Found<T> {
     /// The results, best first.
-    pub hits: Vec<PageHit>,
+    pub results: Vec<T>,
     /// How they were ranked.
     pub mode: Mode,
-    /// No chunk had every word: the keyword ranking matched any of them.
+    /// Nothing had every word: the keyword ranking matched any of them.
     pub relaxed: bool,
     /// What went wrong with the semantic side, when results come from words alone.
     pub warning: Option<String>,
 }
+
+/// What a page search found.
+pub type PageSearch = Found<PageHit>;
+/// What a code search found.
+pub type CodeSearch = Found<CodeResult>;
 
 /// A `search_code` request.
 #[derive(Debug, Clone)]
@@ -131,19 +136,6 @@ pub struct CodeSearchRequest {
     pub kind: Option<SymbolKind>,
     /// How to rank; `None`: hybrid when semantic search is on, else keyword.
     pub mode: Option<Mode>,
-}
-
-/// What a code search found.
-#[derive(Debug, Clone)]
-pub struct CodeSearch {
-    /// The results, best first.
-    pub results: Vec<CodeResult>,
-    /// How they were ranked.
-    pub mode: Mode,
-    /// Nothing had every word: the keyword ranking matched any of them.
-    pub relaxed: bool,
-    /// What went wrong with the semantic side, when results come from words alone.
-    pub warning: Option<String>,
 }
 
 /// When what was just stored can be found by meaning: a crawl's or an indexing's answer
@@ -514,7 +506,7 @@ impl Search {
             .collect();
         let hits = self.hydrate(&semantic, window, keyword).await?;
         Ok(PageSearch {
-            hits,
+            results: hits,
             mode,
             relaxed: false,
             warning: None,
@@ -651,7 +643,7 @@ impl Search {
     ) -> Result<PageSearch, SearchError> {
         let (hits, relaxed) = self.keyword(request, request.offset, request.limit).await?;
         Ok(PageSearch {
-            hits,
+            results: hits,
             mode: Mode::Keyword,
             relaxed,
             warning: why.map(|why| format!("keyword results only: {why}")),

@@ -19,7 +19,9 @@ use std::{
 
 use crawlium::{
     metrics::EmbeddingMetrics,
-    search::{Mode, PageSearchRequest, Search, SearchSettings, embedder::Embedder},
+    search::{
+        Mode, PageSearchRequest, Search, SearchSettings, embedder::Embedder, model::Precision,
+    },
     store::{Embedded, NewChunk, NewPage, SourceKind, Store, vector_bytes},
 };
 use tokio_util::sync::CancellationToken;
@@ -80,6 +82,23 @@ async fn throughput() {
     println!(
         "throughput: 24 to 128 tokens a text (mean 76), batches of 128: {:.1} chunks/s",
         texts.len() as f64 / started.elapsed().as_secs_f64()
+    );
+    // The same 128-token texts with the dense layers in f32 (what CPUs without AVX-512 BF16
+    // run), in the same run.
+    drop(embedder);
+    let exact = Embedder::local_at(&model_dir(), threads(), Precision::F32).unwrap();
+    let texts: Vec<String> = (0..256).map(|i| text(i, 128)).collect();
+    exact.embed(texts[..8].to_vec()).await.unwrap();
+    let started = Instant::now();
+    exact.embed(texts).await.unwrap();
+    println!(
+        "throughput: 128 tokens a text, dense layers in f32 instead of bf16{}: {:.1} chunks/s",
+        if crawlium::search::bf16::available() {
+            ""
+        } else {
+            " (this CPU has no AVX-512 BF16: f32 above too)"
+        },
+        256.0 / started.elapsed().as_secs_f64()
     );
 }
 
@@ -214,7 +233,7 @@ async fn quality() {
             let found = top10(&search, question.clone(), mode).await;
             // A page counts once: its best chunk.
             let mut seen: Vec<&str> = Vec::new();
-            for hit in &found.hits {
+            for hit in &found.results {
                 if !seen.contains(&hit.url.as_str()) {
                     seen.push(&hit.url);
                 }
