@@ -201,12 +201,23 @@ fn ranking_header(results: usize, mode: Mode, relaxed: bool, warning: Option<&st
     header
 }
 
+/// What a model reads of a search that found nothing: what to try, and why meaning was not
+/// used when it was not.
+fn nothing_found(advice: &str, warning: Option<&str>) -> String {
+    match warning {
+        Some(warning) => format!("{advice} ({warning})"),
+        None => advice.to_string(),
+    }
+}
+
 /// What a model reads of `search_pages`: each hit's title, URL, ids and snippet.
 fn search_pages_text(found: &SearchPagesResult) -> String {
     if found.results.is_empty() {
-        return "No stored page matches. Try other words, or store pages first with crawl_page \
-                or crawl_site."
-            .into();
+        return nothing_found(
+            "No stored page matches. Try other words, or store pages first with crawl_page or \
+             crawl_site.",
+            found.warning.as_deref(),
+        );
     }
     let mut header = ranking_header(
         found.results.len(),
@@ -240,9 +251,11 @@ fn search_pages_text(found: &SearchPagesResult) -> String {
 /// with where it is from.
 fn search_code_text(found: &SearchCodeResult) -> String {
     if found.results.is_empty() {
-        return "Nothing matches. Try other identifiers or another language, or store code \
-                first: index_repos for repositories, crawl_page or crawl_site for pages."
-            .into();
+        return nothing_found(
+            "Nothing matches. Try other identifiers or another language, or store code first: \
+             index_repos for repositories, crawl_page or crawl_site for pages.",
+            found.warning.as_deref(),
+        );
     }
     let header = ranking_header(
         found.results.len(),

@@ -786,6 +786,22 @@ async fn without_a_model_search_is_keyword_and_says_how_to_turn_meaning_on() {
             .unwrap()
             .contains("EMBEDDING_MODEL_DIR")
     );
+    // Nothing found: the text still says why meaning was not used.
+    let none = call(
+        &client,
+        "search_code",
+        json!({"query": "zygomorphic", "mode": "hybrid"}),
+    )
+    .await;
+    assert_eq!(
+        none.structured_content.as_ref().unwrap()["results"],
+        json!([])
+    );
+    let text = format!("{:?}", none.content);
+    assert!(
+        text.contains("Nothing matches") && text.contains("EMBEDDING_MODEL_DIR"),
+        "{text}"
+    );
     drop(client);
     server.sigterm();
 }
