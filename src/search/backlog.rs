@@ -142,15 +142,7 @@ async fn step(
             .map_err(|e| e.to_string())?;
         cursor.embedded[kind.index()] = last;
         cursor.turn = (kind.index() + 1) % Embedded::ALL.len();
-        load(
-            search,
-            semantic,
-            kind,
-            model,
-            &mut cursor.loaded[kind.index()],
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        // The new vectors enter the index at the next step's load, which follows at once.
         let mut backlog = 0;
         for kind in Embedded::ALL {
             let (items, vectors) = search

@@ -488,14 +488,13 @@ impl Search {
             )
         };
         let (keyword, similar) = tokio::join!(keyword, similar);
-        let (keyword, similar) = match (keyword?, similar?) {
-            (keyword, Ok(similar)) => (keyword, similar),
-            (_, Err(why)) if mode == Mode::Semantic => {
-                return Err(SearchError::Invalid(format!(
-                    "semantic search failed: {why}"
-                )));
+        let (keyword, similar) = (keyword?, similar?);
+        let similar = match similar {
+            Ok(similar) => similar,
+            Err(why) => {
+                let why = without_meaning(mode, why)?;
+                return self.words_only(&request, Some(why)).await;
             }
-            (_, Err(why)) => return self.words_only(&request, Some(why)).await,
         };
         let keys: Vec<i64> = keyword.iter().map(|hit| hit.chunk_id).collect();
         let ranked = fuse(&keys, &similar, mode);
@@ -582,14 +581,13 @@ impl Search {
             Ok::<_, StoreError>(Ok(merged))
         };
         let (keyword, similar) = tokio::join!(keyword, similar);
-        let (keyword, similar) = match (keyword?, similar?) {
-            (keyword, Ok(similar)) => (keyword, similar),
-            (_, Err(why)) if mode == Mode::Semantic => {
-                return Err(SearchError::Invalid(format!(
-                    "semantic search failed: {why}"
-                )));
+        let (keyword, similar) = (keyword?, similar?);
+        let similar = match similar {
+            Ok(similar) => similar,
+            Err(why) => {
+                let why = without_meaning(mode, why)?;
+                return self.code_words(request, Some(why)).await;
             }
-            (_, Err(why)) => return self.code_words(request, Some(why)).await,
         };
         let keys: Vec<CodeKey> = keyword.iter().map(CodeKey::of).collect();
         let mut ranked = fuse(&keys, &similar, mode);
@@ -839,6 +837,17 @@ fn found_by(mut hits: Vec<PageHit>, ranking: &str) -> Vec<PageHit> {
         hit.found_by = vec![ranking.to_string()];
     }
     hits
+}
+
+/// A meaning side that failed with `why`: an error when meaning alone was asked for, else
+/// why the answer falls back to words.
+fn without_meaning(mode: Mode, why: String) -> Result<String, SearchError> {
+    match mode {
+        Mode::Semantic => Err(SearchError::Invalid(format!(
+            "semantic search failed: {why}"
+        ))),
+        _ => Ok(why),
+    }
 }
 
 /// Which rankings found a code result.
