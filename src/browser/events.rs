@@ -355,6 +355,17 @@ impl Activity {
         Some((last_hop.status?, last_hop.mime_type.clone()))
     }
 
+    /// The URL of the latest document request (a navigation's last hop, redirects followed).
+    pub fn latest_document_url(&self) -> Option<String> {
+        let logs = self.logs();
+        let latest = logs
+            .requests
+            .iter()
+            .rev()
+            .find(|r| r.resource_type == "Document")?;
+        Some(latest.url.clone())
+    }
+
     /// Whether the renderer of tab `target` died (and no navigation revived it since).
     pub fn has_crashed(&self, target: &str) -> bool {
         self.crashed

@@ -541,7 +541,9 @@ impl BrowserSession {
 
     /// Chromium's reason for a failed navigation to `url`; the guard's own when the guard or
     /// its proxy stopped it (Chromium reports only that a request was blocked, or that the
-    /// proxy said no; for a redirect, the latest stopped request is the one).
+    /// proxy said no). For a redirect, the proxy's failure for the tab's latest document
+    /// request (the hop it stopped at); else the guard's latest stopped request, which may be
+    /// another tab's or Chromium's own.
     fn refusal_of(&self, reason: String, url: &url::Url) -> String {
         let Some(guard) = self.lease.guard() else {
             return reason;
@@ -549,6 +551,10 @@ impl BrowserSession {
         let why = if reason.contains("ERR_SOCKS_CONNECTION_FAILED") {
             guard
                 .why_failed(url.as_str())
+                .or_else(|| {
+                    let hop = self.activity.latest_document_url()?;
+                    guard.why_failed(&hop)
+                })
                 .or_else(|| guard.last_refusal())
         } else if reason.contains("ERR_BLOCKED_BY_CLIENT") {
             guard.last_refusal()
