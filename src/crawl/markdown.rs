@@ -35,11 +35,17 @@ pub fn to_plain_text(markdown: &str) -> String {
     out
 }
 
-/// Removes inline markup: `![alt](src)` → alt, `[text](href)` → text, `**`, `__`, `~~`, `` ` ``,
-/// and the backslash of an escaped character; code spans stay as written.
+/// Removes inline markup: images go (`![alt](src)`: their alt text is mostly file names),
+/// `[text](href)` → text (an image inside it goes too), `**`, `__`, `~~`, `` ` ``, and the
+/// backslash of an escaped character; code spans stay as written.
 fn strip_inline(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
     let chars: Vec<char> = line.chars().collect();
+    let mut out = String::with_capacity(line.len());
+    strip_chars(&chars, &mut out);
+    out
+}
+
+fn strip_chars(chars: &[char], out: &mut String) {
     let mut in_code = false;
     let mut i = 0;
     while i < chars.len() {
@@ -65,11 +71,13 @@ fn strip_inline(line: &str) -> String {
         let image = c == '!' && chars.get(i + 1) == Some(&'[');
         if c == '[' || image {
             let open = if image { i + 1 } else { i };
-            if let Some(close) = find(&chars, open + 1, ']')
+            if let Some(close) = matching(chars, open, '[', ']')
                 && chars.get(close + 1) == Some(&'(')
-                && let Some(end) = find(&chars, close + 2, ')')
+                && let Some(end) = matching(chars, close + 1, '(', ')')
             {
-                out.extend(&chars[open + 1..close]);
+                if !image {
+                    strip_chars(&chars[open + 1..close], out);
+                }
                 i = end + 1;
                 continue;
             }
@@ -87,15 +95,28 @@ fn strip_inline(line: &str) -> String {
         }
         i += 1;
     }
-    out
 }
 
-fn find(chars: &[char], from: usize, target: char) -> Option<usize> {
-    chars
-        .iter()
-        .skip(from)
-        .position(|&c| c == target)
-        .map(|p| p + from)
+/// The index of the `close` that matches the `open` at `chars[at]`, nesting and backslash
+/// escapes considered.
+fn matching(chars: &[char], at: usize, open: char, close: char) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = at;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 1,
+            c if c == open => depth += 1,
+            c if c == close => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -109,7 +130,7 @@ mod tests {
         let text = to_plain_text(md);
         assert_eq!(
             text,
-            "Title\n\nSome bold and em and code with a link.\nlogo\nquoted\n\nfn main() {}\n- item one\n* item two\n"
+            "Title\n\nSome bold and em and code with a link.\n\nquoted\n\nfn main() {}\n- item one\n* item two\n"
         );
     }
 
@@ -123,6 +144,17 @@ mod tests {
             to_plain_text("run `a*b*c \\[x]` now\n```\n**kept** \\[1]\n```\nafter\n"),
             "run a*b*c \\[x] now\n**kept** \\[1]\nafter\n"
         );
+    }
+
+    #[test]
+    fn linked_images_and_nested_brackets() {
+        assert_eq!(
+            to_plain_text(
+                "[![](https://a.b/i.png)](https://a.b/p) [Read [more]](https://a.b/(x)) end\n"
+            ),
+            " Read [more] end\n"
+        );
+        assert_eq!(to_plain_text("a [b] (c) [d\n"), "a [b] (c) [d\n");
     }
 
     #[test]

@@ -141,6 +141,8 @@ pub fn new_page(
         title: extracted.title.clone(),
         description: extracted.description.clone(),
         language: extracted.language.clone(),
+        published: extracted.published.clone(),
+        author: extracted.author.clone(),
         markdown: extracted.markdown.clone(),
         fetched_at: 0,
         job_id,

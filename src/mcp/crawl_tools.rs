@@ -102,6 +102,10 @@ pub struct CrawlPageResult {
     pub language: Option<String>,
     /// Canonical URL, when the page declares one.
     pub canonical: Option<String>,
+    /// Published date as the page gives it (W3C datetime).
+    pub published: Option<String>,
+    /// Author as the page names them.
+    pub author: Option<String>,
     /// Format of `content`.
     pub format: ContentFormat,
     /// The content, at most maxChars characters.
@@ -147,7 +151,11 @@ fn crawl_page_text(page: &CrawlPageResult, window: &Window) -> String {
         page.title.as_deref(),
         &page.final_url,
         &facts,
-        page.description.as_deref(),
+        &[
+            ("Author", page.author.as_deref()),
+            ("Published", page.published.as_deref()),
+            ("Description", page.description.as_deref()),
+        ],
         window,
         |next| match page.page_id {
             Some(id) => format!("get_page with pageId {id} and offset {next} reads on"),
@@ -446,6 +454,8 @@ impl CrawliumServer {
             description: page.extracted.description.clone(),
             language: page.extracted.language.clone(),
             canonical: page.extracted.canonical.clone(),
+            published: page.extracted.published.clone(),
+            author: page.extracted.author.clone(),
             format: args.format,
             truncated: window.next_offset.is_some(),
             content: window.content.clone(),

@@ -85,13 +85,14 @@ pub(crate) fn untrusted(source: &str, text: &str) -> String {
 }
 
 /// What a model reads of a page's content (crawl_page, get_page, browser_get_content): the
-/// URL and a line of facts, then the page's title, description and content, delimited as
-/// page content ([`untrusted`]), and how to read on when it was cut.
+/// URL and a line of facts, then the page's title, what else it says of itself (`about`:
+/// author, published date, description; lines without a value are left out) and content,
+/// delimited as page content ([`untrusted`]), and how to read on when it was cut.
 pub(crate) fn content_text(
     title: Option<&str>,
     url: &str,
     facts: &[String],
-    description: Option<&str>,
+    about: &[(&str, Option<&str>)],
     window: &crate::crawl::content::Window,
     read_on: impl FnOnce(usize) -> String,
 ) -> String {
@@ -101,11 +102,10 @@ pub(crate) fn content_text(
         text.push_str(fact);
     }
     let mut page = String::new();
-    if let Some(title) = title {
-        page.push_str(&format!("Title: {title}\n"));
-    }
-    if let Some(description) = description {
-        page.push_str(&format!("Description: {description}\n"));
+    for (label, value) in std::iter::once(&("Title", title)).chain(about) {
+        if let Some(value) = value {
+            page.push_str(&format!("{label}: {value}\n"));
+        }
     }
     if !page.is_empty() {
         page.push('\n');

@@ -326,7 +326,10 @@ fn get_page_text(page: &GetPageResult, window: &Window) -> String {
         page.page.title.as_deref(),
         &page.page.url,
         &facts,
-        None,
+        &[
+            ("Author", page.page.author.as_deref()),
+            ("Published", page.page.published.as_deref()),
+        ],
         window,
         |next| {
             format!(

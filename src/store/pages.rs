@@ -30,6 +30,10 @@ pub struct NewPage {
     pub description: Option<String>,
     /// Content language.
     pub language: Option<String>,
+    /// Published date, as the page gives it (a W3C datetime).
+    pub published: Option<String>,
+    /// Author, as the page names them.
+    pub author: Option<String>,
     /// Main content as markdown.
     pub markdown: String,
     /// When it was fetched (Unix epoch ms); 0 means now.
@@ -112,6 +116,10 @@ pub struct PageMeta {
     pub description: Option<String>,
     /// Language.
     pub language: Option<String>,
+    /// Published date, as the page gives it.
+    pub published: Option<String>,
+    /// Author, as the page names them.
+    pub author: Option<String>,
     /// When it was fetched, Unix epoch milliseconds.
     pub fetched_at: i64,
 }
@@ -140,6 +148,14 @@ fn content_hash(page: &NewPage) -> String {
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
+    // Hashed only when known: pages stored before these were read keep their hash.
+    for (mark, part) in [(3, &page.published), (4, &page.author)] {
+        if let Some(part) = part {
+            hasher.update([mark]);
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
+    }
     for chunk in &page.chunks {
         hasher.update(chunk.heading_path.as_bytes());
         hasher.update([1]);
@@ -163,21 +179,22 @@ fn content_hash(page: &NewPage) -> String {
 
 /// Statements of one page upsert, identical on both backends.
 const INSERT_PAGE: &str = "INSERT INTO pages (source_id, url, final_url, status, title,
-        description, language, markdown, content_hash, fetched_at, job_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
+        description, language, markdown, content_hash, fetched_at, job_id, published, author)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
 const TOUCH_PAGE: &str = "UPDATE pages SET source_id = $1, final_url = $2, status = $3,
         fetched_at = $4, job_id = COALESCE($5, job_id) WHERE id = $6";
 const REWRITE_PAGE: &str = "UPDATE pages SET source_id = $1, final_url = $2, status = $3,
         title = $4, description = $5, language = $6, markdown = $7, content_hash = $8,
-        fetched_at = $9, job_id = COALESCE($10, job_id) WHERE id = $11";
+        fetched_at = $9, job_id = COALESCE($10, job_id), published = $11, author = $12
+     WHERE id = $13";
 const CLEAR_CHUNKS: &str = "DELETE FROM chunks WHERE page_id = $1";
 const CLEAR_CODE: &str = "DELETE FROM code_blocks WHERE page_id = $1";
 const TOUCH_SOURCE: &str = "UPDATE sources SET last_crawled_at =
         CASE WHEN last_crawled_at IS NULL OR last_crawled_at < $1 THEN $1 ELSE last_crawled_at END
      WHERE id = $2";
 const GET_PAGE: &str = "SELECT p.id, s.name AS source, p.url, p.final_url,
-        CAST(p.status AS BIGINT) AS status, p.title, p.description, p.language, p.markdown,
-        p.content_hash, p.fetched_at
+        CAST(p.status AS BIGINT) AS status, p.title, p.description, p.language, p.published,
+        p.author, p.markdown, p.content_hash, p.fetched_at
      FROM pages p JOIN sources s ON s.id = p.source_id";
 
 impl Store {
@@ -307,6 +324,8 @@ impl Store {
                             .bind(hash)
                             .bind(fetched_at)
                             .bind(&page.job_id)
+                            .bind(&page.published)
+                            .bind(&page.author)
                             .bind(id)
                             .execute(&mut *tx)
                             .await?;
@@ -327,6 +346,8 @@ impl Store {
                             .bind(hash)
                             .bind(fetched_at)
                             .bind(&page.job_id)
+                            .bind(&page.published)
+                            .bind(&page.author)
                             .fetch_one(&mut *tx)
                             .await?;
                         PageWrite::Inserted(id)

@@ -40,6 +40,8 @@ async fn crawls_extracts_stores_and_searches() {
     assert_eq!(page["description"], "How the tokio scheduler steals work");
     assert_eq!(page["language"], "en");
     assert_eq!(page["canonical"], site.url("/article"));
+    assert_eq!(page["author"], "Ada Lovelace");
+    assert_eq!(page["published"], "2026-11-30T09:00:00Z");
     assert_eq!(page["stored"], "inserted");
     let content = page["content"].as_str().unwrap();
     assert!(content.contains("# Tokio scheduler guide"), "{content}");
@@ -117,7 +119,13 @@ async fn crawls_extracts_stores_and_searches() {
         "{crawled}"
     );
     let (tag, page) = page_content(&crawled);
-    assert!(page.starts_with("Title: Tokio scheduler guide\n"), "{page}");
+    assert!(
+        page.starts_with(
+            "Title: Tokio scheduler guide\nAuthor: Ada Lovelace\n\
+             Published: 2026-11-30T09:00:00Z\nDescription: How the tokio scheduler steals work\n"
+        ),
+        "{page}"
+    );
     assert!(
         page.contains("The scheduler **steals work** between"),
         "{page}"
@@ -152,11 +160,9 @@ async fn crawls_extracts_stores_and_searches() {
         part.starts_with(&format!("{article} · pageId {page_id}")),
         "{part}"
     );
-    assert!(
-        page_content(&part)
-            .1
-            .starts_with("Title: Tokio scheduler guide")
-    );
+    assert!(page_content(&part).1.starts_with(
+        "Title: Tokio scheduler guide\nAuthor: Ada Lovelace\nPublished: 2026-11-30T09:00:00Z\n"
+    ));
     assert!(part.contains(">>>\n[cut at character 30 of "), "{part}");
     // Stored pages keep markdown only; html is refused with what to use instead.
     let html = error_text(

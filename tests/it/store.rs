@@ -105,15 +105,24 @@ async fn upsert_dedupes_and_skips_unchanged_content(store: &Store, _: &str) {
         42
     );
 
+    let stored = store.get_page(&PageKey::Id(id)).await.unwrap().meta;
+    assert_eq!(
+        (stored.published.as_deref(), stored.author.as_deref()),
+        (Some("2026-11-30T09:00:00Z"), Some("tokio writer"))
+    );
+
     let mut changed = first.clone();
     changed.chunks.push(NewChunk {
         heading_path: "New".into(),
         text: "new text".into(),
     });
+    changed.author = None;
     assert_eq!(
         store.store_pages(source, &[changed]).await.unwrap(),
         vec![PageWrite::Updated(id)]
     );
+    let stored = store.get_page(&PageKey::Id(id)).await.unwrap().meta;
+    assert_eq!(stored.author, None, "a rewrite replaces the author");
     let new_ids = store.chunk_ids(id).await.unwrap();
     assert_eq!(new_ids.len(), 4);
     assert!(

@@ -3,11 +3,10 @@
 //!
 //! The page is parsed once (html5ever, through htmd) into an rcdom tree that this module
 //! owns and may rewrite. A walk over the whole document collects metadata and every link
-//! (navigation included: the crawler decides what to follow). The main content is the first
-//! `<main>` or `role="main"` element that has text, else the `<article>` with the most text,
-//! else `<body>`. That subtree is cut loose from the page and cleaned (boilerplate blocks
-//! named by id/class words and permalink anchors go, links become absolute; see
-//! `Outline::clean`), its `<pre>` blocks become code blocks, and htmd converts it, skipping
+//! (navigation included: the crawler decides what to follow). The main content is decided
+//! in [`outline`] (boilerplate discarded, the content root chosen by Readability's scoring,
+//! what is not prose pruned inside it). That subtree is cut loose from the page and cleaned
+//! ([`main_content`]), its `<pre>` blocks become code blocks, and htmd converts it, skipping
 //! page chrome ([`SKIPPED_TAGS`]). `<pre>` goes through our own handler so the markdown
 //! fence, its language and the stored code block always agree.
 //!
@@ -31,7 +30,12 @@ use markup5ever_rcdom::{Node, NodeData};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+mod facts;
+mod outline;
 mod parse;
+
+use facts::PageFacts;
+use outline::{FORM_WRAPPER_MIN_CHARS, Outline};
 
 use super::{chunk::chunk_markdown, url::normalise};
 use crate::store::{NewChunk, NewCodeBlock};
@@ -42,30 +46,9 @@ const SKIPPED_TAGS: [&str; 19] = [
     "form", "button", "input", "select", "textarea", "nav", "header", "footer", "aside", "dialog",
 ];
 
-/// Id/class words (whole, or a part between `-`/`_`) that mark a boilerplate block.
-const BOILERPLATE_WORDS: [&str; 14] = [
-    "cookie",
-    "consent",
-    "banner",
-    "breadcrumb",
-    "sidebar",
-    "newsletter",
-    "share",
-    "social",
-    "comments",
-    "related",
-    "advert",
-    "ads",
-    "popup",
-    "modal",
-];
-
 /// Deepest nesting below the main content handed to htmd, whose walk recurses about five
 /// frames per level (a debug build overflows a 2 MiB stack near 500 levels).
 const MAX_DEPTH: usize = 128;
-
-/// A `<form>` with more text than this wraps page content rather than being a form.
-const FORM_WRAPPER_MIN_CHARS: usize = 500;
 
 /// Longest code block context, in chars.
 const MAX_CONTEXT_CHARS: usize = 300;
@@ -84,6 +67,11 @@ pub struct Extracted {
     pub canonical: Option<String>,
     /// `<html lang>`, else `<meta http-equiv="content-language">`.
     pub language: Option<String>,
+    /// When the page says it was published, as it writes it (a W3C datetime: `2019-11-19`,
+    /// `2019-11-19T08:03:00-05:00`): JSON-LD `datePublished`, `article:published_time`, …
+    pub published: Option<String>,
+    /// Who the page says wrote it: JSON-LD `author`, `<meta name="author">`, …
+    pub author: Option<String>,
     /// Every http(s) link of the whole document, normalised, first occurrence first.
     pub links: Vec<Link>,
     /// The main content as markdown.
@@ -118,6 +106,7 @@ pub fn extract(html: &str, base: &Url, chunk_max_chars: usize) -> Extracted {
     }
     let document = parsed.document;
     let page = PageFacts::collect(&document);
+    let (published, author) = (page.published(), page.author());
     let doc_base = page
         .base_href
         .as_deref()
@@ -138,6 +127,8 @@ pub fn extract(html: &str, base: &Url, chunk_max_chars: usize) -> Extracted {
             .canonical_href
             .and_then(|href| resolve_link(&doc_base, &href)),
         language: page.html_lang.or(page.content_language),
+        published,
+        author,
         links: dedupe_links(&doc_base, page.anchors),
         markdown,
         chunks,
@@ -178,80 +169,6 @@ fn to_markdown(root: &Rc<Node>) -> String {
         .unwrap_or_else(|_| collapsed_text(root, usize::MAX))
 }
 
-/// Metadata and anchors found in the whole document (first occurrence of each wins).
-#[derive(Default)]
-struct PageFacts {
-    title: Option<String>,
-    first_h1: Option<String>,
-    description: Option<String>,
-    og_description: Option<String>,
-    canonical_href: Option<String>,
-    html_lang: Option<String>,
-    content_language: Option<String>,
-    base_href: Option<String>,
-    /// `(href, anchor text)` in document order.
-    anchors: Vec<(String, String)>,
-}
-
-impl PageFacts {
-    fn collect(document: &Rc<Node>) -> Self {
-        let mut facts = PageFacts::default();
-        walk(document, |node, _| {
-            let Some(tag) = tag(node) else {
-                return true;
-            };
-            match tag {
-                "title" => set_once(&mut facts.title, collapsed_text(node, usize::MAX)),
-                "h1" => set_once(&mut facts.first_h1, collapsed_text(node, usize::MAX)),
-                "html" => set_once(&mut facts.html_lang, attr(node, "lang").unwrap_or_default()),
-                "base" => set_once(&mut facts.base_href, attr(node, "href").unwrap_or_default()),
-                "meta" => facts.read_meta(node),
-                "link" if has_token(node, "rel", "canonical") => {
-                    set_once(
-                        &mut facts.canonical_href,
-                        attr(node, "href").unwrap_or_default(),
-                    );
-                }
-                "a" => {
-                    if let Some(href) = attr(node, "href") {
-                        let text = collapsed_text(node, MAX_LINK_TEXT_CHARS);
-                        facts.anchors.push((href, text));
-                    }
-                }
-                _ => {}
-            }
-            // SVG and MathML have `<title>` and `<a>` of their own.
-            !matches!(tag, "svg" | "math" | "script" | "style" | "title")
-        });
-        facts
-    }
-
-    fn read_meta(&mut self, node: &Node) {
-        let content = attr(node, "content").unwrap_or_default();
-        let name = attr(node, "name")
-            .or_else(|| attr(node, "property"))
-            .unwrap_or_default();
-        if name.eq_ignore_ascii_case("description") {
-            set_once(&mut self.description, collapse_whitespace(&content));
-        } else if name.eq_ignore_ascii_case("og:description") {
-            set_once(&mut self.og_description, collapse_whitespace(&content));
-        }
-        let http_equiv = attr(node, "http-equiv").unwrap_or_default();
-        if http_equiv.eq_ignore_ascii_case("content-language") {
-            let first = content.split(',').next().unwrap_or_default();
-            set_once(&mut self.content_language, first.trim().to_string());
-        }
-    }
-}
-
-/// Sets `slot` to `value` unless it is already set or `value` is blank.
-fn set_once(slot: &mut Option<String>, value: String) {
-    let value = value.trim();
-    if slot.is_none() && !value.is_empty() {
-        *slot = Some(value.to_string());
-    }
-}
-
 /// Resolves `href` against `base` into a normalised http(s) URL. Same-document references
 /// (`#top`, empty) and other schemes (`mailto:`, `javascript:`, …) give `None`.
 fn resolve_link(base: &Url, href: &str) -> Option<String> {
@@ -287,154 +204,47 @@ fn dedupe_links(base: &Url, anchors: Vec<(String, String)>) -> Vec<Link> {
     links
 }
 
-/// The main content, detached from the rest of the page, cleaned (see [`Outline::clean`]),
-/// with its links made absolute against `base`.
+/// The main content (see [`outline`]), detached from the rest of the page and cleaned:
+/// - what is not content goes (discarded blocks, siblings left out of the root);
+/// - permalink anchors (`<a href="#install">¶</a>`) and links without text or image (a "run"
+///   button's icon) go;
+/// - a `<form>` wrapping the page (ASP.NET style) and an article's own `<header>` holding a
+///   heading (the article title), which htmd would skip, are unwrapped;
+/// - `href` and `src` become absolute, so the markdown's links work out of context.
 fn main_content(document: &Rc<Node>, base: &Url) -> Rc<Node> {
-    let outline = Outline::of(document);
-    let index = outline.main_content_index();
-    let root = Rc::clone(&outline.nodes[index]);
+    let mut outline = Outline::of(document);
+    outline.discard_boilerplate();
+    let root = outline.choose_root();
+    outline.prune(root);
+    let content = Rc::clone(&outline.nodes[root]);
     // Cut loose, htmd's ancestor checks stop here instead of climbing a deep page.
-    root.parent.set(None);
-    outline.clean(index, base);
-    root
-}
-
-/// A subtree in document order, with each node's subtree size and text length (non-blank
-/// chars). Subtrees of [`SKIPPED_TAGS`] other than `<form>` and `<header>` (which may turn
-/// out to be content) are not entered: their text does not count.
-struct Outline {
-    nodes: Vec<Rc<Node>>,
-    /// Nodes in the subtree, the node included: `nodes[i..i + sizes[i]]` is that subtree.
-    sizes: Vec<usize>,
-    text: Vec<usize>,
-    /// Whether the node is inside an `<article>` or main element.
-    in_article: Vec<bool>,
-}
-
-impl Outline {
-    fn of(root: &Rc<Node>) -> Self {
-        let mut nodes = Vec::new();
-        let mut parents: Vec<Option<usize>> = Vec::new();
-        let mut text = Vec::new();
-        let mut in_article = Vec::new();
-        let mut stack = vec![(Rc::clone(root), None, false)];
-        while let Some((node, parent, inside)) = stack.pop() {
-            let index = nodes.len();
-            let own_text = match &node.data {
-                NodeData::Text { contents } => contents
-                    .borrow()
-                    .chars()
-                    .filter(|c| !c.is_whitespace())
-                    .count(),
-                _ => 0,
-            };
-            let enter = match tag(&node) {
-                Some("form" | "header") => true,
-                Some(tag) => !SKIPPED_TAGS.contains(&tag),
-                None => true,
-            };
-            if enter {
-                let below = inside || is_main(&node) || tag(&node) == Some("article");
-                let children = node.children.borrow();
-                stack.extend(
-                    children
-                        .iter()
-                        .rev()
-                        .map(|c| (Rc::clone(c), Some(index), below)),
-                );
+    content.parent.set(None);
+    let end = root + outline.sizes[root];
+    let mut i = root + 1;
+    while i < end {
+        let node = &outline.nodes[i];
+        let empty_link = || {
+            tag(node) == Some("a") && outline.counts[i].text == 0 && outline.counts[i].images == 0
+        };
+        if outline.discarded[i] || is_permalink(node) || empty_link() {
+            detach(node);
+            i += outline.sizes[i];
+            continue;
+        }
+        match tag(node) {
+            Some("form") if outline.counts[i].text > FORM_WRAPPER_MIN_CHARS => {
+                replace_with_children(node);
             }
-            nodes.push(node);
-            parents.push(parent);
-            text.push(own_text);
-            in_article.push(inside);
-        }
-        let mut sizes = vec![1; nodes.len()];
-        for i in (1..nodes.len()).rev() {
-            if let Some(parent) = parents[i] {
-                sizes[parent] += sizes[i];
-                text[parent] += text[i];
+            Some("header") if outline.in_article[i] && outline.has_heading(i) => {
+                replace_with_children(node);
             }
+            Some("a") => make_absolute(node, "href", base),
+            Some("img") => make_absolute(node, "src", base),
+            _ => {}
         }
-        Outline {
-            nodes,
-            sizes,
-            text,
-            in_article,
-        }
+        i += 1;
     }
-
-    /// The first `<main>`/`role="main"` with text, else the `<article>` with the most text,
-    /// else `<body>`, else the root.
-    fn main_content_index(&self) -> usize {
-        let has_text = |i: &usize| self.text[*i] > 0;
-        let indices = 0..self.nodes.len();
-        if let Some(i) = indices
-            .clone()
-            .filter(has_text)
-            .find(|&i| is_main(&self.nodes[i]))
-        {
-            return i;
-        }
-        let mut best: Option<usize> = None;
-        for i in indices.clone().filter(has_text) {
-            if tag(&self.nodes[i]) == Some("article")
-                && best.is_none_or(|b| self.text[i] > self.text[b])
-            {
-                best = Some(i);
-            }
-        }
-        best.or_else(|| {
-            indices
-                .clone()
-                .find(|&i| tag(&self.nodes[i]) == Some("body"))
-        })
-        .unwrap_or(0)
-    }
-
-    /// Cleans the content under `nodes[root]`:
-    /// - detaches boilerplate blocks (see [`is_boilerplate`]), unless one holds more than
-    ///   half the content's text: that is a layout wrapper (`has-sidebar`), not boilerplate;
-    /// - detaches permalink anchors (`<a href="#install">¶</a>`);
-    /// - unwraps a `<form>` wrapping the page (ASP.NET style) and an article's own
-    ///   `<header>` when it holds a heading (the article title), which htmd would skip;
-    /// - makes `href` and `src` absolute, so the markdown's links work out of context.
-    fn clean(&self, root: usize, base: &Url) {
-        let end = root + self.sizes[root];
-        let mut i = root + 1;
-        while i < end {
-            let node = &self.nodes[i];
-            if (is_boilerplate(node) && self.text[i] * 2 <= self.text[root]) || is_permalink(node) {
-                detach(node);
-                i += self.sizes[i];
-                continue;
-            }
-            match tag(node) {
-                Some("form") if self.text[i] > FORM_WRAPPER_MIN_CHARS => {
-                    replace_with_children(node);
-                }
-                Some("header") if self.in_article[i] && self.has_heading(i) => {
-                    replace_with_children(node);
-                }
-                Some("a") => make_absolute(node, "href", base),
-                Some("img") => make_absolute(node, "src", base),
-                _ => {}
-            }
-            i += 1;
-        }
-    }
-
-    /// Whether an `h1`–`h6` is below `nodes[i]`.
-    fn has_heading(&self, i: usize) -> bool {
-        self.nodes[i + 1..i + self.sizes[i]]
-            .iter()
-            .any(|node| matches!(tag(node), Some("h1" | "h2" | "h3" | "h4" | "h5" | "h6")))
-    }
-}
-
-/// Whether `node` is a `<main>` or has `role="main"`.
-fn is_main(node: &Node) -> bool {
-    tag(node) == Some("main")
-        || attr(node, "role").is_some_and(|role| role.trim().eq_ignore_ascii_case("main"))
+    content
 }
 
 /// Whether `node` is an in-page anchor without words (`¶`, `#`, an icon): a permalink.
@@ -460,21 +270,6 @@ fn make_absolute(node: &Node, name: &str, base: &Url) {
             attribute.value = url.as_str().into();
         }
     }
-}
-
-/// Whether an element's id or class names it as boilerplate (see [`BOILERPLATE_WORDS`]).
-fn is_boilerplate(node: &Node) -> bool {
-    ["id", "class"].iter().any(|name| {
-        attr(node, name).is_some_and(|value| {
-            value
-                .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
-                .any(|part| {
-                    BOILERPLATE_WORDS
-                        .iter()
-                        .any(|word| part.eq_ignore_ascii_case(word))
-                })
-        })
-    })
 }
 
 /// Removes `node` from its parent's children.

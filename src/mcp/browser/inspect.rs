@@ -166,7 +166,7 @@ pub struct ContentResult {
 /// What a model reads of `browser_get_content`: a short header, then the content as it is.
 fn content_text_of(out: &ContentResult, window: &Window) -> String {
     let facts = [format!("browser {}", out.browser_id)];
-    content_text(out.title.as_deref(), &out.url, &facts, None, window, |_| {
+    content_text(out.title.as_deref(), &out.url, &facts, &[], window, |_| {
         "raise maxChars for more".into()
     })
 }

@@ -20,6 +20,8 @@ const ARTICLE: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Tokio scheduler guide</title>
 <meta name="description" content="How the tokio scheduler steals work">
+<meta name="author" content="Ada Lovelace">
+<meta property="article:published_time" content="2026-11-30T09:00:00Z">
 <link rel="canonical" href="/article">
 </head><body>
 <nav><a href="/">Home</a> <a href="/docs?utm_source=nav#top">Docs</a></nav>

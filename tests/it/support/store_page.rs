@@ -11,6 +11,8 @@ pub fn page(url: &str, topic: &str, chunks: usize) -> crawlium::store::NewPage {
         title: Some(format!("All about {topic}")),
         description: Some(format!("A page about {topic}")),
         language: Some("en".into()),
+        published: Some("2026-11-30T09:00:00Z".into()),
+        author: Some(format!("{topic} writer")),
         markdown: (0..chunks)
             .map(|i| format!("## Part {i}\n\n{topic} paragraph {i}.\n"))
             .collect(),
