@@ -29,7 +29,10 @@ use super::{
     symbols::{self, FileSymbols, Language, SymbolKind},
 };
 use crate::{
-    crawl::chunk::chunk_markdown,
+    crawl::{
+        chunk::chunk_markdown,
+        extract::{Extracted, extract},
+    },
     store::{
         IndexedRepository, NewCodeFile, NewPage, RepositorySwitch, SourceKind, Store, SymbolRow,
     },
@@ -69,7 +72,7 @@ pub struct IndexSpec {
     pub max_concurrent: usize,
     /// Retries of a transient failure per repository.
     pub max_retries: u32,
-    /// Whether READMEs, `*.md`, `*.rst` and `docs/` become pages.
+    /// Whether READMEs, `*.md`, `*.rst` and `docs/` (text, HTML) become pages.
     pub include_docs: bool,
     /// Whether test files are parsed.
     pub include_tests: bool,
@@ -553,10 +556,19 @@ impl Indexer {
             .await?;
         timings.parse_ms = parsing.elapsed().as_millis() as u64;
         let storing = Instant::now();
-        let pages: Vec<NewPage> = doc_texts
-            .iter()
-            .map(|(file, text)| doc_page(fetched, &file.path, text))
+        let docs: Vec<(String, String, String)> = doc_texts
+            .into_iter()
+            .map(|(file, text)| (file_url(fetched, &file.path), file.path, text))
             .collect();
+        let identity = fetched.identity.clone();
+        // Off the runtime: an HTML page goes through the extractor (milliseconds each).
+        let pages: Vec<NewPage> = tokio::task::spawn_blocking(move || {
+            docs.into_iter()
+                .map(|(url, path, text)| doc_page(url, &path, &identity, &text))
+                .collect()
+        })
+        .await
+        .map_err(|e| RepoError::Failed(format!("reading the docs failed: {e}")))?;
         let doc_urls: Vec<String> = pages.iter().map(|p| p.url.clone()).collect();
         for batch in pages.chunks(100) {
             self.store
@@ -751,7 +763,7 @@ pub fn is_test(path: &str) -> bool {
 }
 
 /// Whether a path is documentation: a README, Markdown or reStructuredText anywhere, or a
-/// text file under `docs/` or `doc/`.
+/// text, AsciiDoc or HTML file under `docs/` or `doc/`.
 pub fn is_doc(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
     let extension = name.rsplit_once('.').map(|(_, e)| e).unwrap_or_default();
@@ -762,7 +774,7 @@ pub fn is_doc(path: &str) -> bool {
         .any(|dir| matches!(dir, "docs" | "doc"));
     name.starts_with("readme")
         || matches!(extension, "md" | "markdown" | "mdx" | "rst")
-        || (in_docs && matches!(extension, "txt" | "adoc"))
+        || (in_docs && matches!(extension, "txt" | "adoc" | "html" | "htm"))
 }
 
 /// The address of a repository file at a ref: `<repository>/blob/<ref>/<path>` (the layout
@@ -773,27 +785,38 @@ pub fn file_url(fetched: &Fetched, path: &str) -> String {
     format!("{base}/blob/{}/{path}", fetched.git_ref)
 }
 
-/// A docs file as a page of its repository's source.
-fn doc_page(fetched: &Fetched, path: &str, text: &str) -> NewPage {
-    let title = text
-        .lines()
-        .find_map(|line| line.strip_prefix("# "))
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| path.to_string());
-    let markdown = text.to_string();
+/// A docs file (at `url`, `path` in the repository `identity`) as a page of its repository's
+/// source. An HTML file goes through the crawler's extractor (its main content, title and
+/// code blocks, as a crawled page's); any other is markdown as it is.
+fn doc_page(url: String, path: &str, identity: &str, text: &str) -> NewPage {
+    let html = path.ends_with(".html") || path.ends_with(".htm");
+    let extracted = match url::Url::parse(&url) {
+        Ok(base) if html => extract(text, &base, DOC_CHUNK_CHARS),
+        _ => Extracted {
+            title: text
+                .lines()
+                .find_map(|line| line.strip_prefix("# "))
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty()),
+            chunks: chunk_markdown(text, DOC_CHUNK_CHARS),
+            markdown: text.to_string(),
+            ..Extracted::default()
+        },
+    };
     NewPage {
-        url: file_url(fetched, path),
+        url,
         final_url: String::new(),
         status: 200,
-        title: Some(title),
-        description: Some(format!("{} in {}", path, fetched.identity)),
-        language: None,
-        chunks: chunk_markdown(&markdown, DOC_CHUNK_CHARS),
-        markdown,
+        title: Some(extracted.title.unwrap_or_else(|| path.to_string())),
+        description: Some(format!("{path} in {identity}")),
+        language: extracted.language,
+        published: extracted.published,
+        author: extracted.author,
+        chunks: extracted.chunks,
+        markdown: extracted.markdown,
         fetched_at: 0,
         job_id: None,
-        code_blocks: Vec::new(),
+        code_blocks: extracted.code_blocks,
     }
 }
 
@@ -824,10 +847,11 @@ mod tests {
             "docs/guide.md",
             "x/y.rst",
             "docs/notes.txt",
+            "docs/api/index.html",
         ] {
             assert!(is_doc(path), "{path}");
         }
-        for path in ["src/a.rs", "notes.txt", "LICENSE"] {
+        for path in ["src/a.rs", "notes.txt", "LICENSE", "site/index.html"] {
             assert!(!is_doc(path), "{path}");
         }
     }

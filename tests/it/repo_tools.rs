@@ -60,6 +60,14 @@ const PYLIB: &[(&str, &str)] = &[
         "docs/guide.md",
         "# Guide\n\nConnect with acme.connect and fetch everything.\n",
     ),
+    (
+        "docs/api/client.html",
+        r#"<html><head><title>Client API - Acme</title></head><body>
+        <nav class="sidebar"><a href="../index.html">Sidebar home</a></nav><main>
+        <h1>Client API</h1><p>The Client batches widget uploads over one connection.</p>
+        <pre><code class="language-python">acme.connect(url).fetch_all()</code></pre>
+        </main><footer>Built with a generator</footer></body></html>"#,
+    ),
     ("acme/__init__.py", "from .client import Client, connect\n"),
     ("acme/client.py", CLIENT_PY),
     (
@@ -205,7 +213,10 @@ async fn the_repository_tools_work(database_url: Option<&str>) {
     // acme/__init__.py, client.py, util.py; the test file is left out by default.
     assert_eq!(pylib["files"], 3, "{pylib:#}");
     assert_eq!(pylib["languages"]["python"], 3);
-    assert_eq!(pylib["docs"], 2, "README.md and docs/guide.md");
+    assert_eq!(
+        pylib["docs"], 3,
+        "README.md, docs/guide.md and docs/api/client.html"
+    );
     assert!(pylib["symbols"].as_u64().unwrap() >= 8, "{pylib:#}");
     assert_eq!(outcome(&job, &local)["commit"], poly_commit);
     let poly = &outcome(&job, &local)["languages"];
@@ -345,6 +356,37 @@ async fn the_repository_tools_work(database_url: Option<&str>) {
     );
     let page = ok(&client, "get_page", json!({"pageId": hit["pageId"]})).await;
     assert!(page["content"].as_str().unwrap().contains("run_stream"));
+    // An HTML doc is read as a crawled page is: its main content, title and code.
+    let pages = ok(&client, "search_pages", json!({"query": "widget uploads"})).await;
+    let hit = &pages["results"][0];
+    assert!(
+        hit["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/blob/main/docs/api/client.html"),
+        "{pages:#}"
+    );
+    assert_eq!(hit["title"], "Client API - Acme", "{pages:#}");
+    let page = ok(&client, "get_page", json!({"pageId": hit["pageId"]})).await;
+    assert_eq!(
+        page["content"],
+        "# Client API\n\nThe Client batches widget uploads over one connection.\n\n\
+         ```python\nacme.connect(url).fetch_all()\n```"
+    );
+    let code = ok(
+        &client,
+        "search_code",
+        json!({"query": "fetch_all", "mode": "keyword"}),
+    )
+    .await;
+    assert!(
+        code["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == "acme.connect(url).fetch_all()"),
+        "{code:#}"
+    );
     let sources = ok(&client, "list_sources", json!({})).await;
     let listed = sources["sources"]
         .as_array()
@@ -381,7 +423,7 @@ async fn the_repository_tools_work(database_url: Option<&str>) {
         (Some(0), Some(0))
     );
     let wider = index(&client, json!({"repos": [py]})).await;
-    assert_eq!(outcome(&wider, &py)["docs"], 2, "{wider:#}");
+    assert_eq!(outcome(&wider, &py)["docs"], 3, "{wider:#}");
 
     // One file edited, one function removed: only that file is parsed again.
     let edited = CLIENT_PY.replace("\n\ndef legacy_helper():\n    return None\n", "\n");
