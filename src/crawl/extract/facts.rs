@@ -117,25 +117,21 @@ impl PageFacts {
     /// The published date: JSON-LD's, else the first `<meta>` of [`DATE_METAS`] in that
     /// order, else microdata's.
     pub fn published(&self) -> Option<String> {
-        self.linked_data
-            .published
-            .iter()
-            .chain(self.meta_dates.iter().flatten())
-            .chain(&self.body.published)
-            .next()
-            .cloned()
+        best(
+            &self.linked_data.published,
+            &self.meta_dates,
+            &self.body.published,
+        )
     }
 
     /// The author: JSON-LD's, else the first `<meta>` of [`AUTHOR_METAS`] in that order,
     /// else microdata's or a `rel="author"` link's.
     pub fn author(&self) -> Option<String> {
-        self.linked_data
-            .author
-            .iter()
-            .chain(self.meta_authors.iter().flatten())
-            .chain(&self.body.author)
-            .next()
-            .cloned()
+        best(
+            &self.linked_data.author,
+            &self.meta_authors,
+            &self.body.author,
+        )
     }
 
     fn read_meta(&mut self, node: &Node) {
@@ -209,6 +205,20 @@ impl PageFacts {
             self.linked_data.author = found.author;
         }
     }
+}
+
+/// The first value known: from JSON-LD, else the `<meta>` tags (best name first), else the body.
+fn best(
+    linked_data: &Option<String>,
+    metas: &[Option<String>],
+    body: &Option<String>,
+) -> Option<String> {
+    linked_data
+        .iter()
+        .chain(metas.iter().flatten())
+        .chain(body)
+        .next()
+        .cloned()
 }
 
 fn is_json_ld(node: &Node) -> bool {
