@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# Browser benchmark: Crawlium against playwright-mcp through MCP stdio, one Python client (the
-# official `mcp` SDK), the same local pages, in the same run. Prints p50/p95 latency of
-# navigate, snapshot, click and screenshot for both, Crawlium's browser_open on a warm pool,
+# Browser benchmark: Crawlium against playwright-mcp and chrome-devtools-mcp through MCP stdio,
+# one Python client (the official `mcp` SDK), the same local pages, in the same run. Prints
+# p50/p95 latency of navigate, snapshot, click and screenshot for each, Crawlium's browser_open on a warm pool,
 # and 1/16/32 concurrent Crawlium handles doing navigate + screenshot loops (loops/s, errors,
 # RSS per handle); asserts nothing (WARNING lines for missed targets).
 #   tools/bench/browser/run.sh
 #   ITER=30           calls per operation after one warm-up call (default 30)
 #   DURATION=30       seconds of loops per concurrency level (default 30)
 #   HANDLES=1,16,32   concurrency levels, comma-separated (default 1,16,32; empty: none)
-#   TOOLS=crawlium,playwright               which servers to run (default both)
+#   TOOLS=crawlium,playwright,devtools      which servers to run (default all three)
 #   BENCH_VENV=DIR    the Python client's venv (default ~/.cache/crawlium-bench-venv; made or
 #                     completed when `mcp` is missing)
-#   BENCH_NPM=DIR     where @playwright/mcp is installed (default ~/.cache/crawlium-bench-npm)
+#   BENCH_NPM=DIR     where @playwright/mcp and chrome-devtools-mcp are installed (default
+#                     ~/.cache/crawlium-bench-npm)
 #   CRAWLIUM_BIN=PATH a crawlium binary to use as it is (default: cargo build --release)
 #   CHROMIUM=PATH     the Chromium both servers drive (default /usr/bin/chromium)
 #   BENCH_RESULTS=FILE  also keep the raw results (JSON) there
 #   CRAWLIUM_DENY_HOSTS=HOSTS  given to Crawlium: turns its net guard on (request interception
 #                     and the SOCKS5 proxy), to measure what the guard costs
-# Needs python3 (3.11), node + npm (for playwright-mcp), Chromium, and cargo unless
+# Needs python3 (3.11), node + npm (for the peers), Chromium, and cargo unless
 # CRAWLIUM_BIN is given.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -25,11 +26,12 @@ here=tools/bench/browser
 iter=${ITER:-30}
 duration=${DURATION:-30}
 handles=${HANDLES-1,16,32}
-tools=${TOOLS:-crawlium,playwright}
+tools=${TOOLS:-crawlium,playwright,devtools}
 venv=${BENCH_VENV:-$HOME/.cache/crawlium-bench-venv}
 npm_dir=${BENCH_NPM:-$HOME/.cache/crawlium-bench-npm}
 chromium=${CHROMIUM:-/usr/bin/chromium}
 playwright_version=0.0.83
+devtools_version=1.11.0
 want() { [[ ",$tools," == *",$1,"* ]]; }
 
 . tools/bench/lib.sh
@@ -67,6 +69,21 @@ if want playwright; then
   fi
 fi
 
+# --- chrome-devtools-mcp -------------------------------------------------------------------
+devtools_cli="$npm_dir/node_modules/chrome-devtools-mcp/build/src/bin/chrome-devtools-mcp.js"
+if want devtools; then
+  command -v node >/dev/null && command -v npm >/dev/null ||
+    { echo "error: node and npm are needed for chrome-devtools-mcp (apt-get install nodejs npm), or leave devtools out of TOOLS" >&2; exit 1; }
+  installed=$(node -p "require('$npm_dir/node_modules/chrome-devtools-mcp/package.json').version" 2>/dev/null || true)
+  if [ "$installed" != "$devtools_version" ]; then
+    echo "==> installing chrome-devtools-mcp@$devtools_version into $npm_dir" >&2
+    mkdir -p "$npm_dir"
+    [ -f "$npm_dir/package.json" ] || echo '{"private": true}' >"$npm_dir/package.json"
+    # It drives the given Chromium (--executablePath): no browser download.
+    (cd "$npm_dir" && npm install --no-audit --no-fund --silent "chrome-devtools-mcp@$devtools_version")
+  fi
+fi
+
 # --- The pages, their server, and cleaning up ----------------------------------------------
 tmp=$(mktemp -d)
 server_pid=""
@@ -90,7 +107,7 @@ cleanup() {
     while read -r pgid; do
       cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pgid/cmdline") || continue
       case $cmd in
-        "$bin serve"* | "node $pw_cli"*) kill -KILL -- "-$pgid" 2>/dev/null || true ;;
+        "$bin serve"* | "node $pw_cli"* | "node $devtools_cli"*) kill -KILL -- "-$pgid" 2>/dev/null || true ;;
       esac
     done <"$tmp/pids"
   fi
@@ -120,10 +137,11 @@ echo "   pages: python3 -m http.server on $base; load average now: $(cut -d" " -
 echo "   chromium: $("$chromium" --version 2>/dev/null | head -1)"
 echo "   client: mcp $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))') ($("$venv/bin/python" -V))"
 want playwright && echo "   playwright-mcp: @playwright/mcp $playwright_version (node $(node --version)), --headless --isolated"
+want devtools && echo "   chrome-devtools-mcp: $devtools_version (node $(node --version)), --headless --isolated"
 want crawlium && echo "   crawlium: $("$bin" --version) (release), BROWSER_POOL_MAX=4 BROWSER_MAX_CONTEXTS=8${CRAWLIUM_DENY_HOSTS:+ CRAWLIUM_DENY_HOSTS=$CRAWLIUM_DENY_HOSTS}"
 mkdir -p "$tmp/work"
 "$venv/bin/python" "$here/bench.py" --base "$base" --work "$tmp/work" --crawlium "$bin" \
-  --playwright-cli "$pw_cli" --chromium "$chromium" --tools "$tools" --iter "$iter" \
+  --playwright-cli "$pw_cli" --devtools-cli "$devtools_cli" --chromium "$chromium" --tools "$tools" --iter "$iter" \
   --duration "$duration" --handles "$handles" --pids "$tmp/pids" --results "$tmp/results.json"
 if [ -n "${BENCH_RESULTS:-}" ]; then cp "$tmp/results.json" "$BENCH_RESULTS"; fi
 echo "   load average at the end: $(cut -d" " -f1-3 /proc/loadavg)"
