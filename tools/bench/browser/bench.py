@@ -278,33 +278,22 @@ def scratch(server_dir: Path) -> Path:
 
 
 def playwright_params(args: argparse.Namespace, out_dir: Path) -> StdioServerParameters:
-    cli = [
-        args.playwright_cli,
-        "--headless",
-        "--isolated",
-        "--executable-path",
-        args.chromium,
-        "--output-dir",
-        str(out_dir),
-    ]
-    if os.geteuid() == 0:
-        cli.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
-    return StdioServerParameters(command=args.node, args=cli, env={"TMPDIR": str(scratch(out_dir))}, cwd=str(out_dir))
+    cli = [args.playwright_cli, "--headless", "--isolated", "--executable-path", args.chromium]
+    return node_params(args, cli + ["--output-dir", str(out_dir)], "--no-sandbox", out_dir)
 
 
 def devtools_params(args: argparse.Namespace, out_dir: Path) -> StdioServerParameters:
-    cli = [
-        args.devtools_cli,
-        "--headless",
-        "--isolated",
-        "--executablePath",
-        args.chromium,
-        # No network here, and nothing to report to.
-        "--no-usage-statistics",
-        "--no-performance-crux",
-    ]
+    cli = [args.devtools_cli, "--headless", "--isolated", "--executablePath", args.chromium]
+    # No network here, and nothing to report to.
+    cli += ["--no-usage-statistics", "--no-performance-crux"]
+    return node_params(args, cli, "--chromeArg=--no-sandbox", out_dir)
+
+
+def node_params(args: argparse.Namespace, cli: list[str], no_sandbox: str, out_dir: Path) -> StdioServerParameters:
+    """A Node MCP server in `out_dir`, with its flag for Chromium's `--no-sandbox` when run as
+    root (Chromium refuses to run as root with its sandbox)."""
     if os.geteuid() == 0:
-        cli.append("--chromeArg=--no-sandbox")  # Chromium refuses to run as root with its sandbox
+        cli = cli + [no_sandbox]
     return StdioServerParameters(command=args.node, args=cli, env={"TMPDIR": str(scratch(out_dir))}, cwd=str(out_dir))
 
 
