@@ -37,18 +37,29 @@ pub fn to_plain_text(markdown: &str) -> String {
 
 /// Removes inline markup: images go (`![alt](src)`: their alt text is mostly file names),
 /// `[text](href)` → text (an image inside it goes too), `**`, `__`, `~~`, `` ` ``, and the
-/// backslash of an escaped character; code spans stay as written.
+/// backslash of an escaped character; code spans stay as written. Linear in the line, however
+/// its brackets nest (links nested deeper than [`MAX_LINK_NESTING`] keep their inner markup).
 fn strip_inline(line: &str) -> String {
     let chars: Vec<char> = line.chars().collect();
+    let pairs = bracket_pairs(&chars);
     let mut out = String::with_capacity(line.len());
-    strip_chars(&chars, &mut out);
+    strip_chars(&chars, &pairs, 0..chars.len(), 0, &mut out);
     out
 }
 
-fn strip_chars(chars: &[char], out: &mut String) {
+/// Links inside link text whose markup is still taken apart.
+const MAX_LINK_NESTING: usize = 8;
+
+fn strip_chars(
+    chars: &[char],
+    pairs: &[usize],
+    range: std::ops::Range<usize>,
+    nesting: usize,
+    out: &mut String,
+) {
     let mut in_code = false;
-    let mut i = 0;
-    while i < chars.len() {
+    let mut i = range.start;
+    while i < range.end {
         let c = chars[i];
         if c == '`' {
             in_code = !in_code;
@@ -71,14 +82,19 @@ fn strip_chars(chars: &[char], out: &mut String) {
         let image = c == '!' && chars.get(i + 1) == Some(&'[');
         if c == '[' || image {
             let open = if image { i + 1 } else { i };
-            if let Some(close) = matching(chars, open, '[', ']')
+            let close = pairs[open];
+            if close < range.end
                 && chars.get(close + 1) == Some(&'(')
-                && let Some(end) = matching(chars, close + 1, '(', ')')
+                && pairs[close + 1] < range.end
             {
                 if !image {
-                    strip_chars(&chars[open + 1..close], out);
+                    if nesting < MAX_LINK_NESTING {
+                        strip_chars(chars, pairs, open + 1..close, nesting + 1, out);
+                    } else {
+                        out.extend(&chars[open + 1..close]);
+                    }
                 }
-                i = end + 1;
+                i = pairs[close + 1] + 1;
                 continue;
             }
         }
@@ -97,26 +113,32 @@ fn strip_chars(chars: &[char], out: &mut String) {
     }
 }
 
-/// The index of the `close` that matches the `open` at `chars[at]`, nesting and backslash
-/// escapes considered.
-fn matching(chars: &[char], at: usize, open: char, close: char) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut i = at;
+/// For each `[` and `(` of `chars`, the index of the `]` or `)` that closes it (nesting and
+/// backslash escapes considered), else `usize::MAX`: one pass.
+fn bracket_pairs(chars: &[char]) -> Vec<usize> {
+    let mut pairs = vec![usize::MAX; chars.len()];
+    let (mut squares, mut rounds) = (Vec::new(), Vec::new());
+    let mut i = 0;
     while i < chars.len() {
         match chars[i] {
             '\\' => i += 1,
-            c if c == open => depth += 1,
-            c if c == close => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
+            '[' => squares.push(i),
+            '(' => rounds.push(i),
+            ']' => {
+                if let Some(open) = squares.pop() {
+                    pairs[open] = i;
+                }
+            }
+            ')' => {
+                if let Some(open) = rounds.pop() {
+                    pairs[open] = i;
                 }
             }
             _ => {}
         }
         i += 1;
     }
-    None
+    pairs
 }
 
 #[cfg(test)]
@@ -155,6 +177,11 @@ mod tests {
             " Read [more] end\n"
         );
         assert_eq!(to_plain_text("a [b] (c) [d\n"), "a [b] (c) [d\n");
+        // Hostile nesting: linear, no deep recursion.
+        let deep = format!("{}x{}\n", "[".repeat(100_000), "](a)".repeat(100_000));
+        assert!(to_plain_text(&deep).contains('x'));
+        let open = format!("{}\n", "[".repeat(200_000));
+        assert_eq!(to_plain_text(&open), open);
     }
 
     #[test]
