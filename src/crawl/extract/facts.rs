@@ -162,18 +162,16 @@ impl PageFacts {
     /// `itemprop="datePublished"` (its `datetime` or `content`) and `itemprop="author"` (its
     /// `content`, its `itemprop="name"`, or its text) in the body.
     fn read_microdata(&mut self, node: &Rc<Node>) {
-        let Some(itemprop) = attr(node, "itemprop") else {
-            return;
-        };
         if tag(node) == Some("meta") {
             return;
         }
-        if has_word(&itemprop, "datePublished") {
+        let itemprop = |name: &str| has_token(node, "itemprop", name);
+        if itemprop("datePublished") {
             let value = attr(node, "datetime")
                 .or_else(|| attr(node, "content"))
                 .unwrap_or_else(|| collapsed_text(node, 64));
             set_once(&mut self.body.published, date(&value));
-        } else if has_word(&itemprop, "author") || has_word(&itemprop, "creator") {
+        } else if itemprop("author") || itemprop("creator") {
             let name = attr(node, "content").unwrap_or_else(|| {
                 named_descendant(node).unwrap_or_else(|| collapsed_text(node, MAX_AUTHOR_CHARS))
             });
@@ -277,7 +275,7 @@ fn named_descendant(node: &Rc<Node>) -> Option<String> {
         if name.is_some() {
             return false;
         }
-        if depth > 0 && attr(child, "itemprop").is_some_and(|p| has_word(&p, "name")) {
+        if depth > 0 && has_token(child, "itemprop", "name") {
             name = Some(
                 attr(child, "content").unwrap_or_else(|| collapsed_text(child, MAX_AUTHOR_CHARS)),
             );
@@ -314,11 +312,6 @@ fn author_name(value: &str) -> String {
     } else {
         value.to_string()
     }
-}
-
-/// Whether a space-separated attribute value holds `word`.
-fn has_word(value: &str, word: &str) -> bool {
-    value.split_whitespace().any(|w| w == word)
 }
 
 /// Sets `slot` to `value` unless it is already set or `value` is blank.

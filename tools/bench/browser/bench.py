@@ -305,6 +305,13 @@ class Dialect:
 
     name = ""
     ref_pattern = GREET_REF
+    # The tool of each operation.
+    tools = {
+        "navigate": "browser_navigate",
+        "snapshot": "browser_snapshot",
+        "click": "browser_click",
+        "screenshot": "browser_take_screenshot",
+    }
 
     def __init__(self, server: Server):
         self.server = server
@@ -319,16 +326,16 @@ class Dialect:
         return self.args({"ref": ref})
 
     async def navigate(self, url: str) -> Outcome:
-        return await self.server.call("browser_navigate", self.args({"url": url}))
+        return await self.server.call(self.tools["navigate"], self.args({"url": url}))
 
     async def snapshot(self) -> Outcome:
-        return await self.server.call("browser_snapshot", self.args({}))
+        return await self.server.call(self.tools["snapshot"], self.args({}))
 
     async def click(self, ref: str) -> Outcome:
-        return await self.server.call("browser_click", self.click_args(ref))
+        return await self.server.call(self.tools["click"], self.click_args(ref))
 
     async def screenshot(self) -> Outcome:
-        return await self.server.call("browser_take_screenshot", self.args({}))
+        return await self.server.call(self.tools["screenshot"], self.args({}))
 
 
 class CrawliumDialect(Dialect):
@@ -358,24 +365,18 @@ class DevtoolsDialect(Dialect):
 
     name = "chrome-devtools-mcp"
     ref_pattern = GREET_UID
+    tools = {
+        "navigate": "navigate_page",
+        "snapshot": "take_snapshot",
+        "click": "click",
+        "screenshot": "take_screenshot",
+    }
 
     def args(self, extra: dict[str, Any]) -> dict[str, Any]:
         return {"pageId": 1, **extra}
 
     def click_args(self, ref: str) -> dict[str, Any]:
         return self.args({"uid": ref})
-
-    async def navigate(self, url: str) -> Outcome:
-        return await self.server.call("navigate_page", self.args({"url": url}))
-
-    async def snapshot(self) -> Outcome:
-        return await self.server.call("take_snapshot", self.args({}))
-
-    async def click(self, ref: str) -> Outcome:
-        return await self.server.call("click", self.click_args(ref))
-
-    async def screenshot(self) -> Outcome:
-        return await self.server.call("take_screenshot", self.args({}))
 
 
 # --- Phase 1: latency ----------------------------------------------------------------------
