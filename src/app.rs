@@ -110,7 +110,6 @@ impl App {
         let browsers = crate::browser::Browsers::new(
             crate::browser::Pool::new(config.pool_settings(), metrics.browser()),
             config.browser_idle_timeout(),
-            std::time::Duration::from_secs(config.browser_dialog_timeout_secs),
             config.net_policy(),
             config.caller_max_browsers as usize,
             cluster.as_ref().map(|registry| {

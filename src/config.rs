@@ -753,6 +753,7 @@ impl Config {
             max_lifetime_contexts: self.browser_max_lifetime_contexts,
             acquire_timeout: Duration::from_millis(self.browser_acquire_timeout_ms),
             net_policy: self.net_policy(),
+            dialog_timeout: Duration::from_secs(self.browser_dialog_timeout_secs),
         }
     }
 

@@ -588,6 +588,30 @@ enum Heard {
 #[derive(Debug)]
 pub struct Watcher(tokio::task::JoinHandle<()>);
 
+/// One tab of a browser, and the watcher that feeds what it reports to the browser's
+/// [`Activity`].
+#[derive(Debug)]
+pub struct Tab {
+    pub(crate) page: Page,
+    _watcher: Watcher,
+}
+
+impl Tab {
+    /// A tab whose events feed `activity` from now on.
+    pub async fn watch(page: Page, activity: &Arc<Activity>) -> Result<Self, BrowserError> {
+        let watcher = watch_tab(&page, activity).await?;
+        Ok(Self {
+            page,
+            _watcher: watcher,
+        })
+    }
+
+    /// The tab's page.
+    pub fn page(&self) -> &Page {
+        &self.page
+    }
+}
+
 impl Drop for Watcher {
     fn drop(&mut self) {
         self.0.abort();

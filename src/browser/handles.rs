@@ -52,10 +52,8 @@ pub struct Viewport {
 
 impl Default for Viewport {
     fn default() -> Self {
-        Self {
-            width: 1280,
-            height: 720,
-        }
+        let (width, height) = super::lease::DEFAULT_VIEWPORT;
+        Self { width, height }
     }
 }
 
@@ -176,7 +174,6 @@ pub trait HandleDirectory: Send + Sync {
 pub struct Browsers {
     pool: Pool,
     idle_timeout: Duration,
-    dialog_timeout: Duration,
     policy: NetPolicy,
     handles: Mutex<HashMap<String, Arc<BrowserSession>>>,
     /// Session key → handle of its default browser.
@@ -195,14 +192,12 @@ pub struct Browsers {
 
 impl Browsers {
     /// A registry over `pool`; [`Browsers::start`] starts the pool and the idle reaper.
-    /// Browsers close after `idle_timeout` without use; their unanswered dialogs are
-    /// dismissed after `dialog_timeout`.
+    /// Browsers close after `idle_timeout` without use.
     /// In a cluster, this replica's id goes into every handle and each browser has a record
     /// in `directory`.
     pub fn new(
         pool: Pool,
         idle_timeout: Duration,
-        dialog_timeout: Duration,
         policy: NetPolicy,
         max_per_caller: usize,
         directory: Option<Arc<dyn HandleDirectory>>,
@@ -211,7 +206,6 @@ impl Browsers {
         Arc::new(Self {
             pool,
             idle_timeout,
-            dialog_timeout,
             policy,
             handles: Mutex::default(),
             defaults: Mutex::default(),
@@ -353,15 +347,14 @@ impl Browsers {
         if self.closing.is_cancelled() {
             return Err(BrowserError::ShuttingDown);
         }
-        let (lease, page) = self.pool.acquire().await?;
+        let (lease, first) = self.pool.acquire().await?;
         BrowserSession::new(
             new_handle(self.replica.as_deref()),
             owner.clone(),
             session_default,
             lease,
-            page,
+            first,
             options,
-            self.dialog_timeout,
         )
         .await
     }

@@ -1,6 +1,7 @@
 //! A leased browser context: what `browser_open` hands out. An isolated context on one
 //! Chromium process, with the calls that act on it (tabs, the navigation connection, the net
-//! guard), created with its first tab and disposed of when the lease closes or drops.
+//! guard), created with its first tab already set up and watched (so a spare context is handed
+//! over without a round trip to Chromium), and disposed of when the lease closes or drops.
 //!
 //! The pool decides *where* a context goes and keeps the books; the lease gives its room back
 //! through [`Room`], so it knows nothing of the pool.
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     BrowserError,
     cdp::{self, guarded},
+    events::{Activity, Tab},
     guard::RequestGuard,
     navigator::Navigator,
     process::{self, ChromiumProcess},
@@ -42,16 +44,60 @@ pub(super) trait Room: Send + Sync {
     fn release(&self, process_id: u64);
 }
 
+/// The viewport every tab starts with, CSS px (width, height): browser_open's default.
+pub const DEFAULT_VIEWPORT: (u32, u32) = (1280, 720);
+
+/// A context's first tab, set up as every tab starts ([`set_up_tab`]) and watched, with the
+/// activity log its tabs feed: what the pool hands out with a lease, ready to use without a
+/// round trip to Chromium.
+#[derive(Debug)]
+pub struct FirstTab {
+    /// The tab.
+    pub tab: Tab,
+    /// The browser's log (console, network, dialogs) the tab feeds.
+    pub activity: Arc<Activity>,
+}
+
 /// A context and its first tab.
 pub(super) struct Spare {
     pub(super) context: BrowserContextId,
-    pub(super) page: Page,
+    pub(super) first: FirstTab,
 }
 
-/// Creates an isolated context with one blank tab.
-pub(super) async fn create_context(process: &ChromiumProcess) -> Result<Spare, BrowserError> {
+/// Creates an isolated context with one blank tab, set up and watched: its browser's
+/// unanswered dialogs are dismissed after `dialog_timeout`, and `guard` (when the net policy
+/// refuses anything) explains, or for a remote browser checks, its requests.
+pub(super) async fn create_context(
+    process: &ChromiumProcess,
+    guard: Option<&Arc<RequestGuard>>,
+    dialog_timeout: Duration,
+) -> Result<Spare, BrowserError> {
+    let context = new_context(process).await?;
+    let first = async {
+        let page = new_tab(process, &context).await?;
+        let activity = Activity::new(
+            process.dead.clone(),
+            dialog_timeout,
+            guard.cloned(),
+            intercepts(process, guard),
+        );
+        let tab = Tab::watch(page, &activity).await?;
+        Ok(FirstTab { tab, activity })
+    }
+    .await;
+    match first {
+        Ok(first) => Ok(Spare { context, first }),
+        Err(error) => {
+            dispose(process, context).await;
+            Err(error)
+        }
+    }
+}
+
+/// A new isolated context.
+async fn new_context(process: &ChromiumProcess) -> Result<BrowserContextId, BrowserError> {
     let browser = &process.browser;
-    let context = guarded(
+    guarded(
         &process.dead,
         "creating a browser context",
         OPEN_TIMEOUT,
@@ -61,23 +107,54 @@ pub(super) async fn create_context(process: &ChromiumProcess) -> Result<Spare, B
             ..Default::default()
         }),
     )
-    .await?;
+    .await
+}
+
+/// A blank tab in `context`, set up as every tab starts.
+async fn new_tab(
+    process: &ChromiumProcess,
+    context: &BrowserContextId,
+) -> Result<Page, BrowserError> {
     let mut target = CreateTargetParams::new("about:blank");
     target.browser_context_id = Some(context.clone());
-    match guarded(
+    let page = guarded(
         &process.dead,
         "opening a tab",
         OPEN_TIMEOUT,
-        browser.new_page(target),
+        process.browser.new_page(target),
     )
-    .await
-    {
-        Ok(page) => Ok(Spare { context, page }),
-        Err(error) => {
-            dispose(process, context).await;
-            Err(error)
-        }
-    }
+    .await?;
+    set_up_tab(&page, &process.dead).await?;
+    Ok(page)
+}
+
+/// What every tab starts with, in one round trip: it behaves as focused (focus events,
+/// `:focus` styles, `document.hasFocus()`) whichever window is in front, and has the
+/// [`DEFAULT_VIEWPORT`]. A browser opened with other options changes them afterwards.
+pub(crate) async fn set_up_tab(page: &Page, dead: &CancellationToken) -> Result<(), BrowserError> {
+    let (width, height) = DEFAULT_VIEWPORT;
+    tokio::try_join!(
+        cdp::call(
+            page,
+            dead,
+            "Emulation.setFocusEmulationEnabled",
+            serde_json::json!({"enabled": true}),
+        ),
+        cdp::call(
+            page,
+            dead,
+            "Emulation.setDeviceMetricsOverride",
+            serde_json::json!({"width": width, "height": height,
+                   "deviceScaleFactor": 1, "mobile": false}),
+        ),
+    )?;
+    Ok(())
+}
+
+/// True when the guard must intercept a context's requests itself: the process is a remote
+/// browser, which does not connect through the guard's proxy.
+fn intercepts(process: &ChromiumProcess, guard: Option<&Arc<RequestGuard>>) -> bool {
+    guard.is_some() && matches!(process.origin, process::Origin::Remote { .. })
 }
 
 /// A tab as Chromium lists it.
@@ -146,17 +223,9 @@ impl ContextLease {
         &self.process.navigator
     }
 
-    /// Opens another tab in this context.
+    /// Opens another tab in this context, set up as every tab starts ([`set_up_tab`]).
     pub async fn new_page(&self) -> Result<Page, BrowserError> {
-        let mut target = CreateTargetParams::new("about:blank");
-        target.browser_context_id = Some(self.context.clone());
-        guarded(
-            &self.process.dead,
-            "opening a tab",
-            OPEN_TIMEOUT,
-            self.process.browser.new_page(target),
-        )
-        .await
+        new_tab(&self.process, &self.context).await
     }
 
     /// The tabs (page targets) of this context as Chromium lists them: target id, URL and
@@ -188,7 +257,7 @@ impl ContextLease {
 
     /// The page of one of this context's tabs, such as one a page opened itself, once it
     /// answers commands (chromiumoxide hands out the page of a tab it has only just heard
-    /// of before attaching to it).
+    /// of before attaching to it), set up as every tab starts ([`set_up_tab`]).
     pub async fn page_of(&self, target: &str) -> Result<Page, BrowserError> {
         let dead = &self.process.dead;
         let page = guarded(
@@ -203,7 +272,10 @@ impl ContextLease {
         let deadline = tokio::time::Instant::now() + OPEN_TIMEOUT;
         loop {
             match cdp::call(&page, dead, "Page.getFrameTree", serde_json::json!({})).await {
-                Ok(_) => return Ok(page),
+                Ok(_) => {
+                    set_up_tab(&page, dead).await?;
+                    return Ok(page);
+                }
                 Err(BrowserError::Protocol { .. }) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
@@ -215,12 +287,6 @@ impl ContextLease {
     /// The guard that checks this context's requests, if the policy refuses anything.
     pub fn guard(&self) -> Option<Arc<RequestGuard>> {
         self.guard.clone()
-    }
-
-    /// True when the guard must intercept this context's requests itself: the process is a
-    /// remote browser, which does not connect through the guard's proxy.
-    pub fn intercepts(&self) -> bool {
-        self.guard.is_some() && matches!(self.process.origin, process::Origin::Remote { .. })
     }
 
     /// Disposes of the context (closing its tabs) and returns its room to the pool.

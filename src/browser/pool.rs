@@ -12,9 +12,10 @@
 //!   else carries on, and `min_processes` are kept running.
 //! - A Chromium that is not installed is a clear error for browser calls, never a start-up
 //!   failure.
-//! - Each serving process keeps one spare context with its tab ready (creating a tab takes
-//!   a few hundred milliseconds), so opening a browser is usually a hand-over; the spare is
-//!   replaced in the background.
+//! - Each serving process keeps one spare context with its tab ready — set up with the
+//!   defaults and watched (creating a tab takes a few hundred milliseconds, setting it up
+//!   tens more) — so opening a browser is usually a hand-over without a round trip to
+//!   Chromium; the spare is replaced in the background.
 
 use std::{
     collections::HashSet,
@@ -26,14 +27,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chromiumoxide::Page;
 use serde::{Deserialize, Serialize};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
     BrowserError, find_chromium,
     guard::RequestGuard,
-    lease::{ContextLease, OPEN_TIMEOUT, Room, Spare, create_context, dispose},
+    lease::{ContextLease, FirstTab, OPEN_TIMEOUT, Room, Spare, create_context, dispose},
     placement::{Load, select_process},
     process::{self, ChromiumProcess, Exit},
     proxy::SocksProxy,
@@ -62,6 +62,8 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
     /// Which URLs the pages may reach; the pool builds the guard that enforces it.
     pub net_policy: NetPolicy,
+    /// How long a page's JavaScript dialog waits for an answer before it is dismissed.
+    pub dialog_timeout: Duration,
 }
 
 impl Default for PoolSettings {
@@ -74,6 +76,7 @@ impl Default for PoolSettings {
             max_contexts: 8,
             max_lifetime_contexts: 50,
             acquire_timeout: Duration::from_secs(10),
+            dialog_timeout: Duration::from_secs(30),
             // Everything allowed: no guard.
             net_policy: NetPolicy {
                 allow_private: true,
@@ -224,7 +227,7 @@ impl Pool {
 
     /// Leases a new isolated browser context with one tab, waiting up to the acquire
     /// timeout for room.
-    pub async fn acquire(&self) -> Result<(ContextLease, Page), BrowserError> {
+    pub async fn acquire(&self) -> Result<(ContextLease, FirstTab), BrowserError> {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.inner.settings.acquire_timeout;
         let result = async {
@@ -447,7 +450,7 @@ impl Inner {
         let process = slot.process.clone();
         let pool = self.clone();
         self.tasks.spawn(async move {
-            let created = create_context(&process).await;
+            let created = pool.create_context(&process).await;
             let unwanted = {
                 let mut state = pool.lock();
                 let Some(index) = state.slots.iter().position(|s| s.process.id == process.id)
@@ -484,6 +487,11 @@ impl Inner {
                 dispose(&process, spare.context).await;
             }
         });
+    }
+
+    /// A context on `process` with its first tab set up and watched.
+    async fn create_context(&self, process: &ChromiumProcess) -> Result<Spare, BrowserError> {
+        create_context(process, self.guard.as_ref(), self.settings.dialog_timeout).await
     }
 
     fn can_launch(&self, state: &State) -> bool {
@@ -718,15 +726,15 @@ struct Reservation {
 
 impl Reservation {
     /// Hands out the spare context (ready or on its way), or creates one.
-    async fn open(mut self) -> Result<(ContextLease, Page), BrowserError> {
+    async fn open(mut self) -> Result<(ContextLease, FirstTab), BrowserError> {
         let process = self.process.clone();
         let spare = match (self.spare.take(), self.promised.take()) {
             (Some(spare), _) if !process.is_dead() => spare,
             (None, Some(promised)) => match tokio::time::timeout(OPEN_TIMEOUT, promised).await {
                 Ok(Ok(spare)) => spare,
-                _ => create_context(&process).await?,
+                _ => self.pool.create_context(&process).await?,
             },
-            _ => create_context(&process).await?,
+            _ => self.pool.create_context(&process).await?,
         };
         self.booked = false;
         Ok((
@@ -736,7 +744,7 @@ impl Reservation {
                 spare.context,
                 self.pool.guard.clone(),
             ),
-            spare.page,
+            spare.first,
         ))
     }
 }

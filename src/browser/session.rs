@@ -19,9 +19,9 @@ use tokio_util::sync::CancellationToken;
 use super::{
     BrowserError,
     cdp::{self, guarded},
-    events::{Activity, DialogInfo, Watcher, watch_tab},
+    events::{Activity, DialogInfo, Tab},
     handles::{OpenOptions, Viewport},
-    lease::ContextLease,
+    lease::{ContextLease, FirstTab},
     snapshot,
 };
 use crate::principal::Principal;
@@ -156,12 +156,6 @@ pub(crate) fn element(target: &Target) -> String {
     format!("the element {target}")
 }
 
-/// One tab of a browser.
-pub(crate) struct Tab {
-    pub(crate) page: Page,
-    _watcher: Watcher,
-}
-
 /// A browser's tabs, in the order they were opened.
 pub(crate) struct Tabs {
     pub(crate) list: Vec<Tab>,
@@ -208,24 +202,18 @@ impl std::fmt::Debug for BrowserSession {
 }
 
 impl BrowserSession {
-    /// Sets the tab up as asked (viewport, user agent, locale, time zone).
+    /// The browser of `lease`, its first tab changed as `options` ask where they differ
+    /// from the defaults (viewport, user agent, locale, time zone; none: no round trip).
     pub(crate) async fn new(
         id: String,
         owner: Principal,
         session_default: Option<String>,
         lease: ContextLease,
-        page: Page,
+        first: FirstTab,
         options: &OpenOptions,
-        dialog_timeout: Duration,
     ) -> Result<Self, BrowserError> {
-        configure(&page, lease.dead(), options).await?;
-        let activity = Activity::new(
-            lease.dead().clone(),
-            dialog_timeout,
-            lease.guard(),
-            lease.intercepts(),
-        );
-        let tab = Tab::watch(page, &activity).await?;
+        let FirstTab { tab, activity } = first;
+        configure(&tab.page, lease.dead(), options).await?;
         Ok(Self {
             id,
             owner,
@@ -739,41 +727,23 @@ impl Document {
     }
 }
 
-impl Tab {
-    /// A tab whose events feed `activity` from now on.
-    pub(crate) async fn watch(page: Page, activity: &Arc<Activity>) -> Result<Self, BrowserError> {
-        let watcher = watch_tab(&page, activity).await?;
-        Ok(Self {
-            page,
-            _watcher: watcher,
-        })
-    }
-}
-
-/// Applies a browser's options to one of its tabs.
+/// Applies a browser's options to one of its tabs, which is set up as every tab starts
+/// ([`super::lease::set_up_tab`]): only what differs from that is sent.
 pub(crate) async fn configure(
     page: &Page,
     dead: &CancellationToken,
     options: &OpenOptions,
 ) -> Result<(), BrowserError> {
-    let viewport = options.viewport.unwrap_or_default();
-    // Sent together (one round trip). Every tab behaves as focused (focus events, :focus
-    // styles, document.hasFocus()), whichever window is in front.
-    tokio::try_join!(
-        cdp::call(
-            page,
-            dead,
-            "Emulation.setFocusEmulationEnabled",
-            json!({"enabled": true}),
-        ),
+    if let Some(viewport) = options.viewport.filter(|v| *v != Viewport::default()) {
         cdp::call(
             page,
             dead,
             "Emulation.setDeviceMetricsOverride",
             json!({"width": viewport.width, "height": viewport.height,
                    "deviceScaleFactor": 1, "mobile": false}),
-        ),
-    )?;
+        )
+        .await?;
+    }
     if options.user_agent.is_some() || options.locale.is_some() {
         let user_agent = match &options.user_agent {
             Some(ua) => ua.clone(),

@@ -10,7 +10,8 @@ use serde_json::json;
 
 use super::{
     BrowserError,
-    session::{BrowserSession, NAVIGATION_TIMEOUT, Tab, WaitUntil, configure},
+    events::Tab,
+    session::{BrowserSession, NAVIGATION_TIMEOUT, WaitUntil, configure},
 };
 
 /// One tab.

@@ -80,7 +80,8 @@ async fn a_killed_chromium_fails_only_its_own_contexts_and_is_replaced() {
     let pool = Pool::new(settings(2, 2, 50), metrics.browser());
     let (doomed, _) = pool.acquire().await.unwrap();
     let (doomed_too, _) = pool.acquire().await.unwrap();
-    let (survivor, survivor_page) = pool.acquire().await.unwrap();
+    let (survivor, survivor_tab) = pool.acquire().await.unwrap();
+    let survivor_page = survivor_tab.tab.page();
     let doomed_pid = doomed.pid().unwrap();
     assert_eq!(doomed_too.pid(), Some(doomed_pid));
     assert_ne!(survivor.pid(), Some(doomed_pid));
@@ -226,7 +227,8 @@ async fn remote_endpoints_serve_contexts_and_are_left_running() {
         },
         Metrics::new().browser(),
     );
-    let (lease, page) = pool.acquire().await.unwrap();
+    let (lease, first) = pool.acquire().await.unwrap();
+    let page = first.tab.page();
     assert_eq!(lease.pid(), None, "not launched by the pool");
     let version =
         tokio::time::timeout(Duration::from_secs(5), page.evaluate("navigator.userAgent"))
@@ -234,6 +236,16 @@ async fn remote_endpoints_serve_contexts_and_are_left_running() {
             .unwrap()
             .unwrap();
     assert!(format!("{:?}", version.value()).contains("Chrome"));
+    // The tab comes set up as every tab starts: the default viewport, and focused.
+    let setup = page
+        .evaluate("[innerWidth, innerHeight, document.hasFocus()].join(' ')")
+        .await
+        .unwrap();
+    assert_eq!(
+        setup.value(),
+        Some(&serde_json::json!("1280 720 true")),
+        "viewport and focus of a leased tab"
+    );
     // Navigations go through a second connection to the same endpoint.
     let answer = lease
         .navigator()
@@ -248,7 +260,7 @@ async fn remote_endpoints_serve_contexts_and_are_left_running() {
     let mut title = Value::Null;
     for _ in 0..50 {
         let read = cdp::call(
-            &page,
+            page,
             lease.dead(),
             "Runtime.evaluate",
             serde_json::json!({"expression": "document.title", "returnByValue": true}),

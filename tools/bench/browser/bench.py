@@ -16,8 +16,9 @@ Phases (each server is a fresh process started by the SDK's stdio_client):
    (chrome-devtools-mcp returns none: its navigate_page and click answer a line); Crawlium's
    navigate is also measured with snapshot=false, to show what the snapshot costs.
 2. browser_open on a warm pool, Crawlium only: --iter opens, each once server_status reports
-   a spare context ready (the warm path), then --iter opens back to back; each browser is
-   closed (untimed) before the next open.
+   a spare context ready (the warm path) and followed by the first navigate (the form page):
+   open + navigate is the first call on a warm pool; then --iter opens back to back; each
+   browser is closed (untimed) before the next open.
 3. concurrency, Crawlium only, a fresh server per level: N workers over one stdio session, each
    browser_open then navigate (default snapshot=true) + take_screenshot loops for --duration
    seconds (a worker gives up after 5 failed calls in a row); loops/s, errors, the RSS and PSS
@@ -512,24 +513,34 @@ async def spare_ready(server: Server, limit: float) -> float | None:
     return None
 
 
-async def opens(server: Server, iterations: int) -> dict[str, Any]:
-    """browser_open when the pool has its spare context ready (the warm path), then back to
-    back (each open right after the previous browser's close: the spare may still be in the
-    making). Every browser is closed, untimed, before the next open."""
+async def opens(server: Server, base: str, iterations: int) -> dict[str, Any]:
+    """browser_open when the pool has its spare context ready (the warm path), each followed
+    by the browser's first navigate (the first call on a warm pool: open + navigate), then
+    back to back (each open right after the previous browser's close: the spare may still be
+    in the making). Every browser is closed, untimed, before the next open."""
     errors: list[str] = []
 
-    async def one() -> float | None:
+    async def one(url: str | None = None) -> tuple[float, float | None] | None:
+        """(open ms, open + navigate to `url` ms)."""
         out = await server.call("browser_open", {})
         if out.error:
             errors.append(out.error)
             return None
-        closed = await server.call("browser_close", {"browserId": out.result.structured_content["browserId"]})
+        browser = out.result.structured_content["browserId"]
+        first = None
+        if url is not None:
+            nav = await server.call("browser_navigate", {"browserId": browser, "url": url})
+            if nav.error:
+                errors.append(nav.error)
+            else:
+                first = ms(out.seconds + nav.seconds)
+        closed = await server.call("browser_close", {"browserId": browser})
         if closed.error:
             errors.append(closed.error)
-        return ms(out.seconds)
+        return ms(out.seconds), first
 
-    await one()  # warm-up
-    warm, refill, back_to_back = [], [], []
+    await one(f"{base}/form.html")  # warm-up
+    warm, first_call, refill, back_to_back = [], [], [], []
     not_ready = 0
     for _ in range(iterations):
         waited = await spare_ready(server, 10.0)
@@ -537,13 +548,16 @@ async def opens(server: Server, iterations: int) -> dict[str, Any]:
             not_ready += 1
         else:
             refill.append(ms(waited))
-        if (t := await one()) is not None:
-            warm.append(t)
+        if (t := await one(f"{base}/form.html")) is not None:
+            warm.append(t[0])
+            if t[1] is not None:
+                first_call.append(t[1])
     for _ in range(iterations):
         if (t := await one()) is not None:
-            back_to_back.append(t)
+            back_to_back.append(t[0])
     return {
         "warm": summary(warm),
+        "first_call": summary(first_call),
         "spare_wait": summary(refill),
         "spare_not_ready": not_ready,
         "back_to_back": summary(back_to_back),
@@ -731,6 +745,7 @@ def print_report(results: dict[str, Any]) -> list[str]:
         print("-" * 76)
         rows = (
             ("warm", "warm pool (a spare context ready)"),
+            ("first_call", "  + first navigate (first call, warm pool)"),
             ("back_to_back", "back to back (open right after close)"),
             ("spare_wait", "  (wait for the spare after a close)"),
         )
@@ -793,6 +808,15 @@ def print_report(results: dict[str, Any]) -> list[str]:
             print(f"first call <= 1.0 x {peer}'s: {fmt(c, 0)} vs {fmt(p, 0)} ms ({ratio(c, p)}): {'yes' if ok else 'no'}")
             if target and not ok:
                 warnings.append(f"the first call took {fmt(c, 0)} ms, {peer}'s {fmt(p, 0)} ms ({ratio(c, p)})")
+    if o and crawlium:
+        # The first call on a warm pool (open + navigate) <= 0.15x playwright-mcp's first
+        # call (its launch included: it has no pool).
+        for peer in peers:
+            c, p = o["first_call"]["p50"], lat[peer]["first_call_ms"]["total"]
+            ok = c <= 0.15 * p
+            print(f"first call on a warm pool p50 <= 0.15 x {peer}'s first call: {fmt(c, 0)} vs {fmt(p, 0)} ms ({ratio(c, p)}): {'yes' if ok else 'no'}")
+            if peer == "playwright-mcp" and not ok:
+                warnings.append(f"the first call on a warm pool took {fmt(c, 0)} ms, more than 0.15 x {peer}'s first call ({fmt(p, 0)} ms)")
     if o:
         w = o["warm"]["p50"]
         ok = w < 50
@@ -860,7 +884,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 results["latency"][run.dialect.name] = run.finish()
         if "crawlium" in tools:
             log("crawlium: browser_open")
-            results["open"] = await opens(runs[0].server, args.iter)
+            results["open"] = await opens(runs[0].server, args.base, args.iter)
     if "crawlium" in tools:
         results["concurrency"] = []
         for handles in (int(h) for h in args.handles.split(",") if h):

@@ -9,11 +9,13 @@ run: starts COMMAND, waits for it with wait4(2) and appends one JSON record to R
 seconds (measured here, process start to exit), peak RSS (ru_maxrss of the process, what
 `/usr/bin/time -v` reports as "Maximum resident set size"), CPU seconds, exit code and pages.
 Pages are the lines of --feed (Scrapy's JSON lines output) or, without --feed, `progress.done`
-of the JSON object COMMAND prints on stdout (crawlium crawl --json). Prints one line, and a
+of the JSON object COMMAND prints on stdout (crawlium crawl --json), or its `pages` (the
+spider-rs peer). Prints one line, and a
 WARNING line when the run failed or did not get N pages. Exits 0 either way.
 
-table: keeps the best run (highest pages/s) of each tool/mode/backend, prints the table and
-the Crawlium/Scrapy ratios of pages/s and peak RSS per mode and backend.
+table: keeps the best run (highest pages/s) of each tool/mode/backend, prints the table, the
+Crawlium/Scrapy ratios of pages/s and peak RSS per mode and backend, and the Crawlium/spider-rs
+ratios (site mode: spider-rs only follows links).
 """
 
 import argparse
@@ -25,6 +27,9 @@ import time
 
 TARGET_SPEEDUP = 5.0
 TARGET_RSS_RATIO = 0.5
+# Against spider-rs (link discovery only, nothing extracted or stored): issue 16's targets.
+SPIDER_TARGET_SPEED = 0.5
+SPIDER_TARGET_RSS = 2.0
 
 
 def last_json_object(text):
@@ -113,6 +118,8 @@ def run(args):
     else:
         summary = last_json_object(stdout_text)
         done = dig(summary, "progress", "done")
+        if done is None:
+            done = dig(summary, "pages")
         record["pages"] = done if isinstance(done, int) else 0
         record["status"] = dig(summary, "status")
         record["failed"] = dig(summary, "progress", "failed")
@@ -165,7 +172,7 @@ def table(args):
         runs[key] = runs.get(key, 0) + 1
         if key not in best or r["pages_per_sec"] > best[key]["pages_per_sec"]:
             best[key] = r
-    order = {"scrapy": 0, "crawlium": 1}
+    order = {"scrapy": 0, "spider": 1, "crawlium": 2}
     border = {"-": 0, "sqlite": 1, "postgres": 2}
     keys = sorted(best, key=lambda k: (k[1] != "site", order.get(k[0], 9), border.get(k[2], 9)))
     header = f"{'tool':<9} {'mode':<8} {'backend':<9} {'pages':>6} {'seconds':>8} {'pages/s':>8} {'peak RSS MB':>12} {'CPU s':>7} {'runs':>5}"
@@ -196,6 +203,24 @@ def table(args):
             )
     if lines:
         print("\nCrawlium / Scrapy (best runs)")
+        print("\n".join(lines))
+    spider = best.get(("spider", "site", "-"))
+    lines = []
+    for backend in ("sqlite", "postgres"):
+        ours = best.get(("crawlium", "site", backend))
+        if not spider or not ours or not spider["pages_per_sec"] or not spider["rss_mb"]:
+            continue
+        speed = ours["pages_per_sec"] / spider["pages_per_sec"]
+        rss = ours["rss_mb"] / spider["rss_mb"]
+        lines.append(
+            f"site     {backend:<9} pages/s x{speed:.2f}  peak RSS x{rss:.2f}  CPU per page "
+            f"{1000 * ours['cpu_secs'] / max(ours['pages'], 1):.3f} ms vs "
+            f"{1000 * spider['cpu_secs'] / max(spider['pages'], 1):.3f} ms  "
+            f"(target: pages/s >= x{SPIDER_TARGET_SPEED}: {'yes' if speed >= SPIDER_TARGET_SPEED else 'no'}, "
+            f"RSS <= x{SPIDER_TARGET_RSS:.0f}: {'yes' if rss <= SPIDER_TARGET_RSS else 'no'})"
+        )
+    if lines:
+        print("\nCrawlium (everything stored) / spider-rs (links only; best runs)")
         print("\n".join(lines))
 
 

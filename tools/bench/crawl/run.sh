@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Crawl benchmark: Crawlium (`crawlium crawl`, SQLite and PostgreSQL) against Scrapy on a
-# generated local site, site crawl and sitemap crawl, in the same run. Prints pages/s and peak
-# RSS per run and the Crawlium/Scrapy ratios; asserts nothing (WARNING lines for short runs).
+# Crawl benchmark: Crawlium (`crawlium crawl`, SQLite and PostgreSQL) against Scrapy and
+# spider-rs on a generated local site, site crawl and sitemap crawl, in the same run. Prints
+# pages/s and peak RSS per run and the ratios; asserts nothing (WARNING lines for short runs).
 #   tools/bench/crawl/run.sh [pages]        # default 5000
 #   RUNS=3            repeat every run, keep the best (default 1)
-#   TOOLS=scrapy,sqlite,postgres            which runs to do (default all three)
+#   TOOLS=scrapy,spider,sqlite,postgres     which runs to do (default all four; spider-rs
+#                                           crawls in site mode only: it follows links)
 #   BENCH_VENV=DIR    Scrapy's venv (default ~/.cache/crawlium-bench-venv; made when missing)
 #   BENCH_SERVER=python                     serve with python3 -m http.server, not nginx
 #   CRAWLIUM_BIN=PATH a crawlium binary to use as it is (default: cargo build --release)
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 pages=${1:-5000}
 runs=${RUNS:-1}
-tools=",${TOOLS:-scrapy,sqlite,postgres},"
+tools=",${TOOLS:-scrapy,spider,sqlite,postgres},"
 here=tools/bench/crawl
 venv=${BENCH_VENV:-$HOME/.cache/crawlium-bench-venv}
 max_depth=4
@@ -42,6 +43,16 @@ if want postgres; then
   command -v psql >/dev/null || { echo "error: psql is missing (apt-get install postgresql-client)" >&2; exit 1; }
   psql -h 127.0.0.1 -U postgres -d test -qAtc 'select 1' >/dev/null ||
     { echo "error: PostgreSQL is not reachable as postgres@127.0.0.1:5432/test; or use TOOLS=scrapy,sqlite" >&2; exit 1; }
+fi
+
+# --- spider-rs -----------------------------------------------------------------------------
+# A project of its own (tools/bench/crawl/spider): spider's dependency tree stays out of
+# Crawlium's build.
+spider_bin=${CARGO_TARGET_DIR:-$PWD/target/spider-peer}/release/spider-peer
+if want spider; then
+  cargo build --release --locked --quiet --manifest-path "$here/spider/Cargo.toml" \
+    --target-dir "${CARGO_TARGET_DIR:-$PWD/target/spider-peer}" ||
+    { echo "error: building the spider-rs peer failed (or leave it out: TOOLS=scrapy,sqlite,postgres)" >&2; exit 1; }
 fi
 
 # --- Scrapy --------------------------------------------------------------------------------
@@ -127,6 +138,10 @@ scrapy_run() { # mode
     --max-pages "$pages" --max-depth "$max_depth" --concurrency "$concurrency"
   rm -f "$out"
 }
+spider_run() {
+  measure --tool spider --mode site --log "$tmp/spider.log" -- \
+    "$spider_bin" "$base/" "$pages" "$max_depth" "$concurrency"
+}
 crawlium_run() { # mode backend
   local data="$tmp/data-$1-$2" db=() sitemap=()
   rm -rf "$data" && mkdir -p "$data"
@@ -148,6 +163,7 @@ crawlium_run() { # mode backend
 
 echo "== crawl benchmark: $pages pages, $runs run(s) each, $concurrency concurrent, depth <= $max_depth, $(nproc) cores"
 echo "   server: $server_name on $base; load average now: $(cut -d" " -f1-3 /proc/loadavg)"
+want spider && echo "   spider-rs: $(sed -n 's/^spider = { version = "=\([^"]*\)".*/\1/p' "$here/spider/Cargo.toml") (default features off; links only)"
 want scrapy && echo "   scrapy: $("$venv/bin/python" -c 'import scrapy; print(scrapy.__version__)') ($("$venv/bin/python" -V))"
 { want sqlite || want postgres; } && echo "   crawlium: $("$bin" --version) (release)"
 for mode in site sitemap; do
@@ -155,6 +171,7 @@ for mode in site sitemap; do
   for r in $(seq 1 "$runs"); do
     [ "$runs" -gt 1 ] && echo "  run $r/$runs"
     if want scrapy; then scrapy_run "$mode"; fi
+    if want spider && [ "$mode" = site ]; then spider_run; fi
     if want sqlite; then crawlium_run "$mode" sqlite; fi
     if want postgres; then crawlium_run "$mode" postgres; fi
   done
