@@ -42,6 +42,10 @@ const DISPOSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) trait Room: Send + Sync {
     /// One context of process `process_id` closed.
     fn release(&self, process_id: u64);
+    /// The browser that took process `process_id`'s spare no longer needs the machine to
+    /// itself: its first page loaded, or it closed. The next spare may be made now (making
+    /// one takes a renderer start, which slowed that first page down by ~100 ms on 2 cores).
+    fn spare_wanted(&self, process_id: u64);
 }
 
 /// The viewport every tab starts with, CSS px (width, height): browser_open's default.
@@ -176,6 +180,8 @@ pub struct ContextLease {
     context: BrowserContextId,
     guard: Option<Arc<RequestGuard>>,
     closed: AtomicBool,
+    /// Whether the pool was told it may make the next spare ([`ContextLease::first_load_done`]).
+    settled: AtomicBool,
 }
 
 impl std::fmt::Debug for ContextLease {
@@ -200,6 +206,15 @@ impl ContextLease {
             context,
             guard,
             closed: AtomicBool::new(false),
+            settled: AtomicBool::new(false),
+        }
+    }
+
+    /// Tells the pool, once, that this browser's first page has loaded (or it is closing):
+    /// the next spare context of its process is made now rather than during that load.
+    pub fn first_load_done(&self) {
+        if !self.settled.swap(true, Ordering::AcqRel) {
+            self.room.spare_wanted(self.process.id);
         }
     }
 
@@ -296,6 +311,7 @@ impl ContextLease {
         }
         dispose(&self.process, self.context.clone()).await;
         self.room.release(self.process.id);
+        self.first_load_done();
     }
 }
 
@@ -307,11 +323,15 @@ impl Drop for ContextLease {
         let room = self.room.clone();
         let process = self.process.clone();
         let context = self.context.clone();
+        let settled = self.settled.load(Ordering::Acquire);
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
                     dispose(&process, context).await;
                     room.release(process.id);
+                    if !settled {
+                        room.spare_wanted(process.id);
+                    }
                 });
             }
             Err(_) => room.release(process.id),

@@ -15,13 +15,15 @@
 //! - Each serving process keeps one spare context with its tab ready — set up with the
 //!   defaults and watched (creating a tab takes a few hundred milliseconds, setting it up
 //!   tens more) — so opening a browser is usually a hand-over without a round trip to
-//!   Chromium; the spare is replaced in the background.
+//!   Chromium. The next spare is made in the background once the browser that took the
+//!   last one has loaded its first page or closed (1 s after the hand-over at the latest),
+//!   so that first load does not share the machine with a renderer starting up.
 
 use std::{
     collections::HashSet,
     path::PathBuf,
     sync::{
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex, MutexGuard, Weak,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -42,6 +44,9 @@ use crate::{metrics::BrowserMetrics, net_policy::NetPolicy};
 
 /// How long shutdown waits for processes to close.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a process goes without making its next spare after handing one over (the
+/// browser that took it usually loads its first page sooner, and the spare is made then).
+const SPARE_DEFER: Duration = Duration::from_secs(1);
 
 /// The pool's limits and where its browsers come from.
 #[derive(Debug, Clone)]
@@ -141,6 +146,8 @@ pub struct Pool {
 }
 
 struct Inner {
+    /// Itself, for the leases' calls back ([`Room`]).
+    me: Weak<Inner>,
     settings: PoolSettings,
     /// Checks every request of the pages against the net policy (`None`: the policy allows
     /// everything).
@@ -195,7 +202,8 @@ impl Pool {
     /// A pool with no process yet; [`Pool::start`] launches the minimum.
     pub fn new(settings: PoolSettings, metrics: BrowserMetrics) -> Self {
         Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|me| Inner {
+                me: me.clone(),
                 guard: RequestGuard::new(settings.net_policy.clone()),
                 settings,
                 state: Mutex::new(State::default()),
@@ -427,7 +435,16 @@ impl Inner {
             );
             self.ensure_min(state);
         } else {
-            self.refill(state, chosen);
+            // The next spare is made once this browser's first page loaded (or it closed),
+            // and SPARE_DEFER after the hand-over at the latest: not while it is loading.
+            let pool = self.clone();
+            let id = process.id;
+            self.tasks.spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(SPARE_DEFER) => pool.spare_wanted(id),
+                    _ = pool.closing.cancelled() => {}
+                }
+            });
         }
         self.publish(state);
         Some(Reservation {
@@ -698,6 +715,16 @@ impl Inner {
 }
 
 impl Room for Inner {
+    fn spare_wanted(&self, process_id: u64) {
+        let Some(pool) = self.me.upgrade() else {
+            return;
+        };
+        let mut state = self.lock();
+        if let Some(index) = state.slots.iter().position(|s| s.process.id == process_id) {
+            pool.refill(&mut state, index);
+        }
+    }
+
     /// Returns a booked context; a retiring process with nothing open is closed.
     fn release(&self, process_id: u64) {
         let mut state = self.lock();

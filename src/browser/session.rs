@@ -435,6 +435,7 @@ impl BrowserSession {
         if navigated.is_ok() {
             self.activity.revived(&target);
         }
+        self.lease.first_load_done();
         navigated
     }
 
