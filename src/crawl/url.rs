@@ -39,10 +39,16 @@ pub enum UrlError {
 
 /// Parses and normalises an http(s) URL.
 pub fn normalise(input: &str) -> Result<Url, UrlError> {
-    let mut url = Url::parse(input.trim())
+    let url = Url::parse(input.trim())
         .map_err(|e| UrlError::Invalid(input.to_string(), e.to_string()))?;
+    normalise_parsed(url)
+}
+
+/// Normalises a parsed URL (as [`normalise`] does, without parsing it again): http(s) only,
+/// no fragment, no tracking parameters.
+pub fn normalise_parsed(mut url: Url) -> Result<Url, UrlError> {
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(UrlError::Scheme(input.to_string()));
+        return Err(UrlError::Scheme(url.to_string()));
     }
     url.set_fragment(None);
     // `Url` already drops a port equal to the scheme's default.

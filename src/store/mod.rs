@@ -246,6 +246,11 @@ impl Store {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
+            // Checkpoints every 4,000 WAL pages (16 MB) instead of 1,000: a crawl rewrites the
+            // same B-tree and full-text pages batch after batch, and each checkpoint copies
+            // them back once (checkpoints were 5.5% of a 10,000-page crawl's CPU; ~3% less CPU
+            // in alternated runs, peak RSS unchanged).
+            .pragma("wal_autocheckpoint", "4000")
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
         let write = SqlitePoolOptions::new()

@@ -37,7 +37,7 @@ mod parse;
 use facts::PageFacts;
 use outline::{FORM_WRAPPER_MIN_CHARS, Outline};
 
-use super::{chunk::chunk_markdown, url::normalise};
+use super::{chunk::chunk_markdown, url::normalise_parsed};
 use crate::store::{NewChunk, NewCodeBlock};
 
 /// Elements that are page chrome or not content: htmd drops them with their subtree.
@@ -177,7 +177,7 @@ fn resolve_link(base: &Url, href: &str) -> Option<String> {
         return None;
     }
     let joined = base.join(href).ok()?;
-    normalise(joined.as_str()).ok().map(String::from)
+    normalise_parsed(joined).ok().map(String::from)
 }
 
 /// Resolved, normalised links, one per URL in first-seen order, each with the first

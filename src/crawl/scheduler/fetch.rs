@@ -12,7 +12,7 @@ use crate::{
         fetch::{FetchError, worth_retrying},
         page::{extract_fetched, new_page},
         politeness::{MAX_RETRIES, backoff},
-        url::normalise,
+        url::normalise_parsed,
     },
     store::{NewPage, QueuedUrl},
 };
@@ -144,7 +144,7 @@ pub(super) async fn fetch(
             result.latency = Some(fetched.elapsed);
             match extract_fetched(&fetched, crawler.chunk_max_chars).await {
                 Ok(extracted) => {
-                    let final_url = normalise(fetched.final_url.as_str())
+                    let final_url = normalise_parsed(fetched.final_url.clone())
                         .map_or_else(|_| result.claimed.url.clone(), |u| u.to_string());
                     let page = new_page(final_url, &fetched, &extracted, Some(job_id));
                     Outcome::Page {
