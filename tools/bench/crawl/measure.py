@@ -185,43 +185,45 @@ def table(args):
             f"{r['pages_per_sec']:>8.1f} {r['rss_mb']:>12.1f} {r['cpu_secs']:>7.2f} {runs[key]:>5}"
             + ("  FAILED" if r["rc"] != 0 else "")
         )
+    for peer, modes, speed_target, rss_target, title in (
+        ("scrapy", ("site", "sitemap"), TARGET_SPEEDUP, TARGET_RSS_RATIO, "Crawlium / Scrapy (best runs)"),
+        (
+            "spider",
+            ("site",),
+            SPIDER_TARGET_SPEED,
+            SPIDER_TARGET_RSS,
+            "Crawlium (everything stored) / spider-rs (links only; best runs)",
+        ),
+    ):
+        lines = ratios(best, peer, modes, speed_target, rss_target)
+        if lines:
+            print(f"\n{title}")
+            print("\n".join(lines))
+
+
+def ratios(best, peer, modes, speed_target, rss_target):
+    """Crawlium's pages/s and peak RSS over `peer`'s best run, per mode and backend, with the
+    CPU each spent per page and whether the targets hold."""
+
+    def cpu_per_page(r):
+        return 1000 * r["cpu_secs"] / max(r["pages"], 1)
+
     lines = []
-    for mode in ("site", "sitemap"):
-        scrapy = best.get(("scrapy", mode, "-"))
-        if not scrapy:
-            continue
+    for mode in modes:
+        theirs = best.get((peer, mode, "-"))
         for backend in ("sqlite", "postgres"):
             ours = best.get(("crawlium", mode, backend))
-            if not ours or not scrapy["pages_per_sec"] or not scrapy["rss_mb"]:
+            if not theirs or not ours or not theirs["pages_per_sec"] or not theirs["rss_mb"]:
                 continue
-            speed = ours["pages_per_sec"] / scrapy["pages_per_sec"]
-            rss = ours["rss_mb"] / scrapy["rss_mb"]
+            speed = ours["pages_per_sec"] / theirs["pages_per_sec"]
+            rss = ours["rss_mb"] / theirs["rss_mb"]
             lines.append(
-                f"{mode:<8} {backend:<9} pages/s x{speed:.2f}  peak RSS x{rss:.2f}  "
-                f"(target: pages/s >= x{TARGET_SPEEDUP:.0f}: {'yes' if speed >= TARGET_SPEEDUP else 'no'}, "
-                f"RSS < x{TARGET_RSS_RATIO}: {'yes' if rss < TARGET_RSS_RATIO else 'no'})"
+                f"{mode:<8} {backend:<9} pages/s x{speed:.2f}  peak RSS x{rss:.2f}  CPU per page "
+                f"{cpu_per_page(ours):.3f} ms vs {cpu_per_page(theirs):.3f} ms  "
+                f"(target: pages/s >= x{speed_target:g}: {'yes' if speed >= speed_target else 'no'}, "
+                f"RSS <= x{rss_target:g}: {'yes' if rss <= rss_target else 'no'})"
             )
-    if lines:
-        print("\nCrawlium / Scrapy (best runs)")
-        print("\n".join(lines))
-    spider = best.get(("spider", "site", "-"))
-    lines = []
-    for backend in ("sqlite", "postgres"):
-        ours = best.get(("crawlium", "site", backend))
-        if not spider or not ours or not spider["pages_per_sec"] or not spider["rss_mb"]:
-            continue
-        speed = ours["pages_per_sec"] / spider["pages_per_sec"]
-        rss = ours["rss_mb"] / spider["rss_mb"]
-        lines.append(
-            f"site     {backend:<9} pages/s x{speed:.2f}  peak RSS x{rss:.2f}  CPU per page "
-            f"{1000 * ours['cpu_secs'] / max(ours['pages'], 1):.3f} ms vs "
-            f"{1000 * spider['cpu_secs'] / max(spider['pages'], 1):.3f} ms  "
-            f"(target: pages/s >= x{SPIDER_TARGET_SPEED}: {'yes' if speed >= SPIDER_TARGET_SPEED else 'no'}, "
-            f"RSS <= x{SPIDER_TARGET_RSS:.0f}: {'yes' if rss <= SPIDER_TARGET_RSS else 'no'})"
-        )
-    if lines:
-        print("\nCrawlium (everything stored) / spider-rs (links only; best runs)")
-        print("\n".join(lines))
+    return lines
 
 
 def main():
