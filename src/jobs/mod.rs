@@ -21,7 +21,7 @@
 mod summary;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -100,12 +100,30 @@ impl Live {
     }
 }
 
+/// A job this process is claiming and starting ([`Jobs::start_once`]).
+struct Starting<'a> {
+    jobs: &'a Jobs,
+    id: String,
+}
+
+impl Drop for Starting<'_> {
+    fn drop(&mut self) {
+        self.jobs
+            .starting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
+}
+
 /// The jobs of one process.
 pub struct Jobs {
     crawler: Arc<Crawler>,
     indexer: Arc<Indexer>,
     runner: String,
     running: Mutex<HashMap<String, Running>>,
+    /// Jobs being claimed and started here ([`Jobs::start_once`]).
+    starting: Mutex<HashSet<String>>,
     /// Whether this process helps with another's job now (at most one at a time).
     helping: AtomicBool,
     /// One permit per job this process may run (or help with) at once.
@@ -141,6 +159,7 @@ impl Jobs {
             indexer,
             runner,
             running: Mutex::new(HashMap::new()),
+            starting: Mutex::default(),
             helping: AtomicBool::new(false),
             slots: Arc::new(Semaphore::new(max_running.max(1))),
             freed: Notify::new(),
@@ -156,6 +175,22 @@ impl Jobs {
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks job `id` as being started by this process until the guard drops (by then it
+    /// runs, or did not start); `None` when this process runs it or is starting it already.
+    /// A new job is seen by its creator and by the watchdog (woken when the job before it
+    /// ended): both claimed it, the second claim fenced the first run, and a caller
+    /// following the first run saw it end with the job still running.
+    fn start_once(&self, id: &str) -> Option<Starting<'_>> {
+        let mut starting = self.starting.lock().unwrap_or_else(|e| e.into_inner());
+        if self.running().contains_key(id) || !starting.insert(id.to_string()) {
+            return None;
+        }
+        Some(Starting {
+            jobs: self,
+            id: id.to_string(),
+        })
     }
 
     /// Creates a crawl job owned by `owner` and starts it here, or leaves it queued for the
@@ -211,9 +246,12 @@ impl Jobs {
     /// Claims a stored job for this process and runs it. False when another process holds
     /// it or this one runs its limit.
     async fn claim_and_spawn(self: &Arc<Self>, id: &str) -> Result<bool, JobError> {
-        if self.shutdown.is_cancelled() || self.running().contains_key(id) {
+        if self.shutdown.is_cancelled() {
             return Ok(false);
         }
+        let Some(_starting) = self.start_once(id) else {
+            return Ok(false);
+        };
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
             return Ok(false);
         };
