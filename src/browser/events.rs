@@ -598,7 +598,7 @@ pub struct Tab {
 
 impl Tab {
     /// A tab whose events feed `activity` from now on.
-    pub async fn watch(page: Page, activity: &Arc<Activity>) -> Result<Self, BrowserError> {
+    pub(crate) async fn watch(page: Page, activity: &Arc<Activity>) -> Result<Self, BrowserError> {
         let watcher = watch_tab(&page, activity).await?;
         Ok(Self {
             page,

@@ -48,10 +48,11 @@ fi
 # --- spider-rs -----------------------------------------------------------------------------
 # A project of its own (tools/bench/crawl/spider): spider's dependency tree stays out of
 # Crawlium's build.
-spider_bin=${CARGO_TARGET_DIR:-$PWD/target/spider-peer}/release/spider-peer
+spider_target=${CARGO_TARGET_DIR:-$PWD/target/spider-peer}
+spider_bin=$spider_target/release/spider-peer
 if want spider; then
   cargo build --release --locked --quiet --manifest-path "$here/spider/Cargo.toml" \
-    --target-dir "${CARGO_TARGET_DIR:-$PWD/target/spider-peer}" ||
+    --target-dir "$spider_target" ||
     { echo "error: building the spider-rs peer failed (or leave it out: TOOLS=scrapy,sqlite,postgres)" >&2; exit 1; }
 fi
 
