@@ -760,10 +760,9 @@ def print_report(results: dict[str, Any]) -> list[str]:
         print("-" * 76)
         rows = (
             ("warm", "warm pool (a spare context ready)"),
-
             ("back_to_back", "back to back (open right after close)"),
             ("spare_wait", "  (wait for the spare after a close)"),
-            ("first_call", f"first call, warm pool, {FIRST_CALL_IDLE_S:.0f} s idle (open + navigate)"),
+            ("first_call", f"first call after {FIRST_CALL_IDLE_S:.0f} s idle (open + navigate)"),
         )
         for key, label in rows:
             s = o[key]
