@@ -39,13 +39,19 @@ async fn crawls_exactly_the_pages_in_scope_and_never_the_disallowed_ones() {
     assert_eq!(job["kind"], "crawl_site");
     let progress = &job["progress"];
     // depth 0: /; depth 1: /a /b /trap/1; depth 2: /a/1 /a/2 /b/1 /redirect /missing /trap/2.
-    assert_eq!(progress["done"], 9, "{job:#}");
+    // /redirect lands on /a/2. Whichever of /a and /b settles first decides the count: when
+    // the redirect was followed before /a's links were read, /a/2 is a page already stored
+    // and is not admitted again (10 URLs, /a/2 fetched once); otherwise both URLs are
+    // fetched (11 URLs, /a/2 fetched twice).
+    let total = progress["total"].as_u64().unwrap();
+    assert!(total == 10 || total == 11, "{job:#}");
+    assert_eq!(site.hits("/a/2"), total as usize - 9, "{job:#}");
+    assert_eq!(progress["done"], total - 2, "{job:#}");
     assert_eq!(progress["failed"], 1, "/missing answers 404: {job:#}");
     assert_eq!(
         progress["skipped"], 1,
         "/private/secret is disallowed: {job:#}"
     );
-    assert_eq!(progress["total"], 11);
     assert_eq!(progress["queued"], 0);
     assert_eq!(job["errors"][0]["url"], site.url("/missing"));
     assert_eq!(job["errors"][0]["error"], "HTTP 404");
