@@ -720,3 +720,30 @@ fn an_article_among_thousands_of_teasers() {
     assert_eq!(page.markdown, format!("{prose}\n\n{prose}\n\n{prose}"));
     assert!(took < std::time::Duration::from_secs(60), "{took:?}");
 }
+
+#[test]
+fn text_counts_agree_with_char_is_whitespace() {
+    // The ASCII fast path and the general path count what `char::is_whitespace` counts.
+    let by_chars = |text: &str| {
+        let kept = text.chars().filter(|c| !c.is_whitespace());
+        let commas = kept
+            .clone()
+            .filter(|c| matches!(c, ',' | '，' | '、' | '،'));
+        (kept.count() as u32, commas.count() as u32)
+    };
+    for text in [
+        "",
+        "  \t\n\x0B\x0C\r ",
+        "one, two,three ,\x0Bfour\x1Ffive",
+        "é, à\u{a0}b\u{2003}c，d、e،f\u{85}g",
+        "日本語の文、テキスト，です",
+    ] {
+        assert_eq!(outline::count_text(text), by_chars(text), "{text:?}");
+    }
+    assert_eq!(outline::count_text("a, b"), (3, 1));
+    assert_eq!(
+        outline::count_text("a\u{a0}b"),
+        (2, 0),
+        "NBSP is whitespace"
+    );
+}
