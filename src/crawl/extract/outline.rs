@@ -829,7 +829,6 @@ impl Outline {
     }
 }
 
-/// Whether `node` is a `<main>` or has `role="main"`.
 /// The characters of `text` that are not whitespace (as `char::is_whitespace` says), and the
 /// commas among them (`,` `，` `、` `،`). Most text is ASCII: counted a byte at a time.
 pub(super) fn count_text(text: &str) -> (u32, u32) {
@@ -851,6 +850,7 @@ pub(super) fn count_text(text: &str) -> (u32, u32) {
     (chars, commas)
 }
 
+/// Whether `node` is a `<main>` or has `role="main"`.
 pub(super) fn is_main(node: &Node) -> bool {
     tag(node) == Some("main")
         || attr(node, "role").is_some_and(|role| role.trim().eq_ignore_ascii_case("main"))
