@@ -135,7 +135,7 @@ async fn new_tab(
 /// What every tab starts with, in one round trip: it behaves as focused (focus events,
 /// `:focus` styles, `document.hasFocus()`) whichever window is in front, and has the
 /// [`DEFAULT_VIEWPORT`]. A browser opened with other options changes them afterwards.
-pub(crate) async fn set_up_tab(page: &Page, dead: &CancellationToken) -> Result<(), BrowserError> {
+pub(super) async fn set_up_tab(page: &Page, dead: &CancellationToken) -> Result<(), BrowserError> {
     let (width, height) = DEFAULT_VIEWPORT;
     tokio::try_join!(
         cdp::call(
